@@ -1,0 +1,10 @@
+//! The actors of the pipeline, one per file: `Validator` and `RedisQueue` serve ingress;
+//! `WorkerPool` supervises a topic's `TopicWorker`s, which send through `TwilioSender` and
+//! record through `Recorder`.
+
+pub mod queue;
+pub mod recorder;
+pub mod topic_worker;
+pub mod twilio_sender;
+pub mod validator;
+pub mod worker_pool;

@@ -1,0 +1,104 @@
+//! `RedisQueue`: puts accepted jobs on their topic's stream, once per MessageSid, in one round
+//! trip (a Lua script checks the de-duplication key and the queue depth, appends, and sets the
+//! key). Ingress answers Twilio only after this succeeds.
+
+use actix::{Actor, Context, Handler, ResponseFuture};
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use crate::messages::{Enqueue, Enqueued, Ping};
+use crate::redis_keys::Keys;
+
+/// KEYS: seen key, stream. ARGV: dedup TTL (s), payload, max depth.
+const ENQUEUE_LUA: &str = r#"
+local prev = redis.call('GET', KEYS[1])
+if prev then return {'dup', prev} end
+if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[3]) then return {'full', ''} end
+local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
+redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[1]))
+return {'new', id}
+"#;
+
+/// Why a job could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis did not answer or refused the command.
+    #[error("failed to reach redis")]
+    Redis(#[from] redis::RedisError),
+    /// The topic's queue holds `max_queue_depth` jobs already.
+    #[error("queue `{0}` is full")]
+    Full(String),
+    /// The job could not be serialized.
+    #[error("failed to encode job")]
+    Encode(#[from] serde_json::Error),
+    /// The actor is gone (shutting down).
+    #[error("queue actor is unavailable")]
+    Mailbox(#[from] actix::MailboxError),
+}
+
+/// Queues jobs on the shared connection.
+pub struct RedisQueue {
+    conn: ConnectionManager,
+    keys: Keys,
+    script: Script,
+    dedup_ttl_s: u64,
+    max_depth: u64,
+}
+
+impl RedisQueue {
+    /// A queue writing through `conn`.
+    pub fn new(conn: ConnectionManager, keys: Keys, dedup_ttl_s: u64, max_depth: u64) -> Self {
+        RedisQueue {
+            conn,
+            keys,
+            script: Script::new(ENQUEUE_LUA),
+            dedup_ttl_s,
+            max_depth,
+        }
+    }
+}
+
+impl Actor for RedisQueue {
+    type Context = Context<Self>;
+}
+
+impl Handler<Enqueue> for RedisQueue {
+    type Result = ResponseFuture<Result<Enqueued, QueueError>>;
+
+    fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) -> Self::Result {
+        let topic = msg.job.message.topic.clone();
+        let seen = self.keys.seen(&topic, &msg.job.message.sid);
+        let stream = self.keys.queue(&topic);
+        let script = self.script.clone();
+        let payload = serde_json::to_string(&msg.job);
+        let (ttl, max_depth) = (self.dedup_ttl_s, self.max_depth);
+        let mut conn = self.conn.clone();
+        Box::pin(async move {
+            let mut invocation = script.prepare_invoke();
+            invocation
+                .key(seen)
+                .key(&stream)
+                .arg(ttl)
+                .arg(payload?)
+                .arg(max_depth);
+            let (state, id): (String, String) = invocation.invoke_async(&mut conn).await?;
+            match state.as_str() {
+                "dup" => Ok(Enqueued::Duplicate { id }),
+                "full" => Err(QueueError::Full(stream)),
+                _ => Ok(Enqueued::Queued { id }),
+            }
+        })
+    }
+}
+
+impl Handler<Ping> for RedisQueue {
+    type Result = ResponseFuture<Result<(), QueueError>>;
+
+    fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
+        let mut conn = self.conn.clone();
+        Box::pin(async move {
+            redis::cmd("PING").query_async::<String>(&mut conn).await?;
+            Ok(())
+        })
+    }
+}

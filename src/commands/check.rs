@@ -1,0 +1,54 @@
+//! `pyrowire check`: load and validate the settings for a profile and summarize them.
+
+use std::fmt::Write;
+
+use crate::handlers::HandlerRegistry;
+use crate::redis_conn::redact_url;
+use crate::settings::{Settings, SettingsError};
+use crate::topics::build_topics;
+use crate::validators::ValidatorRegistry;
+
+/// Validates everything `serve` would (handlers and validators included) and returns a summary.
+pub fn check(settings: &Settings) -> Result<String, SettingsError> {
+    build_topics(
+        settings,
+        &HandlerRegistry::default(),
+        &ValidatorRegistry::default(),
+    )?;
+    let profile = &settings.profile;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: profile `{}` is valid",
+        settings.path.display(),
+        settings.profile_name
+    );
+    let port = match profile.port {
+        0 => "$PORT".to_string(),
+        p => p.to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "  listen {}:{port}, redis {}, signatures {}, dry run {}",
+        profile.host,
+        redact_url(profile.redis.expose()),
+        if profile.signatures_checked(&settings.profile_name) {
+            "checked"
+        } else {
+            "not checked"
+        },
+        if profile.dry_run { "on" } else { "off" }
+    );
+    for (name, topic) in &settings.topics {
+        let validators: Vec<&str> = topic.validators.keys().map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "  topic `{name}`: handler {}, {} worker(s), validators [{}], from {}",
+            topic.handler.kind().unwrap_or("?"),
+            topic.workers,
+            validators.join(", "),
+            topic.twilio.from_number
+        );
+    }
+    Ok(out)
+}

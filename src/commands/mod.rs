@@ -1,0 +1,4 @@
+//! The command-line commands other than `serve`'s flag parsing: `check` and `init`.
+
+pub mod check;
+pub mod init;

@@ -1,0 +1,319 @@
+//! Domain types parsed at the edge: the inbound message a webhook carries, the job queued for the
+//! workers, and the reply a handler produces. Once built, they are not checked again.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// Version tag of queue payloads; bump when [`Job`] changes incompatibly.
+pub const JOB_VERSION: u32 = 1;
+
+/// Most media items one inbound message may carry (Twilio sends at most 10).
+pub const MAX_MEDIA: usize = 10;
+
+/// Twilio parameters mapped onto named fields; everything else lands in `extra`.
+const MAPPED: &[&str] = &[
+    "Body",
+    "From",
+    "To",
+    "MessageSid",
+    "FromCity",
+    "FromState",
+    "FromCountry",
+    "FromZip",
+    "ToCity",
+    "ToState",
+    "ToCountry",
+    "ToZip",
+    "NumMedia",
+];
+
+/// Media attached to a message: `{count, media: {url: content_type}}`, as the original had it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    /// Number of items.
+    pub count: usize,
+    /// Each item's URL and its content type, in order.
+    pub media: IndexMap<String, String>,
+}
+
+/// One inbound text, with the field names the original framework gave handlers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundMessage {
+    /// The text (`Body`); may be empty when media is attached.
+    pub message: String,
+    /// The sender (`From`).
+    pub number: String,
+    /// Twilio's `MessageSid`.
+    pub sid: String,
+    /// The topic the message was posted to.
+    pub topic: String,
+    /// The number texted (`To`).
+    #[serde(default)]
+    pub to: String,
+    pub from_city: Option<String>,
+    pub from_state: Option<String>,
+    pub from_country: Option<String>,
+    pub from_zip: Option<String>,
+    pub to_city: Option<String>,
+    pub to_state: Option<String>,
+    pub to_country: Option<String>,
+    pub to_zip: Option<String>,
+    /// Attached media.
+    pub media: Media,
+    /// The reply, once a handler has produced it.
+    pub reply: Option<String>,
+    /// When pyrowire received the webhook, in milliseconds since the Unix epoch.
+    pub received_at: u64,
+    /// Every other parameter Twilio sent, under Twilio's own name.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Why a webhook's parameters do not make a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InboundError {
+    /// A required parameter is absent or empty.
+    #[error("missing required parameter `{0}`")]
+    Missing(&'static str),
+    /// A parameter has a value that cannot be right.
+    #[error("parameter `{name}` is invalid: {problem}")]
+    Invalid { name: String, problem: String },
+}
+
+impl InboundMessage {
+    /// Builds a message from the webhook's parameters (query string or form body).
+    pub fn from_params(topic: &str, params: &[(String, String)]) -> Result<Self, InboundError> {
+        let get = |name: &str| param(params, name);
+        let optional = |name: &str| get(name).map(str::to_string);
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(str::to_string)
+                .ok_or(InboundError::Missing(name))
+        };
+        let number = required("From")?;
+        let sid = required("MessageSid")?;
+        check_plain("From", &number, 64)?;
+        check_plain("MessageSid", &sid, 64)?;
+        let media = parse_media(params)?;
+        let mut extra = BTreeMap::new();
+        for (name, value) in params {
+            if !MAPPED.contains(&name.as_str()) && !is_media_param(name) {
+                extra.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        Ok(InboundMessage {
+            message: optional("Body").unwrap_or_default(),
+            number,
+            sid,
+            topic: topic.to_string(),
+            to: optional("To").unwrap_or_default(),
+            from_city: optional("FromCity"),
+            from_state: optional("FromState"),
+            from_country: optional("FromCountry"),
+            from_zip: optional("FromZip"),
+            to_city: optional("ToCity"),
+            to_state: optional("ToState"),
+            to_country: optional("ToCountry"),
+            to_zip: optional("ToZip"),
+            media,
+            reply: None,
+            received_at: now_ms(),
+            extra,
+        })
+    }
+
+    /// The value of a field by its name, for reply templates (`{message}`, `{number}`, ...).
+    /// Unknown names fall back to Twilio's own parameters in `extra`.
+    pub fn field(&self, name: &str) -> Option<String> {
+        let opt = |v: &Option<String>| Some(v.clone().unwrap_or_default());
+        match name {
+            "message" => Some(self.message.clone()),
+            "number" => Some(self.number.clone()),
+            "sid" => Some(self.sid.clone()),
+            "topic" => Some(self.topic.clone()),
+            "to" => Some(self.to.clone()),
+            "from_city" => opt(&self.from_city),
+            "from_state" => opt(&self.from_state),
+            "from_country" => opt(&self.from_country),
+            "from_zip" => opt(&self.from_zip),
+            "to_city" => opt(&self.to_city),
+            "to_state" => opt(&self.to_state),
+            "to_country" => opt(&self.to_country),
+            "to_zip" => opt(&self.to_zip),
+            "received_at" => Some(self.received_at.to_string()),
+            "media_count" => Some(self.media.count.to_string()),
+            other => self.extra.get(other).cloned(),
+        }
+    }
+}
+
+/// The first value of a parameter.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn is_media_param(name: &str) -> bool {
+    let digits = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit());
+    name.strip_prefix("MediaUrl").is_some_and(digits)
+        || name.strip_prefix("MediaContentType").is_some_and(digits)
+}
+
+fn check_plain(name: &str, value: &str, max: usize) -> Result<(), InboundError> {
+    if value.len() > max || value.chars().any(char::is_control) {
+        return Err(InboundError::Invalid {
+            name: name.to_string(),
+            problem: format!("must be at most {max} characters without control characters"),
+        });
+    }
+    Ok(())
+}
+
+fn parse_media(params: &[(String, String)]) -> Result<Media, InboundError> {
+    let get = |name: &str| param(params, name);
+    let count = match get("NumMedia").map(str::trim).filter(|v| !v.is_empty()) {
+        None => 0,
+        Some(raw) => raw.parse::<usize>().map_err(|_| InboundError::Invalid {
+            name: "NumMedia".into(),
+            problem: format!("must be a whole number, got `{raw}`"),
+        })?,
+    };
+    if count > MAX_MEDIA {
+        return Err(InboundError::Invalid {
+            name: "NumMedia".into(),
+            problem: format!("must be at most {MAX_MEDIA}, got {count}"),
+        });
+    }
+    let mut media = IndexMap::new();
+    for i in 0..count {
+        let url_name = format!("MediaUrl{i}");
+        let url = get(&url_name).filter(|u| !u.is_empty());
+        let Some(url) = url else {
+            return Err(InboundError::Invalid {
+                name: url_name,
+                problem: format!("is required when NumMedia is {count}"),
+            });
+        };
+        let type_name = format!("MediaContentType{i}");
+        let content_type = get(&type_name).unwrap_or_default();
+        media.insert(url.to_string(), content_type.to_string());
+    }
+    Ok(Media {
+        count: media.len(),
+        media,
+    })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// A phone number shortened for logs above debug level: `+1*******67`.
+pub fn mask_number(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() <= 4 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 4))
+}
+
+/// What a handler answers: nothing, text, media, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The reply text.
+    pub text: Option<String>,
+    /// Media URLs to attach (MMS).
+    pub media_urls: Vec<String>,
+}
+
+impl Reply {
+    /// No reply at all.
+    pub fn none() -> Self {
+        Reply::default()
+    }
+    /// A text reply.
+    pub fn text(text: impl Into<String>) -> Self {
+        Reply {
+            text: Some(text.into()),
+            media_urls: Vec::new(),
+        }
+    }
+    /// Whether there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.text.as_deref().is_none_or(str::is_empty) && self.media_urls.is_empty()
+    }
+}
+
+/// The payload queued in Redis for the workers; versioned so the format can change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Always [`JOB_VERSION`] when written by this build.
+    pub v: u32,
+    /// The inbound message.
+    pub message: InboundMessage,
+    /// Text to send first through the REST API (`send_on_accept`).
+    #[serde(default)]
+    pub accept_sms: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn parses_fields_media_and_extras() {
+        let p = params(&[
+            ("From", "+15551234567"),
+            ("MessageSid", "SM1"),
+            ("Body", "hi"),
+            ("FromCity", "PORTLAND"),
+            ("NumMedia", "2"),
+            ("MediaUrl0", "https://a/0"),
+            ("MediaContentType0", "image/jpeg"),
+            ("MediaUrl1", "https://a/1"),
+            ("MediaContentType1", "image/png"),
+            ("AccountSid", "AC1"),
+        ]);
+        let m = InboundMessage::from_params("t", &p).unwrap();
+        assert_eq!(m.from_city.as_deref(), Some("PORTLAND"));
+        assert_eq!(m.media.count, 2);
+        assert_eq!(m.media.media["https://a/1"], "image/png");
+        assert_eq!(m.extra["AccountSid"], "AC1");
+        assert!(!m.extra.contains_key("MediaUrl0"));
+    }
+
+    #[test]
+    fn rejects_missing_sender_and_bad_media_count() {
+        let err = InboundMessage::from_params("t", &params(&[("MessageSid", "SM1")]));
+        assert_eq!(err.unwrap_err(), InboundError::Missing("From"));
+        let p = params(&[("From", "+1"), ("MessageSid", "S"), ("NumMedia", "x")]);
+        assert!(InboundMessage::from_params("t", &p).is_err());
+        let p = params(&[("From", "+1"), ("MessageSid", "S"), ("NumMedia", "1")]);
+        assert!(InboundMessage::from_params("t", &p).is_err());
+    }
+
+    #[test]
+    fn masks_all_but_the_ends_of_a_number() {
+        assert_eq!(mask_number("+15551234567"), "+1********67");
+        assert_eq!(mask_number("123"), "***");
+    }
+}

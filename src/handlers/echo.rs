@@ -1,0 +1,37 @@
+//! `echo`: replies with the message text.
+
+use std::sync::Arc;
+
+use futures_util::future::{ready, LocalBoxFuture};
+use futures_util::FutureExt;
+
+use super::{Handler, HandlerContext, HandlerError};
+use crate::domain::{InboundMessage, Reply};
+
+/// Replies with the message text (no reply to a media-only message).
+pub struct Echo;
+
+impl Echo {
+    /// `echo` takes no options.
+    pub fn from_options(options: &toml::Table) -> Result<Arc<dyn Handler>, String> {
+        match options.keys().next() {
+            Some(key) => Err(format!("has an unknown option `{key}` (echo takes none)")),
+            None => Ok(Arc::new(Echo)),
+        }
+    }
+}
+
+impl Handler for Echo {
+    fn handle<'a>(
+        &'a self,
+        message: &'a InboundMessage,
+        _context: &'a HandlerContext,
+    ) -> LocalBoxFuture<'a, Result<Reply, HandlerError>> {
+        let reply = if message.message.is_empty() {
+            Reply::none()
+        } else {
+            Reply::text(message.message.clone())
+        };
+        ready(Ok(reply)).boxed_local()
+    }
+}

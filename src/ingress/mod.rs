@@ -1,0 +1,82 @@
+//! HTTP ingress (actix-web): the routes, their shared state, and how errors become responses.
+//! `submit` is Twilio's inbound webhook; `health` tells whether Redis answers.
+
+mod form;
+mod health;
+mod submit;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, ResponseError};
+
+use crate::actors::queue::RedisQueue;
+use crate::actors::validator::Validator;
+use crate::topics::Topics;
+use crate::twiml;
+
+/// Largest webhook body accepted (bytes); larger gets 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every request handler can reach.
+pub struct IngressState {
+    /// Every topic, by name.
+    pub topics: Arc<Topics>,
+    /// Runs validators.
+    pub validator: Addr<Validator>,
+    /// Queues accepted messages.
+    pub queue: Addr<RedisQueue>,
+}
+
+/// Registers the routes on an actix-web app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .route("/queue/{topic}", web::get().to(submit::submit))
+        .route("/queue/{topic}", web::post().to(submit::submit))
+        .route("/health", web::get().to(health::health));
+}
+
+/// Why a webhook was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    /// No topic of that name.
+    #[error("unknown topic `{0}`")]
+    UnknownTopic(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is not a form.
+    #[error("content type must be application/x-www-form-urlencoded")]
+    UnsupportedMediaType,
+    /// The message could not be queued (Redis down, queue full, shutting down).
+    #[error("message could not be queued")]
+    Unavailable {
+        /// The topic's `error_response`, if any.
+        error_response: Option<String>,
+    },
+}
+
+impl ResponseError for IngressError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            IngressError::UnknownTopic(_) => StatusCode::NOT_FOUND,
+            IngressError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            IngressError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngressError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            IngressError::Unavailable { error_response } => response
+                .content_type("text/xml")
+                .insert_header(("Retry-After", "1"))
+                .body(twiml::respond(error_response.as_deref())),
+            other => response
+                .content_type("text/plain; charset=utf-8")
+                .body(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The `pyrowire` command: parse flags, set up logging, load settings, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use pyrowire::commands::{check::check, init::init};
+use pyrowire::settings::{self, LoadOptions, Settings};
+use pyrowire::startup::{App, Role, RunOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "pyrowire",
+    version,
+    about = "Turn a Twilio number into an SMS/MMS application"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (ingress and/or workers).
+    Serve {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// Which parts to run.
+        #[arg(
+            long,
+            env = "RUN",
+            value_enum,
+            default_value = "all",
+            ignore_case = true
+        )]
+        role: Role,
+        /// Work only this topic (repeatable; comma-separated in $TOPIC).
+        #[arg(long = "topic", env = "TOPIC", value_delimiter = ',')]
+        topics: Vec<String>,
+    },
+    /// Load and validate the settings, print a summary.
+    Check {
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Write a commented starter settings.toml and Dockerfile into DIR.
+    Init {
+        /// Where to write them.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct SettingsArgs {
+    /// The settings file.
+    #[arg(long, env = "PYROWIRE_SETTINGS", default_value = "settings.toml")]
+    settings: PathBuf,
+    /// The profile (else $PYROWIRE_PROFILE, else $ENV, else dev).
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+impl SettingsArgs {
+    fn load(self) -> Result<Settings, ExitCode> {
+        let options = LoadOptions {
+            path: self.settings,
+            profile: self.profile,
+        };
+        settings::load(&options).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Serve {
+            settings,
+            role,
+            topics,
+        } => match settings.load() {
+            Ok(settings) => serve(settings, role, topics),
+            Err(code) => code,
+        },
+        Command::Check { settings } => match settings.load().map(|s| check(&s)) {
+            Ok(Ok(summary)) => {
+                print!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Ok(Err(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+            Err(code) => code,
+        },
+        Command::Init { dir } => match init(&dir) {
+            Ok(written) => {
+                for path in written {
+                    println!("wrote {}", path.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(settings: Settings, role: Role, topics: Vec<String>) -> ExitCode {
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(log_filter(&settings.profile.log_level)),
+    )
+    .init();
+    let options = RunOptions {
+        role,
+        topics: topics
+            .into_iter()
+            .filter(|t| !t.trim().is_empty())
+            .collect(),
+        ..RunOptions::default()
+    };
+    let result = actix_web::rt::System::new().block_on(async move {
+        let app = App::build(settings, options).await?;
+        app.run()
+            .await
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error>)?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut message = e.to_string();
+            let mut source = e.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            log::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `log_level` sets pyrowire's own level; other crates log at most at `info`, so that `debug`
+/// shows pyrowire's message flow without every dependency's internals. A full filter
+/// (containing `=` or `,`) is used as it is.
+fn log_filter(level: &str) -> String {
+    if level.contains(['=', ',']) {
+        return level.to_string();
+    }
+    let others = match level.to_ascii_lowercase().as_str() {
+        "debug" | "trace" => "info".to_string(),
+        other => other.to_string(),
+    };
+    format!("{others},pyrowire={level}")
+}

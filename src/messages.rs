@@ -1,0 +1,104 @@
+//! Every message one actor sends to another. Requests are imperatives; the pipeline is:
+//! ingress —`Validate`→ Validator, ingress —`Enqueue`→ RedisQueue, WorkerPool —`RunJob`→
+//! TopicWorker —`SendSms`→ TwilioSender, TopicWorker —`RecordOutcome`→ Recorder,
+//! TopicWorker —`JobFinished`/`WorkerReady`→ WorkerPool.
+
+use actix::Message;
+
+use crate::domain::{InboundMessage, Job};
+use crate::record::{Record, SentSms};
+use crate::twilio::{OutboundSms, TwilioError};
+use crate::validators::Verdict;
+
+/// Run a topic's validators on a message.
+#[derive(Debug, Message)]
+#[rtype(result = "Validated")]
+pub struct Validate {
+    /// The message to check; handed back in [`Validated`].
+    pub message: InboundMessage,
+}
+
+/// The validators' verdict, with the message handed back.
+#[derive(Debug)]
+pub struct Validated {
+    /// The message that was checked.
+    pub message: InboundMessage,
+    /// Accept, or the first failure.
+    pub verdict: Verdict,
+}
+
+/// Queue a job durably, once per MessageSid.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Enqueued, crate::actors::queue::QueueError>")]
+pub struct Enqueue {
+    /// The job; its message's topic and sid pick the keys.
+    pub job: Job,
+}
+
+/// What enqueueing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Appended to the queue as this stream id.
+    Queued {
+        /// The stream entry id.
+        id: String,
+    },
+    /// The MessageSid was queued before, as this stream id; nothing was added.
+    Duplicate {
+        /// The earlier stream entry id.
+        id: String,
+    },
+}
+
+/// Check that Redis answers.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::actors::queue::QueueError>")]
+pub struct Ping;
+
+/// Handle one queued job (pool → worker).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RunJob {
+    /// The stream entry id, acknowledged once the outcome is recorded.
+    pub entry_id: String,
+    /// The job itself.
+    pub job: Job,
+}
+
+/// A worker finished its job and is idle (worker → pool).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct JobFinished {
+    /// The worker's index in its pool.
+    pub worker: usize,
+}
+
+/// A worker (re)started and is idle (worker → pool).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct WorkerReady {
+    /// The worker's index in its pool.
+    pub worker: usize,
+}
+
+/// Send one message through the topic's Twilio account.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<SentSms, TwilioError>")]
+pub struct SendSms {
+    /// The topic whose account sends it.
+    pub topic: String,
+    /// `accept` or `reply`, for the record.
+    pub kind: &'static str,
+    /// What to send.
+    pub sms: OutboundSms,
+}
+
+/// Write a job's outcome and acknowledge it, atomically.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::actors::recorder::RecordError>")]
+pub struct RecordOutcome {
+    /// The stream entry id to acknowledge.
+    pub entry_id: String,
+    /// The record to write.
+    pub record: Record,
+}

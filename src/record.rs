@@ -1,0 +1,65 @@
+//! What the recorder writes for each inbound message: the outcome, the reply, what Twilio said,
+//! and how long each step took. Stored as JSON under [`crate::redis_keys::Keys::record`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{InboundMessage, Reply};
+
+/// How handling a message ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The handler ran and every reply was sent (or there was nothing to send).
+    Completed,
+    /// The handler or a send failed.
+    Error,
+}
+
+/// One message sent to Twilio for an inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentSms {
+    /// `accept` (send_on_accept) or `reply`.
+    pub kind: String,
+    /// Twilio's SID for the outbound message.
+    pub sid: String,
+    /// Twilio's status when it answered (`queued`, ...).
+    pub status: Option<String>,
+    /// Segments Twilio reported.
+    pub num_segments: Option<String>,
+    /// True when the profile's `dry_run` kept it from Twilio.
+    pub dry_run: bool,
+}
+
+/// Milliseconds-since-epoch timestamps of each step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Webhook received.
+    pub received_at: u64,
+    /// A worker started the job.
+    pub started_at: u64,
+    /// The handler returned.
+    pub handled_at: u64,
+    /// The last send returned; the record was written right after.
+    pub finished_at: u64,
+}
+
+/// The record of one inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The inbound message.
+    pub message: InboundMessage,
+    /// What the handler answered.
+    pub reply: Reply,
+    /// Messages sent through Twilio.
+    pub sent: Vec<SentSms>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// The stream entry the job was queued as.
+    pub job_id: String,
+    /// The worker (consumer) that handled it.
+    pub worker: String,
+    /// When each step happened.
+    pub timings: Timings,
+}

@@ -1,0 +1,308 @@
+//! Settings: the typed form of `settings.toml` (profiles hold environment settings, topics hold
+//! applications). `load` reads and interpolates the file, `validate` checks what serde cannot.
+//! Everything downstream gets a [`Settings`] whose values are already known to be good.
+
+mod flex;
+mod interpolate;
+pub mod load;
+mod secret;
+mod validate;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+pub use load::{choose_profile, load, load_str, LoadOptions, Problem, SettingsError};
+pub use secret::Secret;
+
+/// The hard upper bound for `max_message_length`: Twilio's own limit for one message body.
+pub const MAX_BODY_CHARS: usize = 1600;
+
+/// A loaded, validated settings file for one profile.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file the settings came from (for messages).
+    pub path: PathBuf,
+    /// The profile's name, lower case.
+    pub profile_name: String,
+    /// The chosen profile.
+    pub profile: Profile,
+    /// Every topic, in file order.
+    pub topics: IndexMap<String, TopicSettings>,
+}
+
+/// Environment settings: where to listen, which Redis, how long to wait.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Address to bind.
+    #[serde(default = "defaults::host")]
+    pub host: String,
+    /// Port to bind; 0 means `$PORT`, or any free port when `$PORT` is unset.
+    #[serde(default = "defaults::port", deserialize_with = "flex::u16")]
+    pub port: u16,
+    /// Log filter used when `RUST_LOG` is unset.
+    #[serde(default = "defaults::log_level")]
+    pub log_level: String,
+    /// Redis URL; password and db go in the URL, `rediss://` for TLS.
+    pub redis: Secret,
+    /// Prefix of every Redis key this server writes.
+    #[serde(default = "defaults::redis_prefix")]
+    pub redis_prefix: String,
+    /// Check `X-Twilio-Signature`; defaults to true outside the dev profile.
+    #[serde(default, deserialize_with = "flex::opt_bool")]
+    pub validate_signatures: Option<bool>,
+    /// The base URL Twilio calls (signatures, status callbacks).
+    #[serde(default)]
+    pub public_url: String,
+    /// A job unacknowledged this long is claimed by another worker.
+    #[serde(default = "defaults::claim_idle_ms", deserialize_with = "flex::u64")]
+    pub claim_idle_ms: u64,
+    /// How long SIGTERM waits for in-flight jobs.
+    #[serde(
+        default = "defaults::shutdown_grace_ms",
+        deserialize_with = "flex::u64"
+    )]
+    pub shutdown_grace_ms: u64,
+    /// Log and record replies instead of calling Twilio (for trying pyrowire without an account).
+    #[serde(default, deserialize_with = "flex::bool")]
+    pub dry_run: bool,
+    /// A MessageSid seen within this window is answered but not queued again.
+    #[serde(default = "defaults::dedup_ttl_s", deserialize_with = "flex::u64")]
+    pub dedup_ttl_s: u64,
+    /// How long a message's completed or error record is kept.
+    #[serde(default = "defaults::record_ttl_s", deserialize_with = "flex::u64")]
+    pub record_ttl_s: u64,
+    /// How many recent completed (and, separately, error) message ids each topic lists.
+    #[serde(default = "defaults::recent_records", deserialize_with = "flex::usize")]
+    pub recent_records: usize,
+    /// Ingress answers 503 when a topic's queue holds more jobs than this.
+    #[serde(default = "defaults::max_queue_depth", deserialize_with = "flex::u64")]
+    pub max_queue_depth: u64,
+    /// Timeout of one Twilio API request.
+    #[serde(
+        default = "defaults::twilio_timeout_ms",
+        deserialize_with = "flex::u64"
+    )]
+    pub twilio_timeout_ms: u64,
+}
+
+impl Profile {
+    /// Whether webhooks must carry a valid `X-Twilio-Signature`.
+    pub fn signatures_checked(&self, profile_name: &str) -> bool {
+        self.validate_signatures.unwrap_or(profile_name != "dev")
+    }
+    /// See `claim_idle_ms`.
+    pub fn claim_idle(&self) -> Duration {
+        Duration::from_millis(self.claim_idle_ms)
+    }
+    /// See `shutdown_grace_ms`.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+    /// See `twilio_timeout_ms`.
+    pub fn twilio_timeout(&self) -> Duration {
+        Duration::from_millis(self.twilio_timeout_ms)
+    }
+}
+
+/// One SMS application.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSettings {
+    /// The handler: a name, or a table with `kind` and its options.
+    pub handler: HandlerSpec,
+    /// Send `accept_response` as an SMS through the REST API instead of in the TwiML answer.
+    #[serde(default, deserialize_with = "flex::bool")]
+    pub send_on_accept: bool,
+    /// Text answered (or sent, see `send_on_accept`) when a message is accepted.
+    #[serde(default)]
+    pub accept_response: Option<String>,
+    /// Text answered with a 503/500 when the message could not be queued.
+    #[serde(default)]
+    pub error_response: Option<String>,
+    /// Longest accepted message, in characters.
+    #[serde(
+        default = "defaults::max_message_length",
+        deserialize_with = "flex::usize"
+    )]
+    pub max_message_length: usize,
+    /// Worker actors for this topic in this process.
+    #[serde(default = "defaults::workers", deserialize_with = "flex::usize")]
+    pub workers: usize,
+    /// Answer to HELP / INFO.
+    #[serde(default)]
+    pub help_response: Option<String>,
+    /// Retry policy for handler errors and transient Twilio failures.
+    #[serde(default)]
+    pub retry: RetrySettings,
+    /// Validators, run in this order; the first failure answers.
+    #[serde(default)]
+    pub validators: IndexMap<String, ValidatorSpec>,
+    /// Twilio account and number.
+    pub twilio: TwilioSettings,
+    /// Free-form values handed to the handler.
+    #[serde(default)]
+    pub properties: toml::Table,
+}
+
+/// How a topic names its handler.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum HandlerSpec {
+    /// `handler = "echo"`
+    Name(String),
+    /// `handler = { kind = "reply", text = "..." }`
+    Table(toml::Table),
+}
+
+impl HandlerSpec {
+    /// The handler's kind: its name, or the table's `kind`.
+    pub fn kind(&self) -> Option<&str> {
+        match self {
+            HandlerSpec::Name(name) => Some(name),
+            HandlerSpec::Table(table) => table.get("kind").and_then(toml::Value::as_str),
+        }
+    }
+    /// The handler's options (everything but `kind`); empty for a bare name.
+    pub fn options(&self) -> toml::Table {
+        match self {
+            HandlerSpec::Name(_) => toml::Table::new(),
+            HandlerSpec::Table(table) => {
+                let mut options = table.clone();
+                options.remove("kind");
+                options
+            }
+        }
+    }
+}
+
+/// How a topic configures one validator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ValidatorSpec {
+    /// `length = "Your message was empty or too long."`
+    Message(String),
+    /// `[topics.t.validators.name]` with `message` and options.
+    Table(toml::Table),
+}
+
+impl ValidatorSpec {
+    /// The text answered when this validator rejects a message.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            ValidatorSpec::Message(message) => Some(message),
+            ValidatorSpec::Table(table) => table.get("message").and_then(toml::Value::as_str),
+        }
+    }
+    /// The validator's options (everything but `message`).
+    pub fn options(&self) -> toml::Table {
+        match self {
+            ValidatorSpec::Message(_) => toml::Table::new(),
+            ValidatorSpec::Table(table) => {
+                let mut options = table.clone();
+                options.remove("message");
+                options
+            }
+        }
+    }
+}
+
+/// Retry policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    /// Handler runs / send attempts before dead-lettering.
+    #[serde(default = "defaults::max_attempts", deserialize_with = "flex::u32")]
+    pub max_attempts: u32,
+    /// First backoff; doubled each attempt, with jitter, capped.
+    #[serde(
+        default = "defaults::backoff_initial_ms",
+        deserialize_with = "flex::u64"
+    )]
+    pub backoff_initial_ms: u64,
+    /// Backoff cap.
+    #[serde(default = "defaults::backoff_max_ms", deserialize_with = "flex::u64")]
+    pub backoff_max_ms: u64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            max_attempts: defaults::max_attempts(),
+            backoff_initial_ms: defaults::backoff_initial_ms(),
+            backoff_max_ms: defaults::backoff_max_ms(),
+        }
+    }
+}
+
+/// A topic's Twilio account and sending number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioSettings {
+    /// `AC` followed by 32 hex digits.
+    pub account_sid: String,
+    /// The account's auth token (never logged).
+    pub auth_token: Secret,
+    /// The number replies are sent from.
+    pub from_number: String,
+    /// Base URL of the REST API; tests point it at a local stand-in.
+    #[serde(default = "defaults::api_base")]
+    pub api_base: String,
+}
+
+mod defaults {
+    pub fn host() -> String {
+        "127.0.0.1".into()
+    }
+    pub fn port() -> u16 {
+        62023
+    }
+    pub fn log_level() -> String {
+        "info".into()
+    }
+    pub fn redis_prefix() -> String {
+        "pyrowire".into()
+    }
+    pub fn claim_idle_ms() -> u64 {
+        30_000
+    }
+    pub fn shutdown_grace_ms() -> u64 {
+        10_000
+    }
+    pub fn dedup_ttl_s() -> u64 {
+        86_400
+    }
+    pub fn record_ttl_s() -> u64 {
+        7 * 86_400
+    }
+    pub fn recent_records() -> usize {
+        1000
+    }
+    pub fn max_queue_depth() -> u64 {
+        100_000
+    }
+    pub fn twilio_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn max_message_length() -> usize {
+        160
+    }
+    pub fn workers() -> usize {
+        1
+    }
+    pub fn max_attempts() -> u32 {
+        5
+    }
+    pub fn backoff_initial_ms() -> u64 {
+        500
+    }
+    pub fn backoff_max_ms() -> u64 {
+        60_000
+    }
+    pub fn api_base() -> String {
+        "https://api.twilio.com".into()
+    }
+}

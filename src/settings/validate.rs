@@ -1,0 +1,199 @@
+//! Checks that serde cannot express: ranges, formats, and relations between keys. Each problem
+//! names its key and the bad value; all problems are collected, not only the first.
+
+use super::load::Problem;
+use super::{Profile, Settings, TopicSettings, MAX_BODY_CHARS};
+
+/// Most worker actors one topic may run in one process.
+pub const MAX_WORKERS: usize = 1024;
+
+pub(super) fn validate(settings: &Settings, problems: &mut Vec<Problem>) {
+    let profile_key = format!("profiles.{}", settings.profile_name);
+    check_profile(&settings.profile, &profile_key, problems);
+    for (name, topic) in &settings.topics {
+        check_topic(name, topic, problems);
+    }
+}
+
+fn push(problems: &mut Vec<Problem>, key: String, problem: String) {
+    problems.push(Problem { key, problem });
+}
+
+fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
+    if profile.host.trim().is_empty() {
+        push(problems, format!("{key}.host"), "must not be empty".into());
+    }
+    let url = profile.redis.expose();
+    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+        || redis::parse_redis_url(url).is_none()
+    {
+        push(
+            problems,
+            format!("{key}.redis"),
+            "must be a redis://, rediss:// or unix:// URL".into(),
+        );
+    }
+    let prefix = &profile.redis_prefix;
+    if prefix.is_empty() || prefix.contains(['{', '}', ' ']) {
+        push(
+            problems,
+            format!("{key}.redis_prefix"),
+            format!("must be non-empty without braces or spaces, got `{prefix}`"),
+        );
+    }
+    if !profile.public_url.is_empty() && !is_http_url(&profile.public_url) {
+        push(
+            problems,
+            format!("{key}.public_url"),
+            format!(
+                "must be empty or an http(s) URL, got `{}`",
+                profile.public_url
+            ),
+        );
+    }
+    for (name, value) in [
+        ("claim_idle_ms", profile.claim_idle_ms),
+        ("dedup_ttl_s", profile.dedup_ttl_s),
+        ("record_ttl_s", profile.record_ttl_s),
+        ("max_queue_depth", profile.max_queue_depth),
+        ("twilio_timeout_ms", profile.twilio_timeout_ms),
+    ] {
+        if value == 0 {
+            push(problems, format!("{key}.{name}"), "must be above 0".into());
+        }
+    }
+}
+
+fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
+    let key = format!("topics.{name}");
+    if !is_topic_name(name) {
+        push(
+            problems,
+            key.clone(),
+            "is not a valid topic name (use 1-64 letters, digits, `_` or `-`)".into(),
+        );
+    }
+    let max = topic.max_message_length;
+    if max == 0 || max > MAX_BODY_CHARS {
+        push(
+            problems,
+            format!("{key}.max_message_length"),
+            format!("must be between 1 and {MAX_BODY_CHARS}, got {max}"),
+        );
+    }
+    if topic.workers > MAX_WORKERS {
+        push(
+            problems,
+            format!("{key}.workers"),
+            format!("must be at most {MAX_WORKERS}, got {}", topic.workers),
+        );
+    }
+    if topic.handler.kind().is_none() {
+        push(
+            problems,
+            format!("{key}.handler.kind"),
+            "is required when `handler` is a table".into(),
+        );
+    }
+    check_retry(&key, topic, problems);
+    check_twilio(&key, topic, problems);
+    for (validator, spec) in &topic.validators {
+        if spec.message().is_none_or(|m| m.trim().is_empty()) {
+            push(
+                problems,
+                format!("{key}.validators.{validator}.message"),
+                "is required and must not be empty".into(),
+            );
+        }
+    }
+}
+
+fn check_retry(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
+    let retry = &topic.retry;
+    if retry.max_attempts == 0 {
+        push(
+            problems,
+            format!("{key}.retry.max_attempts"),
+            "must be at least 1".into(),
+        );
+    }
+    if retry.backoff_initial_ms > retry.backoff_max_ms {
+        push(
+            problems,
+            format!("{key}.retry.backoff_initial_ms"),
+            format!(
+                "must not exceed backoff_max_ms ({}), got {}",
+                retry.backoff_max_ms, retry.backoff_initial_ms
+            ),
+        );
+    }
+}
+
+fn check_twilio(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
+    let twilio = &topic.twilio;
+    let sid = &twilio.account_sid;
+    if !(sid.len() == 34
+        && sid.starts_with("AC")
+        && sid[2..].chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        push(
+            problems,
+            format!("{key}.twilio.account_sid"),
+            format!("must be `AC` followed by 32 hex digits, got `{sid}`"),
+        );
+    }
+    if twilio.auth_token.expose().trim().is_empty() {
+        push(
+            problems,
+            format!("{key}.twilio.auth_token"),
+            "must not be empty".into(),
+        );
+    }
+    if !is_sender(&twilio.from_number) {
+        push(
+            problems,
+            format!("{key}.twilio.from_number"),
+            format!(
+                "must be an E.164 number such as +15005550006 or a short code, got `{}`",
+                twilio.from_number
+            ),
+        );
+    }
+    if !is_http_url(&twilio.api_base) {
+        push(
+            problems,
+            format!("{key}.twilio.api_base"),
+            format!("must be an http(s) URL, got `{}`", twilio.api_base),
+        );
+    }
+}
+
+/// Topic names appear in URLs and Redis keys: keep them plain.
+pub fn is_topic_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn is_sender(number: &str) -> bool {
+    let e164 = |n: &str| {
+        n.strip_prefix('+').is_some_and(|digits| {
+            (2..=15).contains(&digits.len())
+                && digits.chars().all(|c| c.is_ascii_digit())
+                && !digits.starts_with('0')
+        })
+    };
+    let short_code = (3..=8).contains(&number.len()) && number.chars().all(|c| c.is_ascii_digit());
+    let channel = number.split_once(':').is_some_and(|(channel, rest)| {
+        channel.chars().all(|c| c.is_ascii_lowercase()) && e164(rest)
+    });
+    e164(number) || short_code || channel
+}
+
+fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|host| !host.is_empty() && !host.starts_with('/') && !host.contains(' '))
+}

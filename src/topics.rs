@@ -1,0 +1,79 @@
+//! Topics ready to run: each topic's settings with its validator chain and handler built once,
+//! at start-up, from the registries. A bad validator or handler is a settings error here.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::handlers::{Handler, HandlerContext, HandlerRegistry};
+use crate::settings::load::{Problem, SettingsError};
+use crate::settings::{Settings, TopicSettings};
+use crate::validators::{ValidatorChain, ValidatorRegistry};
+
+/// One SMS application, compiled.
+pub struct Topic {
+    /// The topic's name (its URL segment).
+    pub name: String,
+    /// Its settings.
+    pub settings: TopicSettings,
+    /// Its validators, in order.
+    pub validators: ValidatorChain,
+    /// Its handler.
+    pub handler: Arc<dyn Handler>,
+    /// What the handler may read besides the message.
+    pub context: HandlerContext,
+}
+
+/// Every topic of the settings, by name.
+pub type Topics = IndexMap<String, Arc<Topic>>;
+
+/// Builds every topic; reports every bad handler and validator at once.
+pub fn build_topics(
+    settings: &Settings,
+    handlers: &HandlerRegistry,
+    validators: &ValidatorRegistry,
+) -> Result<Topics, SettingsError> {
+    let mut topics = Topics::new();
+    let mut problems = Vec::new();
+    for (name, topic) in &settings.topics {
+        let key = format!("topics.{name}");
+        let chain = ValidatorChain::build(&topic.validators, topic.max_message_length, validators)
+            .map_err(|errors| {
+                problems.extend(errors.into_iter().map(|(validator, problem)| Problem {
+                    key: format!("{key}.validators.{validator}"),
+                    problem,
+                }))
+            });
+        let kind = topic.handler.kind().unwrap_or_default();
+        let handler = handlers
+            .build(kind, &topic.handler.options())
+            .map_err(|problem| {
+                problems.push(Problem {
+                    key: format!("{key}.handler"),
+                    problem,
+                })
+            });
+        if let (Ok(validators), Ok(handler)) = (chain, handler) {
+            let context = HandlerContext {
+                topic: name.clone(),
+                properties: Arc::new(topic.properties.clone()),
+            };
+            let compiled = Topic {
+                name: name.clone(),
+                settings: topic.clone(),
+                validators,
+                handler,
+                context,
+            };
+            topics.insert(name.clone(), Arc::new(compiled));
+        }
+    }
+    if problems.is_empty() {
+        Ok(topics)
+    } else {
+        Err(SettingsError::Invalid {
+            path: settings.path.clone(),
+            problems,
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! Twilio's REST API over HTTP(S): send a message (`POST .../Messages.json`) and parse Twilio's
+//! success and error bodies. Only HTTP lives here; the sender actor decides about retries.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::settings::{Secret, TwilioSettings};
+
+/// Largest Twilio response body read.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundSms {
+    /// Recipient.
+    pub to: String,
+    /// Sender: the topic's number.
+    pub from: String,
+    /// Text, if any.
+    pub body: Option<String>,
+    /// Media URLs, sent as repeated `MediaUrl`.
+    pub media_urls: Vec<String>,
+    /// Where Twilio posts delivery status, if anywhere.
+    pub status_callback: Option<String>,
+}
+
+impl OutboundSms {
+    /// The form fields, in the order the Messages API documents them.
+    pub fn form(&self) -> Vec<(&'static str, &str)> {
+        let mut form = vec![("To", self.to.as_str()), ("From", self.from.as_str())];
+        if let Some(body) = self.body.as_deref().filter(|b| !b.is_empty()) {
+            form.push(("Body", body));
+        }
+        for url in &self.media_urls {
+            form.push(("MediaUrl", url.as_str()));
+        }
+        if let Some(callback) = &self.status_callback {
+            form.push(("StatusCallback", callback.as_str()));
+        }
+        form
+    }
+}
+
+/// The parts of Twilio's Message resource that pyrowire records.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MessageResource {
+    /// `SM…` or `MM…`.
+    pub sid: String,
+    /// `queued`, `accepted`, ...
+    pub status: Option<String>,
+    /// Segments Twilio will bill, as a string.
+    pub num_segments: Option<String>,
+    /// Media count, as a string.
+    pub num_media: Option<String>,
+    /// RFC 2822 creation time.
+    pub date_created: Option<String>,
+}
+
+/// Twilio's error body: `{"code", "message", "more_info", "status"}`.
+#[derive(Debug, Clone, Deserialize)]
+struct ApiErrorBody {
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+/// Why a send failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TwilioError {
+    /// Twilio answered with an error status.
+    #[error("twilio answered {status}{}: {message}", code.map(|c| format!(" with code {c}")).unwrap_or_default())]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Twilio's error code, such as 21211.
+        code: Option<i64>,
+        /// Twilio's description.
+        message: String,
+        /// The `Retry-After` header, if any.
+        retry_after: Option<Duration>,
+    },
+    /// Twilio could not be reached, or did not answer in time.
+    #[error("failed to reach twilio: {0}")]
+    Transport(String),
+    /// Twilio answered 2xx with a body that is not a message resource.
+    #[error("failed to read twilio's answer: {0}")]
+    Decode(String),
+}
+
+impl TwilioError {
+    /// Whether trying again later may succeed: 429, 5xx, and transport failures. A 4xx with a
+    /// Twilio error code is permanent.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TwilioError::Api { status, .. } => *status == 429 || *status >= 500,
+            TwilioError::Transport(_) => true,
+            TwilioError::Decode(_) => false,
+        }
+    }
+
+    /// How long Twilio asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TwilioError::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// A client for one Twilio account. Not `Send` (awc): build it on the thread that uses it.
+pub struct TwilioClient {
+    http: awc::Client,
+    api_base: String,
+    account_sid: String,
+    auth_token: Secret,
+}
+
+impl TwilioClient {
+    /// A client for the account in `settings`, with a per-request timeout.
+    pub fn new(settings: &TwilioSettings, timeout: Duration) -> Self {
+        install_crypto_provider();
+        let http = awc::Client::builder()
+            .timeout(timeout)
+            .disable_redirects()
+            .finish();
+        TwilioClient {
+            http,
+            api_base: settings.api_base.trim_end_matches('/').to_string(),
+            account_sid: settings.account_sid.clone(),
+            auth_token: settings.auth_token.clone(),
+        }
+    }
+
+    /// The Messages resource URL of this account.
+    pub fn messages_url(&self) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            self.api_base, self.account_sid
+        )
+    }
+
+    /// Creates a message: `POST .../Messages.json`, form-encoded, basic auth.
+    pub async fn send(&self, sms: &OutboundSms) -> Result<MessageResource, TwilioError> {
+        let mut response = self
+            .http
+            .post(self.messages_url())
+            .basic_auth(&self.account_sid, self.auth_token.expose())
+            .insert_header(("Accept", "application/json"))
+            .send_form(&sms.form())
+            .await
+            .map_err(|e| TwilioError::Transport(e.to_string()))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response
+            .body()
+            .limit(MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| TwilioError::Transport(e.to_string()))?;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()));
+        }
+        let parsed: Option<ApiErrorBody> = serde_json::from_slice(&body).ok();
+        Err(TwilioError::Api {
+            status: status.as_u16(),
+            code: parsed.as_ref().and_then(|b| b.code),
+            message: parsed
+                .and_then(|b| b.message)
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string()),
+            retry_after,
+        })
+    }
+}
+
+/// rustls needs one process-wide crypto provider; pyrowire uses ring.
+fn install_crypto_provider() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // An error means another provider is installed already, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_repeats_media_url_and_skips_empty_body() {
+        let sms = OutboundSms {
+            to: "+1".into(),
+            from: "+2".into(),
+            body: Some(String::new()),
+            media_urls: vec!["https://a".into(), "https://b".into()],
+            status_callback: None,
+        };
+        let encoded = serde_urlencoded::to_string(sms.form()).unwrap();
+        assert_eq!(
+            encoded,
+            "To=%2B1&From=%2B2&MediaUrl=https%3A%2F%2Fa&MediaUrl=https%3A%2F%2Fb"
+        );
+    }
+
+    #[test]
+    fn classifies_errors() {
+        let api = |status, code| TwilioError::Api {
+            status,
+            code,
+            message: String::new(),
+            retry_after: None,
+        };
+        assert!(api(429, Some(20429)).is_transient());
+        assert!(api(503, None).is_transient());
+        assert!(!api(400, Some(21211)).is_transient());
+        assert!(TwilioError::Transport("timeout".into()).is_transient());
+    }
+}

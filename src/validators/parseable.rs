@@ -1,0 +1,97 @@
+//! `parseable`: the message uses only characters a plain text app expects. By default the
+//! original framework's set; `charset = "gsm7"` for the GSM 03.38 alphabet; `charset = "unicode"`
+//! for anything printable.
+
+use super::Validator;
+use crate::domain::InboundMessage;
+use crate::gsm::is_gsm7;
+
+/// Which characters are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// ASCII letters, digits, whitespace and `! " # $ % & ' ( ) * , - . / : ? @ ^`.
+    Ascii,
+    /// The GSM 03.38 alphabet with its extension table.
+    Gsm7,
+    /// Any character that is not a control character (whitespace is fine).
+    Unicode,
+}
+
+/// Rejects messages with characters outside the charset.
+pub struct Parseable {
+    charset: Charset,
+}
+
+impl Parseable {
+    /// A check for the given charset.
+    pub fn new(charset: Charset) -> Self {
+        Parseable { charset }
+    }
+
+    /// Builds from settings options (`charset`).
+    pub fn from_options(options: &toml::Table) -> Result<Self, String> {
+        let mut charset = Charset::Ascii;
+        for (key, value) in options {
+            if key != "charset" {
+                return Err(format!("has an unknown option `{key}`"));
+            }
+            charset = match value.as_str() {
+                Some("ascii") => Charset::Ascii,
+                Some("gsm7") => Charset::Gsm7,
+                Some("unicode") => Charset::Unicode,
+                _ => {
+                    return Err(format!(
+                        "`charset` must be \"ascii\", \"gsm7\" or \"unicode\", got {value}"
+                    ))
+                }
+            };
+        }
+        Ok(Parseable::new(charset))
+    }
+}
+
+fn ascii_ok(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c.is_ascii_whitespace() || "!\"#$%&'()*,-./:?@^".contains(c)
+}
+
+impl Validator for Parseable {
+    fn check(&self, message: &InboundMessage) -> bool {
+        let text = &message.message;
+        match self.charset {
+            Charset::Ascii => text.chars().all(ascii_ok),
+            Charset::Gsm7 => text.chars().all(is_gsm7),
+            Charset::Unicode => text.chars().all(|c| !c.is_control() || c.is_whitespace()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validators::test_support::message;
+
+    #[test]
+    fn default_set_takes_plain_text_and_refuses_emoji_and_pipes() {
+        let v = Parseable::new(Charset::Ascii);
+        assert!(v.check(&message("Mary Kate ")));
+        assert!(v.check(&message("what's up? @me #1 (ok) 50% ^^")));
+        assert!(!v.check(&message("hi 😀")));
+        assert!(!v.check(&message("a|b")));
+        assert!(!v.check(&message("back\\slash")));
+    }
+
+    #[test]
+    fn gsm7_and_unicode_widen_the_set() {
+        assert!(Parseable::new(Charset::Gsm7).check(&message("Prix: 5€ {ok}")));
+        assert!(!Parseable::new(Charset::Gsm7).check(&message("😀")));
+        assert!(Parseable::new(Charset::Unicode).check(&message("😀 ça va")));
+        assert!(!Parseable::new(Charset::Unicode).check(&message("bell\u{7}")));
+    }
+
+    #[test]
+    fn rejects_unknown_charset() {
+        let mut options = toml::Table::new();
+        options.insert("charset".into(), "latin1".into());
+        assert!(Parseable::from_options(&options).is_err());
+    }
+}
