@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use pyrowire::commands::{check::check, init::init};
+use pyrowire::commands::{check::check, init::init, recent::recent};
 use pyrowire::settings::{self, LoadOptions, Settings};
 use pyrowire::startup::{App, Role, RunOptions};
 
@@ -42,6 +42,16 @@ enum Command {
     Check {
         #[command(flatten)]
         settings: SettingsArgs,
+    },
+    /// Print a topic's latest completed and failed messages, with their replies.
+    Recent {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// The topic.
+        topic: String,
+        /// How many of each to show.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
     },
     /// Write a commented starter settings.toml and Dockerfile into DIR.
     Init {
@@ -95,6 +105,21 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Recent {
+            settings,
+            topic,
+            limit,
+        } => match settings.load().map(|s| recent(&s, &topic, limit)) {
+            Ok(Ok(text)) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Ok(Err(e)) => {
+                eprintln!("error: {}", error_chain(&e));
+                ExitCode::FAILURE
+            }
+            Err(code) => code,
+        },
         Command::Init { dir } => match init(&dir) {
             Ok(written) => {
                 for path in written {
@@ -133,12 +158,7 @@ fn serve(settings: Settings, role: Role, topics: Vec<String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut message = e.to_string();
-            let mut source = e.source();
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
+            let message = error_chain(e.as_ref());
             log::error!("{message}");
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -158,4 +178,15 @@ fn log_filter(level: &str) -> String {
         other => other.to_string(),
     };
     format!("{others},pyrowire={level}")
+}
+
+/// An error and its causes on one line: "failed to connect to redis at ...: Connection refused".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
 }

@@ -1,4 +1,5 @@
-//! The command-line commands other than `serve`'s flag parsing: `check` and `init`.
+//! The command-line commands other than `serve`: `check`, `init` and `recent`.
 
 pub mod check;
 pub mod init;
+pub mod recent;

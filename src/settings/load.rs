@@ -249,18 +249,22 @@ fn parse_section<T: DeserializeOwned>(
 
 fn describe(key: &str, message: &str) -> Problem {
     let message = message.trim();
+    let with_field = |field: &str| {
+        if key.ends_with(&format!(".{field}")) {
+            key.to_string()
+        } else {
+            format!("{key}.{field}")
+        }
+    };
     if let Some(field) = between(message, "missing field `", "`") {
-        return problem(&format!("{key}.{field}"), "is required");
+        return problem(&with_field(field), "is required");
     }
     if let Some(field) = between(message, "unknown field `", "`") {
         let expected = message
             .split_once(", expected ")
             .map(|(_, rest)| format!(" (expected {rest})"))
             .unwrap_or_default();
-        return problem(
-            &format!("{key}.{field}"),
-            &format!("is not a known key{expected}"),
-        );
+        return problem(&with_field(field), &format!("is not a known key{expected}"));
     }
     if message.contains("untagged enum HandlerSpec") {
         return problem(key, "must be a handler name or a table with `kind`");

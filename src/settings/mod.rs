@@ -306,3 +306,6 @@ mod defaults {
         "https://api.twilio.com".into()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,58 @@
+# Shared by scripts/serve, scripts/test and scripts/bench: find or install redis-server and run a
+# private instance on a free loopback port with its own data directory.
+
+ensure_redis_server() {
+  if command -v redis-server >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "redis-server is missing; installing it with apt-get" >&2
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+}
+
+port_is_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+free_port() {
+  local port tries=0
+  while [ $tries -lt 200 ]; do
+    port=$(( (RANDOM % 30000) + 20000 ))
+    if port_is_free "$port"; then
+      echo "$port"
+      return 0
+    fi
+    tries=$((tries + 1))
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# start_private_redis DIR [PORT] -> prints the port; the server writes DIR/redis.pid.
+start_private_redis() {
+  local dir=$1 port=${2:-}
+  [ -n "$port" ] || port=$(free_port)
+  mkdir -p "$dir"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly yes \
+    --appendfsync everysec >/dev/null
+  local i
+  for i in $(seq 1 100); do
+    if redis-cli -p "$port" ping >/dev/null 2>&1; then
+      echo "$port"
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "redis-server did not start on port $port; see $dir/redis.log" >&2
+  return 1
+}
+
+stop_private_redis() {
+  local dir=$1
+  if [ -f "$dir/redis.pid" ]; then
+    kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    rm -f "$dir/redis.pid"
+  fi
+}

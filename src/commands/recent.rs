@@ -1,0 +1,87 @@
+//! `pyrowire recent TOPIC`: print a topic's latest completed and failed messages from Redis, so
+//! that a person can see replies (including dry-run ones) without a Redis client.
+
+use std::fmt::Write;
+
+use redis::Commands;
+
+use crate::domain::mask_number;
+use crate::record::Record;
+use crate::redis_conn::redact_url;
+use crate::redis_keys::Keys;
+use crate::settings::Settings;
+
+/// Why the records could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecentError {
+    /// No such topic in the settings.
+    #[error("unknown topic `{0}`")]
+    UnknownTopic(String),
+    /// Redis could not be read.
+    #[error("failed to read records from redis at {url}")]
+    Redis {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+}
+
+/// The newest `limit` completed and error records of `topic`, formatted for a terminal.
+pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, RecentError> {
+    if !settings.topics.contains_key(topic) {
+        return Err(RecentError::UnknownTopic(topic.to_string()));
+    }
+    let url = settings.profile.redis.expose();
+    let redis_error = |source| RecentError::Redis {
+        url: redact_url(url),
+        source,
+    };
+    let client = redis::Client::open(url).map_err(redis_error)?;
+    let mut conn = client
+        .get_connection_with_timeout(crate::redis_conn::CONNECT_TIMEOUT)
+        .map_err(redis_error)?;
+    let keys = Keys::new(settings.profile.redis_prefix.clone());
+    let mut out = String::new();
+    for (title, list) in [("completed", keys.completed(topic)), ("errors", keys.errors(topic))] {
+        let sids: Vec<String> = conn
+            .lrange(&list, 0, limit.saturating_sub(1) as isize)
+            .map_err(redis_error)?;
+        let _ = writeln!(out, "{title} ({} shown, newest first):", sids.len());
+        for sid in sids {
+            let raw: Option<String> = conn.get(keys.record(topic, &sid)).map_err(redis_error)?;
+            match raw.and_then(|r| serde_json::from_str::<Record>(&r).ok()) {
+                Some(record) => describe(&mut out, &record),
+                None => {
+                    let _ = writeln!(out, "  {sid}: record expired");
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn describe(out: &mut String, record: &Record) {
+    let message = &record.message;
+    let _ = writeln!(
+        out,
+        "  {} from {}: {:?}",
+        message.sid,
+        mask_number(&message.number),
+        message.message
+    );
+    if let Some(text) = &record.reply.text {
+        let _ = writeln!(out, "    reply: {text:?}");
+    }
+    for url in &record.reply.media_urls {
+        let _ = writeln!(out, "    media: {url}");
+    }
+    for sent in &record.sent {
+        let how = if sent.dry_run { " (dry run, not sent)" } else { "" };
+        let _ = writeln!(out, "    sent {} as {}{how}", sent.kind, sent.sid);
+    }
+    if let Some(error) = &record.error {
+        let _ = writeln!(out, "    error: {error}");
+    }
+    let took = record.timings.finished_at.saturating_sub(record.timings.received_at);
+    let _ = writeln!(out, "    took {took} ms from webhook to record");
+}

@@ -1,0 +1,63 @@
+//! Bad input gets a clear 4xx and leaves nothing behind.
+
+use crate::helpers::{inbound, new_sid, spawn_app, topic};
+
+#[actix_web::test]
+async fn malformed_requests_get_4xx_and_nothing_is_queued() {
+    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let sid = new_sid();
+    let mut no_from = inbound(&sid, "hi");
+    no_from.retain(|(k, _)| k != "From");
+    let mut no_sid = inbound(&sid, "hi");
+    no_sid.retain(|(k, _)| k != "MessageSid");
+
+    let unknown = app.post("nope", &inbound(&new_sid(), "hi")).await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(app.post("sample", &no_from).await.status, 400);
+    assert_eq!(app.post("sample", &no_sid).await.status, 400);
+    assert_eq!(app.get("sample", &no_from).await.status, 400);
+
+    let form = "From=%2B15551234567&MessageSid=SM1&Body=";
+    let bad_percent = format!("{form}%zz");
+    let answer = app
+        .post_raw("sample", Some("application/x-www-form-urlencoded"), bad_percent.into_bytes())
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    let bad_utf8 = format!("{form}%FF%FE");
+    let answer = app.post_raw("sample", None, bad_utf8.into_bytes()).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(app.get_path("/queue/sample?From=%2B1&MessageSid=S&Body=%zz").await.status, 400);
+
+    let json = app
+        .post_raw("sample", Some("application/json"), br#"{"From":"+1"}"#.to_vec())
+        .await;
+    assert_eq!(json.status, 415);
+
+    let huge = format!("{form}{}", "a".repeat(70 * 1024));
+    let answer = app
+        .post_raw("sample", Some("application/x-www-form-urlencoded"), huge.into_bytes())
+        .await;
+    assert_eq!(answer.status, 413);
+
+    assert_eq!(app.queue_len("sample").await, 0);
+    assert!(app.keys("sample").await.iter().all(|k| !k.contains(":seen:")));
+}
+
+#[actix_web::test]
+async fn a_post_without_content_type_is_read_as_a_form() {
+    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let sid = new_sid();
+    let body = serde_urlencoded::to_string(inbound(&sid, "Frank")).unwrap();
+    let answer = app.post_raw("sample", None, body.into_bytes()).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.contains("right back"));
+}
+
+#[actix_web::test]
+async fn health_says_redis_is_up() {
+    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let answer = app.get_path("/health").await;
+    assert_eq!(answer.status, 200);
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["redis"], "up");
+}

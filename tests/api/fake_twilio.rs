@@ -1,0 +1,215 @@
+//! `FakeTwilio`: a small actix-web server that answers the Messages API as Twilio's OpenAPI
+//! description (shared/twilio) says: it checks the path, basic auth and required fields, records
+//! every request, and answers 201 with a message resource, or a status the test scripts.
+
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::Engine;
+use serde_json::{json, Value};
+
+/// One request the stand-in received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub form: Vec<(String, String)>,
+}
+
+impl Received {
+    /// The first value of a form field.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    /// Every value of a repeated form field.
+    pub fn fields(&self, name: &str) -> Vec<&str> {
+        self.form
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// A scripted answer: status, Twilio error code, optional Retry-After seconds.
+#[derive(Debug, Clone)]
+pub struct Scripted {
+    pub status: u16,
+    pub code: Option<i64>,
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    received: Vec<Received>,
+    script: VecDeque<Scripted>,
+}
+
+/// The running stand-in.
+pub struct FakeTwilio {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeTwilio {
+    /// Starts on a random loopback port, for one account.
+    pub fn start(account_sid: &str, auth_token: &str) -> FakeTwilio {
+        let state = Arc::new(Mutex::new(State::default()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let credentials = (account_sid.to_string(), auth_token.to_string());
+        let shared = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new((shared.clone(), credentials.clone())))
+                .default_service(web::to(answer))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        actix_web::rt::spawn(server);
+        FakeTwilio {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+        }
+    }
+
+    /// Answers the next requests with these, in order, before going back to 201.
+    pub fn script(&self, answers: Vec<Scripted>) {
+        self.state.lock().unwrap().script.extend(answers);
+    }
+
+    /// Every request so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    /// Waits until at least `n` requests arrived, or panics after `timeout`.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let received = self.received();
+            if received.len() >= n {
+                return received;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "stand-in got {} of {n} requests within {timeout:?}",
+                received.len()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+type Shared = (Arc<Mutex<State>>, (String, String));
+
+async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>) -> HttpResponse {
+    let (state, (sid, token)) = data.get_ref();
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let received = Received {
+        method: request.method().to_string(),
+        path: request.path().to_string(),
+        authorization: request
+            .headers()
+            .get("Authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        form,
+    };
+    let mut state = state.lock().unwrap();
+    state.received.push(received.clone());
+    let expected_path = format!("/2010-04-01/Accounts/{sid}/Messages.json");
+    if received.method != "POST" || received.path != expected_path {
+        return error(404, 20404, "The requested resource was not found");
+    }
+    let expected_auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"))
+    );
+    if received.authorization.as_deref() != Some(expected_auth.as_str()) {
+        return error(401, 20003, "Authenticate");
+    }
+    if let Some(scripted) = state.script.pop_front() {
+        let mut response = error(scripted.status, scripted.code.unwrap_or(0), "Scripted error");
+        if let Some(seconds) = scripted.retry_after {
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                seconds.to_string().parse().unwrap(),
+            );
+        }
+        return response;
+    }
+    if let Err(response) = check_fields(&received) {
+        return response;
+    }
+    HttpResponse::Created().json(resource(sid, &received, state.received.len()))
+}
+
+fn check_fields(received: &Received) -> Result<(), HttpResponse> {
+    if received.field("To").is_none_or(str::is_empty) {
+        return Err(error(400, 21604, "A 'To' phone number is required."));
+    }
+    if received.field("From").is_none() && received.field("MessagingServiceSid").is_none() {
+        return Err(error(400, 21603, "A 'From' phone number is required."));
+    }
+    let body = received.field("Body").unwrap_or_default();
+    if body.is_empty() && received.fields("MediaUrl").is_empty() {
+        return Err(error(400, 21602, "Message body is required."));
+    }
+    if body.chars().count() > 1600 {
+        return Err(error(400, 21617, "The concatenated message body exceeds the 1600 character limit."));
+    }
+    if received.fields("MediaUrl").len() > 10 {
+        return Err(error(400, 21623, "Number of media files exceeds allowed limit."));
+    }
+    Ok(())
+}
+
+fn resource(account: &str, received: &Received, n: usize) -> Value {
+    let sid = format!("SM{:032x}", n as u128 + 0xabc0_0000);
+    let now = httpdate::fmt_http_date(SystemTime::now()).replace(" GMT", " +0000");
+    let body = received.field("Body").unwrap_or_default();
+    json!({
+        "account_sid": account,
+        "api_version": "2010-04-01",
+        "body": body,
+        "date_created": now,
+        "date_sent": null,
+        "date_updated": now,
+        "direction": "outbound-api",
+        "error_code": null,
+        "error_message": null,
+        "from": received.field("From"),
+        "messaging_service_sid": null,
+        "num_media": received.fields("MediaUrl").len().to_string(),
+        "num_segments": "1",
+        "price": null,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "queued",
+        "subresource_uris": {
+            "media": format!("/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json")
+        },
+        "to": received.field("To"),
+        "uri": format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json"),
+    })
+}
+
+fn error(status: u16, code: i64, message: &str) -> HttpResponse {
+    let status_code = actix_web::http::StatusCode::from_u16(status).unwrap();
+    HttpResponse::build(status_code).json(json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status,
+    }))
+}

@@ -1,0 +1,241 @@
+//! `spawn_app`: the real app on a random port, its own Redis key prefix, and a `FakeTwilio`.
+
+use std::time::{Duration, Instant};
+
+use pyrowire::settings::{load_str, Settings, SettingsError};
+use pyrowire::startup::{App, RunOptions};
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+use serde_json::Value;
+
+use crate::fake_twilio::FakeTwilio;
+
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+pub const FROM_NUMBER: &str = "+15005550006";
+pub const SENDER: &str = "+15551234567";
+
+/// The test Redis, started by `scripts/test`.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .expect("REDIS_URL is not set: run the tests with scripts/test, which starts a Redis")
+}
+
+/// A profile for tests: random port, the test Redis, a key prefix per app.
+pub const TEST_PROFILE: &str = r#"
+[profiles.test]
+host = "127.0.0.1"
+port = 0
+log_level = "debug"
+redis = "${REDIS_URL}"
+redis_prefix = "${PREFIX}"
+dry_run = false
+twilio_timeout_ms = 3000
+"#;
+
+/// A topic's Twilio table pointing at the stand-in.
+pub fn twilio_table(topic: &str) -> String {
+    format!(
+        r#"
+[topics.{topic}.twilio]
+account_sid = "${{TWILIO_ACCOUNT_SID}}"
+auth_token = "${{TWILIO_AUTH_TOKEN}}"
+from_number = "{FROM_NUMBER}"
+api_base = "${{TWILIO_API_BASE}}"
+"#
+    )
+}
+
+/// A topic with the three default validators and the given handler line.
+pub fn topic(name: &str, handler: &str) -> String {
+    format!(
+        r#"
+[topics.{name}]
+handler = {handler}
+accept_response = "Great, we'll get right back to you."
+error_response = "It seems like an error has occurred...please try again later."
+max_message_length = 160
+workers = 2
+
+[topics.{name}.validators]
+profanity = "You kiss your mother with that mouth? No profanity, please."
+length = "Your message was empty or too long."
+parseable = "Please only use letters, digits and punctuation."
+{}"#,
+        twilio_table(name)
+    )
+}
+
+/// Loads test settings from topic TOML with the variables `spawn_app` provides.
+pub fn settings(topics: &str, prefix: &str, api_base: &str) -> Result<Settings, SettingsError> {
+    let text = format!("{TEST_PROFILE}\n{topics}");
+    let redis = redis_url();
+    let env = |name: &str| match name {
+        "REDIS_URL" => Some(redis.clone()),
+        "PREFIX" => Some(prefix.to_string()),
+        "TWILIO_ACCOUNT_SID" => Some(ACCOUNT_SID.to_string()),
+        "TWILIO_AUTH_TOKEN" => Some(AUTH_TOKEN.to_string()),
+        "TWILIO_API_BASE" => Some(api_base.to_string()),
+        _ => None,
+    };
+    load_str(&text, "test-settings.toml".as_ref(), "test", &env)
+}
+
+/// A random key prefix, so tests sharing a Redis never see each other's keys.
+pub fn random_prefix() -> String {
+    format!("test{:016x}", rand::random::<u64>())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub prefix: String,
+    pub twilio: FakeTwilio,
+    pub redis: MultiplexedConnection,
+    http: awc::Client,
+}
+
+/// Starts the app with these topics (the TOML of `[topics.*]` tables).
+pub async fn spawn_app(topics: &str) -> TestApp {
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let prefix = random_prefix();
+    let settings = settings(topics, &prefix, &twilio.base).expect("test settings are valid");
+    let app = App::build(settings, RunOptions::default())
+        .await
+        .expect("app builds");
+    let port = app.port().expect("web role has a port");
+    actix_web::rt::spawn(app.run());
+    let client = redis::Client::open(redis_url()).unwrap();
+    let redis = client.get_multiplexed_async_connection().await.unwrap();
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        prefix,
+        twilio,
+        redis,
+        http: awc::Client::default(),
+    }
+}
+
+/// Twilio's inbound parameters for a text from `SENDER`.
+pub fn inbound(sid: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("ToCountry", "US"),
+        ("ToState", "OR"),
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("ToCity", "PORTLAND"),
+        ("FromZip", "97201"),
+        ("SmsSid", sid),
+        ("FromState", "OR"),
+        ("SmsStatus", "received"),
+        ("FromCity", "PORTLAND"),
+        ("Body", body),
+        ("FromCountry", "US"),
+        ("To", FROM_NUMBER),
+        ("ToZip", "97201"),
+        ("NumSegments", "1"),
+        ("MessageSid", sid),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", SENDER),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// A fresh MessageSid.
+pub fn new_sid() -> String {
+    format!("SM{:032x}", rand::random::<u128>())
+}
+
+/// An HTTP answer: status, content type, body.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl TestApp {
+    /// POSTs a form to `/queue/{topic}`.
+    pub async fn post(&self, topic: &str, params: &[(String, String)]) -> Answer {
+        let body = serde_urlencoded::to_string(params).unwrap();
+        self.post_raw(topic, Some("application/x-www-form-urlencoded"), body.into_bytes())
+            .await
+    }
+
+    /// POSTs raw bytes with an optional content type.
+    pub async fn post_raw(&self, topic: &str, content_type: Option<&str>, body: Vec<u8>) -> Answer {
+        let mut request = self.http.post(format!("{}/queue/{topic}", self.address));
+        if let Some(content_type) = content_type {
+            request = request.insert_header(("Content-Type", content_type));
+        }
+        let response = request.send_body(body).await.expect("request reaches the app");
+        read(response).await
+    }
+
+    /// GETs `/queue/{topic}` with the parameters in the query string.
+    pub async fn get(&self, topic: &str, params: &[(String, String)]) -> Answer {
+        let query = serde_urlencoded::to_string(params).unwrap();
+        self.get_path(&format!("/queue/{topic}?{query}")).await
+    }
+
+    /// GETs a path.
+    pub async fn get_path(&self, path: &str) -> Answer {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request reaches the app");
+        read(response).await
+    }
+
+    pub fn key(&self, topic: &str, rest: &str) -> String {
+        format!("{}:{{{topic}}}:{rest}", self.prefix)
+    }
+
+    /// The record of a message, once it exists (polls up to `timeout`).
+    pub async fn wait_record(&self, topic: &str, sid: &str, timeout: Duration) -> Value {
+        let key = self.key(topic, &format!("record:{sid}"));
+        let deadline = Instant::now() + timeout;
+        let mut redis = self.redis.clone();
+        loop {
+            let raw: Option<String> = redis.get(&key).await.unwrap();
+            if let Some(raw) = raw {
+                return serde_json::from_str(&raw).unwrap();
+            }
+            assert!(Instant::now() < deadline, "no record at {key} within {timeout:?}");
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Number of entries on a topic's queue stream.
+    pub async fn queue_len(&self, topic: &str) -> usize {
+        let mut redis = self.redis.clone();
+        redis.xlen(self.key(topic, "queue")).await.unwrap()
+    }
+
+    /// Whether any key of this app's prefix exists for the topic.
+    pub async fn keys(&self, topic: &str) -> Vec<String> {
+        let mut redis = self.redis.clone();
+        redis.keys(self.key(topic, "*")).await.unwrap()
+    }
+}
+
+async fn read(
+    mut response: awc::ClientResponse<
+        actix_web::dev::Decompress<actix_web::dev::Payload>,
+    >,
+) -> Answer {
+    let body = response.body().await.unwrap();
+    Answer {
+        status: response.status().as_u16(),
+        content_type: response
+            .headers()
+            .get("Content-Type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+        body: String::from_utf8_lossy(&body).to_string(),
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real app on a random port, a real Redis (`REDIS_URL`, set by
+//! `scripts/test`), and a local stand-in for the Twilio API.
+
+mod fake_twilio;
+mod helpers;
+
+mod bad_input;
+mod ingress_cases;
+mod pipeline;
+mod settings_errors;

@@ -1,0 +1,178 @@
+//! Smoke tests of the real `pyrowire` executable: serve one message end to end, `check`, `init`.
+
+#[path = "api/fake_twilio.rs"]
+mod fake_twilio;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use fake_twilio::FakeTwilio;
+
+const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+fn exe() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pyrowire"))
+}
+
+fn settings_file(dir: &std::path::Path, api_base: &str) -> std::path::PathBuf {
+    let redis = std::env::var("REDIS_URL").expect("REDIS_URL is set by scripts/test");
+    let prefix = format!("bin{:08x}", rand::random::<u32>());
+    let text = format!(
+        r#"
+[profiles.test]
+port = 0
+log_level = "info"
+redis = "{redis}"
+redis_prefix = "{prefix}"
+
+[topics.sample]
+handler = "echo"
+accept_response = "ok"
+[topics.sample.validators]
+length = "too long"
+[topics.sample.twilio]
+account_sid = "${{TEST_SID}}"
+auth_token = "${{TEST_TOKEN}}"
+from_number = "+15005550006"
+api_base = "{api_base}"
+"#
+    );
+    let path = dir.join("settings.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(settings: &std::path::Path) -> Server {
+        let mut child = exe()
+            .args(["serve", "--profile", "test", "--settings"])
+            .arg(settings)
+            .env("TEST_SID", ACCOUNT_SID)
+            .env("TEST_TOKEN", AUTH_TOKEN)
+            .env_remove("RUST_LOG")
+            .env_remove("PORT")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines }
+    }
+
+    /// Reads log lines until one contains `needle`; returns it and everything read.
+    fn wait_for_line(&self, needle: &str, timeout: Duration) -> (String, Vec<String>) {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return (line, seen),
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {needle:?} within {timeout:?}; saw: {seen:#?}");
+    }
+}
+
+#[actix_web::test]
+async fn serves_a_message_end_to_end_and_logs_no_secret() {
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_file(dir.path(), &twilio.base);
+    let server = Server::start(&settings);
+    let (line, _) = server.wait_for_line("Listening on http://", Duration::from_secs(20));
+    let address = line.split("Listening on ").nth(1).unwrap().trim().to_string();
+
+    let body = "From=%2B15551234567&To=%2B15005550006&MessageSid=SMbinary1&Body=ping";
+    let mut response = awc::Client::default()
+        .post(format!("{address}/queue/sample"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .send_body(body)
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let answer = response.body().await.unwrap();
+    assert!(String::from_utf8_lossy(&answer).contains("<Message>ok</Message>"));
+
+    let received = twilio.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(received[0].field("Body"), Some("ping"));
+    assert_eq!(received[0].field("To"), Some("+15551234567"));
+
+    drop(server.child.stdin.as_ref());
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let logs: Vec<String> = server.lines.try_iter().collect();
+    for line in &logs {
+        assert!(!line.contains(AUTH_TOKEN), "secret in log: {line}");
+        assert!(!line.contains("+15551234567"), "unmasked number in log: {line}");
+    }
+}
+
+#[test]
+fn check_accepts_the_repository_settings_and_names_bad_keys() {
+    let ok = exe()
+        .args(["check", "--settings", "settings.toml", "--profile", "dev"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("topic `sample`"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[profiles.dev]\nredis = \"redis://127.0.0.1/0\"\n[topics.t]\nhandler = \"echo\"\nmax_message_length = 1601\n[topics.t.twilio]\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"x\"\nfrom_number = \"+15005550006\"\n",
+    )
+    .unwrap();
+    let failed = exe()
+        .args(["check", "--profile", "dev", "--settings"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("bad.toml"), "{stderr}");
+    assert!(stderr.contains("`topics.t.max_message_length` must be between 1 and 1600, got 1601"), "{stderr}");
+}
+
+#[test]
+fn init_writes_starter_files_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("app");
+    let first = exe().arg("init").arg(&target).output().unwrap();
+    assert!(first.status.success());
+    assert!(target.join("settings.toml").exists() && target.join("Dockerfile").exists());
+    let check = exe()
+        .args(["check", "--profile", "dev", "--settings"])
+        .arg(target.join("settings.toml"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let second = exe().arg("init").arg(&target).output().unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already exists"));
+}
