@@ -104,7 +104,12 @@ async fn serves_a_message_end_to_end_and_logs_no_secret() {
     let settings = settings_file(dir.path(), &twilio.base);
     let server = Server::start(&settings);
     let (line, _) = server.wait_for_line("Listening on http://", Duration::from_secs(20));
-    let address = line.split("Listening on ").nth(1).unwrap().trim().to_string();
+    let address = line
+        .split("Listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
 
     let body = "From=%2B15551234567&To=%2B15005550006&MessageSid=SMbinary1&Body=ping";
     let mut response = awc::Client::default()
@@ -128,7 +133,10 @@ async fn serves_a_message_end_to_end_and_logs_no_secret() {
     let logs: Vec<String> = server.lines.try_iter().collect();
     for line in &logs {
         assert!(!line.contains(AUTH_TOKEN), "secret in log: {line}");
-        assert!(!line.contains("+15551234567"), "unmasked number in log: {line}");
+        assert!(
+            !line.contains("+15551234567"),
+            "unmasked number in log: {line}"
+        );
     }
 }
 
@@ -138,7 +146,11 @@ fn check_accepts_the_repository_settings_and_names_bad_keys() {
         .args(["check", "--settings", "settings.toml", "--profile", "dev"])
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("topic `sample`"));
 
     let dir = tempfile::tempdir().unwrap();
@@ -156,7 +168,10 @@ fn check_accepts_the_repository_settings_and_names_bad_keys() {
     assert_eq!(failed.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("bad.toml"), "{stderr}");
-    assert!(stderr.contains("`topics.t.max_message_length` must be between 1 and 1600, got 1601"), "{stderr}");
+    assert!(
+        stderr.contains("`topics.t.max_message_length` must be between 1 and 1600, got 1601"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -171,7 +186,11 @@ fn init_writes_starter_files_once() {
         .arg(target.join("settings.toml"))
         .output()
         .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let second = exe().arg("init").arg(&target).output().unwrap();
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("already exists"));

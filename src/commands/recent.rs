@@ -42,7 +42,10 @@ pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, 
         .map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let mut out = String::new();
-    for (title, list) in [("completed", keys.completed(topic)), ("errors", keys.errors(topic))] {
+    for (title, list) in [
+        ("completed", keys.completed(topic)),
+        ("errors", keys.errors(topic)),
+    ] {
         let sids: Vec<String> = conn
             .lrange(&list, 0, limit.saturating_sub(1) as isize)
             .map_err(redis_error)?;
@@ -76,12 +79,19 @@ fn describe(out: &mut String, record: &Record) {
         let _ = writeln!(out, "    media: {url}");
     }
     for sent in &record.sent {
-        let how = if sent.dry_run { " (dry run, not sent)" } else { "" };
+        let how = if sent.dry_run {
+            " (dry run, not sent)"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "    sent {} as {}{how}", sent.kind, sent.sid);
     }
     if let Some(error) = &record.error {
         let _ = writeln!(out, "    error: {error}");
     }
-    let took = record.timings.finished_at.saturating_sub(record.timings.received_at);
+    let took = record
+        .timings
+        .finished_at
+        .saturating_sub(record.timings.received_at);
     let _ = writeln!(out, "    took {took} ms from webhook to record");
 }

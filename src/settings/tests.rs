@@ -40,8 +40,13 @@ fn an_unset_variable_of_the_chosen_profile_is_named() {
 #[test]
 fn numbers_and_booleans_may_come_from_the_environment() {
     let text = ROOT.replace("port = 62023", "port = \"${P:-7000}\"");
-    let dev = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[("PYROWIRE_DRY_RUN", "false")]))
-        .unwrap();
+    let dev = load_str(
+        &text,
+        Path::new("s.toml"),
+        "dev",
+        &env_with(&[("PYROWIRE_DRY_RUN", "false")]),
+    )
+    .unwrap();
     assert_eq!(dev.profile.port, 7000);
     assert!(!dev.profile.dry_run);
 }
@@ -67,8 +72,13 @@ fn profile_comes_from_flag_then_pyrowire_profile_then_env_then_dev() {
 
 #[test]
 fn secrets_do_not_show_in_debug_output() {
-    let dev = load_str(ROOT, Path::new("settings.toml"), "dev", &env_with(&[("TWILIO_AUTH_TOKEN", "s3cr3t")]))
-        .unwrap();
+    let dev = load_str(
+        ROOT,
+        Path::new("settings.toml"),
+        "dev",
+        &env_with(&[("TWILIO_AUTH_TOKEN", "s3cr3t")]),
+    )
+    .unwrap();
     let printed = format!("{dev:?}");
     assert!(!printed.contains("s3cr3t"));
 }

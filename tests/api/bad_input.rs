@@ -20,27 +20,48 @@ async fn malformed_requests_get_4xx_and_nothing_is_queued() {
     let form = "From=%2B15551234567&MessageSid=SM1&Body=";
     let bad_percent = format!("{form}%zz");
     let answer = app
-        .post_raw("sample", Some("application/x-www-form-urlencoded"), bad_percent.into_bytes())
+        .post_raw(
+            "sample",
+            Some("application/x-www-form-urlencoded"),
+            bad_percent.into_bytes(),
+        )
         .await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     let bad_utf8 = format!("{form}%FF%FE");
     let answer = app.post_raw("sample", None, bad_utf8.into_bytes()).await;
     assert_eq!(answer.status, 400, "{}", answer.body);
-    assert_eq!(app.get_path("/queue/sample?From=%2B1&MessageSid=S&Body=%zz").await.status, 400);
+    assert_eq!(
+        app.get_path("/queue/sample?From=%2B1&MessageSid=S&Body=%zz")
+            .await
+            .status,
+        400
+    );
 
     let json = app
-        .post_raw("sample", Some("application/json"), br#"{"From":"+1"}"#.to_vec())
+        .post_raw(
+            "sample",
+            Some("application/json"),
+            br#"{"From":"+1"}"#.to_vec(),
+        )
         .await;
     assert_eq!(json.status, 415);
 
     let huge = format!("{form}{}", "a".repeat(70 * 1024));
     let answer = app
-        .post_raw("sample", Some("application/x-www-form-urlencoded"), huge.into_bytes())
+        .post_raw(
+            "sample",
+            Some("application/x-www-form-urlencoded"),
+            huge.into_bytes(),
+        )
         .await;
     assert_eq!(answer.status, 413);
 
     assert_eq!(app.queue_len("sample").await, 0);
-    assert!(app.keys("sample").await.iter().all(|k| !k.contains(":seen:")));
+    assert!(app
+        .keys("sample")
+        .await
+        .iter()
+        .all(|k| !k.contains(":seen:")));
 }
 
 #[actix_web::test]

@@ -139,7 +139,11 @@ async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>)
         return error(401, 20003, "Authenticate");
     }
     if let Some(scripted) = state.script.pop_front() {
-        let mut response = error(scripted.status, scripted.code.unwrap_or(0), "Scripted error");
+        let mut response = error(
+            scripted.status,
+            scripted.code.unwrap_or(0),
+            "Scripted error",
+        );
         if let Some(seconds) = scripted.retry_after {
             response.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,
@@ -166,10 +170,18 @@ fn check_fields(received: &Received) -> Result<(), HttpResponse> {
         return Err(error(400, 21602, "Message body is required."));
     }
     if body.chars().count() > 1600 {
-        return Err(error(400, 21617, "The concatenated message body exceeds the 1600 character limit."));
+        return Err(error(
+            400,
+            21617,
+            "The concatenated message body exceeds the 1600 character limit.",
+        ));
     }
     if received.fields("MediaUrl").len() > 10 {
-        return Err(error(400, 21623, "Number of media files exceeds allowed limit."));
+        return Err(error(
+            400,
+            21623,
+            "Number of media files exceeds allowed limit.",
+        ));
     }
     Ok(())
 }

@@ -159,8 +159,12 @@ impl TestApp {
     /// POSTs a form to `/queue/{topic}`.
     pub async fn post(&self, topic: &str, params: &[(String, String)]) -> Answer {
         let body = serde_urlencoded::to_string(params).unwrap();
-        self.post_raw(topic, Some("application/x-www-form-urlencoded"), body.into_bytes())
-            .await
+        self.post_raw(
+            topic,
+            Some("application/x-www-form-urlencoded"),
+            body.into_bytes(),
+        )
+        .await
     }
 
     /// POSTs raw bytes with an optional content type.
@@ -169,7 +173,10 @@ impl TestApp {
         if let Some(content_type) = content_type {
             request = request.insert_header(("Content-Type", content_type));
         }
-        let response = request.send_body(body).await.expect("request reaches the app");
+        let response = request
+            .send_body(body)
+            .await
+            .expect("request reaches the app");
         read(response).await
     }
 
@@ -204,7 +211,10 @@ impl TestApp {
             if let Some(raw) = raw {
                 return serde_json::from_str(&raw).unwrap();
             }
-            assert!(Instant::now() < deadline, "no record at {key} within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no record at {key} within {timeout:?}"
+            );
             actix_web::rt::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -223,9 +233,7 @@ impl TestApp {
 }
 
 async fn read(
-    mut response: awc::ClientResponse<
-        actix_web::dev::Decompress<actix_web::dev::Payload>,
-    >,
+    mut response: awc::ClientResponse<actix_web::dev::Decompress<actix_web::dev::Payload>>,
 ) -> Answer {
     let body = response.body().await.unwrap();
     Answer {

@@ -24,7 +24,11 @@ async fn send(app: &TestApp, method: Method, params: &[(String, String)]) -> Ans
 
 fn assert_says(answer: &Answer, text: &str, case: &str) {
     assert_eq!(answer.status, 200, "{case}: {}", answer.body);
-    assert!(answer.content_type.starts_with("text/xml"), "{case}: {}", answer.content_type);
+    assert!(
+        answer.content_type.starts_with("text/xml"),
+        "{case}: {}",
+        answer.content_type
+    );
     let expected = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message>{text}</Message></Response>"#
     );
@@ -66,7 +70,9 @@ async fn plain_names_are_accepted_queued_and_answered() {
         }
     }
     for (sid, body) in sids {
-        let record = app.wait_record("sample", &sid, Duration::from_secs(10)).await;
+        let record = app
+            .wait_record("sample", &sid, Duration::from_secs(10))
+            .await;
         assert_eq!(record["outcome"], "completed");
         assert_eq!(record["message"]["message"], body);
         assert_eq!(record["reply"]["text"], body);
@@ -84,7 +90,9 @@ async fn location_fields_and_extras_are_kept() {
         params.push(("AddOns".into(), r#"{"status":"successful"}"#.into()));
         let answer = send(&app, method, &params).await;
         assert_says(&answer, ACCEPT, &format!("{method:?}"));
-        let record = app.wait_record("sample", &sid, Duration::from_secs(10)).await;
+        let record = app
+            .wait_record("sample", &sid, Duration::from_secs(10))
+            .await;
         let message = &record["message"];
         assert_eq!(message["from_city"], "SEATTLE");
         assert_eq!(message["from_state"], "OR");
@@ -119,11 +127,19 @@ async fn two_media_items_are_parsed_into_media() {
             );
             let answer = send(&app, method, &params).await;
             assert_says(&answer, ACCEPT, &format!("{body:?} over {method:?}"));
-            let record = app.wait_record("sample", &sid, Duration::from_secs(10)).await;
+            let record = app
+                .wait_record("sample", &sid, Duration::from_secs(10))
+                .await;
             let media = &record["message"]["media"];
             assert_eq!(media["count"], 2);
-            assert_eq!(media["media"]["https://api.twilio.com/media/ME0"], "image/jpeg");
-            assert_eq!(media["media"]["https://api.twilio.com/media/ME1"], "image/png");
+            assert_eq!(
+                media["media"]["https://api.twilio.com/media/ME0"],
+                "image/jpeg"
+            );
+            assert_eq!(
+                media["media"]["https://api.twilio.com/media/ME1"],
+                "image/png"
+            );
         }
     }
 }

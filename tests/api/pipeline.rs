@@ -6,8 +6,7 @@ use base64::Engine;
 
 use crate::fake_twilio::Scripted;
 use crate::helpers::{
-    inbound, new_sid, spawn_app, topic, twilio_table, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER,
-    SENDER,
+    inbound, new_sid, spawn_app, topic, twilio_table, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, SENDER,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -24,9 +23,12 @@ async fn echo_reaches_twilio_as_one_correct_request_and_is_recorded() {
     assert_eq!(received.len(), 1);
     let request = &received[0];
     assert_eq!(request.method, "POST");
-    assert_eq!(request.path, format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"));
-    let credentials = base64::engine::general_purpose::STANDARD
-        .encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
+    assert_eq!(
+        request.path,
+        format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")
+    );
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
     assert_eq!(request.authorization, Some(format!("Basic {credentials}")));
     assert_eq!(request.field("To"), Some(SENDER));
     assert_eq!(request.field("From"), Some(FROM_NUMBER));
@@ -43,7 +45,11 @@ async fn echo_reaches_twilio_as_one_correct_request_and_is_recorded() {
     let timings = &record["timings"];
     assert!(timings["received_at"].as_u64().unwrap() <= timings["started_at"].as_u64().unwrap());
     assert!(timings["started_at"].as_u64().unwrap() <= timings["finished_at"].as_u64().unwrap());
-    assert_eq!(app.queue_len("sample").await, 0, "the job is acknowledged and removed");
+    assert_eq!(
+        app.queue_len("sample").await,
+        0,
+        "the job is acknowledged and removed"
+    );
     let mut redis = app.redis.clone();
     let completed: Vec<String> =
         redis::AsyncCommands::lrange(&mut redis, app.key("sample", "completed"), 0, -1)
@@ -63,9 +69,15 @@ async fn reply_handler_fills_the_template_and_sends_media() {
         received[0].field("Body"),
         Some(format!("Thanks, {SENDER}! You said: meow from PORTLAND").as_str())
     );
-    assert_eq!(received[0].fields("MediaUrl"), vec!["https://example.com/cat.jpg"]);
+    assert_eq!(
+        received[0].fields("MediaUrl"),
+        vec!["https://example.com/cat.jpg"]
+    );
     let record = app.wait_record("sample", &sid, WAIT).await;
-    assert_eq!(record["reply"]["media_urls"][0], "https://example.com/cat.jpg");
+    assert_eq!(
+        record["reply"]["media_urls"][0],
+        "https://example.com/cat.jpg"
+    );
 }
 
 #[actix_web::test]
@@ -92,7 +104,11 @@ must_match = "(?i)\\byo\\b"
     let (plain_sid, yo_sid) = (new_sid(), new_sid());
 
     let rejected = app.post("yo", &inbound(&new_sid(), "hello")).await;
-    assert!(rejected.body.contains("You gotta say &apos;yo&apos;, yo."), "{}", rejected.body);
+    assert!(
+        rejected.body.contains("You gotta say &apos;yo&apos;, yo."),
+        "{}",
+        rejected.body
+    );
     let accepted = app.post("plain", &inbound(&plain_sid, "hello")).await;
     assert!(accepted.body.contains("plain got it"));
     let accepted = app.post("yo", &inbound(&yo_sid, "Yo dude")).await;

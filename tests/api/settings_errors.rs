@@ -8,8 +8,12 @@ use crate::helpers::{settings, topic, twilio_table};
 
 fn problems(topics: &str) -> Vec<String> {
     let loaded = settings(topics, "unused", "http://127.0.0.1:9").and_then(|s| {
-        build_topics(&s, &HandlerRegistry::default(), &ValidatorRegistry::default())
-            .map(|_| s)
+        build_topics(
+            &s,
+            &HandlerRegistry::default(),
+            &ValidatorRegistry::default(),
+        )
+        .map(|_| s)
     });
     match loaded {
         Ok(_) => Vec::new(),
@@ -26,7 +30,10 @@ fn a_missing_handler_is_named() {
 #[test]
 fn a_missing_twilio_field_is_named() {
     let text = "[topics.t]\nhandler = \"echo\"\n[topics.t.twilio]\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"x\"\n";
-    assert_eq!(problems(text), vec!["`topics.t.twilio.from_number` is required"]);
+    assert_eq!(
+        problems(text),
+        vec!["`topics.t.twilio.from_number` is required"]
+    );
 }
 
 #[test]
@@ -48,7 +55,8 @@ fn an_unknown_validator_is_named() {
 
 #[test]
 fn max_message_length_above_1600_is_refused() {
-    let text = topic("t", r#""echo""#).replace("max_message_length = 160", "max_message_length = 1601");
+    let text =
+        topic("t", r#""echo""#).replace("max_message_length = 160", "max_message_length = 1601");
     assert_eq!(
         problems(&text),
         vec!["`topics.t.max_message_length` must be between 1 and 1600, got 1601"]
@@ -60,14 +68,20 @@ fn an_unknown_key_is_named() {
     let text = topic("t", r#""echo""#).replace("workers = 2", "workers = 2\nworkerz = 3");
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("`topics.t.workerz` is not a known key"), "{found:?}");
+    assert!(
+        found[0].starts_with("`topics.t.workerz` is not a known key"),
+        "{found:?}"
+    );
 }
 
 #[test]
 fn an_unknown_handler_is_named() {
     let found = problems(&topic("t", r#""nope""#));
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("`topics.t.handler` is not a known handler `nope`"), "{found:?}");
+    assert!(
+        found[0].starts_with("`topics.t.handler` is not a known handler `nope`"),
+        "{found:?}"
+    );
 }
 
 #[test]
