@@ -152,38 +152,33 @@ async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>)
         }
         return response;
     }
-    if let Err(response) = check_fields(&received) {
-        return response;
+    if let Some((status, code, message)) = check_fields(&received) {
+        return error(status, code, message);
     }
     HttpResponse::Created().json(resource(sid, &received, state.received.len()))
 }
 
-fn check_fields(received: &Received) -> Result<(), HttpResponse> {
-    if received.field("To").is_none_or(str::is_empty) {
-        return Err(error(400, 21604, "A 'To' phone number is required."));
-    }
-    if received.field("From").is_none() && received.field("MessagingServiceSid").is_none() {
-        return Err(error(400, 21603, "A 'From' phone number is required."));
-    }
+/// The Twilio error a create request earns: (status, code, message), or None when it is valid.
+fn check_fields(received: &Received) -> Option<(u16, i64, &'static str)> {
     let body = received.field("Body").unwrap_or_default();
-    if body.is_empty() && received.fields("MediaUrl").is_empty() {
-        return Err(error(400, 21602, "Message body is required."));
-    }
-    if body.chars().count() > 1600 {
-        return Err(error(
+    let media = received.fields("MediaUrl").len();
+    if received.field("To").is_none_or(str::is_empty) {
+        Some((400, 21604, "A 'To' phone number is required."))
+    } else if received.field("From").is_none() && received.field("MessagingServiceSid").is_none() {
+        Some((400, 21603, "A 'From' phone number is required."))
+    } else if body.is_empty() && media == 0 {
+        Some((400, 21602, "Message body is required."))
+    } else if body.chars().count() > 1600 {
+        Some((
             400,
             21617,
             "The concatenated message body exceeds the 1600 character limit.",
-        ));
+        ))
+    } else if media > 10 {
+        Some((400, 21623, "Number of media files exceeds allowed limit."))
+    } else {
+        None
     }
-    if received.fields("MediaUrl").len() > 10 {
-        return Err(error(
-            400,
-            21623,
-            "Number of media files exceeds allowed limit.",
-        ));
-    }
-    Ok(())
 }
 
 fn resource(account: &str, received: &Received, n: usize) -> Value {
