@@ -2,10 +2,11 @@
 //! workers, and the reply a handler produces. Once built, they are not checked again.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+
+pub use crate::clock::now_ms;
 
 /// Version tag of queue payloads; bump when [`Job`] changes incompatibly.
 pub const JOB_VERSION: u32 = 1;
@@ -208,14 +209,6 @@ fn parse_media(params: &[(String, String)]) -> Result<Media, InboundError> {
         count: media.len(),
         media,
     })
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }
 
 /// A phone number shortened for logs above debug level: `+1*******67`.

@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actors;
+pub mod clock;
 pub mod commands;
 pub mod domain;
 pub mod gsm;
@@ -32,6 +33,7 @@ pub mod messages;
 pub mod record;
 pub mod redis_conn;
 pub mod redis_keys;
+pub mod send_once;
 pub mod settings;
 pub mod startup;
 pub mod topics;

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use pyrowire::commands::{check::check, init::init, recent::recent};
+use pyrowire::commands::check::check;
+use pyrowire::commands::dead::{dead, DeadOptions};
+use pyrowire::commands::init::init;
+use pyrowire::commands::recent::recent;
 use pyrowire::settings::{self, LoadOptions, Settings};
 use pyrowire::startup::{App, Role, RunOptions};
 
@@ -51,6 +54,22 @@ enum Command {
         topic: String,
         /// How many of each to show.
         #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// List a topic's dead letters with their reasons; re-queue them.
+    Dead {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// The topic.
+        topic: String,
+        /// Re-queue the dead letter with this MessageSid (repeatable).
+        #[arg(long)]
+        requeue: Vec<String>,
+        /// Re-queue every dead letter of the topic.
+        #[arg(long)]
+        requeue_all: bool,
+        /// How many to list.
+        #[arg(long, default_value_t = 20)]
         limit: usize,
     },
     /// Write a commented starter settings.toml and Dockerfile into DIR.
@@ -120,6 +139,30 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Dead {
+            settings,
+            topic,
+            requeue,
+            requeue_all,
+            limit,
+        } => {
+            let options = DeadOptions {
+                requeue,
+                requeue_all,
+                limit,
+            };
+            match settings.load().map(|s| dead(&s, &topic, &options)) {
+                Ok(Ok(text)) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Ok(Err(e)) => {
+                    eprintln!("error: {}", error_chain(&e));
+                    ExitCode::FAILURE
+                }
+                Err(code) => code,
+            }
+        }
         Command::Init { dir } => match init(&dir) {
             Ok(written) => {
                 for path in written {

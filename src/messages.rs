@@ -1,12 +1,13 @@
 //! Every message one actor sends to another. Requests are imperatives; the pipeline is:
 //! ingress —`Validate`→ Validator, ingress —`Enqueue`→ RedisQueue, WorkerPool —`RunJob`→
-//! TopicWorker —`SendSms`→ TwilioSender, TopicWorker —`RecordOutcome`→ Recorder,
-//! TopicWorker —`JobFinished`/`WorkerReady`→ WorkerPool.
+//! TopicWorker —`SendSms`→ TwilioSender, TopicWorker —`RecordOutcome`/`RecordAttempt`/
+//! `LoadAttempts`→ Recorder, TopicWorker —`JobFinished`/`WorkerReady`→ WorkerPool, and on
+//! shutdown `Drain` → WorkerPool.
 
 use actix::Message;
 
 use crate::domain::{InboundMessage, Job};
-use crate::record::{Record, SentSms};
+use crate::record::{DeadLetter, Record, SentSms};
 use crate::twilio::{OutboundSms, TwilioError};
 use crate::validators::Verdict;
 
@@ -63,7 +64,15 @@ pub struct RunJob {
     pub entry_id: String,
     /// The job itself.
     pub job: Job,
+    /// True when the job was handed out before (claimed from another consumer, or retried after
+    /// a panic): its earlier attempts must be loaded from Redis.
+    pub redelivered: bool,
 }
+
+/// Stop taking jobs; answer once every in-flight job has finished (pool, on shutdown).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Drain;
 
 /// A worker finished its job and is idle (worker → pool).
 #[derive(Debug, Message)]
@@ -87,6 +96,8 @@ pub struct WorkerReady {
 pub struct SendSms {
     /// The topic whose account sends it.
     pub topic: String,
+    /// The inbound message's MessageSid: with `kind`, names the at-most-once marker.
+    pub inbound_sid: String,
     /// `accept` or `reply`, for the record.
     pub kind: &'static str,
     /// What to send.
@@ -101,4 +112,28 @@ pub struct RecordOutcome {
     pub entry_id: String,
     /// The record to write.
     pub record: Record,
+    /// The dead letter to keep, when the job failed for good.
+    pub dead: Option<DeadLetter>,
+}
+
+/// Add one failed attempt's reason to a job's durable attempt list.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::actors::recorder::RecordError>")]
+pub struct RecordAttempt {
+    /// The topic.
+    pub topic: String,
+    /// The inbound MessageSid.
+    pub sid: String,
+    /// Why the attempt failed.
+    pub reason: String,
+}
+
+/// Read a job's failed attempts so far (for a job delivered again).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Vec<String>, crate::actors::recorder::RecordError>")]
+pub struct LoadAttempts {
+    /// The topic.
+    pub topic: String,
+    /// The inbound MessageSid.
+    pub sid: String,
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{InboundMessage, Reply};
+use crate::domain::{InboundMessage, Job, Reply};
 
 /// How handling a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,8 +11,8 @@ use crate::domain::{InboundMessage, Reply};
 pub enum Outcome {
     /// The handler ran and every reply was sent (or there was nothing to send).
     Completed,
-    /// The handler or a send failed.
-    Error,
+    /// Every attempt failed, or one failed permanently: the job is in the dead letters.
+    DeadLettered,
 }
 
 /// One message sent to Twilio for an inbound message.
@@ -56,10 +56,24 @@ pub struct Record {
     pub sent: Vec<SentSms>,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// Each failed attempt's reason, oldest first.
+    #[serde(default)]
+    pub attempts: Vec<String>,
     /// The stream entry the job was queued as.
     pub job_id: String,
     /// The worker (consumer) that handled it.
     pub worker: String,
     /// When each step happened.
     pub timings: Timings,
+}
+
+/// A job that will not be retried any more, kept for people to inspect and re-queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The job as it was queued.
+    pub job: Job,
+    /// Every attempt's reason, oldest first.
+    pub reasons: Vec<String>,
+    /// When it was dead-lettered (ms since the epoch).
+    pub dead_at: u64,
 }

@@ -48,10 +48,38 @@ impl Keys {
         self.key(topic, "completed")
     }
 
-    /// List, newest first, trimmed to `recent_records`: MessageSids whose handling failed.
-    /// Written by the recorder.
-    pub fn errors(&self, topic: &str) -> String {
-        self.key(topic, "errors")
+    /// List of reasons, one per failed attempt, with a TTL of `record_ttl_s`: how often a job
+    /// failed so far, kept in Redis so that the count survives a crash or a claim by another
+    /// process. Appended by the recorder; deleted when the job is completed or dead-lettered.
+    pub fn attempts(&self, topic: &str, sid: &str) -> String {
+        self.key(topic, &format!("attempts:{sid}"))
+    }
+
+    /// Hash, with a TTL of `record_ttl_s`: the at-most-once marker of one outbound message
+    /// (`kind` is `accept` or `reply`). `marked_at` (ms) is written before the POST to Twilio,
+    /// `sid`, `status` and `num_segments` after it succeeded. Read and written by the sender.
+    pub fn send_mark(&self, topic: &str, sid: &str, kind: &str) -> String {
+        self.key(topic, &format!("send:{sid}:{kind}"))
+    }
+
+    /// List of stream ids, oldest first: the unfinished jobs of one sender (`number`), so that a
+    /// sender's messages are handled in arrival order by whichever process holds them. Appended
+    /// by the enqueue script; an id is removed when its job is completed or dead-lettered; the
+    /// worker pools dispatch a job only when it is at the head.
+    pub fn sender(&self, topic: &str, number: &str) -> String {
+        self.key(topic, &format!("sender:{number}"))
+    }
+
+    /// Sorted set of dead-lettered MessageSids scored by when they died (ms), trimmed to
+    /// `max_dead_letters`. Written by the recorder; read and re-queued by `pyrowire dead`.
+    pub fn dead(&self, topic: &str) -> String {
+        self.key(topic, "dead")
+    }
+
+    /// String, with a TTL of `dead_letter_ttl_s`: one dead letter as JSON (the job, every
+    /// attempt's reason, when it died). Written by the recorder; read by `pyrowire dead`.
+    pub fn dead_entry(&self, topic: &str, sid: &str) -> String {
+        self.key(topic, &format!("dead:{sid}"))
     }
 }
 
@@ -66,6 +94,13 @@ mod tests {
         assert_eq!(keys.seen("sample", "SM1"), "px:{sample}:seen:SM1");
         assert_eq!(keys.record("sample", "SM1"), "px:{sample}:record:SM1");
         assert_eq!(keys.completed("sample"), "px:{sample}:completed");
-        assert_eq!(keys.errors("sample"), "px:{sample}:errors");
+        assert_eq!(keys.attempts("sample", "SM1"), "px:{sample}:attempts:SM1");
+        assert_eq!(
+            keys.send_mark("sample", "SM1", "reply"),
+            "px:{sample}:send:SM1:reply"
+        );
+        assert_eq!(keys.sender("sample", "+1555"), "px:{sample}:sender:+1555");
+        assert_eq!(keys.dead("sample"), "px:{sample}:dead");
+        assert_eq!(keys.dead_entry("sample", "SM1"), "px:{sample}:dead:SM1");
     }
 }

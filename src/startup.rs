@@ -1,24 +1,33 @@
 //! Building and running the actor system: connect to Redis, compile the topics, start the actors
 //! a role needs, and bind the HTTP server. Tests build the same `App` as `pyrowire serve`.
+//!
+//! Shutdown (SIGTERM, SIGINT, or [`ShutdownHandle::trigger`]): webhooks are answered 503 from
+//! then on, the worker pools take no new jobs and finish those in flight within
+//! `shutdown_grace_ms`, the HTTP server finishes its open requests and stops; jobs not finished
+//! stay queued in Redis for the next start (or another process).
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix::{Actor, SyncArbiter};
+use actix::{Actor, Addr, SyncArbiter};
 use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
+use tokio::sync::Notify;
 
 use crate::actors::queue::RedisQueue;
-use crate::actors::recorder::Recorder;
+use crate::actors::recorder::{Recorder, Retention};
 use crate::actors::topic_worker::WorkerDeps;
-use crate::actors::twilio_sender::TwilioSender;
+use crate::actors::twilio_sender::{SenderOptions, TwilioSender};
 use crate::actors::validator::Validator;
-use crate::actors::worker_pool::{WorkerPool, READ_BLOCK};
+use crate::actors::worker_pool::{PoolConnections, WorkerPool, READ_BLOCK};
 use crate::handlers::HandlerRegistry;
 use crate::ingress::{self, IngressState};
+use crate::messages::Drain;
 use crate::redis_conn::{connect, redact_url, COMMAND_TIMEOUT};
 use crate::redis_keys::Keys;
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{Profile, Settings, SettingsError};
 use crate::topics::build_topics;
 use crate::validators::ValidatorRegistry;
 
@@ -95,6 +104,21 @@ pub enum StartupError {
 pub struct App {
     server: Option<Server>,
     port: Option<u16>,
+    pools: Vec<Addr<WorkerPool>>,
+    draining: Arc<AtomicBool>,
+    grace: Duration,
+    stop: Arc<Notify>,
+}
+
+/// Starts a graceful shutdown of a running [`App`], as SIGTERM does.
+#[derive(Clone)]
+pub struct ShutdownHandle(Arc<Notify>);
+
+impl ShutdownHandle {
+    /// Begins the shutdown; [`App::run`] returns once it is done.
+    pub fn trigger(&self) {
+        self.0.notify_one();
+    }
 }
 
 impl App {
@@ -118,17 +142,20 @@ impl App {
         let shared = connect(&profile.redis, COMMAND_TIMEOUT)
             .await
             .map_err(redis_error)?;
+        let mut pools = Vec::new();
         if options.role.runs_workers() {
-            let sender =
-                TwilioSender::new(topics.clone(), profile.twilio_timeout(), profile.dry_run)
-                    .start();
-            let recorder = Recorder::new(
+            let sender = TwilioSender::new(
+                topics.clone(),
                 shared.clone(),
                 keys.clone(),
-                profile.record_ttl_s,
-                profile.recent_records,
+                SenderOptions {
+                    timeout: profile.twilio_timeout(),
+                    dry_run: profile.dry_run,
+                    mark_ttl_s: profile.record_ttl_s,
+                },
             )
             .start();
+            let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
             let consumer = consumer_name();
             for topic in topics.values() {
                 let wanted = options.topics.is_empty() || options.topics.contains(&topic.name);
@@ -143,16 +170,29 @@ impl App {
                     sender: sender.clone(),
                     recorder: recorder.clone(),
                     consumer: consumer.clone(),
+                    record_patience: profile.claim_idle(),
+                };
+                let conns = PoolConnections {
+                    reader,
+                    shared: shared.clone(),
                 };
                 let size = topic.settings.workers;
-                WorkerPool::new(deps, keys.clone(), reader, size, profile.claim_idle()).start();
+                pools.push(
+                    WorkerPool::new(deps, keys.clone(), conns, size, profile.claim_idle()).start(),
+                );
             }
         }
+        let draining = Arc::new(AtomicBool::new(false));
+        let mut app = App {
+            server: None,
+            port: None,
+            pools,
+            draining: draining.clone(),
+            grace: profile.shutdown_grace(),
+            stop: Arc::new(Notify::new()),
+        };
         if !options.role.serves_web() {
-            return Ok(App {
-                server: None,
-                port: None,
-            });
+            return Ok(app);
         }
         let queue =
             RedisQueue::new(shared, keys, profile.dedup_ttl_s, profile.max_queue_depth).start();
@@ -165,6 +205,7 @@ impl App {
             topics,
             validator,
             queue,
+            draining,
         });
         let address = format!("{}:{}", profile.host, listen_port(profile.port));
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
@@ -183,13 +224,13 @@ impl App {
         })
         .listen(listener)
         .map_err(bind_error)?
+        .disable_signals()
         .shutdown_timeout(settings.profile.shutdown_grace_ms.div_ceil(1000))
         .run();
         log::info!("Listening on http://{}:{port}", settings.profile.host);
-        Ok(App {
-            server: Some(server),
-            port: Some(port),
-        })
+        app.server = Some(server);
+        app.port = Some(port);
+        Ok(app)
     }
 
     /// The port the HTTP server listens on (web roles).
@@ -197,15 +238,46 @@ impl App {
         self.port
     }
 
-    /// Runs until the server stops (SIGINT/SIGTERM); a worker-only process runs until a signal.
+    /// A handle that shuts the app down as SIGTERM would.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.stop.clone())
+    }
+
+    /// Runs until SIGTERM, SIGINT or [`ShutdownHandle::trigger`], then shuts down gracefully.
     pub async fn run(self) -> std::io::Result<()> {
-        match self.server {
-            Some(server) => server.await,
-            None => {
-                wait_for_signal().await;
-                Ok(())
+        let handle = self.server.as_ref().map(Server::handle);
+        let server = self.server.map(actix_rt::spawn);
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = self.stop.notified() => log::info!("Shutting down on request"),
+        }
+        self.draining.store(true, Ordering::Relaxed);
+        let drains = futures_util::future::join_all(self.pools.iter().map(|p| p.send(Drain)));
+        if actix_rt::time::timeout(self.grace, drains).await.is_err() {
+            log::warn!(
+                "Jobs still running after shutdown_grace_ms; they stay queued and will be claimed again. grace_ms={}",
+                self.grace.as_millis()
+            );
+        }
+        if let Some(handle) = handle {
+            handle.stop(true).await;
+        }
+        if let Some(server) = server {
+            if let Ok(result) = server.await {
+                result?;
             }
         }
+        log::info!("Stopped");
+        Ok(())
+    }
+}
+
+fn retention(profile: &Profile) -> Retention {
+    Retention {
+        record_ttl_s: profile.record_ttl_s,
+        recent: profile.recent_records,
+        dead_letter_ttl_s: profile.dead_letter_ttl_s,
+        max_dead_letters: profile.max_dead_letters,
     }
 }
 

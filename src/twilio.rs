@@ -57,6 +57,26 @@ pub struct MessageResource {
     pub date_created: Option<String>,
 }
 
+/// One message of a ListMessage page.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ListedMessage {
+    /// `SM…` or `MM…`.
+    pub sid: String,
+    /// The text.
+    pub body: Option<String>,
+    /// RFC 2822 creation time.
+    pub date_created: Option<String>,
+    /// Current status.
+    pub status: Option<String>,
+    /// Segments.
+    pub num_segments: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagePage {
+    messages: Vec<ListedMessage>,
+}
+
 /// Twilio's error body: `{"code", "message", "more_info", "status"}`.
 #[derive(Debug, Clone, Deserialize)]
 struct ApiErrorBody {
@@ -80,8 +100,13 @@ pub enum TwilioError {
         retry_after: Option<Duration>,
     },
     /// Twilio could not be reached, or did not answer in time.
-    #[error("failed to reach twilio: {0}")]
-    Transport(String),
+    #[error("failed to reach twilio: {message}")]
+    Transport {
+        /// What happened.
+        message: String,
+        /// False when the request surely never reached Twilio (no connection was made).
+        maybe_sent: bool,
+    },
     /// Twilio answered 2xx with a body that is not a message resource.
     #[error("failed to read twilio's answer: {0}")]
     Decode(String),
@@ -93,8 +118,27 @@ impl TwilioError {
     pub fn is_transient(&self) -> bool {
         match self {
             TwilioError::Api { status, .. } => *status == 429 || *status >= 500,
-            TwilioError::Transport(_) => true,
+            TwilioError::Transport { .. } => true,
             TwilioError::Decode(_) => false,
+        }
+    }
+
+    /// Whether Twilio may have created the message although the call failed: a timeout or a
+    /// broken connection after the request went out, or a 5xx. A 4xx (429 included) and a failed
+    /// connect mean it was not created.
+    pub fn maybe_sent(&self) -> bool {
+        match self {
+            TwilioError::Api { status, .. } => *status >= 500,
+            TwilioError::Transport { maybe_sent, .. } => *maybe_sent,
+            TwilioError::Decode(_) => true,
+        }
+    }
+
+    /// A transport error for a failure before any connection was made.
+    pub fn not_sent(message: impl Into<String>) -> Self {
+        TwilioError::Transport {
+            message: message.into(),
+            maybe_sent: false,
         }
     }
 
@@ -141,38 +185,89 @@ impl TwilioClient {
 
     /// Creates a message: `POST .../Messages.json`, form-encoded, basic auth.
     pub async fn send(&self, sms: &OutboundSms) -> Result<MessageResource, TwilioError> {
-        let mut response = self
+        let request = self
             .http
             .post(self.messages_url())
             .basic_auth(&self.account_sid, self.auth_token.expose())
             .insert_header(("Accept", "application/json"))
-            .send_form(&sms.form())
-            .await
-            .map_err(|e| TwilioError::Transport(e.to_string()))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("Retry-After")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response
-            .body()
-            .limit(MAX_RESPONSE_BYTES)
-            .await
-            .map_err(|e| TwilioError::Transport(e.to_string()))?;
-        if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()));
-        }
-        let parsed: Option<ApiErrorBody> = serde_json::from_slice(&body).ok();
-        Err(TwilioError::Api {
-            status: status.as_u16(),
-            code: parsed.as_ref().and_then(|b| b.code),
-            message: parsed
-                .and_then(|b| b.message)
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string()),
-            retry_after,
-        })
+            .send_form(&sms.form());
+        let body = read(request.await).await?;
+        serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()))
+    }
+
+    /// Lists the messages from `from` to `to` sent on or after the UTC day `since_day`
+    /// (`YYYY-MM-DD`), newest first, one page of up to 50 (ListMessage).
+    pub async fn list_messages(
+        &self,
+        to: &str,
+        from: &str,
+        since_day: &str,
+    ) -> Result<Vec<ListedMessage>, TwilioError> {
+        let query = [
+            ("To", to),
+            ("From", from),
+            ("DateSent>", since_day),
+            ("PageSize", "50"),
+        ];
+        // `DateSent>=DAY` is the parameter `DateSent>` with the value DAY, sent encoded as
+        // `DateSent%3E=DAY` the way Twilio's helper libraries send it.
+        let query =
+            serde_urlencoded::to_string(query).map_err(|e| TwilioError::not_sent(e.to_string()))?;
+        let request = self
+            .http
+            .get(format!("{}?{query}", self.messages_url()))
+            .basic_auth(&self.account_sid, self.auth_token.expose())
+            .insert_header(("Accept", "application/json"))
+            .send();
+        let body = read(request.await).await?;
+        let page: MessagePage =
+            serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()))?;
+        Ok(page.messages)
+    }
+}
+
+type Response = awc::ClientResponse<actix_web::dev::Decompress<actix_web::dev::Payload>>;
+
+/// The body of a 2xx answer, or the Twilio error it describes.
+async fn read(
+    response: Result<Response, awc::error::SendRequestError>,
+) -> Result<actix_web::web::Bytes, TwilioError> {
+    let mut response = response.map_err(transport_error)?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("Retry-After")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response
+        .body()
+        .limit(MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| TwilioError::Transport {
+            message: e.to_string(),
+            maybe_sent: true,
+        })?;
+    if status.is_success() {
+        return Ok(body);
+    }
+    let parsed: Option<ApiErrorBody> = serde_json::from_slice(&body).ok();
+    Err(TwilioError::Api {
+        status: status.as_u16(),
+        code: parsed.as_ref().and_then(|b| b.code),
+        message: parsed
+            .and_then(|b| b.message)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string()),
+        retry_after,
+    })
+}
+
+fn transport_error(error: awc::error::SendRequestError) -> TwilioError {
+    use awc::error::SendRequestError as E;
+    let maybe_sent = !matches!(error, E::Url(_) | E::Connect(_));
+    TwilioError::Transport {
+        message: error.to_string(),
+        maybe_sent,
     }
 }
 
@@ -216,6 +311,9 @@ mod tests {
         assert!(api(429, Some(20429)).is_transient());
         assert!(api(503, None).is_transient());
         assert!(!api(400, Some(21211)).is_transient());
-        assert!(TwilioError::Transport("timeout".into()).is_transient());
+        assert!(TwilioError::not_sent("refused").is_transient());
+        assert!(!TwilioError::not_sent("refused").maybe_sent());
+        assert!(!api(429, Some(20429)).maybe_sent());
+        assert!(api(502, None).maybe_sent());
     }
 }

@@ -2,6 +2,7 @@
 //! `WorkerPool` supervises a topic's `TopicWorker`s, which send through `TwilioSender` and
 //! record through `Recorder`.
 
+pub mod pool_redis;
 pub mod queue;
 pub mod recorder;
 pub mod topic_worker;

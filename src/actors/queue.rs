@@ -1,6 +1,7 @@
 //! `RedisQueue`: puts accepted jobs on their topic's stream, once per MessageSid, in one round
-//! trip (a Lua script checks the de-duplication key and the queue depth, appends, and sets the
-//! key). Ingress answers Twilio only after this succeeds.
+//! trip (a Lua script checks the de-duplication key and the queue depth, appends the job, notes
+//! it at the end of its sender's list for ordering, and sets the key). Ingress answers Twilio only
+//! after this succeeds.
 
 use actix::{Actor, Context, Handler, ResponseFuture};
 use redis::aio::ConnectionManager;
@@ -9,12 +10,13 @@ use redis::Script;
 use crate::messages::{Enqueue, Enqueued, Ping};
 use crate::redis_keys::Keys;
 
-/// KEYS: seen key, stream. ARGV: dedup TTL (s), payload, max depth.
+/// KEYS: seen key, stream, sender list. ARGV: dedup TTL (s), payload, max depth.
 const ENQUEUE_LUA: &str = r#"
 local prev = redis.call('GET', KEYS[1])
 if prev then return {'dup', prev} end
 if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[3]) then return {'full', ''} end
 local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
+redis.call('RPUSH', KEYS[3], id)
 redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[1]))
 return {'new', id}
 "#;
@@ -69,6 +71,7 @@ impl Handler<Enqueue> for RedisQueue {
         let topic = msg.job.message.topic.clone();
         let seen = self.keys.seen(&topic, &msg.job.message.sid);
         let stream = self.keys.queue(&topic);
+        let sender = self.keys.sender(&topic, &msg.job.message.number);
         let script = self.script.clone();
         let payload = serde_json::to_string(&msg.job);
         let (ttl, max_depth) = (self.dedup_ttl_s, self.max_depth);
@@ -78,6 +81,7 @@ impl Handler<Enqueue> for RedisQueue {
             invocation
                 .key(seen)
                 .key(&stream)
+                .key(sender)
                 .arg(ttl)
                 .arg(payload?)
                 .arg(max_depth);

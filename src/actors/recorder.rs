@@ -1,12 +1,14 @@
-//! `Recorder`: writes each job's outcome record and acknowledges the job in one MULTI/EXEC, so a
-//! job leaves the queue only together with its record. If this fails the job stays pending and is
-//! claimed again later.
+//! `Recorder`: writes each job's outcome and acknowledges the job in one MULTI/EXEC, so a job
+//! leaves the queue only together with its record (and, when it failed for good, its dead
+//! letter). It also keeps each job's durable list of failed attempts. If a write fails the job
+//! stays pending and is retried or claimed again later.
 
 use actix::{Actor, Context, Handler, ResponseFuture};
 use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
 
-use crate::messages::RecordOutcome;
-use crate::record::Outcome;
+use crate::clock::now_ms;
+use crate::messages::{LoadAttempts, RecordAttempt, RecordOutcome};
 use crate::redis_keys::{Keys, GROUP};
 
 /// Why a record could not be written.
@@ -23,22 +25,33 @@ pub enum RecordError {
     Mailbox(#[from] actix::MailboxError),
 }
 
+/// How long and how many records are kept.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// TTL of records, attempt lists (seconds).
+    pub record_ttl_s: u64,
+    /// How many completed MessageSids each topic lists.
+    pub recent: usize,
+    /// TTL of dead letters (seconds).
+    pub dead_letter_ttl_s: u64,
+    /// How many dead letters each topic keeps.
+    pub max_dead_letters: usize,
+}
+
 /// Writes records through the shared connection.
 pub struct Recorder {
     conn: ConnectionManager,
     keys: Keys,
-    record_ttl_s: u64,
-    recent: usize,
+    retention: Retention,
 }
 
 impl Recorder {
-    /// A recorder keeping records `record_ttl_s` and listing the `recent` newest per outcome.
-    pub fn new(conn: ConnectionManager, keys: Keys, record_ttl_s: u64, recent: usize) -> Self {
+    /// A recorder with these retention limits.
+    pub fn new(conn: ConnectionManager, keys: Keys, retention: Retention) -> Self {
         Recorder {
             conn,
             keys,
-            record_ttl_s,
-            recent,
+            retention,
         }
     }
 
@@ -46,27 +59,43 @@ impl Recorder {
         let record = &msg.record;
         let topic = &record.message.topic;
         let sid = &record.message.sid;
-        let list = match record.outcome {
-            Outcome::Completed => self.keys.completed(topic),
-            Outcome::Error => self.keys.errors(topic),
-        };
         let queue = self.keys.queue(topic);
+        let keep = &self.retention;
         let mut pipe = redis::pipe();
         pipe.atomic()
             .set_ex(
                 self.keys.record(topic, sid),
                 serde_json::to_string(record)?,
-                self.record_ttl_s,
+                keep.record_ttl_s,
             )
-            .ignore()
-            .lpush(&list, sid)
-            .ignore()
-            .ltrim(&list, 0, self.recent.saturating_sub(1) as isize)
-            .ignore()
             .xack(&queue, GROUP, &[&msg.entry_id])
-            .ignore()
             .xdel(&queue, &[&msg.entry_id])
-            .ignore();
+            .lrem(
+                self.keys.sender(topic, &record.message.number),
+                1,
+                &msg.entry_id,
+            )
+            .del(self.keys.attempts(topic, sid));
+        match &msg.dead {
+            Some(dead) => {
+                let list = self.keys.dead(topic);
+                let now = now_ms();
+                let oldest = now.saturating_sub(keep.dead_letter_ttl_s * 1000);
+                pipe.set_ex(
+                    self.keys.dead_entry(topic, sid),
+                    serde_json::to_string(dead)?,
+                    keep.dead_letter_ttl_s,
+                )
+                .zadd(&list, sid, now)
+                .zrembyscore(&list, "-inf", format!("({oldest}"))
+                .zremrangebyrank(&list, 0, -(keep.max_dead_letters as isize) - 1);
+            }
+            None => {
+                let list = self.keys.completed(topic);
+                pipe.lpush(&list, sid)
+                    .ltrim(&list, 0, keep.recent.saturating_sub(1) as isize);
+            }
+        }
         Ok(pipe)
     }
 }
@@ -85,5 +114,33 @@ impl Handler<RecordOutcome> for Recorder {
             pipe?.query_async::<()>(&mut conn).await?;
             Ok(())
         })
+    }
+}
+
+impl Handler<RecordAttempt> for Recorder {
+    type Result = ResponseFuture<Result<(), RecordError>>;
+
+    fn handle(&mut self, msg: RecordAttempt, _: &mut Self::Context) -> Self::Result {
+        let key = self.keys.attempts(&msg.topic, &msg.sid);
+        let ttl = self.retention.record_ttl_s as i64;
+        let mut conn = self.conn.clone();
+        Box::pin(async move {
+            redis::pipe()
+                .rpush(&key, &msg.reason)
+                .expire(&key, ttl)
+                .query_async::<()>(&mut conn)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+impl Handler<LoadAttempts> for Recorder {
+    type Result = ResponseFuture<Result<Vec<String>, RecordError>>;
+
+    fn handle(&mut self, msg: LoadAttempts, _: &mut Self::Context) -> Self::Result {
+        let key = self.keys.attempts(&msg.topic, &msg.sid);
+        let mut conn = self.conn.clone();
+        Box::pin(async move { Ok(conn.lrange(&key, 0, -1).await?) })
     }
 }

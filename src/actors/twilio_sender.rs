@@ -1,6 +1,7 @@
-//! `TwilioSender`: sends messages through each topic's Twilio account (or, with the profile's
-//! `dry_run`, only logs and records them). It owns one HTTP client per topic, built on its own
-//! thread because awc clients are not `Send`.
+//! `TwilioSender`: sends messages through each topic's Twilio account, at most once per inbound
+//! message and kind (see [`crate::send_once`]), or, with the profile's `dry_run`, only logs and
+//! records them. It owns one HTTP client per topic, built on its own thread because awc clients
+//! are not `Send`.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -8,28 +9,49 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Context, Handler, ResponseFuture};
+use redis::aio::ConnectionManager;
 
 use crate::domain::mask_number;
 use crate::messages::SendSms;
 use crate::record::SentSms;
+use crate::redis_keys::Keys;
+use crate::send_once::{send_once, Mark};
 use crate::topics::Topics;
 use crate::twilio::{TwilioClient, TwilioError};
 
 /// Sends SMS/MMS for every topic.
 pub struct TwilioSender {
     topics: Arc<Topics>,
-    timeout: Duration,
-    dry_run: bool,
+    conn: ConnectionManager,
+    keys: Keys,
+    options: SenderOptions,
     clients: HashMap<String, Rc<TwilioClient>>,
 }
 
+/// How the sender behaves.
+#[derive(Debug, Clone)]
+pub struct SenderOptions {
+    /// Timeout of one Twilio request.
+    pub timeout: Duration,
+    /// Log and record instead of sending.
+    pub dry_run: bool,
+    /// How long send markers are kept (seconds).
+    pub mark_ttl_s: u64,
+}
+
 impl TwilioSender {
-    /// A sender for these topics; `dry_run` keeps every message from Twilio.
-    pub fn new(topics: Arc<Topics>, timeout: Duration, dry_run: bool) -> Self {
+    /// A sender for these topics, keeping its markers through `conn`.
+    pub fn new(
+        topics: Arc<Topics>,
+        conn: ConnectionManager,
+        keys: Keys,
+        options: SenderOptions,
+    ) -> Self {
         TwilioSender {
             topics,
-            timeout,
-            dry_run,
+            conn,
+            keys,
+            options,
             clients: HashMap::new(),
         }
     }
@@ -40,7 +62,7 @@ impl Actor for TwilioSender {
 
     fn started(&mut self, _: &mut Self::Context) {
         for (name, topic) in self.topics.iter() {
-            let client = TwilioClient::new(&topic.settings.twilio, self.timeout);
+            let client = TwilioClient::new(&topic.settings.twilio, self.options.timeout);
             self.clients.insert(name.clone(), Rc::new(client));
         }
     }
@@ -51,7 +73,7 @@ impl Handler<SendSms> for TwilioSender {
 
     fn handle(&mut self, msg: SendSms, _: &mut Self::Context) -> Self::Result {
         let to = mask_number(&msg.sms.to);
-        if self.dry_run {
+        if self.options.dry_run {
             log::info!(
                 "Dry run: reply recorded, not sent. topic={} kind={} to={to} chars={} media={}",
                 msg.topic,
@@ -71,26 +93,26 @@ impl Handler<SendSms> for TwilioSender {
         let Some(client) = self.clients.get(&msg.topic).cloned() else {
             let topic = msg.topic.clone();
             return Box::pin(async move {
-                Err(TwilioError::Transport(format!(
+                Err(TwilioError::not_sent(format!(
                     "no twilio client for topic `{topic}`"
                 )))
             });
         };
+        let mark = Mark {
+            key: self.keys.send_mark(&msg.topic, &msg.inbound_sid, msg.kind),
+            ttl_s: self.options.mark_ttl_s,
+            kind: msg.kind,
+        };
+        let mut conn = self.conn.clone();
         Box::pin(async move {
-            let resource = client.send(&msg.sms).await?;
+            let sent = send_once(&mut conn, &client, &mark, &msg.sms).await?;
             log::debug!(
                 "Sent message. topic={} kind={} to={to} sid={}",
                 msg.topic,
                 msg.kind,
-                resource.sid
+                sent.sid
             );
-            Ok(SentSms {
-                kind: msg.kind.to_string(),
-                sid: resource.sid,
-                status: resource.status,
-                num_segments: resource.num_segments,
-                dry_run: false,
-            })
+            Ok(sent)
         })
     }
 }

@@ -1,22 +1,30 @@
 //! `WorkerPool`: one per topic per process. It joins the topic's consumer group, starts `workers`
 //! `TopicWorker`s under actix `Supervisor`s, reads only as many jobs as it has idle workers
-//! (`XREADGROUP ... BLOCK` on its own connection), and periodically claims jobs that another
-//! consumer took but left unacknowledged longer than `claim_idle_ms` (`XAUTOCLAIM`).
+//! (`XREADGROUP ... BLOCK` on its own connection), and claims jobs that any consumer left
+//! unacknowledged longer than `claim_idle_ms` (`XAUTOCLAIM`) — those of a process that died.
+//!
+//! Order per sender: a job is handed to a worker only when it is its sender's oldest unfinished
+//! job (the head of the sender's list in Redis), so one number's messages are answered in arrival
+//! order across all processes, while different numbers run in parallel. Jobs waiting for their
+//! turn are parked here; every held job is kept claimed (`XCLAIM` heartbeat) so that no other
+//! process takes it meanwhile.
 
 use std::collections::{HashSet, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Supervisor, WrapFuture};
-use redis::aio::ConnectionManager;
-use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseFuture, Supervisor,
+    WrapFuture,
 };
-use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::streams::StreamId;
+use tokio::sync::oneshot;
 
+use super::pool_redis as ops;
 use crate::actors::topic_worker::{TopicWorker, WorkerDeps};
 use crate::domain::Job;
-use crate::messages::{JobFinished, RunJob, WorkerReady};
-use crate::redis_keys::{Keys, GROUP};
+use crate::messages::{Drain, JobFinished, RunJob, WorkerReady};
+use crate::redis_keys::Keys;
 
 /// How long one blocking read waits for new jobs.
 pub const READ_BLOCK: Duration = Duration::from_millis(2000);
@@ -24,66 +32,93 @@ pub const READ_BLOCK: Duration = Duration::from_millis(2000);
 /// Pause after a failed Redis call before trying again.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
+/// How often parked jobs ask again whether it is their sender's turn.
+const PARKED_POLL: Duration = Duration::from_millis(50);
+
+/// Most jobs parked at once; reading pauses above it.
+const MAX_PARKED: usize = 512;
+
+/// Redis connections of a pool.
+pub struct PoolConnections {
+    /// Used only for the blocking read.
+    pub reader: ConnectionManager,
+    /// The process's shared connection, for everything else.
+    pub shared: ConnectionManager,
+}
+
+struct Parked {
+    job: RunJob,
+    since: Instant,
+}
+
 /// A topic's pool of workers and its reader.
 pub struct WorkerPool {
     deps: WorkerDeps,
     keys: Keys,
-    conn: ConnectionManager,
+    conns: PoolConnections,
     size: usize,
     claim_idle: Duration,
     workers: Vec<Addr<TopicWorker>>,
     idle: VecDeque<usize>,
-    in_flight: Vec<Option<String>>,
-    backlog: VecDeque<RunJob>,
+    in_flight: Vec<Option<RunJob>>,
+    ready: VecDeque<RunJob>,
+    parked: Vec<Parked>,
+    busy_senders: HashSet<String>,
     group_ready: bool,
     reading: bool,
     claiming: bool,
+    checking: bool,
+    recheck: bool,
+    draining: bool,
+    drained: Vec<oneshot::Sender<()>>,
 }
 
 impl WorkerPool {
-    /// A pool of `size` workers; `conn` is used for blocking reads only.
+    /// A pool of `size` workers.
     pub fn new(
         deps: WorkerDeps,
         keys: Keys,
-        conn: ConnectionManager,
+        conns: PoolConnections,
         size: usize,
         claim_idle: Duration,
     ) -> Self {
         WorkerPool {
             deps,
             keys,
-            conn,
+            conns,
             size,
             claim_idle,
             workers: Vec::new(),
             idle: VecDeque::new(),
             in_flight: vec![None; size],
-            backlog: VecDeque::new(),
+            ready: VecDeque::new(),
+            parked: Vec::new(),
+            busy_senders: HashSet::new(),
             group_ready: false,
             reading: false,
             claiming: false,
+            checking: false,
+            recheck: false,
+            draining: false,
+            drained: Vec::new(),
         }
     }
 
-    fn topic(&self) -> &str {
-        &self.deps.topic.name
+    fn topic(&self) -> String {
+        self.deps.topic.name.clone()
+    }
+
+    fn stream(&self) -> String {
+        self.keys.queue(&self.deps.topic.name)
     }
 
     fn ensure_group(&mut self, ctx: &mut Context<Self>) {
-        let mut conn = self.conn.clone();
-        let stream = self.keys.queue(self.topic());
-        let fut = async move {
-            let created: redis::RedisResult<()> =
-                conn.xgroup_create_mkstream(&stream, GROUP, "0").await;
-            match created {
-                Err(e) if e.code() != Some("BUSYGROUP") => Err(e),
-                _ => Ok(()),
-            }
-        };
+        let fut = ops::ensure_group(self.conns.shared.clone(), self.stream());
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| match result {
             Ok(()) => {
                 act.group_ready = true;
                 act.fetch(ctx);
+                act.claim(ctx);
             }
             Err(e) => {
                 log::warn!(
@@ -97,95 +132,122 @@ impl WorkerPool {
 
     /// Reads new jobs for the idle workers, unless a read is under way or jobs are waiting.
     fn fetch(&mut self, ctx: &mut Context<Self>) {
-        if !self.group_ready || self.reading || self.idle.is_empty() || !self.backlog.is_empty() {
+        let waiting = !self.ready.is_empty() || self.parked.len() >= MAX_PARKED;
+        if !self.group_ready || self.reading || self.draining || self.idle.is_empty() || waiting {
             return;
         }
         self.reading = true;
-        let options = StreamReadOptions::default()
-            .group(GROUP, &self.deps.consumer)
-            .count(self.idle.len())
-            .block(READ_BLOCK.as_millis() as usize);
-        let stream = self.keys.queue(self.topic());
-        let mut conn = self.conn.clone();
-        let fut = async move {
-            conn.xread_options::<_, _, Option<StreamReadReply>>(&[&stream], &[">"], &options)
-                .await
-        };
+        let consumer = self.deps.consumer.clone();
+        let fut = ops::read_new(
+            self.conns.reader.clone(),
+            self.stream(),
+            consumer,
+            self.idle.len(),
+            READ_BLOCK,
+        );
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
             act.reading = false;
             match result {
-                Ok(reply) => {
-                    let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
-                    act.accept(entries.collect());
+                Ok(entries) => {
+                    act.accept(entries, false, ctx);
                     act.fetch(ctx);
                 }
-                Err(e) => act.read_failed(e, ctx),
+                Err(e) if e.code() == Some("NOGROUP") => {
+                    // The stream or group was deleted under us: join again.
+                    act.group_ready = false;
+                    act.ensure_group(ctx);
+                }
+                Err(e) => {
+                    log::warn!(
+                        "Failed to read jobs; retrying. topic={} error={e}",
+                        act.topic()
+                    );
+                    ctx.run_later(RETRY_PAUSE, |act, ctx| act.fetch(ctx));
+                }
             }
         }));
-    }
-
-    fn read_failed(&mut self, error: redis::RedisError, ctx: &mut Context<Self>) {
-        if error.code() == Some("NOGROUP") {
-            // The stream or group was deleted under us: join again.
-            self.group_ready = false;
-            self.ensure_group(ctx);
-            return;
-        }
-        log::warn!(
-            "Failed to read jobs; retrying. topic={} error={error}",
-            self.topic()
-        );
-        ctx.run_later(RETRY_PAUSE, |act, ctx| act.fetch(ctx));
     }
 
     /// Claims jobs other consumers (or a crashed earlier run) left idle too long.
     fn claim(&mut self, ctx: &mut Context<Self>) {
-        if !self.group_ready || self.claiming || self.idle.is_empty() {
+        if !self.group_ready || self.claiming || self.draining || self.idle.is_empty() {
             return;
         }
         self.claiming = true;
-        let options = StreamAutoClaimOptions::default().count(self.idle.len());
-        let stream = self.keys.queue(self.topic());
-        let consumer = self.deps.consumer.clone();
-        let min_idle = self.claim_idle.as_millis() as usize;
-        let mut conn = self.conn.clone();
-        let fut = async move {
-            conn.xautoclaim_options::<_, _, _, _, _, StreamAutoClaimReply>(
-                &stream, GROUP, &consumer, min_idle, "0-0", options,
-            )
-            .await
-        };
+        let (consumer, count) = (self.deps.consumer.clone(), self.idle.len());
+        let fut = ops::claim_abandoned(
+            self.conns.shared.clone(),
+            self.stream(),
+            consumer,
+            self.claim_idle,
+            count,
+        );
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
             act.claiming = false;
             match result {
-                Ok(reply) => {
-                    if !reply.claimed.is_empty() {
-                        log::info!(
-                            "Claimed jobs left unacknowledged. topic={} count={}",
-                            act.topic(),
-                            reply.claimed.len()
-                        );
-                    }
-                    act.accept(reply.claimed);
+                Ok(claimed) if !claimed.is_empty() => {
+                    log::info!(
+                        "Claimed jobs left unacknowledged. topic={} count={}",
+                        act.topic(),
+                        claimed.len()
+                    );
+                    act.accept(claimed, true, ctx);
                 }
+                Ok(_) => {}
                 Err(e) => log::warn!("Failed to claim idle jobs. topic={} error={e}", act.topic()),
             }
-            act.fetch(ctx);
         }));
     }
 
-    /// Queues read or claimed entries locally and hands them to idle workers.
-    fn accept(&mut self, entries: Vec<StreamId>) {
-        let busy: HashSet<&String> = self.in_flight.iter().flatten().collect();
-        let fresh: Vec<StreamId> = entries
-            .into_iter()
-            .filter(|e| !busy.contains(&e.id) && !self.backlog.iter().any(|b| b.entry_id == e.id))
+    /// Keeps every held job claimed by this consumer.
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        let held: Vec<String> = self
+            .in_flight
+            .iter()
+            .flatten()
+            .chain(self.ready.iter())
+            .chain(self.parked.iter().map(|p| &p.job))
+            .map(|job| job.entry_id.clone())
             .collect();
-        for entry in fresh {
+        if held.is_empty() {
+            return;
+        }
+        let fut = ops::keep_claimed(
+            self.conns.shared.clone(),
+            self.stream(),
+            self.deps.consumer.clone(),
+            held,
+        );
+        ctx.spawn(fut.into_actor(self).map(|result, act, _| {
+            if let Err(e) = result {
+                log::warn!(
+                    "Failed to keep jobs claimed. topic={} error={e}",
+                    act.topic()
+                );
+            }
+        }));
+    }
+
+    fn holds(&self, id: &str) -> bool {
+        self.in_flight.iter().flatten().any(|j| j.entry_id == id)
+            || self.ready.iter().any(|j| j.entry_id == id)
+            || self.parked.iter().any(|p| p.job.entry_id == id)
+    }
+
+    /// Parks read or claimed entries until it is their sender's turn.
+    fn accept(&mut self, entries: Vec<StreamId>, redelivered: bool, ctx: &mut Context<Self>) {
+        for entry in entries {
+            if self.holds(&entry.id) {
+                continue;
+            }
             match decode(&entry) {
-                Ok(job) => self.backlog.push_back(RunJob {
-                    entry_id: entry.id,
-                    job,
+                Ok(job) => self.parked.push(Parked {
+                    job: RunJob {
+                        entry_id: entry.id,
+                        job,
+                        redelivered,
+                    },
+                    since: Instant::now(),
                 }),
                 Err(e) => log::error!(
                     "Unreadable job left in the queue for inspection. topic={} job_id={} error={e}",
@@ -194,29 +256,120 @@ impl WorkerPool {
                 ),
             }
         }
+        self.check_parked(ctx);
+    }
+
+    /// Moves parked jobs that are their sender's oldest unfinished job to the ready queue.
+    fn check_parked(&mut self, ctx: &mut Context<Self>) {
+        if self.checking {
+            self.recheck = true;
+            return;
+        }
+        let mut numbers: Vec<String> = self
+            .parked
+            .iter()
+            .map(|p| p.job.job.message.number.clone())
+            .filter(|n| !self.busy_senders.contains(n))
+            .collect();
+        numbers.sort();
+        numbers.dedup();
+        if numbers.is_empty() {
+            return;
+        }
+        self.checking = true;
+        let fut = ops::sender_heads(
+            self.conns.shared.clone(),
+            self.keys.clone(),
+            self.topic(),
+            numbers,
+        );
+        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
+            act.checking = false;
+            match result {
+                Ok(heads) => act.release_heads(&heads, ctx),
+                Err(e) => log::warn!(
+                    "Failed to read sender order. topic={} error={e}",
+                    act.topic()
+                ),
+            }
+            let waiting = act
+                .parked
+                .iter()
+                .any(|p| !act.busy_senders.contains(&p.job.job.message.number));
+            if std::mem::take(&mut act.recheck) {
+                act.check_parked(ctx);
+            } else if waiting {
+                ctx.run_later(PARKED_POLL, |act, ctx| act.check_parked(ctx));
+            }
+        }));
+    }
+
+    fn release_heads(
+        &mut self,
+        heads: &std::collections::HashMap<String, Option<String>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let stale_after = self.claim_idle * 3;
+        let mut still_parked = Vec::new();
+        for parked in std::mem::take(&mut self.parked) {
+            let number = parked.job.job.message.number.clone();
+            let head = heads.get(&number).cloned().flatten();
+            let turn = head.as_deref().is_none_or(|h| h == parked.job.entry_id);
+            if turn && !self.busy_senders.contains(&number) {
+                self.busy_senders.insert(number);
+                self.ready.push_back(parked.job);
+                continue;
+            }
+            if let Some(head) = head.filter(|_| parked.since.elapsed() > stale_after) {
+                let fut = ops::drop_vanished_head(
+                    self.conns.shared.clone(),
+                    self.keys.clone(),
+                    self.topic(),
+                    number,
+                    head,
+                );
+                ctx.spawn(fut.into_actor(self).map(|_, _, _| ()));
+            }
+            still_parked.push(parked);
+        }
+        self.parked = still_parked;
         self.dispatch();
     }
 
     fn dispatch(&mut self) {
-        while !self.backlog.is_empty() {
+        while !self.draining && !self.ready.is_empty() {
             let Some(worker) = self.idle.pop_front() else {
                 return;
             };
-            let Some(job) = self.backlog.pop_front() else {
+            let Some(job) = self.ready.pop_front() else {
                 return;
             };
-            self.in_flight[worker] = Some(job.entry_id.clone());
+            self.in_flight[worker] = Some(job.clone());
             self.workers[worker].do_send(job);
         }
     }
 
-    fn mark_idle(&mut self, worker: usize, ctx: &mut Context<Self>) {
-        self.in_flight[worker] = None;
+    fn mark_idle(&mut self, worker: usize, restarted: bool, ctx: &mut Context<Self>) {
+        if let Some(mut job) = self.in_flight[worker].take() {
+            if restarted {
+                // The handler panicked: hand the job out again (its attempt is recorded).
+                job.redelivered = true;
+                self.ready.push_front(job);
+            } else {
+                self.busy_senders.remove(&job.job.message.number);
+            }
+        }
         if !self.idle.contains(&worker) {
             self.idle.push_back(worker);
         }
         self.dispatch();
+        self.check_parked(ctx);
         self.fetch(ctx);
+        if self.draining && self.in_flight.iter().all(Option::is_none) {
+            for done in self.drained.drain(..) {
+                let _ = done.send(());
+            }
+        }
     }
 }
 
@@ -245,8 +398,19 @@ impl Actor for WorkerPool {
             self.deps.consumer
         );
         self.ensure_group(ctx);
-        let every = (self.claim_idle / 2).max(Duration::from_millis(100));
-        ctx.run_interval(every, |act, ctx| act.claim(ctx));
+        let claim_every = (self.claim_idle / 2).max(Duration::from_millis(100));
+        ctx.run_interval(claim_every, |act, ctx| act.claim(ctx));
+        let heartbeat_every = (self.claim_idle / 3).max(Duration::from_millis(50));
+        ctx.run_interval(heartbeat_every, |act, ctx| act.heartbeat(ctx));
+        let prune = ops::prune_consumers(self.conns.shared.clone(), self.stream());
+        ctx.spawn(prune.into_actor(self).map(|result, act, _| {
+            if let Err(e) = result {
+                log::debug!(
+                    "Failed to prune old consumers. topic={} error={e}",
+                    act.topic()
+                );
+            }
+        }));
     }
 }
 
@@ -254,7 +418,7 @@ impl Handler<WorkerReady> for WorkerPool {
     type Result = ();
 
     fn handle(&mut self, msg: WorkerReady, ctx: &mut Self::Context) {
-        self.mark_idle(msg.worker, ctx);
+        self.mark_idle(msg.worker, true, ctx);
     }
 }
 
@@ -262,6 +426,27 @@ impl Handler<JobFinished> for WorkerPool {
     type Result = ();
 
     fn handle(&mut self, msg: JobFinished, ctx: &mut Self::Context) {
-        self.mark_idle(msg.worker, ctx);
+        self.mark_idle(msg.worker, false, ctx);
+    }
+}
+
+impl Handler<Drain> for WorkerPool {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Self::Context) -> Self::Result {
+        self.draining = true;
+        let in_flight = self.in_flight.iter().flatten().count();
+        log::info!(
+            "Draining worker pool. topic={} in_flight={in_flight}",
+            self.topic()
+        );
+        if in_flight == 0 {
+            return Box::pin(async {});
+        }
+        let (done, wait) = oneshot::channel();
+        self.drained.push(done);
+        Box::pin(async move {
+            let _ = wait.await;
+        })
     }
 }

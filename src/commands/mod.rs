@@ -1,5 +1,6 @@
-//! The command-line commands other than `serve`: `check`, `init` and `recent`.
+//! The command-line commands other than `serve`: `check`, `dead`, `init` and `recent`.
 
 pub mod check;
+pub mod dead;
 pub mod init;
 pub mod recent;

@@ -1,5 +1,5 @@
-//! `pyrowire recent TOPIC`: print a topic's latest completed and failed messages from Redis, so
-//! that a person can see replies (including dry-run ones) without a Redis client.
+//! `pyrowire recent TOPIC`: print a topic's latest completed messages from Redis, so that a
+//! person can see replies (including dry-run ones) without a Redis client.
 
 use std::fmt::Write;
 
@@ -42,13 +42,14 @@ pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, 
         .map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let mut out = String::new();
-    for (title, list) in [
-        ("completed", keys.completed(topic)),
-        ("errors", keys.errors(topic)),
-    ] {
-        let sids: Vec<String> = conn
-            .lrange(&list, 0, limit.saturating_sub(1) as isize)
-            .map_err(redis_error)?;
+    let last = limit.saturating_sub(1) as isize;
+    let completed: Vec<String> = conn
+        .lrange(keys.completed(topic), 0, last)
+        .map_err(redis_error)?;
+    let dead: Vec<String> = conn
+        .zrevrange(keys.dead(topic), 0, last)
+        .map_err(redis_error)?;
+    for (title, sids) in [("completed", completed), ("dead-lettered", dead)] {
         let _ = writeln!(out, "{title} ({} shown, newest first):", sids.len());
         for sid in sids {
             let raw: Option<String> = conn.get(keys.record(topic, &sid)).map_err(redis_error)?;

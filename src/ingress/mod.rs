@@ -5,6 +5,7 @@ mod form;
 mod health;
 mod submit;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix::Addr;
@@ -27,6 +28,15 @@ pub struct IngressState {
     pub validator: Addr<Validator>,
     /// Queues accepted messages.
     pub queue: Addr<RedisQueue>,
+    /// Set on shutdown: webhooks are answered 503 from then on.
+    pub draining: Arc<AtomicBool>,
+}
+
+impl IngressState {
+    /// Whether the process is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
 }
 
 /// Registers the routes on an actix-web app.

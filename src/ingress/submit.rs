@@ -32,6 +32,9 @@ pub async fn submit(
     let unavailable = || IngressError::Unavailable {
         error_response: topic.settings.error_response.clone(),
     };
+    if state.is_draining() {
+        return Err(unavailable());
+    }
     let validated = state
         .validator
         .send(Validate { message })

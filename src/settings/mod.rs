@@ -78,6 +78,18 @@ pub struct Profile {
     /// How many recent completed (and, separately, error) message ids each topic lists.
     #[serde(default = "defaults::recent_records", deserialize_with = "flex::usize")]
     pub recent_records: usize,
+    /// How long a dead letter is kept.
+    #[serde(
+        default = "defaults::dead_letter_ttl_s",
+        deserialize_with = "flex::u64"
+    )]
+    pub dead_letter_ttl_s: u64,
+    /// How many dead letters each topic keeps (the oldest go first).
+    #[serde(
+        default = "defaults::max_dead_letters",
+        deserialize_with = "flex::usize"
+    )]
+    pub max_dead_letters: usize,
     /// Ingress answers 503 when a topic's queue holds more jobs than this.
     #[serde(default = "defaults::max_queue_depth", deserialize_with = "flex::u64")]
     pub max_queue_depth: u64,
@@ -280,6 +292,12 @@ mod defaults {
     }
     pub fn recent_records() -> usize {
         1000
+    }
+    pub fn dead_letter_ttl_s() -> u64 {
+        30 * 86_400
+    }
+    pub fn max_dead_letters() -> usize {
+        10_000
     }
     pub fn max_queue_depth() -> u64 {
         100_000

@@ -55,6 +55,7 @@ fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
         ("claim_idle_ms", profile.claim_idle_ms),
         ("dedup_ttl_s", profile.dedup_ttl_s),
         ("record_ttl_s", profile.record_ttl_s),
+        ("dead_letter_ttl_s", profile.dead_letter_ttl_s),
         ("max_queue_depth", profile.max_queue_depth),
         ("twilio_timeout_ms", profile.twilio_timeout_ms),
     ] {

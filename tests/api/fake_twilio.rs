@@ -1,6 +1,8 @@
 //! `FakeTwilio`: a small actix-web server that answers the Messages API as Twilio's OpenAPI
 //! description (shared/twilio) says: it checks the path, basic auth and required fields, records
-//! every request, and answers 201 with a message resource, or a status the test scripts.
+//! every request, and answers 201 with a message resource, or a status the test scripts. It also
+//! answers ListMessage (`GET .../Messages.json?To=&From=&DateSent>=`) from the messages it created,
+//! newest first, as Twilio does.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -38,18 +40,34 @@ impl Received {
     }
 }
 
-/// A scripted answer: status, Twilio error code, optional Retry-After seconds.
-#[derive(Debug, Clone)]
+/// A scripted answer to the next create request: status, Twilio error code, optional
+/// Retry-After seconds. A 201 status creates the message as usual; `delay_ms` holds the answer
+/// back (after the message is created, as a slow network would).
+#[derive(Debug, Clone, Default)]
 pub struct Scripted {
     pub status: u16,
     pub code: Option<i64>,
     pub retry_after: Option<u64>,
+    pub delay_ms: u64,
+}
+
+impl Scripted {
+    /// An error answer.
+    pub fn error(status: u16, code: Option<i64>) -> Scripted {
+        Scripted {
+            status,
+            code,
+            ..Scripted::default()
+        }
+    }
 }
 
 #[derive(Default)]
 struct State {
     received: Vec<Received>,
     script: VecDeque<Scripted>,
+    created: Vec<Value>,
+    default_delay_ms: u64,
 }
 
 /// The running stand-in.
@@ -87,9 +105,44 @@ impl FakeTwilio {
         self.state.lock().unwrap().script.extend(answers);
     }
 
+    /// Holds back every answer by this long (0 to stop).
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().default_delay_ms = delay.as_millis() as u64;
+    }
+
     /// Every request so far.
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// Every create request (POST) so far.
+    pub fn creates(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect()
+    }
+
+    /// The message resources created (one per 201), oldest first.
+    pub fn created(&self) -> Vec<Value> {
+        self.state.lock().unwrap().created.clone()
+    }
+
+    /// Waits until at least `n` messages were created, or panics after `timeout`.
+    pub async fn wait_for_created(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let created = self.created();
+            if created.len() >= n {
+                return created;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "stand-in created {} of {n} messages within {timeout:?}",
+                created.len()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until at least `n` requests arrived, or panics after `timeout`.
@@ -125,20 +178,45 @@ async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>)
             .map(str::to_string),
         form,
     };
-    let mut state = state.lock().unwrap();
-    state.received.push(received.clone());
+    let (response, delay) = {
+        let mut state = state.lock().unwrap();
+        state.received.push(received.clone());
+        let query = request.query_string().to_string();
+        respond(&mut state, sid, token, &received, &query)
+    };
+    if delay > 0 {
+        actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
+    }
+    response
+}
+
+fn respond(
+    state: &mut State,
+    sid: &str,
+    token: &str,
+    received: &Received,
+    query: &str,
+) -> (HttpResponse, u64) {
     let expected_path = format!("/2010-04-01/Accounts/{sid}/Messages.json");
-    if received.method != "POST" || received.path != expected_path {
-        return error(404, 20404, "The requested resource was not found");
+    if received.path != expected_path || !["GET", "POST"].contains(&received.method.as_str()) {
+        return (error(404, 20404, "The requested resource was not found"), 0);
     }
     let expected_auth = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"))
     );
     if received.authorization.as_deref() != Some(expected_auth.as_str()) {
-        return error(401, 20003, "Authenticate");
+        return (error(401, 20003, "Authenticate"), 0);
     }
-    if let Some(scripted) = state.script.pop_front() {
+    if received.method == "GET" {
+        return (list(state, sid, query), state.default_delay_ms);
+    }
+    let scripted = state.script.pop_front().unwrap_or(Scripted {
+        status: 201,
+        delay_ms: state.default_delay_ms,
+        ..Scripted::default()
+    });
+    if scripted.status != 201 {
         let mut response = error(
             scripted.status,
             scripted.code.unwrap_or(0),
@@ -150,12 +228,80 @@ async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>)
                 seconds.to_string().parse().unwrap(),
             );
         }
-        return response;
+        return (response, scripted.delay_ms);
     }
-    if let Some((status, code, message)) = check_fields(&received) {
-        return error(status, code, message);
+    if let Some((status, code, message)) = check_fields(received) {
+        return (error(status, code, message), scripted.delay_ms);
     }
-    HttpResponse::Created().json(resource(sid, &received, state.received.len()))
+    let created = resource(sid, received, state.created.len() + 1);
+    state.created.push(created.clone());
+    (HttpResponse::Created().json(created), scripted.delay_ms)
+}
+
+/// ListMessage: filters `To`, `From` and `DateSent>=` (a `YYYY-MM-DD` day, compared with the
+/// day of `date_sent`), newest first, one page.
+fn list(state: &State, account: &str, query: &str) -> HttpResponse {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let page_size: usize = get("PageSize").and_then(|p| p.parse().ok()).unwrap_or(50);
+    let since = get("DateSent>");
+    let messages: Vec<Value> = state
+        .created
+        .iter()
+        .rev()
+        .filter(|m| get("To").is_none_or(|to| m["to"] == to.as_str()))
+        .filter(|m| get("From").is_none_or(|from| m["from"] == from.as_str()))
+        .filter(|m| {
+            since.as_ref().is_none_or(|day| {
+                let sent = httpdate::parse_http_date(
+                    &m["date_sent"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .replace("+0000", "GMT"),
+                );
+                sent.is_ok_and(|t| ymd(t) >= day.trim_start_matches('=').to_string())
+            })
+        })
+        .take(page_size)
+        .cloned()
+        .collect();
+    let uri = format!("/2010-04-01/Accounts/{account}/Messages.json?PageSize={page_size}&Page=0");
+    HttpResponse::Ok().json(json!({
+        "messages": messages,
+        "end": messages.len().saturating_sub(1),
+        "first_page_uri": uri,
+        "next_page_uri": null,
+        "page": 0,
+        "page_size": page_size,
+        "previous_page_uri": null,
+        "start": 0,
+        "uri": uri,
+    }))
+}
+
+/// `YYYY-MM-DD` of a time, in UTC.
+fn ymd(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The Twilio error a create request earns: (status, code, message), or None when it is valid.
@@ -190,7 +336,7 @@ fn resource(account: &str, received: &Received, n: usize) -> Value {
         "api_version": "2010-04-01",
         "body": body,
         "date_created": now,
-        "date_sent": null,
+        "date_sent": now,
         "date_updated": now,
         "direction": "outbound-api",
         "error_code": null,

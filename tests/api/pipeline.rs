@@ -170,15 +170,11 @@ async fn a_repeated_message_sid_is_answered_the_same_but_queued_once() {
 #[actix_web::test]
 async fn a_permanent_twilio_error_is_recorded_as_an_error() {
     let app = spawn_app(&topic("sample", r#""echo""#)).await;
-    app.twilio.script(vec![Scripted {
-        status: 400,
-        code: Some(21211),
-        retry_after: None,
-    }]);
+    app.twilio.script(vec![Scripted::error(400, Some(21211))]);
     let sid = new_sid();
     app.post("sample", &inbound(&sid, "to nowhere")).await;
     let record = app.wait_record("sample", &sid, WAIT).await;
-    assert_eq!(record["outcome"], "error");
+    assert_eq!(record["outcome"], "dead_lettered");
     let error = record["error"].as_str().unwrap();
     assert!(error.contains("21211"), "{error}");
     assert!(!error.contains(AUTH_TOKEN));

@@ -1,0 +1,136 @@
+//! `pyrowire dead TOPIC`: list a topic's dead letters with every attempt's reason, and re-queue
+//! them (`--requeue SID`, `--requeue-all`). A re-queued job goes to the end of the topic's queue
+//! with a fresh attempt count; replies it already sent are not sent again.
+
+use std::fmt::Write;
+
+use redis::Commands;
+
+use crate::domain::mask_number;
+use crate::record::DeadLetter;
+use crate::redis_conn::{redact_url, CONNECT_TIMEOUT};
+use crate::redis_keys::Keys;
+use crate::settings::Settings;
+
+/// KEYS: dead set, dead entry, stream, sender list, attempts. ARGV: sid, job JSON.
+const REQUEUE_LUA: &str = r#"
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+local id = redis.call('XADD', KEYS[3], '*', 'job', ARGV[2])
+redis.call('RPUSH', KEYS[4], id)
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[5])
+return id
+"#;
+
+/// What to do with the dead letters.
+#[derive(Debug, Clone, Default)]
+pub struct DeadOptions {
+    /// Re-queue these MessageSids.
+    pub requeue: Vec<String>,
+    /// Re-queue every dead letter of the topic.
+    pub requeue_all: bool,
+    /// How many to list.
+    pub limit: usize,
+}
+
+/// Why the dead letters could not be read or re-queued.
+#[derive(Debug, thiserror::Error)]
+pub enum DeadError {
+    /// No such topic in the settings.
+    #[error("unknown topic `{0}`")]
+    UnknownTopic(String),
+    /// No dead letter with that MessageSid.
+    #[error("no dead letter `{0}` in topic `{1}`")]
+    NotFound(String, String),
+    /// Redis failed.
+    #[error("failed to reach redis at {url}")]
+    Redis {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+}
+
+/// Lists (and re-queues, as asked) a topic's dead letters; returns the text to print.
+pub fn dead(settings: &Settings, topic: &str, options: &DeadOptions) -> Result<String, DeadError> {
+    if !settings.topics.contains_key(topic) {
+        return Err(DeadError::UnknownTopic(topic.to_string()));
+    }
+    let url = settings.profile.redis.expose();
+    let redis_error = |source| DeadError::Redis {
+        url: redact_url(url),
+        source,
+    };
+    let client = redis::Client::open(url).map_err(redis_error)?;
+    let mut conn = client
+        .get_connection_with_timeout(CONNECT_TIMEOUT)
+        .map_err(redis_error)?;
+    let keys = Keys::new(settings.profile.redis_prefix.clone());
+    let mut out = String::new();
+    let mut requeue = options.requeue.clone();
+    if options.requeue_all {
+        let all: Vec<String> = conn.zrange(keys.dead(topic), 0, -1).map_err(redis_error)?;
+        requeue.extend(all);
+    }
+    for sid in &requeue {
+        let id = requeue_one(&mut conn, &keys, topic, sid).map_err(redis_error)?;
+        let id = id.ok_or_else(|| DeadError::NotFound(sid.clone(), topic.to_string()))?;
+        let _ = writeln!(out, "re-queued {sid} as {id}");
+    }
+    let last = options.limit.saturating_sub(1) as isize;
+    let sids: Vec<String> = conn
+        .zrevrange(keys.dead(topic), 0, last)
+        .map_err(redis_error)?;
+    let total: usize = conn.zcard(keys.dead(topic)).map_err(redis_error)?;
+    let _ = writeln!(out, "{total} dead letter(s) in `{topic}`, newest first:");
+    for sid in sids {
+        let raw: Option<String> = conn
+            .get(keys.dead_entry(topic, &sid))
+            .map_err(redis_error)?;
+        match raw.and_then(|r| serde_json::from_str::<DeadLetter>(&r).ok()) {
+            Some(letter) => describe(&mut out, &letter),
+            None => {
+                let _ = writeln!(out, "  {sid}: expired");
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn requeue_one(
+    conn: &mut redis::Connection,
+    keys: &Keys,
+    topic: &str,
+    sid: &str,
+) -> redis::RedisResult<Option<String>> {
+    let raw: Option<String> = conn.get(keys.dead_entry(topic, sid))?;
+    let Some(letter) = raw.and_then(|r| serde_json::from_str::<DeadLetter>(&r).ok()) else {
+        return Ok(None);
+    };
+    let job = serde_json::to_string(&letter.job).map_err(|e| {
+        redis::RedisError::from((redis::ErrorKind::TypeError, "bad job", e.to_string()))
+    })?;
+    redis::Script::new(REQUEUE_LUA)
+        .key(keys.dead(topic))
+        .key(keys.dead_entry(topic, sid))
+        .key(keys.queue(topic))
+        .key(keys.sender(topic, &letter.job.message.number))
+        .key(keys.attempts(topic, sid))
+        .arg(sid)
+        .arg(job)
+        .invoke(conn)
+}
+
+fn describe(out: &mut String, letter: &DeadLetter) {
+    let message = &letter.job.message;
+    let _ = writeln!(
+        out,
+        "  {} from {} ({} attempt(s)):",
+        message.sid,
+        mask_number(&message.number),
+        letter.reasons.len()
+    );
+    for (i, reason) in letter.reasons.iter().enumerate() {
+        let _ = writeln!(out, "    {}. {reason}", i + 1);
+    }
+}
