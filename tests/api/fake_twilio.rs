@@ -20,6 +20,8 @@ pub struct Received {
     pub path: String,
     pub authorization: Option<String>,
     pub form: Vec<(String, String)>,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -177,6 +179,7 @@ async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         form,
+        at: std::time::Instant::now(),
     };
     let (response, delay) = {
         let mut state = state.lock().unwrap();
@@ -264,7 +267,7 @@ fn list(state: &State, account: &str, query: &str) -> HttpResponse {
                         .unwrap_or_default()
                         .replace("+0000", "GMT"),
                 );
-                sent.is_ok_and(|t| ymd(t) >= day.trim_start_matches('=').to_string())
+                sent.is_ok_and(|t| ymd(t).as_str() >= day.trim_start_matches('='))
             })
         })
         .take(page_size)

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use pyrowire::settings::{load_str, Settings, SettingsError};
-use pyrowire::startup::{App, RunOptions};
+use pyrowire::startup::{App, RunOptions, ShutdownHandle};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use serde_json::Value;
@@ -68,7 +68,17 @@ parseable = "Please only use letters, digits and punctuation."
 
 /// Loads test settings from topic TOML with the variables `spawn_app` provides.
 pub fn settings(topics: &str, prefix: &str, api_base: &str) -> Result<Settings, SettingsError> {
-    let text = format!("{TEST_PROFILE}\n{topics}");
+    settings_with(topics, "", prefix, api_base)
+}
+
+/// Like [`settings`], with more profile keys (TOML lines) after the test profile's.
+pub fn settings_with(
+    topics: &str,
+    profile_extra: &str,
+    prefix: &str,
+    api_base: &str,
+) -> Result<Settings, SettingsError> {
+    let text = format!("{TEST_PROFILE}{profile_extra}\n{topics}");
     let redis = redis_url();
     let env = |name: &str| match name {
         "REDIS_URL" => Some(redis.clone()),
@@ -91,18 +101,27 @@ pub struct TestApp {
     pub prefix: String,
     pub twilio: FakeTwilio,
     pub redis: MultiplexedConnection,
+    pub settings: Settings,
+    pub shutdown: ShutdownHandle,
     http: awc::Client,
 }
 
 /// Starts the app with these topics (the TOML of `[topics.*]` tables).
 pub async fn spawn_app(topics: &str) -> TestApp {
+    spawn_app_with(topics, "", RunOptions::default()).await
+}
+
+/// Starts the app with extra profile keys and run options (custom handlers, roles).
+pub async fn spawn_app_with(topics: &str, profile_extra: &str, options: RunOptions) -> TestApp {
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let prefix = random_prefix();
-    let settings = settings(topics, &prefix, &twilio.base).expect("test settings are valid");
-    let app = App::build(settings, RunOptions::default())
+    let settings = settings_with(topics, profile_extra, &prefix, &twilio.base)
+        .expect("test settings are valid");
+    let app = App::build(settings.clone(), options)
         .await
         .expect("app builds");
     let port = app.port().expect("web role has a port");
+    let shutdown = app.shutdown_handle();
     actix_web::rt::spawn(app.run());
     let client = redis::Client::open(redis_url()).unwrap();
     let redis = client.get_multiplexed_async_connection().await.unwrap();
@@ -111,6 +130,8 @@ pub async fn spawn_app(topics: &str) -> TestApp {
         prefix,
         twilio,
         redis,
+        settings,
+        shutdown,
         http: awc::Client::default(),
     }
 }

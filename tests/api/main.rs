@@ -5,6 +5,7 @@ mod fake_twilio;
 mod helpers;
 
 mod bad_input;
+mod guarantees;
 mod ingress_cases;
 mod pipeline;
 mod settings_errors;
