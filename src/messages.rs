@@ -98,8 +98,8 @@ pub struct SendSms {
     pub topic: String,
     /// The inbound message's MessageSid: with `kind`, names the at-most-once marker.
     pub inbound_sid: String,
-    /// `accept` or `reply`, for the record.
-    pub kind: &'static str,
+    /// `accept`, `reply`, or `reply-2`... for the parts of a long reply.
+    pub kind: String,
     /// What to send.
     pub sms: OutboundSms,
 }
@@ -136,4 +136,30 @@ pub struct LoadAttempts {
     pub topic: String,
     /// The inbound MessageSid.
     pub sid: String,
+}
+
+/// Record that a number opted out of a topic (or back in).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::actors::recorder::RecordError>")]
+pub struct SetOptOut {
+    /// The topic.
+    pub topic: String,
+    /// The number.
+    pub number: String,
+    /// True for STOP, false for START.
+    pub opted_out: bool,
+}
+
+/// Record a delivery status Twilio reported for an outbound message.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::actors::recorder::RecordError>")]
+pub struct RecordDelivery {
+    /// The topic.
+    pub topic: String,
+    /// Twilio's SID of the outbound message.
+    pub outbound_sid: String,
+    /// `MessageStatus`.
+    pub status: String,
+    /// `ErrorCode`, if any.
+    pub error_code: Option<String>,
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{InboundMessage, Job, Reply};
+use crate::segments::Encoding;
 
 /// How handling a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,12 +23,19 @@ pub struct SentSms {
     pub kind: String,
     /// Twilio's SID for the outbound message.
     pub sid: String,
-    /// Twilio's status when it answered (`queued`, ...).
+    /// Twilio's status when it answered (`queued`, ...), or `opted_out` when the recipient opted
+    /// out and nothing was sent (then `sid` is empty), or `dry_run`.
     pub status: Option<String>,
     /// Segments Twilio reported.
     pub num_segments: Option<String>,
     /// True when the profile's `dry_run` kept it from Twilio.
     pub dry_run: bool,
+    /// The body's encoding on the air.
+    #[serde(default)]
+    pub encoding: Option<Encoding>,
+    /// The body's segment count, as pyrowire computes it.
+    #[serde(default)]
+    pub segments: Option<u32>,
 }
 
 /// Milliseconds-since-epoch timestamps of each step.

@@ -70,6 +70,27 @@ impl Keys {
         self.key(topic, &format!("sender:{number}"))
     }
 
+    /// Hash, with a TTL of `record_ttl_s`: the delivery status of one outbound message
+    /// (`outbound_sid` is Twilio's SID of the reply): `status`, `rank`, `history` (every status it
+    /// moved through, comma-separated), `error_code`, `updated_at`. Written by the sender (the
+    /// status in Twilio's answer) and by status callbacks, moving only forward.
+    pub fn delivery(&self, topic: &str, outbound_sid: &str) -> String {
+        self.key(topic, &format!("delivery:{outbound_sid}"))
+    }
+
+    /// Hash of numbers that opted out of the topic (STOP, or Twilio error 21610), each with the
+    /// time (ms). Written by ingress (STOP / START) and the sender (21610); the sender sends
+    /// nothing to a number in it.
+    pub fn opt_outs(&self, topic: &str) -> String {
+        self.key(topic, "optout")
+    }
+
+    /// String: the rate limiter's theoretical arrival time (ms) of the topic's next send, shared
+    /// by every process; see `max_sends_per_second`.
+    pub fn rate(&self, topic: &str) -> String {
+        self.key(topic, "rate")
+    }
+
     /// Sorted set of dead-lettered MessageSids scored by when they died (ms), trimmed to
     /// `max_dead_letters`. Written by the recorder; read and re-queued by `pyrowire dead`.
     pub fn dead(&self, topic: &str) -> String {
@@ -101,6 +122,9 @@ mod tests {
         );
         assert_eq!(keys.sender("sample", "+1555"), "px:{sample}:sender:+1555");
         assert_eq!(keys.dead("sample"), "px:{sample}:dead");
+        assert_eq!(keys.delivery("sample", "SM2"), "px:{sample}:delivery:SM2");
+        assert_eq!(keys.opt_outs("sample"), "px:{sample}:optout");
+        assert_eq!(keys.rate("sample"), "px:{sample}:rate");
         assert_eq!(keys.dead_entry("sample", "SM1"), "px:{sample}:dead:SM1");
     }
 }

@@ -3,36 +3,60 @@
 //! a SID is not sent again; one whose send was marked without a SID (the crash or an uncertain
 //! failure fell between the two) is looked up in Twilio's Messages list first, and sent only when
 //! Twilio has no message with the same To, From and body created after the mark.
+//!
+//! It is also where the sender's other rules apply: nothing goes to a number that opted out
+//! (Twilio's error 21610 records such an opt-out), and sends are paced to the topic's
+//! `max_sends_per_second`.
 
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use crate::clock::{now_ms, parse_twilio_date, utc_day};
+use crate::delivery::record_status;
+use crate::rate_limit;
 use crate::record::SentSms;
+use crate::redis_keys::Keys;
+use crate::segments::analyze;
 use crate::twilio::{ListedMessage, OutboundSms, TwilioClient, TwilioError};
 
 /// Twilio's clock and ours may differ a little; a listed message created this long before the
 /// mark still counts as ours.
 const CLOCK_SKEW_MS: u64 = 5_000;
 
-/// Where one outbound message's marker lives and how long it is kept.
-pub struct Mark {
-    /// The marker's key ([`crate::redis_keys::Keys::send_mark`]).
-    pub key: String,
-    /// Its TTL in seconds.
+/// Twilio's error code for a recipient who unsubscribed.
+const UNSUBSCRIBED: i64 = 21610;
+
+/// Which outbound message this is and the rules it is sent under.
+pub struct SendContext {
+    /// Key builder.
+    pub keys: Keys,
+    /// The topic.
+    pub topic: String,
+    /// The inbound MessageSid.
+    pub inbound_sid: String,
+    /// `accept`, `reply`, or `reply-2`, `reply-3`... for the parts of a long reply.
+    pub kind: String,
+    /// TTL of markers and delivery records (seconds).
     pub ttl_s: u64,
-    /// `accept` or `reply`.
-    pub kind: &'static str,
+    /// The topic's `max_sends_per_second`.
+    pub max_per_second: Option<f64>,
 }
 
-/// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already.
+/// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
+/// recipient opted out.
 pub async fn send_once(
     conn: &mut ConnectionManager,
     client: &TwilioClient,
-    mark: &Mark,
+    cx: &SendContext,
     sms: &OutboundSms,
 ) -> Result<SentSms, TwilioError> {
-    let fields: Vec<(String, String)> = conn.hgetall(&mark.key).await.map_err(redis_error)?;
+    let mark = cx.keys.send_mark(&cx.topic, &cx.inbound_sid, &cx.kind);
+    let (fields, opted_out): (Vec<(String, String)>, bool) = redis::pipe()
+        .hgetall(&mark)
+        .hexists(cx.keys.opt_outs(&cx.topic), &sms.to)
+        .query_async(conn)
+        .await
+        .map_err(redis_error)?;
     let field = |name: &str| {
         fields
             .iter()
@@ -40,60 +64,71 @@ pub async fn send_once(
             .map(|(_, v)| v.clone())
     };
     if let Some(sid) = field("sid") {
-        return Ok(sent(mark, sid, field("status"), field("num_segments")));
+        return Ok(sent(cx, sms, sid, field("status"), field("num_segments")));
+    }
+    if opted_out {
+        return Ok(sent(cx, sms, String::new(), Some("opted_out".into()), None));
     }
     if let Some(marked_at) = field("marked_at").and_then(|m| m.parse::<u64>().ok()) {
-        let listed = client
-            .list_messages(
-                &sms.to,
-                &sms.from,
-                &utc_day(marked_at.saturating_sub(CLOCK_SKEW_MS)),
-            )
-            .await?;
+        let since = utc_day(marked_at.saturating_sub(CLOCK_SKEW_MS));
+        let listed = client.list_messages(&sms.to, &sms.from, &since).await?;
         if let Some(found) = find_sent(&listed, sms, marked_at) {
             log::info!(
                 "Reply found at Twilio after an interrupted send; not sending again. sid={}",
                 found.sid
             );
-            store_sid(conn, mark, &found.sid, &found.status, &found.num_segments).await?;
-            return Ok(sent(
-                mark,
-                found.sid.clone(),
-                found.status.clone(),
-                found.num_segments.clone(),
-            ));
+            let (sid, status, segments) = (&found.sid, &found.status, &found.num_segments);
+            store_sid(conn, cx, &mark, sid, status, segments).await;
+            return Ok(sent(cx, sms, sid.clone(), status.clone(), segments.clone()));
         }
     }
+    pace(conn, cx, sms).await;
     let _: () = redis::pipe()
-        .hset(&mark.key, "marked_at", now_ms())
-        .expire(&mark.key, mark.ttl_s as i64)
+        .hset(&mark, "marked_at", now_ms())
+        .expire(&mark, cx.ttl_s as i64)
         .query_async(conn)
         .await
         .map_err(redis_error)?;
     match client.send(sms).await {
         Ok(resource) => {
-            store_sid(
-                conn,
-                mark,
-                &resource.sid,
-                &resource.status,
-                &resource.num_segments,
-            )
-            .await?;
-            Ok(sent(
-                mark,
-                resource.sid,
-                resource.status,
-                resource.num_segments,
-            ))
+            let (sid, status, segments) = (&resource.sid, &resource.status, &resource.num_segments);
+            store_sid(conn, cx, &mark, sid, status, segments).await;
+            Ok(sent(cx, sms, sid.clone(), status.clone(), segments.clone()))
         }
         Err(error) => {
             if !error.maybe_sent() {
                 // Surely not created: forget the mark so a retry sends without asking Twilio.
-                let _: Result<(), _> = conn.del(&mark.key).await;
+                let _: Result<(), _> = conn.del(&mark).await;
+            }
+            if matches!(
+                error,
+                TwilioError::Api {
+                    code: Some(UNSUBSCRIBED),
+                    ..
+                }
+            ) {
+                let opt_outs = cx.keys.opt_outs(&cx.topic);
+                let _: Result<(), _> = conn.hset(&opt_outs, &sms.to, now_ms()).await;
+                return Ok(sent(cx, sms, String::new(), Some("opted_out".into()), None));
             }
             Err(error)
         }
+    }
+}
+
+/// Waits for this send's turn under the topic's pace; a Redis failure does not hold it up.
+async fn pace(conn: &mut ConnectionManager, cx: &SendContext, sms: &OutboundSms) {
+    let Some(per_second) = cx.max_per_second else {
+        return;
+    };
+    let segments = analyze(sms.body.as_deref().unwrap_or_default()).segments;
+    match rate_limit::reserve(conn, &cx.keys.rate(&cx.topic), per_second, segments).await {
+        Ok(wait) if !wait.is_zero() => actix_rt::time::sleep(wait).await,
+        Ok(_) => {}
+        Err(e) => log::warn!(
+            "Failed to pace a send; sending now. topic={} error={e}",
+            cx.topic
+        ),
     }
 }
 
@@ -114,35 +149,53 @@ fn find_sent<'a>(
 
 async fn store_sid(
     conn: &mut ConnectionManager,
-    mark: &Mark,
+    cx: &SendContext,
+    mark: &str,
     sid: &str,
     status: &Option<String>,
     segments: &Option<String>,
-) -> Result<(), TwilioError> {
+) {
     let mut pipe = redis::pipe();
-    pipe.hset(&mark.key, "sid", sid);
+    pipe.hset(mark, "sid", sid);
     if let Some(status) = status {
-        pipe.hset(&mark.key, "status", status);
+        pipe.hset(mark, "status", status);
     }
     if let Some(segments) = segments {
-        pipe.hset(&mark.key, "num_segments", segments);
+        pipe.hset(mark, "num_segments", segments);
     }
-    pipe.expire(&mark.key, mark.ttl_s as i64);
+    pipe.expire(mark, cx.ttl_s as i64);
     let stored: redis::RedisResult<()> = pipe.query_async(conn).await;
     if let Err(e) = stored {
         // The message went out; without the SID a redelivery asks Twilio's list instead.
         log::warn!("Failed to store the Twilio SID of a sent message. sid={sid} error={e}");
     }
-    Ok(())
+    if let Some(status) = status {
+        let key = cx.keys.delivery(&cx.topic, sid);
+        let recorded = record_status(&key, status, None, cx.ttl_s)
+            .invoke_async::<i64>(conn)
+            .await;
+        if let Err(e) = recorded {
+            log::debug!("Failed to record the first delivery status. sid={sid} error={e}");
+        }
+    }
 }
 
-fn sent(mark: &Mark, sid: String, status: Option<String>, segments: Option<String>) -> SentSms {
+fn sent(
+    cx: &SendContext,
+    sms: &OutboundSms,
+    sid: String,
+    status: Option<String>,
+    num_segments: Option<String>,
+) -> SentSms {
+    let info = analyze(sms.body.as_deref().unwrap_or_default());
     SentSms {
-        kind: mark.kind.to_string(),
+        kind: cx.kind.clone(),
         sid,
         status,
-        num_segments: segments,
+        num_segments,
         dry_run: false,
+        encoding: Some(info.encoding),
+        segments: Some(info.segments),
     }
 }
 

@@ -142,6 +142,7 @@ impl App {
         let shared = connect(&profile.redis, COMMAND_TIMEOUT)
             .await
             .map_err(redis_error)?;
+        let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
         let mut pools = Vec::new();
         if options.role.runs_workers() {
             let sender = TwilioSender::new(
@@ -155,7 +156,6 @@ impl App {
                 },
             )
             .start();
-            let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
             let consumer = consumer_name();
             for topic in topics.values() {
                 let wanted = options.topics.is_empty() || options.topics.contains(&topic.name);
@@ -171,6 +171,13 @@ impl App {
                     recorder: recorder.clone(),
                     consumer: consumer.clone(),
                     record_patience: profile.claim_idle(),
+                    status_callback: (!profile.public_url.is_empty()).then(|| {
+                        format!(
+                            "{}/status/{}",
+                            profile.public_url.trim_end_matches('/'),
+                            topic.name
+                        )
+                    }),
                 };
                 let conns = PoolConnections {
                     reader,
@@ -205,7 +212,10 @@ impl App {
             topics,
             validator,
             queue,
+            recorder,
             draining,
+            signatures: profile.signatures_checked(&settings.profile_name),
+            public_url: profile.public_url.clone(),
         });
         let address = format!("{}:{}", profile.host, listen_port(profile.port));
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {

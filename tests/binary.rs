@@ -28,6 +28,7 @@ port = 0
 log_level = "info"
 redis = "{redis}"
 redis_prefix = "{prefix}"
+validate_signatures = false
 
 [topics.sample]
 handler = "echo"

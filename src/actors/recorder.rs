@@ -8,7 +8,8 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use crate::clock::now_ms;
-use crate::messages::{LoadAttempts, RecordAttempt, RecordOutcome};
+use crate::delivery::record_status;
+use crate::messages::{LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut};
 use crate::redis_keys::{Keys, GROUP};
 
 /// Why a record could not be written.
@@ -142,5 +143,39 @@ impl Handler<LoadAttempts> for Recorder {
         let key = self.keys.attempts(&msg.topic, &msg.sid);
         let mut conn = self.conn.clone();
         Box::pin(async move { Ok(conn.lrange(&key, 0, -1).await?) })
+    }
+}
+
+impl Handler<SetOptOut> for Recorder {
+    type Result = ResponseFuture<Result<(), RecordError>>;
+
+    fn handle(&mut self, msg: SetOptOut, _: &mut Self::Context) -> Self::Result {
+        let key = self.keys.opt_outs(&msg.topic);
+        let mut conn = self.conn.clone();
+        Box::pin(async move {
+            if msg.opted_out {
+                conn.hset::<_, _, _, ()>(&key, &msg.number, now_ms())
+                    .await?;
+            } else {
+                conn.hdel::<_, _, ()>(&key, &msg.number).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Handler<RecordDelivery> for Recorder {
+    type Result = ResponseFuture<Result<(), RecordError>>;
+
+    fn handle(&mut self, msg: RecordDelivery, _: &mut Self::Context) -> Self::Result {
+        let key = self.keys.delivery(&msg.topic, &msg.outbound_sid);
+        let ttl = self.retention.record_ttl_s;
+        let mut conn = self.conn.clone();
+        Box::pin(async move {
+            record_status(&key, &msg.status, msg.error_code.as_deref(), ttl)
+                .invoke_async::<i64>(&mut conn)
+                .await?;
+            Ok(())
+        })
     }
 }

@@ -23,6 +23,7 @@ use crate::messages::{
     JobFinished, LoadAttempts, RecordAttempt, RecordOutcome, RunJob, SendSms, WorkerReady,
 };
 use crate::record::{DeadLetter, Outcome, Record, SentSms, Timings};
+use crate::segments::{split, MAX_BODY_CHARS};
 use crate::topics::Topic;
 use crate::twilio::{OutboundSms, TwilioError};
 
@@ -39,6 +40,8 @@ pub struct WorkerDeps {
     pub consumer: String,
     /// How long to keep trying to record an outcome while Redis is away.
     pub record_patience: Duration,
+    /// `StatusCallback` of every send (`{public_url}/status/{topic}`), when `public_url` is set.
+    pub status_callback: Option<String>,
 }
 
 /// One worker of a topic's pool.
@@ -196,7 +199,7 @@ async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<(Reply, Vec<SentSms>, u
     let message = &job.message;
     let mut sent = Vec::new();
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
-        sent.push(send(deps, "accept", message, &Reply::text(text)).await?);
+        sent.push(send(deps, "accept".into(), message, &Reply::text(text)).await?);
     }
     let handled = AssertUnwindSafe(topic.handler.handle(message, &topic.context))
         .catch_unwind()
@@ -208,9 +211,43 @@ async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<(Reply, Vec<SentSms>, u
     };
     let handled_at = now_ms();
     if !reply.is_empty() {
-        sent.push(send(deps, "reply", message, &reply).await?);
+        for (kind, part) in reply_parts(&reply) {
+            sent.push(send(deps, kind, message, &part).await?);
+        }
     }
     Ok((reply, sent, handled_at))
+}
+
+/// A reply over Twilio's 1600 characters goes out as several messages split at word boundaries,
+/// named `reply`, `reply-2`, ...; media rides with the first.
+fn reply_parts(reply: &Reply) -> Vec<(String, Reply)> {
+    let text = reply.text.as_deref().unwrap_or_default();
+    if text.chars().count() <= MAX_BODY_CHARS {
+        return vec![("reply".to_string(), reply.clone())];
+    }
+    split(text, MAX_BODY_CHARS)
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let kind = if i == 0 {
+                "reply".to_string()
+            } else {
+                format!("reply-{}", i + 1)
+            };
+            let media_urls = if i == 0 {
+                reply.media_urls.clone()
+            } else {
+                Vec::new()
+            };
+            (
+                kind,
+                Reply {
+                    text: Some(part),
+                    media_urls,
+                },
+            )
+        })
+        .collect()
 }
 
 /// `backoff_initial_ms * 2^(n-1)`, capped at `backoff_max_ms`, with full jitter over the upper
@@ -227,7 +264,7 @@ fn backoff(retry: &crate::settings::RetrySettings, failures: u32) -> Duration {
 
 async fn send(
     deps: &WorkerDeps,
-    kind: &'static str,
+    kind: String,
     message: &InboundMessage,
     reply: &Reply,
 ) -> Result<SentSms, Failure> {
@@ -235,13 +272,13 @@ async fn send(
     let request = SendSms {
         topic: deps.topic.name.clone(),
         inbound_sid: message.sid.clone(),
-        kind,
+        kind: kind.clone(),
         sms: OutboundSms {
             to: message.number.clone(),
             from: twilio.from_number.clone(),
             body: reply.text.clone(),
             media_urls: reply.media_urls.clone(),
-            status_callback: None,
+            status_callback: deps.status_callback.clone(),
         },
     };
     let result = deps

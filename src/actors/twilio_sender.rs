@@ -15,7 +15,8 @@ use crate::domain::mask_number;
 use crate::messages::SendSms;
 use crate::record::SentSms;
 use crate::redis_keys::Keys;
-use crate::send_once::{send_once, Mark};
+use crate::segments::analyze;
+use crate::send_once::{send_once, SendContext};
 use crate::topics::Topics;
 use crate::twilio::{TwilioClient, TwilioError};
 
@@ -81,12 +82,15 @@ impl Handler<SendSms> for TwilioSender {
                 msg.sms.body.as_deref().map_or(0, |b| b.chars().count()),
                 msg.sms.media_urls.len()
             );
+            let info = analyze(msg.sms.body.as_deref().unwrap_or_default());
             let sent = SentSms {
-                kind: msg.kind.to_string(),
+                kind: msg.kind.clone(),
                 sid: format!("SMdryrun{:026x}", rand::random::<u128>() >> 24),
                 status: Some("dry_run".into()),
-                num_segments: None,
+                num_segments: Some(info.segments.to_string()),
                 dry_run: true,
+                encoding: Some(info.encoding),
+                segments: Some(info.segments),
             };
             return Box::pin(async move { Ok(sent) });
         }
@@ -98,14 +102,20 @@ impl Handler<SendSms> for TwilioSender {
                 )))
             });
         };
-        let mark = Mark {
-            key: self.keys.send_mark(&msg.topic, &msg.inbound_sid, msg.kind),
+        let cx = SendContext {
+            keys: self.keys.clone(),
+            topic: msg.topic.clone(),
+            inbound_sid: msg.inbound_sid.clone(),
+            kind: msg.kind.clone(),
             ttl_s: self.options.mark_ttl_s,
-            kind: msg.kind,
+            max_per_second: self
+                .topics
+                .get(&msg.topic)
+                .and_then(|t| t.settings.max_sends_per_second),
         };
         let mut conn = self.conn.clone();
         Box::pin(async move {
-            let sent = send_once(&mut conn, &client, &mark, &msg.sms).await?;
+            let sent = send_once(&mut conn, &client, &cx, &msg.sms).await?;
             log::debug!(
                 "Sent message. topic={} kind={} to={to} sid={}",
                 msg.topic,

@@ -1,9 +1,12 @@
 //! HTTP ingress (actix-web): the routes, their shared state, and how errors become responses.
-//! `submit` is Twilio's inbound webhook; `health` tells whether Redis answers.
+//! `submit` is Twilio's inbound webhook, `status` its delivery status callback (both through
+//! `webhook`, which checks signatures); `health` tells whether Redis answers.
 
-mod form;
+pub mod form;
 mod health;
+mod status;
 mod submit;
+pub mod webhook;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 
 use crate::actors::queue::RedisQueue;
+use crate::actors::recorder::Recorder;
 use crate::actors::validator::Validator;
 use crate::topics::Topics;
 use crate::twiml;
@@ -28,8 +32,14 @@ pub struct IngressState {
     pub validator: Addr<Validator>,
     /// Queues accepted messages.
     pub queue: Addr<RedisQueue>,
+    /// Records opt-outs and delivery statuses.
+    pub recorder: Addr<Recorder>,
     /// Set on shutdown: webhooks are answered 503 from then on.
     pub draining: Arc<AtomicBool>,
+    /// Whether webhooks must carry a valid `X-Twilio-Signature`.
+    pub signatures: bool,
+    /// The base URL Twilio calls, when set (signatures are checked against it).
+    pub public_url: String,
 }
 
 impl IngressState {
@@ -44,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .route("/queue/{topic}", web::get().to(submit::submit))
         .route("/queue/{topic}", web::post().to(submit::submit))
+        .route("/status/{topic}", web::post().to(status::status))
         .route("/health", web::get().to(health::health));
 }
 
@@ -59,6 +70,9 @@ pub enum IngressError {
     /// The body is not a form.
     #[error("content type must be application/x-www-form-urlencoded")]
     UnsupportedMediaType,
+    /// The signature is missing or wrong.
+    #[error("missing or invalid X-Twilio-Signature")]
+    Forbidden,
     /// The message could not be queued (Redis down, queue full, shutting down).
     #[error("message could not be queued")]
     Unavailable {
@@ -73,6 +87,7 @@ impl ResponseError for IngressError {
             IngressError::UnknownTopic(_) => StatusCode::NOT_FOUND,
             IngressError::BadRequest(_) => StatusCode::BAD_REQUEST,
             IngressError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngressError::Forbidden => StatusCode::FORBIDDEN,
             IngressError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -1,14 +1,14 @@
-//! `GET`/`POST /queue/{topic}`: Twilio's inbound webhook. Parse the parameters, run the topic's
-//! validators, queue an accepted message durably, and only then answer TwiML. Nothing is queued
-//! for a request that fails any step.
+//! `GET`/`POST /queue/{topic}`: Twilio's inbound webhook. Check the signature, parse the
+//! parameters, answer opt-out, opt-in and help keywords, run the topic's validators, queue an
+//! accepted message durably, and only then answer TwiML. Nothing is queued for a request that
+//! fails any step.
 
-use actix_web::http::header::CONTENT_TYPE;
-use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{form, IngressError, IngressState};
+use super::{webhook, IngressError, IngressState};
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
-use crate::messages::{Enqueue, Enqueued, Validate};
+use crate::keywords::{keyword, Keyword};
+use crate::messages::{Enqueue, Enqueued, SetOptOut, Validate};
 use crate::topics::Topic;
 use crate::twiml;
 use crate::validators::Verdict;
@@ -26,7 +26,7 @@ pub async fn submit(
         .get(&name)
         .cloned()
         .ok_or_else(|| IngressError::UnknownTopic(name.clone()))?;
-    let params = read_params(&request, &body)?;
+    let params = webhook::read(&request, &body, &topic, &state)?;
     let message = InboundMessage::from_params(&name, &params)
         .map_err(|e| IngressError::BadRequest(e.to_string()))?;
     let unavailable = || IngressError::Unavailable {
@@ -34,6 +34,11 @@ pub async fn submit(
     };
     if state.is_draining() {
         return Err(unavailable());
+    }
+    if let Some(word) = keyword(&message.message) {
+        return answer_keyword(word, &topic, &message, &state)
+            .await
+            .map_err(|_| unavailable());
     }
     let validated = state
         .validator
@@ -73,31 +78,34 @@ pub async fn submit(
     Ok(twiml_response(accept_text(&topic)))
 }
 
-fn read_params(
-    request: &HttpRequest,
-    body: &web::Bytes,
-) -> Result<Vec<(String, String)>, IngressError> {
-    let raw: &[u8] = if request.method() == Method::GET {
-        request.query_string().as_bytes()
-    } else {
-        check_content_type(request)?;
-        body
+/// STOP and friends record an opt-out, START and friends lift it; both answer nothing (Twilio
+/// confirms them itself). HELP and INFO answer the topic's help text. The handler never runs.
+async fn answer_keyword(
+    word: Keyword,
+    topic: &Topic,
+    message: &InboundMessage,
+    state: &IngressState,
+) -> Result<HttpResponse, ()> {
+    let opted_out = match word {
+        Keyword::Help => return Ok(twiml_response(topic.settings.help_response.as_deref())),
+        Keyword::OptOut => true,
+        Keyword::OptIn => false,
     };
-    form::parse(raw).map_err(|e| IngressError::BadRequest(format!("malformed parameters: {e}")))
-}
-
-fn check_content_type(request: &HttpRequest) -> Result<(), IngressError> {
-    let Some(value) = request.headers().get(CONTENT_TYPE) else {
-        return Ok(());
+    let request = SetOptOut {
+        topic: topic.name.clone(),
+        number: message.number.clone(),
+        opted_out,
     };
-    let value = value
-        .to_str()
-        .map_err(|_| IngressError::UnsupportedMediaType)?;
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        Ok(())
-    } else {
-        Err(IngressError::UnsupportedMediaType)
+    match state.recorder.send(request).await {
+        Ok(Ok(())) => {
+            log::info!(
+                "Opt-out keyword recorded. topic={} from={} opted_out={opted_out}",
+                topic.name,
+                mask_number(&message.number)
+            );
+            Ok(twiml_response(None))
+        }
+        _ => Err(()),
     }
 }
 

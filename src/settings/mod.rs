@@ -18,7 +18,7 @@ pub use load::{choose_profile, load, load_str, LoadOptions, Problem, SettingsErr
 pub use secret::Secret;
 
 /// The hard upper bound for `max_message_length`: Twilio's own limit for one message body.
-pub const MAX_BODY_CHARS: usize = 1600;
+pub use crate::segments::MAX_BODY_CHARS;
 
 /// A loaded, validated settings file for one profile.
 #[derive(Debug, Clone)]
@@ -147,6 +147,9 @@ pub struct TopicSettings {
     /// Answer to HELP / INFO.
     #[serde(default)]
     pub help_response: Option<String>,
+    /// Most message segments sent per second, across every process (unset: no pacing).
+    #[serde(default, deserialize_with = "flex::opt_f64")]
+    pub max_sends_per_second: Option<f64>,
     /// Retry policy for handler errors and transient Twilio failures.
     #[serde(default)]
     pub retry: RetrySettings,
@@ -258,6 +261,9 @@ pub struct TwilioSettings {
     pub account_sid: String,
     /// The account's auth token (never logged).
     pub auth_token: Secret,
+    /// A second accepted token for signatures, so a token can be rotated without downtime.
+    #[serde(default)]
+    pub secondary_auth_token: Option<Secret>,
     /// The number replies are sent from.
     pub from_number: String,
     /// Base URL of the REST API; tests point it at a local stand-in.

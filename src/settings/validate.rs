@@ -96,6 +96,15 @@ fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
             "is required when `handler` is a table".into(),
         );
     }
+    if let Some(rate) = topic.max_sends_per_second {
+        if !(rate > 0.0 && rate <= 10_000.0) {
+            push(
+                problems,
+                format!("{key}.max_sends_per_second"),
+                format!("must be above 0 and at most 10000, got {rate}"),
+            );
+        }
+    }
     check_retry(&key, topic, problems);
     check_twilio(&key, topic, problems);
     for (validator, spec) in &topic.validators {

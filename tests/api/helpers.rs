@@ -29,6 +29,7 @@ port = 0
 log_level = "debug"
 redis = "${REDIS_URL}"
 redis_prefix = "${PREFIX}"
+validate_signatures = false
 dry_run = false
 twilio_timeout_ms = 3000
 "#;

@@ -1,0 +1,70 @@
+//! `POST /status/{topic}`: Twilio's delivery status callback for a reply pyrowire sent
+//! (`StatusCallback` is `{public_url}/status/{topic}`). Signature-checked like webhooks; the
+//! status is recorded against the outbound message, moving only forward; error 21610 (the
+//! recipient unsubscribed) also records an opt-out. Answers 200 with an empty body.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{webhook, IngressError, IngressState};
+use crate::messages::{RecordDelivery, SetOptOut};
+
+/// Twilio's error code for a recipient who unsubscribed.
+pub const UNSUBSCRIBED: &str = "21610";
+
+/// Handles one status callback.
+pub async fn status(
+    request: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<IngressState>,
+) -> Result<HttpResponse, IngressError> {
+    let name = path.into_inner();
+    let topic = state
+        .topics
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| IngressError::UnknownTopic(name.clone()))?;
+    let params = webhook::read(&request, &body, &topic, &state)?;
+    let get = |key: &str| {
+        params
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    let outbound_sid = get("MessageSid").ok_or(IngressError::BadRequest(
+        "missing required parameter `MessageSid`".into(),
+    ))?;
+    let status = get("MessageStatus").ok_or(IngressError::BadRequest(
+        "missing required parameter `MessageStatus`".into(),
+    ))?;
+    let error_code = get("ErrorCode").filter(|c| c != "0");
+    let unavailable = || IngressError::Unavailable {
+        error_response: None,
+    };
+    if error_code.as_deref() == Some(UNSUBSCRIBED) {
+        if let Some(number) = get("To") {
+            let opt_out = SetOptOut {
+                topic: name.clone(),
+                number,
+                opted_out: true,
+            };
+            state
+                .recorder
+                .send(opt_out)
+                .await
+                .map_err(|_| unavailable())?
+                .map_err(|_| unavailable())?;
+        }
+    }
+    log::debug!("Delivery status. topic={name} sid={outbound_sid} status={status}");
+    let record = RecordDelivery {
+        topic: name,
+        outbound_sid,
+        status,
+        error_code,
+    };
+    match state.recorder.send(record).await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().finish()),
+        _ => Err(unavailable()),
+    }
+}

@@ -1,0 +1,99 @@
+//! What every Twilio webhook (inbound message or status callback) goes through first: read the
+//! parameters from the query string (GET) or the form body (POST), and check
+//! `X-Twilio-Signature` against the URL Twilio called (`public_url` + path when set, else the
+//! request's own scheme, host and path) under the topic's auth tokens.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::Method;
+use actix_web::HttpRequest;
+
+use super::{form, IngressError, IngressState};
+use crate::signature::{is_valid, SignedRequest};
+use crate::topics::Topic;
+
+/// The header Twilio signs webhooks with.
+pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+/// The webhook's parameters, after its signature was checked (when signatures are on).
+pub fn read(
+    request: &HttpRequest,
+    body: &[u8],
+    topic: &Topic,
+    state: &IngressState,
+) -> Result<Vec<(String, String)>, IngressError> {
+    let is_get = request.method() == Method::GET;
+    let raw: &[u8] = if is_get {
+        request.query_string().as_bytes()
+    } else {
+        check_content_type(request)?;
+        body
+    };
+    let params = form::parse(raw)
+        .map_err(|e| IngressError::BadRequest(format!("malformed parameters: {e}")))?;
+    if state.signatures {
+        // For GET the parameters are in the URL already; only POST form fields are appended.
+        let signed_params: &[(String, String)] = if is_get { &[] } else { &params };
+        check_signature(request, signed_params, topic, &state.public_url)?;
+    }
+    Ok(params)
+}
+
+fn check_content_type(request: &HttpRequest) -> Result<(), IngressError> {
+    let Some(value) = request.headers().get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| IngressError::UnsupportedMediaType)?;
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(())
+    } else {
+        Err(IngressError::UnsupportedMediaType)
+    }
+}
+
+fn check_signature(
+    request: &HttpRequest,
+    params: &[(String, String)],
+    topic: &Topic,
+    public_url: &str,
+) -> Result<(), IngressError> {
+    let signature = request
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(IngressError::Forbidden)?;
+    let url = called_url(request, public_url);
+    let twilio = &topic.settings.twilio;
+    let mut tokens = vec![twilio.auth_token.expose()];
+    if let Some(secondary) = &twilio.secondary_auth_token {
+        tokens.push(secondary.expose());
+    }
+    let signed = SignedRequest {
+        url: &url,
+        params,
+        body: None,
+    };
+    if is_valid(&tokens, signature, &signed) {
+        Ok(())
+    } else {
+        log::warn!(
+            "Webhook refused: bad X-Twilio-Signature. topic={} url={url}",
+            topic.name
+        );
+        Err(IngressError::Forbidden)
+    }
+}
+
+/// The URL Twilio called: `public_url` with this request's path and query, or, without one, the
+/// scheme and host this request arrived with (honouring `Forwarded` / `X-Forwarded-*`).
+pub fn called_url(request: &HttpRequest, public_url: &str) -> String {
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    if public_url.is_empty() {
+        let info = request.connection_info();
+        format!("{}://{}{path}", info.scheme(), info.host())
+    } else {
+        format!("{}{path}", public_url.trim_end_matches('/'))
+    }
+}

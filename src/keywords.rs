@@ -1,0 +1,57 @@
+//! Twilio's opt-out, opt-in and help keywords. Only a message that is just the keyword counts
+//! (case-insensitive, surrounding whitespace ignored). Ingress answers them itself: the handler
+//! never runs for them.
+
+/// What a keyword asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    /// Stop texting this number (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT).
+    OptOut,
+    /// Texting may resume (START, YES, UNSTOP).
+    OptIn,
+    /// Answer the topic's help text (HELP, INFO).
+    Help,
+}
+
+const OPT_OUT: &[&str] = &[
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+];
+const OPT_IN: &[&str] = &["START", "YES", "UNSTOP"];
+const HELP: &[&str] = &["HELP", "INFO"];
+
+/// The keyword a message body is, if it is one.
+pub fn keyword(body: &str) -> Option<Keyword> {
+    let word = body.trim().to_ascii_uppercase();
+    if OPT_OUT.contains(&word.as_str()) {
+        Some(Keyword::OptOut)
+    } else if OPT_IN.contains(&word.as_str()) {
+        Some(Keyword::OptIn)
+    } else if HELP.contains(&word.as_str()) {
+        Some(Keyword::Help)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_whole_keywords_only() {
+        assert_eq!(keyword(" stop "), Some(Keyword::OptOut));
+        assert_eq!(keyword("Unsubscribe"), Some(Keyword::OptOut));
+        assert_eq!(keyword("START"), Some(Keyword::OptIn));
+        assert_eq!(keyword("info\n"), Some(Keyword::Help));
+        assert_eq!(keyword("please stop"), None);
+        assert_eq!(keyword("stopped"), None);
+        assert_eq!(keyword(""), None);
+    }
+}

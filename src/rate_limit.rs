@@ -1,0 +1,38 @@
+//! Sending pace per topic, shared by every process on the Redis: a reservation on a generic cell
+//! rate (GCRA) clock. Each send reserves its segments and learns how long to wait before posting,
+//! so a burst is spread out at `max_sends_per_second` instead of piling up in Twilio's queue
+//! (error 30001). Redis's own clock is used, so processes on different machines agree.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+/// KEYS: rate key. ARGV: interval per segment (µs), segments. Returns the wait in µs.
+const RESERVE_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = math.max(tat, now)
+local cost = tonumber(ARGV[1]) * tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.0f', start + cost), 'PX', math.floor((start + cost - now) / 1000) + 1000)
+return string.format('%.0f', start - now)
+"#;
+
+/// Reserves `segments` sends at `per_second` on `key`; returns how long to wait before sending.
+pub async fn reserve(
+    conn: &mut ConnectionManager,
+    key: &str,
+    per_second: f64,
+    segments: u32,
+) -> redis::RedisResult<Duration> {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| redis::Script::new(RESERVE_LUA));
+    let interval_us = (1_000_000.0 / per_second).round().max(1.0) as u64;
+    let wait: String = script
+        .key(key)
+        .arg(interval_us)
+        .arg(segments.max(1))
+        .invoke_async(conn)
+        .await?;
+    Ok(Duration::from_micros(wait.parse().unwrap_or(0)))
+}
