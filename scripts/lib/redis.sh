@@ -1,14 +1,23 @@
 # Shared by scripts/serve, scripts/test and scripts/bench: find or install redis-server and run a
 # private instance on a free loopback port with its own data directory.
 
+apt_updated=""
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi
+  if [ -z "$apt_updated" ]; then
+    $sudo apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 ensure_redis_server() {
   if command -v redis-server >/dev/null 2>&1; then
     return 0
   fi
   echo "redis-server is missing; installing it with apt-get" >&2
-  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  apt_install redis-server
 }
 
 port_is_free() {

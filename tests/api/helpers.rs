@@ -79,7 +79,20 @@ pub fn settings_with(
     prefix: &str,
     api_base: &str,
 ) -> Result<Settings, SettingsError> {
-    let text = format!("{TEST_PROFILE}{profile_extra}\n{topics}");
+    // A key in `profile_extra` replaces the test profile's own line for it.
+    let overridden = |line: &str| {
+        let key = line.split('=').next().unwrap_or_default().trim();
+        !key.is_empty()
+            && profile_extra
+                .lines()
+                .any(|l| l.split('=').next().unwrap_or_default().trim() == key)
+    };
+    let profile: String = TEST_PROFILE
+        .lines()
+        .filter(|line| line.starts_with('[') || !overridden(line))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let text = format!("{profile}{profile_extra}\n{topics}");
     let redis = redis_url();
     let env = |name: &str| match name {
         "REDIS_URL" => Some(redis.clone()),

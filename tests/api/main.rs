@@ -9,3 +9,4 @@ mod guarantees;
 mod ingress_cases;
 mod pipeline;
 mod settings_errors;
+mod signatures;
