@@ -3,6 +3,11 @@
 //! it at the end of its sender's list for ordering, and sets the key). Ingress answers Twilio only
 //! after this succeeds.
 
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
 use actix::{Actor, Context, Handler, ResponseFuture};
 use redis::aio::ConnectionManager;
 use redis::Script;
@@ -36,6 +41,50 @@ pub enum QueueError {
     /// The actor is gone (shutting down).
     #[error("queue actor is unavailable")]
     Mailbox(#[from] actix::MailboxError),
+    /// Redis failed moments ago; the request was not tried (see [`Breaker`]).
+    #[error("redis is unavailable (failing fast until the next probe)")]
+    Down,
+}
+
+/// While Redis is failing, only one request per [`Breaker::PROBE_EVERY`] tries it (and may wait
+/// for the connection's timeout); the others fail at once, so Twilio gets its 503 without delay
+/// and a health probe with a short timeout sees 503, not a timeout.
+#[derive(Clone, Default)]
+pub struct Breaker {
+    failed_at: Rc<Cell<Option<Instant>>>,
+}
+
+impl Breaker {
+    /// How often a request may probe a failing Redis.
+    pub const PROBE_EVERY: Duration = Duration::from_millis(250);
+
+    /// Runs `op` unless Redis failed within the last probe interval; remembers the outcome.
+    pub async fn call<T>(
+        self,
+        op: impl Future<Output = Result<T, QueueError>>,
+    ) -> Result<T, QueueError> {
+        if let Some(failed_at) = self.failed_at.get() {
+            if failed_at.elapsed() < Self::PROBE_EVERY {
+                return Err(QueueError::Down);
+            }
+            // This request is the probe; the others keep failing fast meanwhile.
+            self.failed_at.set(Some(Instant::now()));
+        }
+        let result = op.await;
+        match &result {
+            Err(QueueError::Redis(e)) if is_outage(e) => self.failed_at.set(Some(Instant::now())),
+            _ => self.failed_at.set(None),
+        }
+        result
+    }
+}
+
+fn is_outage(error: &redis::RedisError) -> bool {
+    error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_unrecoverable_error()
 }
 
 /// Queues jobs on the shared connection.
@@ -45,6 +94,7 @@ pub struct RedisQueue {
     script: Script,
     dedup_ttl_s: u64,
     max_depth: u64,
+    breaker: Breaker,
 }
 
 impl RedisQueue {
@@ -56,6 +106,7 @@ impl RedisQueue {
             script: Script::new(ENQUEUE_LUA),
             dedup_ttl_s,
             max_depth,
+            breaker: Breaker::default(),
         }
     }
 }
@@ -76,7 +127,8 @@ impl Handler<Enqueue> for RedisQueue {
         let payload = serde_json::to_string(&msg.job);
         let (ttl, max_depth) = (self.dedup_ttl_s, self.max_depth);
         let mut conn = self.conn.clone();
-        Box::pin(async move {
+        let breaker = self.breaker.clone();
+        let enqueue = async move {
             let mut invocation = script.prepare_invoke();
             invocation
                 .key(seen)
@@ -91,7 +143,8 @@ impl Handler<Enqueue> for RedisQueue {
                 "full" => Err(QueueError::Full(stream)),
                 _ => Ok(Enqueued::Queued { id }),
             }
-        })
+        };
+        Box::pin(async move { breaker.call(enqueue).await })
     }
 }
 
@@ -100,9 +153,14 @@ impl Handler<Ping> for RedisQueue {
 
     fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
         let mut conn = self.conn.clone();
+        let breaker = self.breaker.clone();
         Box::pin(async move {
-            redis::cmd("PING").query_async::<String>(&mut conn).await?;
-            Ok(())
+            breaker
+                .call(async move {
+                    redis::cmd("PING").query_async::<String>(&mut conn).await?;
+                    Ok(())
+                })
+                .await
         })
     }
 }
