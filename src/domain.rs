@@ -309,4 +309,121 @@ mod tests {
         assert_eq!(mask_number("+15551234567"), "+1********67");
         assert_eq!(mask_number("123"), "***");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        const NAMES: &[&str] = &[
+            "Body",
+            "From",
+            "To",
+            "MessageSid",
+            "SmsMessageSid",
+            "AccountSid",
+            "MessagingServiceSid",
+            "NumMedia",
+            "NumSegments",
+            "FromCity",
+            "FromState",
+            "FromCountry",
+            "FromZip",
+            "ToCity",
+            "ToState",
+            "ToCountry",
+            "ToZip",
+            "ApiVersion",
+        ];
+
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(NAMES).prop_map(str::to_string),
+                (0..13usize).prop_map(|i| format!("MediaUrl{i}")),
+                (0..13usize).prop_map(|i| format!("MediaContentType{i}")),
+                Just("MediaUrl".to_string()),
+                Just("MediaUrl-1".to_string()),
+                any::<String>(),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "[ -~]{0,16}",
+                "https://[a-z]{1,4}/[0-9]{1,2}",
+                Just(String::new()),
+                Just(" ".to_string()),
+            ]
+        }
+
+        fn num_media() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (0..=12usize).prop_map(|n| n.to_string()),
+                " ?[+]?[0-9]{1,3} ?",
+                "[0-9]{15,40}",
+                Just("-1".to_string()),
+                any::<String>(),
+            ]
+        }
+
+        /// A webhook's parameters: usually with a sender, a sid and some media so that many
+        /// cases get past the required checks, plus arbitrary extras, in any order and with
+        /// duplicates.
+        fn params() -> impl Strategy<Value = Vec<(String, String)>> {
+            let fixed = (
+                prop::option::weighted(0.9, "\\+[0-9]{1,15}|[ -~]{0,70}|\\PC{0,8}"),
+                prop::option::weighted(0.9, "SM[0-9a-f]{32}|[ -~]{0,70}|\\PC{0,8}"),
+                prop::option::weighted(0.6, num_media()),
+                prop::collection::vec(
+                    ("https://[a-z]{1,3}/[0-9]{1,2}", "[a-z]{1,5}/[a-z]{1,5}"),
+                    0..12,
+                ),
+            );
+            let extras = prop::collection::vec((name(), value()), 0..24);
+            (fixed, extras)
+                .prop_map(|((from, sid, num_media, media), extras)| {
+                    let mut all = extras;
+                    all.extend(from.map(|v| ("From".to_string(), v)));
+                    all.extend(sid.map(|v| ("MessageSid".to_string(), v)));
+                    all.extend(num_media.map(|v| ("NumMedia".to_string(), v)));
+                    for (i, (url, content_type)) in media.into_iter().enumerate() {
+                        all.push((format!("MediaUrl{i}"), url));
+                        all.push((format!("MediaContentType{i}"), content_type));
+                    }
+                    all
+                })
+                .prop_shuffle()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_parameters_give_a_consistent_message_or_a_clean_error(
+                topic in "[a-z]{1,8}|\\PC{0,8}",
+                params in params(),
+            ) {
+                let Ok(message) = InboundMessage::from_params(&topic, &params) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(message.media.count, message.media.media.len());
+                prop_assert!(message.media.count <= MAX_MEDIA);
+                prop_assert!(message.media.media.keys().all(|url| !url.is_empty()));
+                prop_assert!(!message.number.trim().is_empty());
+                prop_assert!(!message.sid.trim().is_empty());
+                prop_assert!(!message.extra.keys().any(|k| MAPPED.contains(&k.as_str())));
+                let json = serde_json::to_string(&message).unwrap();
+                let back: InboundMessage = serde_json::from_str(&json).unwrap();
+                prop_assert_eq!(back, message);
+            }
+
+            #[test]
+            fn arbitrary_parameter_lists_never_panic(
+                params in prop::collection::vec((name(), value()), 0..32),
+            ) {
+                let _ = InboundMessage::from_params("t", &params);
+            }
+        }
+    }
 }

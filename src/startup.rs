@@ -216,6 +216,7 @@ impl App {
             draining,
             signatures: profile.signatures_checked(&settings.profile_name),
             public_url: profile.public_url.clone(),
+            request_timeout: profile.request_timeout(),
         });
         let address = format!("{}:{}", profile.host, listen_port(profile.port));
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
@@ -235,6 +236,8 @@ impl App {
         .listen(listener)
         .map_err(bind_error)?
         .disable_signals()
+        .client_request_timeout(profile.request_timeout())
+        .client_disconnect_timeout(Duration::from_secs(1))
         .shutdown_timeout(settings.profile.shutdown_grace_ms.div_ceil(1000))
         .run();
         log::info!("Listening on http://{}:{port}", settings.profile.host);

@@ -2,6 +2,7 @@
 //! `submit` is Twilio's inbound webhook, `status` its delivery status callback (both through
 //! `webhook`, which checks signatures); `health` tells whether Redis answers.
 
+mod body;
 pub mod form;
 mod health;
 mod status;
@@ -40,6 +41,8 @@ pub struct IngressState {
     pub signatures: bool,
     /// The base URL Twilio calls, when set (signatures are checked against it).
     pub public_url: String,
+    /// How long a client may take to send a request's body.
+    pub request_timeout: std::time::Duration,
 }
 
 impl IngressState {
@@ -51,8 +54,7 @@ impl IngressState {
 
 /// Registers the routes on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .route("/queue/{topic}", web::get().to(submit::submit))
+    cfg.route("/queue/{topic}", web::get().to(submit::submit))
         .route("/queue/{topic}", web::post().to(submit::submit))
         .route("/status/{topic}", web::post().to(status::status))
         .route("/health", web::get().to(health::health));
@@ -73,6 +75,12 @@ pub enum IngressError {
     /// The signature is missing or wrong.
     #[error("missing or invalid X-Twilio-Signature")]
     Forbidden,
+    /// The body is larger than allowed.
+    #[error("body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The body did not arrive in time.
+    #[error("body did not arrive in time")]
+    Timeout,
     /// The message could not be queued (Redis down, queue full, shutting down).
     #[error("message could not be queued")]
     Unavailable {
@@ -88,6 +96,8 @@ impl ResponseError for IngressError {
             IngressError::BadRequest(_) => StatusCode::BAD_REQUEST,
             IngressError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngressError::Forbidden => StatusCode::FORBIDDEN,
+            IngressError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngressError::Timeout => StatusCode::REQUEST_TIMEOUT,
             IngressError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

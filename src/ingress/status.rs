@@ -5,7 +5,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{webhook, IngressError, IngressState};
+use super::{body, webhook, IngressError, IngressState, MAX_BODY_BYTES};
 use crate::messages::{RecordDelivery, SetOptOut};
 
 /// Twilio's error code for a recipient who unsubscribed.
@@ -15,7 +15,7 @@ pub const UNSUBSCRIBED: &str = "21610";
 pub async fn status(
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<IngressState>,
 ) -> Result<HttpResponse, IngressError> {
     let name = path.into_inner();
@@ -24,6 +24,7 @@ pub async fn status(
         .get(&name)
         .cloned()
         .ok_or_else(|| IngressError::UnknownTopic(name.clone()))?;
+    let body = body::read(payload, MAX_BODY_BYTES, state.request_timeout).await?;
     let params = webhook::read(&request, &body, &topic, &state)?;
     let get = |key: &str| {
         params

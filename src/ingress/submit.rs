@@ -5,7 +5,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{webhook, IngressError, IngressState};
+use super::{body, webhook, IngressError, IngressState, MAX_BODY_BYTES};
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
 use crate::keywords::{keyword, Keyword};
 use crate::messages::{Enqueue, Enqueued, SetOptOut, Validate};
@@ -17,7 +17,7 @@ use crate::validators::Verdict;
 pub async fn submit(
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<IngressState>,
 ) -> Result<HttpResponse, IngressError> {
     let name = path.into_inner();
@@ -26,6 +26,7 @@ pub async fn submit(
         .get(&name)
         .cloned()
         .ok_or_else(|| IngressError::UnknownTopic(name.clone()))?;
+    let body = body::read(payload, MAX_BODY_BYTES, state.request_timeout).await?;
     let params = webhook::read(&request, &body, &topic, &state)?;
     let message = InboundMessage::from_params(&name, &params)
         .map_err(|e| IngressError::BadRequest(e.to_string()))?;

@@ -93,6 +93,12 @@ pub struct Profile {
     /// Ingress answers 503 when a topic's queue holds more jobs than this.
     #[serde(default = "defaults::max_queue_depth", deserialize_with = "flex::u64")]
     pub max_queue_depth: u64,
+    /// How long a client may take to send a request's headers, and again its body.
+    #[serde(
+        default = "defaults::request_timeout_ms",
+        deserialize_with = "flex::u64"
+    )]
+    pub request_timeout_ms: u64,
     /// Timeout of one Twilio API request.
     #[serde(
         default = "defaults::twilio_timeout_ms",
@@ -113,6 +119,10 @@ impl Profile {
     /// See `shutdown_grace_ms`.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+    /// See `request_timeout_ms`.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
     }
     /// See `twilio_timeout_ms`.
     pub fn twilio_timeout(&self) -> Duration {
@@ -307,6 +317,9 @@ mod defaults {
     }
     pub fn max_queue_depth() -> u64 {
         100_000
+    }
+    pub fn request_timeout_ms() -> u64 {
+        10_000
     }
     pub fn twilio_timeout_ms() -> u64 {
         10_000

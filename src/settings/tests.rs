@@ -82,3 +82,214 @@ fn secrets_do_not_show_in_debug_output() {
     let printed = format!("{dev:?}");
     assert!(!printed.contains("s3cr3t"));
 }
+
+// A key at the top level with an empty name (`"" = 1`, valid TOML) is reported with an empty
+// key, so the message reads "is not a known key (expected `profiles` and `topics`)" without
+// saying which key. Un-ignore once `load_str` names it (for example as `""`).
+#[test]
+#[ignore = "bug: an empty top-level key gives a problem without a key"]
+fn an_empty_top_level_key_is_named() {
+    let text = format!("\"\" = 1\n{ROOT}");
+    let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert!(err.problems().iter().all(|p| !p.key.is_empty()), "{err}");
+}
+
+mod properties {
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    /// Every problem names a key and says something. Keys lie under `profiles` or `topics`,
+    /// except unknown top-level keys, which are named as they are (a deleted table header
+    /// moves its keys to the top level).
+    fn check_problems(text: &str, err: &SettingsError) -> Result<(), TestCaseError> {
+        let SettingsError::Invalid { problems, .. } = err else {
+            return Ok(());
+        };
+        prop_assert!(!problems.is_empty());
+        let top: toml::Table = toml::from_str(text).unwrap();
+        for p in problems {
+            prop_assert!(!p.problem.trim().is_empty(), "{p:?}");
+            let k = p.key.as_str();
+            let known = ["profiles", "topics"].contains(&k)
+                || k.starts_with("profiles.")
+                || k.starts_with("topics.")
+                || top.contains_key(k);
+            prop_assert!(known && !k.is_empty(), "{p:?} in\n{text}");
+        }
+        Ok(())
+    }
+
+    /// A TOML value as it would be written after `=`.
+    fn value() -> impl Strategy<Value = String> {
+        let show = |v: toml::Value| v.to_string();
+        prop_oneof![
+            any::<String>().prop_map(move |s| show(toml::Value::String(s))),
+            any::<i64>().prop_map(|n| n.to_string()),
+            (0..70_000i64).prop_map(|n| n.to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<f64>().prop_map(move |f| show(toml::Value::Float(f))),
+            "\"[0-9]{1,25}\"|\"-?[0-9]{1,4}(\\.[0-9])?\"|\"(true|false|yes| )\"",
+            "\"\\$\\{[A-Z_]{0,6}(:-[ -~&&[^\"\\\\]]{0,8})?\\}?\"",
+            Just("[]".to_string()),
+            Just("{}".to_string()),
+            Just("{ kind = \"reply\", text = \"hi {number}\" }".to_string()),
+            Just("{ message = 3 }".to_string()),
+            Just("[1, \"a\", { b = true }]".to_string()),
+        ]
+    }
+
+    const KEYS: &[&str] = &[
+        "host",
+        "port",
+        "redis",
+        "redis_prefix",
+        "validate_signatures",
+        "public_url",
+        "claim_idle_ms",
+        "dry_run",
+        "recent_records",
+        "handler",
+        "send_on_accept",
+        "max_message_length",
+        "workers",
+        "max_sends_per_second",
+        "retry",
+        "validators",
+        "twilio",
+        "properties",
+        "max_attempts",
+        "backoff_initial_ms",
+        "account_sid",
+        "auth_token",
+        "secondary_auth_token",
+        "from_number",
+        "kind",
+        "message",
+        "must_match",
+        "charset",
+        "profiles",
+        "topics",
+    ];
+
+    /// A key as written before `=`: known, bare, dotted, or quoted (never empty: see the
+    /// ignored test above).
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(KEYS).prop_map(str::to_string),
+            "[A-Za-z0-9_-]{1,10}",
+            "[a-z]{1,5}\\.[a-z]{1,5}",
+            ".+".prop_map(|s| toml::Value::String(s).to_string()),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        /// Gives the `key = value` line at this index (among such lines) a new value.
+        Replace(Index, String),
+        /// Deletes a line, which may be a table header.
+        Delete(Index),
+        /// Inserts `key = value` before a line, or at the end.
+        Insert(Index, String, String),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            4 => (any::<Index>(), value()).prop_map(|(i, v)| Mutation::Replace(i, v)),
+            2 => any::<Index>().prop_map(Mutation::Delete),
+            2 => (any::<Index>(), key(), value()).prop_map(|(i, k, v)| Mutation::Insert(i, k, v)),
+        ]
+    }
+
+    fn apply(text: &str, mutation: &Mutation) -> String {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        match mutation {
+            Mutation::Replace(at, value) => {
+                let assignments: Vec<usize> = (0..lines.len())
+                    .filter(|&i| {
+                        let line = lines[i].trim_start();
+                        line.contains('=') && !line.starts_with(['#', '['])
+                    })
+                    .collect();
+                if !assignments.is_empty() {
+                    let line = &mut lines[assignments[at.index(assignments.len())]];
+                    let name = line.split('=').next().unwrap().trim_end().to_string();
+                    *line = format!("{name} = {value}");
+                }
+            }
+            Mutation::Delete(at) => {
+                if !lines.is_empty() {
+                    lines.remove(at.index(lines.len()));
+                }
+            }
+            Mutation::Insert(at, key, value) => {
+                lines.insert(at.index(lines.len() + 1), format!("{key} = {value}"));
+            }
+        }
+        lines.join("\n")
+    }
+
+    /// TOML-ish text: headers and assignments the loader knows, in random order.
+    fn tomlish() -> impl Strategy<Value = String> {
+        let header = prop_oneof![
+            Just("[profiles.dev]".to_string()),
+            Just("[profiles]".to_string()),
+            Just("[topics]".to_string()),
+            "\\[topics\\.[a-z ]{0,4}\\]",
+            "\\[topics\\.[a-z]{1,3}\\.(twilio|retry|validators|properties|handler)\\]",
+            "\\[topics\\.[a-z]{1,3}\\.validators\\.[a-z]{1,3}\\]",
+        ];
+        let line = prop_oneof![
+            1 => header,
+            3 => (key(), value()).prop_map(|(k, v)| format!("{k} = {v}")),
+        ];
+        prop::collection::vec(line, 0..24).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,256}|[\\[\\]a-z.=\"{}\n ]{0,128}") {
+            if let Err(err) = load_str(&text, Path::new("s.toml"), "dev", &no_env) {
+                let _ = err.to_string();
+            }
+        }
+
+        #[test]
+        fn toml_like_text_never_panics_and_every_problem_names_its_key(text in tomlish()) {
+            if let Err(err) = load_str(&text, Path::new("s.toml"), "dev", &no_env) {
+                let _ = err.to_string();
+                check_problems(&text, &err)?;
+            }
+        }
+
+        #[test]
+        fn a_mutated_root_file_loads_or_every_problem_names_its_key(
+            mutations in prop::collection::vec(mutation(), 1..4),
+        ) {
+            let text = mutations.iter().fold(ROOT.to_string(), |text, m| apply(&text, m));
+            if let Err(err) = load_str(&text, Path::new("settings.toml"), "dev", &no_env) {
+                let _ = err.to_string();
+                check_problems(&text, &err)?;
+            }
+        }
+
+        #[test]
+        fn any_environment_value_loads_or_every_problem_names_its_key(
+            value in "\\PC{0,24}|[0-9]{1,25}|redis://[a-z]{1,5}:[0-9]{1,6}/[0-9]{1,3}",
+            profile in "dev|prod",
+        ) {
+            let env = |_: &str| Some(value.clone());
+            if let Err(err) = load_str(ROOT, Path::new("settings.toml"), &profile, &env) {
+                let _ = err.to_string();
+                check_problems(ROOT, &err)?;
+            }
+        }
+    }
+}

@@ -58,6 +58,7 @@ fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
         ("dead_letter_ttl_s", profile.dead_letter_ttl_s),
         ("max_queue_depth", profile.max_queue_depth),
         ("twilio_timeout_ms", profile.twilio_timeout_ms),
+        ("request_timeout_ms", profile.request_timeout_ms),
     ] {
         if value == 0 {
             push(problems, format!("{key}.{name}"), "must be above 0".into());

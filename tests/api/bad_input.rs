@@ -82,3 +82,28 @@ async fn health_says_redis_is_up() {
     let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
     assert_eq!(body["redis"], "up");
 }
+
+#[actix_web::test]
+async fn a_trickling_body_gets_408_and_nothing_is_queued() {
+    use std::io::{Read, Write};
+    let app = crate::helpers::spawn_app_with(
+        &topic("sample", r#""echo""#),
+        "request_timeout_ms = 300\n",
+        pyrowire::startup::RunOptions::default(),
+    )
+    .await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let answer = actix_web::rt::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let head = "POST /queue/sample HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\nFrom=%2B1555";
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(app.queue_len("sample").await, 0);
+}

@@ -307,10 +307,55 @@ fn ymd(time: SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The create request's form fields, as the OpenAPI description (CreateMessage) lists them.
+const CREATE_FIELDS: &[&str] = &[
+    "To",
+    "StatusCallback",
+    "ApplicationSid",
+    "MaxPrice",
+    "ProvideFeedback",
+    "Attempt",
+    "ValidityPeriod",
+    "ForceDelivery",
+    "ContentRetention",
+    "AddressRetention",
+    "SmartEncoded",
+    "PersistentAction",
+    "TrafficType",
+    "ShortenUrls",
+    "ScheduleType",
+    "SendAt",
+    "SendAsMms",
+    "ContentVariables",
+    "RiskCheck",
+    "From",
+    "FallbackFrom",
+    "MessagingServiceSid",
+    "Body",
+    "MediaUrl",
+    "ContentSid",
+];
+
 /// The Twilio error a create request earns: (status, code, message), or None when it is valid.
 fn check_fields(received: &Received) -> Option<(u16, i64, &'static str)> {
     let body = received.field("Body").unwrap_or_default();
     let media = received.fields("MediaUrl").len();
+    if received
+        .form
+        .iter()
+        .any(|(k, _)| !CREATE_FIELDS.contains(&k.as_str()))
+    {
+        // Not a real Twilio code: a parameter the Messages API does not describe is a sender bug.
+        return Some((
+            400,
+            99999,
+            "Unknown parameter (not in the Messages API description)",
+        ));
+    }
+    let callback = received.field("StatusCallback").unwrap_or("https://x");
+    if !(callback.starts_with("https://") || callback.starts_with("http://")) {
+        return Some((400, 21609, "Invalid StatusCallback"));
+    }
     if received.field("To").is_none_or(str::is_empty) {
         Some((400, 21604, "A 'To' phone number is required."))
     } else if received.field("From").is_none() && received.field("MessagingServiceSid").is_none() {

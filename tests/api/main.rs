@@ -8,5 +8,6 @@ mod bad_input;
 mod guarantees;
 mod ingress_cases;
 mod pipeline;
+mod protocol;
 mod settings_errors;
 mod signatures;

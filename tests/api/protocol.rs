@@ -1,0 +1,183 @@
+//! Speaking Twilio: opt-out keywords and error 21610, HELP, long replies split on word
+//! boundaries with their segment counts, and sends paced to `max_sends_per_second`.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+
+use crate::fake_twilio::Scripted;
+use crate::helpers::{inbound, new_sid, spawn_app, twilio_table, SENDER};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn topic(handler: &str, extra: &str) -> String {
+    format!(
+        r#"
+[topics.sample]
+handler = {handler}
+accept_response = "ok"
+help_response = "Text anything; reply STOP to stop."
+max_message_length = 1600
+workers = 4
+{extra}
+[topics.sample.retry]
+backoff_initial_ms = 20
+backoff_max_ms = 100
+{}"#,
+        twilio_table("sample")
+    )
+}
+
+#[actix_web::test]
+async fn stop_opts_out_without_running_the_handler_and_start_opts_back_in() {
+    let app = spawn_app(&topic(r#""echo""#, "")).await;
+    let stop = app.post("sample", &inbound(&new_sid(), " Stop ")).await;
+    assert!(stop.body.ends_with("<Response/>"), "{}", stop.body);
+    assert_eq!(app.queue_len("sample").await, 0);
+    let mut redis = app.redis.clone();
+    let opted: bool = redis
+        .hexists(app.key("sample", "optout"), SENDER)
+        .await
+        .unwrap();
+    assert!(opted);
+
+    let sid = new_sid();
+    assert_eq!(
+        app.post("sample", &inbound(&sid, "hello?")).await.status,
+        200
+    );
+    let record = app.wait_record("sample", &sid, WAIT).await;
+    assert_eq!(record["outcome"], "completed");
+    assert_eq!(record["sent"][0]["status"], "opted_out");
+    assert!(
+        app.twilio.creates().is_empty(),
+        "nothing is sent to an opted-out number"
+    );
+
+    app.post("sample", &inbound(&new_sid(), "START")).await;
+    let sid = new_sid();
+    app.post("sample", &inbound(&sid, "back again")).await;
+    app.wait_record("sample", &sid, WAIT).await;
+    let creates = app.twilio.creates();
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0].field("Body"), Some("back again"));
+}
+
+#[actix_web::test]
+async fn help_and_info_answer_the_topics_help_text() {
+    let app = spawn_app(&topic(r#""echo""#, "")).await;
+    for word in ["HELP", "info"] {
+        let answer = app.post("sample", &inbound(&new_sid(), word)).await;
+        assert!(answer
+            .body
+            .contains("<Message>Text anything; reply STOP to stop.</Message>"));
+    }
+    assert_eq!(app.queue_len("sample").await, 0);
+}
+
+#[actix_web::test]
+async fn twilio_error_21610_marks_the_number_opted_out() {
+    let app = spawn_app(&topic(r#""echo""#, "")).await;
+    app.twilio.script(vec![Scripted::error(400, Some(21610))]);
+    let first = new_sid();
+    app.post("sample", &inbound(&first, "are you there")).await;
+    let record = app.wait_record("sample", &first, WAIT).await;
+    assert_eq!(record["sent"][0]["status"], "opted_out");
+
+    let second = new_sid();
+    app.post("sample", &inbound(&second, "and now")).await;
+    app.wait_record("sample", &second, WAIT).await;
+    assert_eq!(
+        app.twilio.creates().len(),
+        1,
+        "only the refused first attempt reached Twilio"
+    );
+}
+
+#[actix_web::test]
+async fn a_reply_over_1600_characters_is_split_on_word_boundaries() {
+    let app = spawn_app(&topic(
+        r#"{ kind = "reply", text = "{message} {message} {message}" }"#,
+        "",
+    ))
+    .await;
+    let words = "lorem ipsum dolor sit amet ".repeat(40);
+    let words = words.trim();
+    let sid = new_sid();
+    app.post("sample", &inbound(&sid, words)).await;
+    let record = app.wait_record("sample", &sid, WAIT).await;
+    let expected = format!("{words} {words} {words}");
+
+    let bodies: Vec<String> = app
+        .twilio
+        .created()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        bodies.len(),
+        3,
+        "{} characters in parts of at most 1600",
+        expected.len()
+    );
+    assert!(bodies.iter().all(|b| b.chars().count() <= 1600));
+    assert!(bodies
+        .iter()
+        .all(|b| !b.starts_with(' ') && !b.ends_with(' ')));
+    assert_eq!(bodies.join(" "), expected);
+    let kinds: Vec<&str> = record["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["reply", "reply-2", "reply-3"]);
+    assert_eq!(record["sent"][0]["encoding"], "gsm7");
+    assert_eq!(record["sent"][0]["segments"], 11);
+}
+
+#[actix_web::test]
+async fn records_show_each_replys_encoding_and_segments() {
+    let topics = topic(r#""echo""#, "").replace(
+        "[topics.sample.retry]",
+        "[topics.sample.validators.parseable]\nmessage = \"no\"\ncharset = \"unicode\"\n[topics.sample.retry]",
+    );
+    let app = spawn_app(&topics).await;
+    let (plain, emoji) = (new_sid(), new_sid());
+    app.post("sample", &inbound(&plain, "plain text")).await;
+    app.post("sample", &inbound(&emoji, "ça va 😀")).await;
+    let plain = app.wait_record("sample", &plain, WAIT).await;
+    let emoji = app.wait_record("sample", &emoji, WAIT).await;
+    assert_eq!(plain["sent"][0]["encoding"], "gsm7");
+    assert_eq!(plain["sent"][0]["segments"], 1);
+    assert_eq!(emoji["sent"][0]["encoding"], "ucs2");
+    assert_eq!(emoji["sent"][0]["segments"], 1);
+}
+
+#[actix_web::test]
+async fn sends_are_paced_to_max_sends_per_second() {
+    let app = spawn_app(&topic(r#""echo""#, "max_sends_per_second = 4")).await;
+    let mut sids = Vec::new();
+    for i in 0..6 {
+        let sid = new_sid();
+        let mut params = inbound(&sid, "burst");
+        params.retain(|(k, _)| k != "From");
+        params.push(("From".into(), format!("+1555777000{i}")));
+        app.post("sample", &params).await;
+        sids.push(sid);
+    }
+    for sid in &sids {
+        app.wait_record("sample", sid, WAIT).await;
+    }
+    let creates = app.twilio.creates();
+    assert_eq!(creates.len(), 6);
+    let span = creates[5].at - creates[0].at;
+    assert!(
+        span >= Duration::from_millis(1150),
+        "6 sends at 4/s took only {span:?}"
+    );
+    for pair in creates.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= Duration::from_millis(180), "two sends {gap:?} apart");
+    }
+}
