@@ -54,7 +54,10 @@ pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, 
         for sid in sids {
             let raw: Option<String> = conn.get(keys.record(topic, &sid)).map_err(redis_error)?;
             match raw.and_then(|r| serde_json::from_str::<Record>(&r).ok()) {
-                Some(record) => describe(&mut out, &record),
+                Some(record) => {
+                    let statuses = delivery_history(&mut conn, &keys, topic, &record);
+                    describe(&mut out, &record, &statuses)
+                }
                 None => {
                     let _ = writeln!(out, "  {sid}: record expired");
                 }
@@ -64,7 +67,28 @@ pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, 
     Ok(out)
 }
 
-fn describe(out: &mut String, record: &Record) {
+/// Each sent message's delivery history (`queued,sent,delivered`), when Twilio reported one.
+fn delivery_history(
+    conn: &mut redis::Connection,
+    keys: &Keys,
+    topic: &str,
+    record: &Record,
+) -> Vec<Option<String>> {
+    record
+        .sent
+        .iter()
+        .map(|sent| {
+            if sent.sid.is_empty() || sent.dry_run {
+                return None;
+            }
+            conn.hget(keys.delivery(topic, &sent.sid), "history")
+                .ok()
+                .flatten()
+        })
+        .collect()
+}
+
+fn describe(out: &mut String, record: &Record, statuses: &[Option<String>]) {
     let message = &record.message;
     let _ = writeln!(
         out,
@@ -79,11 +103,12 @@ fn describe(out: &mut String, record: &Record) {
     for url in &record.reply.media_urls {
         let _ = writeln!(out, "    media: {url}");
     }
-    for sent in &record.sent {
-        let how = if sent.dry_run {
-            " (dry run, not sent)"
-        } else {
-            ""
+    for (sent, history) in record.sent.iter().zip(statuses) {
+        let how = match (sent.dry_run, sent.status.as_deref(), history) {
+            (true, _, _) => " (dry run, not sent)".to_string(),
+            (_, Some("opted_out"), _) => " (not sent: the number opted out)".to_string(),
+            (_, _, Some(history)) => format!(" ({})", history.replace(',', " → ")),
+            _ => String::new(),
         };
         let _ = writeln!(out, "    sent {} as {}{how}", sent.kind, sent.sid);
     }
