@@ -9,7 +9,7 @@ use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::commands::init::init;
 use pyrowire::commands::recent::recent;
 use pyrowire::settings::{self, LoadOptions, Settings};
-use pyrowire::startup::{App, Role, RunOptions};
+use pyrowire::startup::{Role, RunOptions};
 
 #[derive(Parser)]
 #[command(
@@ -179,10 +179,6 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings, role: Role, topics: Vec<String>) -> ExitCode {
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(log_filter(&settings.profile.log_level)),
-    )
-    .init();
     let options = RunOptions {
         role,
         topics: topics
@@ -191,36 +187,15 @@ fn serve(settings: Settings, role: Role, topics: Vec<String>) -> ExitCode {
             .collect(),
         ..RunOptions::default()
     };
-    let result = actix_web::rt::System::new().block_on(async move {
-        let app = App::build(settings, options).await?;
-        app.run()
-            .await
-            .map_err(|e| Box::new(e) as Box<dyn std::error::Error>)?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    });
-    match result {
+    match pyrowire::server::run(settings, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = error_chain(e.as_ref());
+            let message = error_chain(&e);
             log::error!("{message}");
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// `log_level` sets pyrowire's own level; other crates log at most at `info`, so that `debug`
-/// shows pyrowire's message flow without every dependency's internals. A full filter
-/// (containing `=` or `,`) is used as it is.
-fn log_filter(level: &str) -> String {
-    if level.contains(['=', ',']) {
-        return level.to_string();
-    }
-    let others = match level.to_ascii_lowercase().as_str() {
-        "debug" | "trace" => "info".to_string(),
-        other => other.to_string(),
-    };
-    format!("{others},pyrowire={level}")
 }
 
 /// An error and its causes on one line: "failed to connect to redis at ...: Connection refused".

@@ -87,14 +87,18 @@ pub enum StartupError {
     /// Redis could not be reached.
     #[error("failed to connect to redis at {url}")]
     Redis {
+        /// The Redis URL, password removed.
         url: String,
+        /// What Redis or the connection said.
         #[source]
         source: redis::RedisError,
     },
     /// The listening socket could not be bound.
     #[error("failed to listen on {address}")]
     Bind {
+        /// The address that could not be bound.
         address: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::handlers::{Handler, HandlerContext, HandlerRegistry};
+use crate::handlers::{Handler, HandlerRegistry};
 use crate::settings::load::{Problem, SettingsError};
 use crate::settings::{Settings, TopicSettings};
 use crate::validators::{ValidatorChain, ValidatorRegistry};
@@ -20,8 +20,8 @@ pub struct Topic {
     pub validators: ValidatorChain,
     /// Its handler.
     pub handler: Arc<dyn Handler>,
-    /// What the handler may read besides the message.
-    pub context: HandlerContext,
+    /// The topic's `properties`, handed to the handler.
+    pub properties: Arc<toml::Table>,
 }
 
 /// Every topic of the settings, by name.
@@ -54,16 +54,12 @@ pub fn build_topics(
                 })
             });
         if let (Ok(validators), Ok(handler)) = (chain, handler) {
-            let context = HandlerContext {
-                topic: name.clone(),
-                properties: Arc::new(topic.properties.clone()),
-            };
             let compiled = Topic {
                 name: name.clone(),
                 settings: topic.clone(),
                 validators,
                 handler,
-                context,
+                properties: Arc::new(topic.properties.clone()),
             };
             topics.insert(name.clone(), Arc::new(compiled));
         }

@@ -1,14 +1,15 @@
 //! Smoke tests of the real `pyrowire` executable: serve one message end to end, `check`, `init`.
 
+#[allow(dead_code)] // the binary tests use only part of the helpers
+mod common;
 #[path = "api/fake_twilio.rs"]
 #[allow(dead_code)] // the binary tests use only part of the stand-in
 mod fake_twilio;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::Process;
 use fake_twilio::FakeTwilio;
 
 const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -47,71 +48,21 @@ api_base = "{api_base}"
     path
 }
 
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(settings: &std::path::Path) -> Server {
-        let mut child = exe()
-            .args(["serve", "--profile", "test", "--settings"])
-            .arg(settings)
-            .env("TEST_SID", ACCOUNT_SID)
-            .env("TEST_TOKEN", AUTH_TOKEN)
-            .env_remove("RUST_LOG")
-            .env_remove("PORT")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Server { child, lines }
-    }
-
-    /// Reads log lines until one contains `needle`; returns it and everything read.
-    fn wait_for_line(&self, needle: &str, timeout: Duration) -> (String, Vec<String>) {
-        let deadline = Instant::now() + timeout;
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return (line, seen),
-                Ok(line) => seen.push(line),
-                Err(_) => break,
-            }
-        }
-        panic!("no log line with {needle:?} within {timeout:?}; saw: {seen:#?}");
-    }
-}
-
 #[actix_web::test]
 async fn serves_a_message_end_to_end_and_logs_no_secret() {
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_file(dir.path(), &twilio.base);
-    let server = Server::start(&settings);
-    let (line, _) = server.wait_for_line("Listening on http://", Duration::from_secs(20));
-    let address = line
-        .split("Listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let mut command = exe();
+    command
+        .args(["serve", "--profile", "test", "--settings"])
+        .arg(&settings)
+        .env("TEST_SID", ACCOUNT_SID)
+        .env("TEST_TOKEN", AUTH_TOKEN)
+        .env_remove("RUST_LOG")
+        .env_remove("PORT");
+    let mut server = Process::start(command);
+    let address = server.listening_address();
 
     let body = "From=%2B15551234567&To=%2B15005550006&MessageSid=SMbinary1&Body=ping";
     let mut response = awc::Client::default()
@@ -128,10 +79,9 @@ async fn serves_a_message_end_to_end_and_logs_no_secret() {
     assert_eq!(received[0].field("Body"), Some("ping"));
     assert_eq!(received[0].field("To"), Some("+15551234567"));
 
-    let mut server = server;
     let _ = server.child.kill();
     let _ = server.child.wait();
-    let logs: Vec<String> = server.lines.try_iter().collect();
+    let logs = server.drain_lines();
     for line in &logs {
         assert!(!line.contains(AUTH_TOKEN), "secret in log: {line}");
         assert!(

@@ -7,6 +7,7 @@
 //! supervisor restarts the actor and the pool hands the job out again.
 
 use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use futures_util::FutureExt;
 use crate::actors::recorder::Recorder;
 use crate::actors::twilio_sender::TwilioSender;
 use crate::domain::{now_ms, InboundMessage, Job, Reply};
+use crate::handlers::{HandlerContext, SendFn};
 use crate::messages::{
     JobFinished, LoadAttempts, RecordAttempt, RecordOutcome, RunJob, SendSms, WorkerReady,
 };
@@ -201,9 +203,11 @@ async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<(Reply, Vec<SentSms>, u
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
         sent.push(send(deps, "accept".into(), message, &Reply::text(text)).await?);
     }
-    let handled = AssertUnwindSafe(topic.handler.handle(message, &topic.context))
+    let context = handler_context(deps, message);
+    let handled = AssertUnwindSafe(topic.handler.handle(message, &context))
         .catch_unwind()
         .await;
+    sent.extend(context.take_sent());
     let reply = match handled {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) => return Err(Failure::handler(format!("handler failed: {e}"), false)),
@@ -216,6 +220,24 @@ async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<(Reply, Vec<SentSms>, u
         }
     }
     Ok((reply, sent, handled_at))
+}
+
+/// The handler's context for one attempt: its extra sends (`sms`, `mms`) go through the sender
+/// like replies do.
+fn handler_context(deps: &WorkerDeps, message: &InboundMessage) -> HandlerContext {
+    let topic = deps.topic.name.clone();
+    let properties = deps.topic.properties.clone();
+    let (deps, message) = (deps.clone(), message.clone());
+    let send: SendFn = Rc::new(move |kind: String, reply: Reply| {
+        let (deps, message) = (deps.clone(), message.clone());
+        async move {
+            send(&deps, kind, &message, &reply)
+                .await
+                .map_err(|failure| failure.reason)
+        }
+        .boxed_local()
+    });
+    HandlerContext::with_sender(topic, properties, send)
 }
 
 /// A reply over Twilio's 1600 characters goes out as several messages split at word boundaries,

@@ -45,7 +45,9 @@ pub enum DeadError {
     /// Redis failed.
     #[error("failed to reach redis at {url}")]
     Redis {
+        /// The Redis URL, password removed.
         url: String,
+        /// What Redis or the connection said.
         #[source]
         source: redis::RedisError,
     },

@@ -19,7 +19,9 @@ pub enum InitError {
     /// Writing failed.
     #[error("failed to write `{path}`")]
     Write {
+        /// The file or directory.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },

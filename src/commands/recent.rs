@@ -20,7 +20,9 @@ pub enum RecentError {
     /// Redis could not be read.
     #[error("failed to read records from redis at {url}")]
     Redis {
+        /// The Redis URL, password removed.
         url: String,
+        /// What Redis or the connection said.
         #[source]
         source: redis::RedisError,
     },

@@ -2,8 +2,11 @@
 //! its own by name. A topic names its handler in settings, either by name or as a table with
 //! `kind` and options; the factory checks the options once, at start-up.
 
+mod context;
 mod echo;
+mod from_fn;
 mod reply;
+mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +15,11 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::domain::{InboundMessage, Reply};
 
+pub use context::{HandlerContext, SendFn};
 pub use echo::Echo;
+pub use from_fn::{from_fn, FnHandler};
 pub use reply::Template;
+pub use webhook::Webhook;
 
 /// Why a handler could not produce a reply; the job is retried, then dead-lettered.
 #[derive(Debug, thiserror::Error)]
@@ -30,15 +36,6 @@ impl HandlerError {
             message: message.into(),
         }
     }
-}
-
-/// What a handler may read besides the message.
-#[derive(Debug, Clone)]
-pub struct HandlerContext {
-    /// The topic's name.
-    pub topic: String,
-    /// The topic's `properties` table.
-    pub properties: Arc<toml::Table>,
 }
 
 /// Turns a message into a reply. Runs on a worker actor; must not block.
@@ -68,6 +65,7 @@ impl Default for HandlerRegistry {
         };
         registry.register("echo", Arc::new(Echo::from_options));
         registry.register("reply", Arc::new(Template::from_options));
+        registry.register("webhook", Arc::new(Webhook::from_options));
         registry
     }
 }

@@ -45,17 +45,26 @@ pub enum SettingsError {
     /// The file could not be read.
     #[error("failed to read settings file `{path}`")]
     Read {
+        /// The settings file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
     /// The file is not valid TOML.
     #[error("failed to parse settings file `{path}`: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The settings file.
+        path: PathBuf,
+        /// The TOML parser's message, with line and column.
+        message: String,
+    },
     /// The file is TOML but its content is wrong.
     #[error("invalid settings in `{path}`:\n{}", list(.problems))]
     Invalid {
+        /// The settings file.
         path: PathBuf,
+        /// Every problem found.
         problems: Vec<Problem>,
     },
 }
@@ -118,8 +127,10 @@ pub fn load_str(
     let profiles = take_table(&mut table, "profiles", &mut problems);
     let topics = take_table(&mut table, "topics", &mut problems);
     for key in table.keys() {
+        // TOML allows an empty key (`"" = 1`); name it as written so the problem says which.
+        let shown = if key.is_empty() { "\"\"" } else { key };
         problems.push(problem(
-            key,
+            shown,
             "is not a known key (expected `profiles` and `topics`)",
         ));
     }

@@ -11,3 +11,4 @@ mod pipeline;
 mod protocol;
 mod settings_errors;
 mod signatures;
+mod webhook_handler;

@@ -1,0 +1,141 @@
+//! `webhook`: lets an application in any language be the handler. Each message is POSTed as
+//! JSON (the message fields, plus the topic's `properties` as a nested `properties` object) to
+//! the topic's `url`, with `X-Pyrowire-Secret` when a `secret` is set so the application can
+//! trust the call. The JSON answer is the reply: `{"reply": "text", "media_url": "..." | [...]}`;
+//! 204 or an empty body means no reply. A non-2xx answer, a bad body or a timeout (`timeout_ms`,
+//! default 10000) is a handler error: retried, then dead-lettered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
+use serde::Deserialize;
+
+use super::{Handler, HandlerContext, HandlerError};
+use crate::domain::{InboundMessage, Reply};
+
+/// The header carrying the topic's shared secret.
+pub const SECRET_HEADER: &str = "X-Pyrowire-Secret";
+
+/// Largest answer read from the application.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// A handler that asks an HTTP application for the reply.
+pub struct Webhook {
+    url: String,
+    timeout: Duration,
+    secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MediaUrls {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    reply: Option<String>,
+    media_url: Option<MediaUrls>,
+}
+
+thread_local! {
+    /// awc clients are not `Send`; each worker thread keeps one, with its connection pool.
+    static CLIENT: awc::Client = awc::Client::builder().disable_redirects().finish();
+}
+
+impl Webhook {
+    /// Builds from settings options: `url` (required), `timeout_ms`, `secret`.
+    pub fn from_options(options: &toml::Table) -> Result<Arc<dyn Handler>, String> {
+        let mut url = None;
+        let mut timeout = Duration::from_secs(10);
+        let mut secret = None;
+        for (key, value) in options {
+            match key.as_str() {
+                "url" => url = Some(value.as_str().ok_or("`url` must be a string")?.to_string()),
+                "timeout_ms" => {
+                    let ms = value
+                        .as_integer()
+                        .filter(|ms| (1..=300_000).contains(ms))
+                        .ok_or("`timeout_ms` must be between 1 and 300000")?;
+                    timeout = Duration::from_millis(ms as u64);
+                }
+                "secret" => {
+                    secret = Some(
+                        value
+                            .as_str()
+                            .ok_or("`secret` must be a string")?
+                            .to_string(),
+                    )
+                }
+                other => return Err(format!("has an unknown option `{other}`")),
+            }
+        }
+        let url = url.ok_or("needs `url`")?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("`url` must be an http(s) URL, got `{url}`"));
+        }
+        Ok(Arc::new(Webhook {
+            url,
+            timeout,
+            secret: secret.filter(|s| !s.is_empty()),
+        }))
+    }
+
+    async fn call(
+        &self,
+        message: &InboundMessage,
+        context: &HandlerContext,
+    ) -> Result<Reply, HandlerError> {
+        let mut payload =
+            serde_json::to_value(message).map_err(|e| HandlerError::new(e.to_string()))?;
+        let properties = serde_json::to_value(&*context.properties).unwrap_or_default();
+        payload["properties"] = properties;
+        let mut request = CLIENT
+            .with(|client| client.post(&self.url))
+            .timeout(self.timeout);
+        if let Some(secret) = &self.secret {
+            request = request.insert_header((SECRET_HEADER, secret.as_str()));
+        }
+        let mut response = request
+            .send_json(&payload)
+            .await
+            .map_err(|e| HandlerError::new(format!("webhook call failed: {e}")))?;
+        let status = response.status();
+        let body = response
+            .body()
+            .limit(MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| HandlerError::new(format!("webhook answer unreadable: {e}")))?;
+        if !status.is_success() {
+            return Err(HandlerError::new(format!("webhook answered {status}")));
+        }
+        if status.as_u16() == 204 || body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Reply::none());
+        }
+        let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
+            HandlerError::new(format!("webhook answer is not the expected JSON: {e}"))
+        })?;
+        let media_urls = match answer.media_url {
+            None => Vec::new(),
+            Some(MediaUrls::One(url)) => vec![url],
+            Some(MediaUrls::Many(urls)) => urls,
+        };
+        Ok(Reply {
+            text: answer.reply.filter(|r| !r.is_empty()),
+            media_urls,
+        })
+    }
+}
+
+impl Handler for Webhook {
+    fn handle<'a>(
+        &'a self,
+        message: &'a InboundMessage,
+        context: &'a HandlerContext,
+    ) -> LocalBoxFuture<'a, Result<Reply, HandlerError>> {
+        self.call(message, context).boxed_local()
+    }
+}

@@ -1,0 +1,126 @@
+//! The examples run end to end: the Rust "yo momma" app (custom validator and handler calling an
+//! HTTP API) and the Python webhook app called by a `webhook` topic. Replies are checked at the
+//! Twilio stand-in.
+
+#[allow(dead_code)] // the example tests use only part of the helpers
+mod common;
+#[path = "api/fake_twilio.rs"]
+#[allow(dead_code)] // the example tests use only part of the stand-in
+mod fake_twilio;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{free_port, redis_url, Process};
+use fake_twilio::FakeTwilio;
+
+const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+/// The built example executable (cargo builds examples for `cargo test`).
+fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    deps.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+/// Environment that points an example at the test Redis and the stand-in.
+fn env(command: &mut Command, twilio: &FakeTwilio) {
+    command
+        .env("REDIS_URL", redis_url())
+        .env("PORT", "0")
+        .env(
+            "PYROWIRE_PREFIX",
+            format!("ex{:08x}", rand::random::<u32>()),
+        )
+        .env("PYROWIRE_DRY_RUN", "false")
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("TWILIO_API_BASE", &twilio.base)
+        .env_remove("RUST_LOG")
+        .env_remove("PYROWIRE_PROFILE")
+        .env_remove("ENV");
+}
+
+async fn text(address: &str, topic: &str, body: &str) -> String {
+    let form = [
+        ("From", "+15551234567"),
+        ("To", "+15005550006"),
+        ("FromCity", "PORTLAND"),
+        ("MessageSid", &format!("SM{:032x}", rand::random::<u128>())),
+        ("Body", body),
+    ];
+    let mut response = awc::Client::default()
+        .post(format!("{address}/queue/{topic}"))
+        .send_form(&form)
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    String::from_utf8(response.body().await.unwrap().to_vec()).unwrap()
+}
+
+#[actix_web::test]
+async fn the_yo_momma_example_insists_on_yo_momma_and_answers_with_a_joke() {
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let mut command = Command::new(example("yo_momma"));
+    env(&mut command, &twilio);
+    command
+        .env_remove("JOKE_API")
+        .env_remove("PYROWIRE_SETTINGS");
+    let app = Process::start(command);
+    let address = app.listening_address();
+
+    let refused = text(&address, "yo_momma", "tell me a joke").await;
+    assert!(
+        refused.contains("You gotta say &apos;yo momma&apos;, yo."),
+        "{refused}"
+    );
+    let accepted = text(&address, "yo_momma", "Tell me a YO MOMMA joke").await;
+    assert!(accepted.contains("Hold on."), "{accepted}");
+
+    let created = twilio.wait_for_created(1, Duration::from_secs(15)).await;
+    let joke = created[0]["body"].as_str().unwrap();
+    assert!(joke.starts_with("Yo momma's so "), "{joke}");
+    assert_eq!(created[0]["to"], "+15551234567");
+    assert_eq!(twilio.created().len(), 1, "the refused text got no reply");
+}
+
+#[actix_web::test]
+async fn the_python_webhook_app_is_a_topics_handler() {
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let port = free_port();
+    let mut python = Command::new("python3");
+    python
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/webhook_app.py"
+        ))
+        .args(["--port", &port.to_string(), "--secret", "s3cret"]);
+    let webhook_app = Process::start(python);
+    webhook_app.wait_for_line("listening on", Duration::from_secs(10));
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pyrowire"));
+    command.args([
+        "serve",
+        "--settings",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/webhook.toml"),
+    ]);
+    env(&mut command, &twilio);
+    command
+        .env("WEBHOOK_URL", format!("http://127.0.0.1:{port}/sms"))
+        .env("WEBHOOK_SECRET", "s3cret");
+    let app = Process::start(command);
+    let address = app.listening_address();
+
+    text(&address, "app", "hi there").await;
+    let created = twilio.wait_for_created(1, Duration::from_secs(15)).await;
+    assert_eq!(
+        created[0]["body"],
+        "Hello from PORTLAND! You said: hi there"
+    );
+}
