@@ -95,6 +95,7 @@
 pub mod actors;
 pub mod clock;
 pub mod commands;
+pub mod dead_letters;
 pub mod delivery;
 pub mod domain;
 pub mod gsm;
@@ -102,6 +103,8 @@ pub mod handlers;
 pub mod ingress;
 pub mod keywords;
 pub mod messages;
+pub mod metrics;
+pub mod overview;
 pub mod rate_limit;
 pub mod record;
 pub mod redis_conn;

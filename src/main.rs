@@ -8,6 +8,7 @@ use pyrowire::commands::check::check;
 use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::commands::init::init;
 use pyrowire::commands::recent::recent;
+use pyrowire::commands::status::status;
 use pyrowire::settings::{self, LoadOptions, Settings};
 use pyrowire::startup::{Role, RunOptions};
 
@@ -43,6 +44,11 @@ enum Command {
     },
     /// Load and validate the settings, print a summary.
     Check {
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Print each topic's queue depth, in-flight jobs, totals, dead letters and rates.
+    Status {
         #[command(flatten)]
         settings: SettingsArgs,
     },
@@ -121,6 +127,17 @@ fn main() -> ExitCode {
             Ok(Err(e)) => {
                 eprintln!("error: {e}");
                 ExitCode::from(2)
+            }
+            Err(code) => code,
+        },
+        Command::Status { settings } => match settings.load().map(|s| status(&s)) {
+            Ok(Ok(text)) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Ok(Err(e)) => {
+                eprintln!("error: {}", error_chain(&e));
+                ExitCode::FAILURE
             }
             Err(code) => code,
         },

@@ -91,6 +91,18 @@ impl Keys {
         self.key(topic, "rate")
     }
 
+    /// Hash of running totals, `completed` and `dead_lettered`, across all processes. Written by
+    /// the recorder; read by the dashboard and `pyrowire status`.
+    pub fn stats(&self, topic: &str) -> String {
+        self.key(topic, "stats")
+    }
+
+    /// Hash of one minute's `completed` and `dead_lettered` counts (`minute_ms` is the start of
+    /// the minute in ms), with a TTL of two hours. Written by the recorder; read by the dashboard.
+    pub fn minute_stats(&self, topic: &str, minute_ms: u64) -> String {
+        self.key(topic, &format!("stats:{minute_ms}"))
+    }
+
     /// Sorted set of dead-lettered MessageSids scored by when they died (ms), trimmed to
     /// `max_dead_letters`. Written by the recorder; read and re-queued by `pyrowire dead`.
     pub fn dead(&self, topic: &str) -> String {
@@ -125,6 +137,11 @@ mod tests {
         assert_eq!(keys.delivery("sample", "SM2"), "px:{sample}:delivery:SM2");
         assert_eq!(keys.opt_outs("sample"), "px:{sample}:optout");
         assert_eq!(keys.rate("sample"), "px:{sample}:rate");
+        assert_eq!(keys.stats("sample"), "px:{sample}:stats");
+        assert_eq!(
+            keys.minute_stats("sample", 60_000),
+            "px:{sample}:stats:60000"
+        );
         assert_eq!(keys.dead_entry("sample", "SM1"), "px:{sample}:dead:SM1");
     }
 }

@@ -23,8 +23,10 @@ use crate::actors::twilio_sender::{SenderOptions, TwilioSender};
 use crate::actors::validator::Validator;
 use crate::actors::worker_pool::{PoolConnections, WorkerPool, READ_BLOCK};
 use crate::handlers::HandlerRegistry;
+use crate::ingress::request_log::RequestLog;
 use crate::ingress::{self, IngressState};
 use crate::messages::Drain;
+use crate::metrics::Metrics;
 use crate::redis_conn::{connect, redact_url, COMMAND_TIMEOUT};
 use crate::redis_keys::Keys;
 use crate::settings::{Profile, Settings, SettingsError};
@@ -62,6 +64,8 @@ pub struct RunOptions {
     pub handlers: HandlerRegistry,
     /// Custom validators.
     pub validators: ValidatorRegistry,
+    /// Where this process's metrics are counted (and served at `/metrics`).
+    pub metrics: Metrics,
 }
 
 impl Default for RunOptions {
@@ -71,6 +75,7 @@ impl Default for RunOptions {
             topics: Vec::new(),
             handlers: HandlerRegistry::default(),
             validators: ValidatorRegistry::default(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -147,6 +152,7 @@ impl App {
             .await
             .map_err(redis_error)?;
         let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
+        let metrics = options.metrics.clone();
         let mut pools = Vec::new();
         if options.role.runs_workers() {
             let sender = TwilioSender::new(
@@ -175,6 +181,7 @@ impl App {
                     recorder: recorder.clone(),
                     consumer: consumer.clone(),
                     record_patience: profile.claim_idle(),
+                    metrics: metrics.clone(),
                     status_callback: (!profile.public_url.is_empty()).then(|| {
                         format!(
                             "{}/status/{}",
@@ -205,6 +212,7 @@ impl App {
         if !options.role.serves_web() {
             return Ok(app);
         }
+        let (shared_for_web, keys_for_web) = (shared.clone(), keys.clone());
         let queue =
             RedisQueue::new(shared, keys, profile.dedup_ttl_s, profile.max_queue_depth).start();
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
@@ -221,6 +229,13 @@ impl App {
             signatures: profile.signatures_checked(&settings.profile_name),
             public_url: profile.public_url.clone(),
             request_timeout: profile.request_timeout(),
+            metrics: metrics.clone(),
+            dashboard_token: profile
+                .dashboard_token
+                .clone()
+                .filter(|t| !t.expose().is_empty()),
+            redis: shared_for_web,
+            keys: keys_for_web,
         });
         let address = format!("{}:{}", profile.host, listen_port(profile.port));
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
@@ -235,6 +250,7 @@ impl App {
         let server = HttpServer::new(move || {
             actix_web::App::new()
                 .app_data(state.clone())
+                .wrap(RequestLog)
                 .configure(ingress::configure)
         })
         .listen(listener)

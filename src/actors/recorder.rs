@@ -12,6 +12,9 @@ use crate::delivery::record_status;
 use crate::messages::{LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut};
 use crate::redis_keys::{Keys, GROUP};
 
+/// Per-minute counts are kept this long (the dashboard shows the last hour).
+const MINUTE_STATS_TTL_S: i64 = 2 * 3600;
+
 /// Why a record could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -77,6 +80,15 @@ impl Recorder {
                 &msg.entry_id,
             )
             .del(self.keys.attempts(topic, sid));
+        let outcome = if msg.dead.is_some() {
+            "dead_lettered"
+        } else {
+            "completed"
+        };
+        let minute = self.keys.minute_stats(topic, now_ms() / 60_000 * 60_000);
+        pipe.hincr(self.keys.stats(topic), outcome, 1)
+            .hincr(&minute, outcome, 1)
+            .expire(&minute, MINUTE_STATS_TTL_S);
         match &msg.dead {
             Some(dead) => {
                 let list = self.keys.dead(topic);

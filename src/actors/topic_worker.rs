@@ -24,6 +24,7 @@ use crate::handlers::{HandlerContext, SendFn};
 use crate::messages::{
     JobFinished, LoadAttempts, RecordAttempt, RecordOutcome, RunJob, SendSms, WorkerReady,
 };
+use crate::metrics::Metrics;
 use crate::record::{DeadLetter, Outcome, Record, SentSms, Timings};
 use crate::segments::{split, MAX_BODY_CHARS};
 use crate::topics::Topic;
@@ -44,6 +45,8 @@ pub struct WorkerDeps {
     pub record_patience: Duration,
     /// `StatusCallback` of every send (`{public_url}/status/{topic}`), when `public_url` is set.
     pub status_callback: Option<String>,
+    /// This process's metrics.
+    pub metrics: Metrics,
 }
 
 /// One worker of a topic's pool.
@@ -161,6 +164,7 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
                     handled_at,
                     finished_at: now_ms(),
                 };
+                count_completed(&deps, &sent, &timings);
                 let record = record(
                     &deps,
                     &run,
@@ -181,6 +185,10 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
                     attempts.len() + 1,
                     failure.reason
                 );
+                deps.metrics
+                    .failed
+                    .with_label_values(&[&deps.topic.name])
+                    .inc();
                 attempts.push(failure.reason.clone());
                 save_attempt(&deps, &run.job.message, failure.reason).await;
                 if failure.panicked {
@@ -204,9 +212,15 @@ async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<(Reply, Vec<SentSms>, u
         sent.push(send(deps, "accept".into(), message, &Reply::text(text)).await?);
     }
     let context = handler_context(deps, message);
+    let started = std::time::Instant::now();
     let handled = AssertUnwindSafe(topic.handler.handle(message, &context))
         .catch_unwind()
         .await;
+    let seconds = started.elapsed().as_secs_f64();
+    deps.metrics
+        .handler_seconds
+        .with_label_values(&[&topic.name])
+        .observe(seconds);
     sent.extend(context.take_sent());
     let reply = match handled {
         Ok(Ok(reply)) => reply,
@@ -370,8 +384,36 @@ async fn dead_letter(deps: &WorkerDeps, run: RunJob, reasons: Vec<String>, start
         reasons,
         timings,
     );
+    let labels = [deps.topic.name.as_str(), "dead_lettered"];
+    deps.metrics.processed.with_label_values(&labels).inc();
     finish(deps, run.entry_id, record, Some(dead)).await;
     End::Done
+}
+
+fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Timings) {
+    let (metrics, topic) = (&deps.metrics, deps.topic.name.as_str());
+    metrics
+        .processed
+        .with_label_values(&[topic, "completed"])
+        .inc();
+    let total_ms = timings.finished_at.saturating_sub(timings.received_at);
+    let seconds = total_ms as f64 / 1000.0;
+    metrics
+        .end_to_end_seconds
+        .with_label_values(&[topic])
+        .observe(seconds);
+    for sms in sent.iter().filter(|s| !s.dry_run && !s.sid.is_empty()) {
+        let encoding = match sms.encoding {
+            Some(crate::segments::Encoding::Ucs2) => "ucs2",
+            _ => "gsm7",
+        };
+        metrics.sent.with_label_values(&[topic, encoding]).inc();
+        let segments = u64::from(sms.segments.unwrap_or(1));
+        metrics
+            .segments
+            .with_label_values(&[topic])
+            .inc_by(segments);
+    }
 }
 
 async fn load_attempts(deps: &WorkerDeps, message: &InboundMessage) -> Vec<String> {

@@ -1,6 +1,5 @@
 //! `pyrowire dead TOPIC`: list a topic's dead letters with every attempt's reason, and re-queue
-//! them (`--requeue SID`, `--requeue-all`). A re-queued job goes to the end of the topic's queue
-//! with a fresh attempt count; replies it already sent are not sent again.
+//! them (`--requeue SID`, `--requeue-all`; see [`crate::dead_letters`]).
 
 use std::fmt::Write;
 
@@ -11,16 +10,6 @@ use crate::record::DeadLetter;
 use crate::redis_conn::{redact_url, CONNECT_TIMEOUT};
 use crate::redis_keys::Keys;
 use crate::settings::Settings;
-
-/// KEYS: dead set, dead entry, stream, sender list, attempts. ARGV: sid, job JSON.
-const REQUEUE_LUA: &str = r#"
-if redis.call('EXISTS', KEYS[2]) == 0 then return false end
-local id = redis.call('XADD', KEYS[3], '*', 'job', ARGV[2])
-redis.call('RPUSH', KEYS[4], id)
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[5])
-return id
-"#;
 
 /// What to do with the dead letters.
 #[derive(Debug, Clone, Default)]
@@ -109,18 +98,7 @@ fn requeue_one(
     let Some(letter) = raw.and_then(|r| serde_json::from_str::<DeadLetter>(&r).ok()) else {
         return Ok(None);
     };
-    let job = serde_json::to_string(&letter.job).map_err(|e| {
-        redis::RedisError::from((redis::ErrorKind::TypeError, "bad job", e.to_string()))
-    })?;
-    redis::Script::new(REQUEUE_LUA)
-        .key(keys.dead(topic))
-        .key(keys.dead_entry(topic, sid))
-        .key(keys.queue(topic))
-        .key(keys.sender(topic, &letter.job.message.number))
-        .key(keys.attempts(topic, sid))
-        .arg(sid)
-        .arg(job)
-        .invoke(conn)
+    crate::dead_letters::requeue(keys, topic, sid, &letter).invoke(conn)
 }
 
 fn describe(out: &mut String, letter: &DeadLetter) {

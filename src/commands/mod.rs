@@ -1,6 +1,7 @@
-//! The command-line commands other than `serve`: `check`, `dead`, `init` and `recent`.
+//! The command-line commands other than `serve`: `check`, `dead`, `init`, `recent` and `status`.
 
 pub mod check;
 pub mod dead;
 pub mod init;
 pub mod recent;
+pub mod status;

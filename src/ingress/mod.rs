@@ -1,10 +1,14 @@
 //! HTTP ingress (actix-web): the routes, their shared state, and how errors become responses.
 //! `submit` is Twilio's inbound webhook, `status` its delivery status callback (both through
-//! `webhook`, which checks signatures); `health` tells whether Redis answers.
+//! `webhook`, which checks signatures); `health` tells whether Redis answers; `metrics` serves
+//! Prometheus; `dashboard` the page and its JSON; `request_log` logs one line per request.
 
 mod body;
+mod dashboard;
 pub mod form;
 mod health;
+mod metrics;
+pub mod request_log;
 mod status;
 mod submit;
 pub mod webhook;
@@ -19,6 +23,9 @@ use actix_web::{web, HttpResponse, ResponseError};
 use crate::actors::queue::RedisQueue;
 use crate::actors::recorder::Recorder;
 use crate::actors::validator::Validator;
+use crate::metrics::Metrics;
+use crate::redis_keys::Keys;
+use crate::settings::Secret;
 use crate::topics::Topics;
 use crate::twiml;
 
@@ -43,6 +50,14 @@ pub struct IngressState {
     pub public_url: String,
     /// How long a client may take to send a request's body.
     pub request_timeout: std::time::Duration,
+    /// This process's metrics.
+    pub metrics: Metrics,
+    /// The dashboard's token; the dashboard is off without one.
+    pub dashboard_token: Option<Secret>,
+    /// The shared Redis connection, for the dashboard and the metrics' queue gauges.
+    pub redis: redis::aio::ConnectionManager,
+    /// Key builder.
+    pub keys: Keys,
 }
 
 impl IngressState {
@@ -55,6 +70,9 @@ impl IngressState {
 /// Registers the routes on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/queue/{topic}", web::get().to(submit::submit))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .route("/health/live", web::get().to(health::live))
+        .configure(dashboard::configure)
         .route("/queue/{topic}", web::post().to(submit::submit))
         .route("/status/{topic}", web::post().to(status::status))
         .route("/health", web::get().to(health::health));

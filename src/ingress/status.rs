@@ -3,7 +3,9 @@
 //! status is recorded against the outbound message, moving only forward; error 21610 (the
 //! recipient unsubscribed) also records an opt-out. Answers 200 with an empty body.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+
+use super::request_log::RequestSid;
 
 use super::{body, webhook, IngressError, IngressState, MAX_BODY_BYTES};
 use crate::messages::{RecordDelivery, SetOptOut};
@@ -35,6 +37,9 @@ pub async fn status(
     let outbound_sid = get("MessageSid").ok_or(IngressError::BadRequest(
         "missing required parameter `MessageSid`".into(),
     ))?;
+    request
+        .extensions_mut()
+        .insert(RequestSid(outbound_sid.clone()));
     let status = get("MessageStatus").ok_or(IngressError::BadRequest(
         "missing required parameter `MessageStatus`".into(),
     ))?;

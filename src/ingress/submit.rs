@@ -3,7 +3,11 @@
 //! accepted message durably, and only then answer TwiML. Nothing is queued for a request that
 //! fails any step.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::time::Instant;
+
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+
+use super::request_log::RequestSid;
 
 use super::{body, webhook, IngressError, IngressState, MAX_BODY_BYTES};
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
@@ -13,23 +17,49 @@ use crate::topics::Topic;
 use crate::twiml;
 use crate::validators::Verdict;
 
-/// Handles one inbound message webhook.
+/// Handles one inbound message webhook, timing it for `/metrics`.
 pub async fn submit(
     request: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     state: web::Data<IngressState>,
 ) -> Result<HttpResponse, IngressError> {
+    let started = Instant::now();
     let name = path.into_inner();
+    let answer = answer(&request, &name, payload, &state).await;
+    if state.topics.contains_key(&name) {
+        let metrics = &state.metrics;
+        if matches!(answer, Err(IngressError::Unavailable { .. })) {
+            metrics.unavailable.with_label_values(&[&name]).inc();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        metrics
+            .ingress_seconds
+            .with_label_values(&[&name])
+            .observe(seconds);
+    }
+    answer
+}
+
+async fn answer(
+    request: &HttpRequest,
+    name: &str,
+    payload: web::Payload,
+    state: &IngressState,
+) -> Result<HttpResponse, IngressError> {
     let topic = state
         .topics
-        .get(&name)
+        .get(name)
         .cloned()
-        .ok_or_else(|| IngressError::UnknownTopic(name.clone()))?;
+        .ok_or_else(|| IngressError::UnknownTopic(name.to_string()))?;
     let body = body::read(payload, MAX_BODY_BYTES, state.request_timeout).await?;
-    let params = webhook::read(&request, &body, &topic, &state)?;
-    let message = InboundMessage::from_params(&name, &params)
+    let params = webhook::read(request, &body, &topic, state)?;
+    let message = InboundMessage::from_params(name, &params)
         .map_err(|e| IngressError::BadRequest(e.to_string()))?;
+    request
+        .extensions_mut()
+        .insert(RequestSid(message.sid.clone()));
+    state.metrics.received.with_label_values(&[name]).inc();
     let unavailable = || IngressError::Unavailable {
         error_response: topic.settings.error_response.clone(),
     };
@@ -37,7 +67,7 @@ pub async fn submit(
         return Err(unavailable());
     }
     if let Some(word) = keyword(&message.message) {
-        return answer_keyword(word, &topic, &message, &state)
+        return answer_keyword(word, &topic, &message, state)
             .await
             .map_err(|_| unavailable());
     }
@@ -56,15 +86,19 @@ pub async fn submit(
             "Message rejected. topic={name} sid={} validator={validator}",
             message.sid
         );
+        let labels = [name, validator.as_str()];
+        state.metrics.rejected.with_label_values(&labels).inc();
         return Ok(twiml_response(Some(&response)));
     }
     let (sid, number) = (message.sid.clone(), mask_number(&message.number));
     let job = job_for(&topic, message);
     match state.queue.send(Enqueue { job }).await {
         Ok(Ok(Enqueued::Queued { id })) => {
+            state.metrics.queued.with_label_values(&[name]).inc();
             log::debug!("Message queued. topic={name} sid={sid} from={number} job_id={id}")
         }
         Ok(Ok(Enqueued::Duplicate { id })) => {
+            state.metrics.duplicates.with_label_values(&[name]).inc();
             log::info!("Duplicate MessageSid answered, not queued again. topic={name} sid={sid} job_id={id}")
         }
         Ok(Err(e)) => {

@@ -99,6 +99,9 @@ pub struct Profile {
         deserialize_with = "flex::u64"
     )]
     pub request_timeout_ms: u64,
+    /// The dashboard's token (`Authorization: Bearer ...`); unset, the dashboard is off.
+    #[serde(default)]
+    pub dashboard_token: Option<Secret>,
     /// Timeout of one Twilio API request.
     #[serde(
         default = "defaults::twilio_timeout_ms",

@@ -7,6 +7,7 @@ mod helpers;
 mod bad_input;
 mod guarantees;
 mod ingress_cases;
+mod observability;
 mod pipeline;
 mod protocol;
 mod settings_errors;

@@ -1,0 +1,76 @@
+//! One log line per webhook: method, path (never the query, which may hold phone numbers),
+//! topic, MessageSid when known, status and latency. Handlers note the MessageSid in the
+//! request's extensions as [`RequestSid`].
+
+use std::future::{ready, Ready};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::HttpMessage;
+use futures_util::future::LocalBoxFuture;
+
+/// The MessageSid of the webhook being answered, for the request log.
+#[derive(Clone)]
+pub struct RequestSid(pub String);
+
+/// Middleware that logs each request under `/queue` and `/status` at info level.
+pub struct RequestLog;
+
+impl<S, B> Transform<S, ServiceRequest> for RequestLog
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = RequestLogService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestLogService { service }))
+    }
+}
+
+/// The service [`RequestLog`] wraps.
+pub struct RequestLogService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestLogService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let path = request.path().to_string();
+        let logged = path.starts_with("/queue/") || path.starts_with("/status/");
+        let method = request.method().to_string();
+        let started = Instant::now();
+        let future = self.service.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            if logged {
+                let sid = response
+                    .request()
+                    .extensions()
+                    .get::<RequestSid>()
+                    .map(|s| s.0.clone())
+                    .unwrap_or_else(|| "-".into());
+                log::info!(
+                    "Webhook answered. method={method} path={path} sid={sid} status={} ms={:.1}",
+                    response.status().as_u16(),
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+            Ok(response)
+        })
+    }
+}

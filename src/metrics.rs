@@ -1,0 +1,155 @@
+//! Prometheus metrics of this process, served at `GET /metrics`: per-topic counters of what
+//! ingress and the workers did, latency histograms, and, read from Redis at each scrape, the
+//! queue depth and in-flight jobs (which all processes share). Process metrics (CPU, RSS, open
+//! files) come with them.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric; cloned cheaply (the vectors are shared handles).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Webhooks received, per topic.
+    pub received: IntCounterVec,
+    /// Webhooks answered with a validator's message, per topic and validator.
+    pub rejected: IntCounterVec,
+    /// Messages queued, per topic.
+    pub queued: IntCounterVec,
+    /// Webhooks with a MessageSid seen before (answered, not queued), per topic.
+    pub duplicates: IntCounterVec,
+    /// Webhooks answered 503 (Redis down, queue full, shutting down), per topic.
+    pub unavailable: IntCounterVec,
+    /// Jobs finished, per topic and outcome (`completed`, `dead_lettered`).
+    pub processed: IntCounterVec,
+    /// Failed attempts (handler errors, panics, send failures), per topic.
+    pub failed: IntCounterVec,
+    /// Messages sent through Twilio, per topic and encoding.
+    pub sent: IntCounterVec,
+    /// Segments sent through Twilio, per topic.
+    pub segments: IntCounterVec,
+    /// Jobs in the topic's queue (waiting or running), all processes.
+    pub queue_depth: IntGaugeVec,
+    /// Jobs taken by a worker and not yet finished, all processes.
+    pub in_flight: IntGaugeVec,
+    /// Seconds from webhook received to answer, per topic.
+    pub ingress_seconds: HistogramVec,
+    /// Seconds a handler took, per topic.
+    pub handler_seconds: HistogramVec,
+    /// Seconds from webhook received to outcome recorded, per topic.
+    pub end_to_end_seconds: HistogramVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric = IntCounterVec::new(Opts::new(name, help).namespace("pyrowire"), labels)
+        .expect("metric names and labels are valid constants");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once");
+    metric
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help).namespace("pyrowire"), &["topic"])
+        .expect("metric names and labels are valid constants");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once");
+    metric
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help)
+        .namespace("pyrowire")
+        .buckets(buckets);
+    let metric =
+        HistogramVec::new(opts, &["topic"]).expect("metric names and labels are valid constants");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once");
+    metric
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric.
+    ///
+    /// # Panics
+    /// Never in practice: metric names are constants checked by the tests.
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let fast = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+        ];
+        let slow = vec![
+            0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        ];
+        #[cfg(target_os = "linux")]
+        let _ = r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
+        Metrics {
+            received: counter(&r, "received_total", "Webhooks received", &["topic"]),
+            rejected: counter(
+                &r,
+                "rejected_total",
+                "Webhooks refused by a validator",
+                &["topic", "validator"],
+            ),
+            queued: counter(&r, "queued_total", "Messages queued", &["topic"]),
+            duplicates: counter(
+                &r,
+                "duplicates_total",
+                "Repeated MessageSids, answered but not queued",
+                &["topic"],
+            ),
+            unavailable: counter(&r, "unavailable_total", "Webhooks answered 503", &["topic"]),
+            processed: counter(
+                &r,
+                "processed_total",
+                "Jobs finished",
+                &["topic", "outcome"],
+            ),
+            failed: counter(&r, "failed_attempts_total", "Failed attempts", &["topic"]),
+            sent: counter(
+                &r,
+                "sent_total",
+                "Messages sent through Twilio",
+                &["topic", "encoding"],
+            ),
+            segments: counter(
+                &r,
+                "sent_segments_total",
+                "Segments sent through Twilio",
+                &["topic"],
+            ),
+            queue_depth: gauge(&r, "queue_depth", "Jobs in the queue, waiting or running"),
+            in_flight: gauge(&r, "in_flight", "Jobs taken by a worker, not yet finished"),
+            ingress_seconds: histogram(&r, "ingress_seconds", "Webhook received to answered", fast),
+            handler_seconds: histogram(&r, "handler_seconds", "Handler run time", slow.clone()),
+            end_to_end_seconds: histogram(
+                &r,
+                "end_to_end_seconds",
+                "Webhook received to outcome recorded",
+                slow,
+            ),
+            registry: r,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(e) = encoder.encode(&self.registry.gather(), &mut buffer) {
+            log::warn!("Failed to encode metrics. error={e}");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}

@@ -1,0 +1,274 @@
+//! A snapshot of every topic read from Redis, so it is the same whichever process serves it:
+//! queue depth, jobs in flight, running totals, the last hour per minute, dead letters and the
+//! latest messages (numbers masked). The dashboard's JSON, `pyrowire status` and the queue
+//! gauges of `/metrics` come from here.
+
+use std::collections::HashMap;
+
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use serde::Serialize;
+
+use crate::clock::now_ms;
+use crate::domain::mask_number;
+use crate::record::{DeadLetter, Record};
+use crate::redis_keys::{Keys, GROUP};
+
+/// Minutes of history in a snapshot.
+pub const HISTORY_MINUTES: u64 = 60;
+
+/// How many dead letters and recent messages a snapshot lists per topic.
+pub const LISTED: isize = 20;
+
+/// Every topic's snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    /// When it was read (ms).
+    pub generated_at: u64,
+    /// One entry per topic, in settings order.
+    pub topics: Vec<TopicOverview>,
+}
+
+/// One topic's snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicOverview {
+    /// The topic.
+    pub name: String,
+    /// Jobs waiting or running.
+    pub queue_depth: u64,
+    /// Jobs taken by a worker, not yet finished.
+    pub in_flight: u64,
+    /// Jobs completed, in total.
+    pub completed: u64,
+    /// Jobs dead-lettered, in total.
+    pub dead_lettered: u64,
+    /// The last hour, per minute, oldest first.
+    pub history: Vec<Minute>,
+    /// The newest dead letters.
+    pub dead_letters: Vec<DeadSummary>,
+    /// The newest completed messages.
+    pub recent: Vec<RecentSummary>,
+}
+
+/// One minute's counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Minute {
+    /// Start of the minute (ms).
+    pub minute: u64,
+    /// Jobs completed in it.
+    pub completed: u64,
+    /// Jobs dead-lettered in it.
+    pub dead_lettered: u64,
+}
+
+/// A dead letter as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadSummary {
+    /// Its MessageSid.
+    pub sid: String,
+    /// The sender, masked.
+    pub number: String,
+    /// The text.
+    pub message: String,
+    /// When it died (ms).
+    pub dead_at: u64,
+    /// Every attempt's reason.
+    pub reasons: Vec<String>,
+}
+
+/// A recent message as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentSummary {
+    /// Its MessageSid.
+    pub sid: String,
+    /// The sender, masked.
+    pub number: String,
+    /// The text.
+    pub message: String,
+    /// The reply text, if any.
+    pub reply: Option<String>,
+    /// `completed` or `dead_lettered`.
+    pub outcome: String,
+    /// When its record was written (ms).
+    pub finished_at: u64,
+    /// What was sent: kind, Twilio SID, status.
+    pub sent: Vec<SentSummary>,
+}
+
+/// One sent message in a summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentSummary {
+    /// `reply`, `accept`, ...
+    pub kind: String,
+    /// Twilio's SID.
+    pub sid: String,
+    /// The latest status known.
+    pub status: Option<String>,
+}
+
+/// Reads the snapshot of `topics`.
+pub async fn overview(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    topics: &[String],
+) -> redis::RedisResult<Overview> {
+    let mut out = Vec::new();
+    for topic in topics {
+        out.push(topic_overview(conn, keys, topic).await?);
+    }
+    Ok(Overview {
+        generated_at: now_ms(),
+        topics: out,
+    })
+}
+
+/// Queue depth and in-flight jobs of a topic (for the gauges).
+pub async fn depth(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    topic: &str,
+) -> redis::RedisResult<(u64, u64)> {
+    let stream = keys.queue(topic);
+    let (depth, pending): (u64, redis::Value) = redis::pipe()
+        .xlen(&stream)
+        .cmd("XPENDING")
+        .arg(&stream)
+        .arg(GROUP)
+        .query_async(conn)
+        .await
+        .or_else(|e| {
+            if e.code() == Some("NOGROUP") {
+                Ok((0, redis::Value::Nil))
+            } else {
+                Err(e)
+            }
+        })?;
+    let in_flight = match pending {
+        redis::Value::Array(items) => match items.first() {
+            Some(redis::Value::Int(n)) => *n as u64,
+            _ => 0,
+        },
+        _ => 0,
+    };
+    Ok((depth, in_flight))
+}
+
+async fn topic_overview(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    topic: &str,
+) -> redis::RedisResult<TopicOverview> {
+    let (queue_depth, in_flight) = depth(conn, keys, topic).await?;
+    let totals: HashMap<String, u64> = conn.hgetall(keys.stats(topic)).await?;
+    let this_minute = now_ms() / 60_000 * 60_000;
+    let minutes: Vec<u64> = (0..HISTORY_MINUTES)
+        .rev()
+        .map(|back| this_minute - back * 60_000)
+        .collect();
+    let mut pipe = redis::pipe();
+    for minute in &minutes {
+        pipe.hgetall(keys.minute_stats(topic, *minute));
+    }
+    let counts: Vec<HashMap<String, u64>> = pipe.query_async(conn).await?;
+    let history = minutes
+        .iter()
+        .zip(counts)
+        .map(|(minute, counts)| Minute {
+            minute: *minute,
+            completed: counts.get("completed").copied().unwrap_or(0),
+            dead_lettered: counts.get("dead_lettered").copied().unwrap_or(0),
+        })
+        .collect();
+    Ok(TopicOverview {
+        name: topic.to_string(),
+        queue_depth,
+        in_flight,
+        completed: totals.get("completed").copied().unwrap_or(0),
+        dead_lettered: totals.get("dead_lettered").copied().unwrap_or(0),
+        history,
+        dead_letters: dead_letters(conn, keys, topic).await?,
+        recent: recent(conn, keys, topic).await?,
+    })
+}
+
+async fn dead_letters(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    topic: &str,
+) -> redis::RedisResult<Vec<DeadSummary>> {
+    let sids: Vec<String> = conn.zrevrange(keys.dead(topic), 0, LISTED - 1).await?;
+    let entries = get_all(
+        conn,
+        sids.iter().map(|s| keys.dead_entry(topic, s)).collect(),
+    )
+    .await?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|raw| serde_json::from_str::<DeadLetter>(&raw?).ok())
+        .map(|letter| DeadSummary {
+            sid: letter.job.message.sid.clone(),
+            number: mask_number(&letter.job.message.number),
+            message: letter.job.message.message.clone(),
+            dead_at: letter.dead_at,
+            reasons: letter.reasons,
+        })
+        .collect())
+}
+
+async fn recent(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    topic: &str,
+) -> redis::RedisResult<Vec<RecentSummary>> {
+    let sids: Vec<String> = conn.lrange(keys.completed(topic), 0, LISTED - 1).await?;
+    let records = get_all(conn, sids.iter().map(|s| keys.record(topic, s)).collect()).await?;
+    let records: Vec<Record> = records
+        .into_iter()
+        .filter_map(|raw| serde_json::from_str(&raw?).ok())
+        .collect();
+    let mut summaries = Vec::new();
+    for record in records {
+        let mut sent = Vec::new();
+        for s in &record.sent {
+            let latest: Option<String> = if s.sid.is_empty() || s.dry_run {
+                None
+            } else {
+                conn.hget(keys.delivery(topic, &s.sid), "status").await?
+            };
+            sent.push(SentSummary {
+                kind: s.kind.clone(),
+                sid: s.sid.clone(),
+                status: latest.or_else(|| s.status.clone()),
+            });
+        }
+        summaries.push(RecentSummary {
+            sid: record.message.sid.clone(),
+            number: mask_number(&record.message.number),
+            message: record.message.message.clone(),
+            reply: record.reply.text.clone(),
+            outcome: serde_json::to_value(record.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            finished_at: record.timings.finished_at,
+            sent,
+        });
+    }
+    Ok(summaries)
+}
+
+async fn get_all(
+    conn: &mut ConnectionManager,
+    keys: Vec<String>,
+) -> redis::RedisResult<Vec<Option<String>>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One key at a time in a pipeline: MGET would cross hash slots in a cluster only if the
+    // topics differed, but a pipeline is as cheap and never does.
+    let mut pipe = redis::pipe();
+    for key in &keys {
+        pipe.get(key);
+    }
+    pipe.query_async(conn).await
+}
