@@ -5,6 +5,7 @@ mod fake_twilio;
 mod helpers;
 
 mod bad_input;
+mod dashboard_browser;
 mod guarantees;
 mod ingress_cases;
 mod observability;
