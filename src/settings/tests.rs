@@ -115,7 +115,8 @@ mod properties {
             let known = ["profiles", "topics"].contains(&k)
                 || k.starts_with("profiles.")
                 || k.starts_with("topics.")
-                || top.contains_key(k);
+                || top.contains_key(k)
+                || (k == "\"\"" && top.contains_key(""));
             prop_assert!(known && !k.is_empty(), "{p:?} in\n{text}");
         }
         Ok(())
