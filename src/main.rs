@@ -119,43 +119,13 @@ fn main() -> ExitCode {
             Ok(settings) => serve(settings, role, topics),
             Err(code) => code,
         },
-        Command::Check { settings } => match settings.load().map(|s| check(&s)) {
-            Ok(Ok(summary)) => {
-                print!("{summary}");
-                ExitCode::SUCCESS
-            }
-            Ok(Err(e)) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-            Err(code) => code,
-        },
-        Command::Status { settings } => match settings.load().map(|s| status(&s)) {
-            Ok(Ok(text)) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Ok(Err(e)) => {
-                eprintln!("error: {}", error_chain(&e));
-                ExitCode::FAILURE
-            }
-            Err(code) => code,
-        },
+        Command::Check { settings } => report(settings, ExitCode::from(2), check),
+        Command::Status { settings } => report(settings, ExitCode::FAILURE, status),
         Command::Recent {
             settings,
             topic,
             limit,
-        } => match settings.load().map(|s| recent(&s, &topic, limit)) {
-            Ok(Ok(text)) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Ok(Err(e)) => {
-                eprintln!("error: {}", error_chain(&e));
-                ExitCode::FAILURE
-            }
-            Err(code) => code,
-        },
+        } => report(settings, ExitCode::FAILURE, |s| recent(s, &topic, limit)),
         Command::Dead {
             settings,
             topic,
@@ -168,17 +138,7 @@ fn main() -> ExitCode {
                 requeue_all,
                 limit,
             };
-            match settings.load().map(|s| dead(&s, &topic, &options)) {
-                Ok(Ok(text)) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Ok(Err(e)) => {
-                    eprintln!("error: {}", error_chain(&e));
-                    ExitCode::FAILURE
-                }
-                Err(code) => code,
-            }
+            report(settings, ExitCode::FAILURE, |s| dead(s, &topic, &options))
         }
         Command::Init { dir } => match init(&dir) {
             Ok(written) => {
@@ -192,6 +152,28 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Loads the settings, runs a command that prints text, and turns its error into `failure`.
+fn report<E: std::error::Error>(
+    settings: SettingsArgs,
+    failure: ExitCode,
+    command: impl FnOnce(&Settings) -> Result<String, E>,
+) -> ExitCode {
+    let settings = match settings.load() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    match command(&settings) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            failure
+        }
     }
 }
 

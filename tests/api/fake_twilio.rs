@@ -289,22 +289,11 @@ fn list(state: &State, account: &str, query: &str) -> HttpResponse {
 
 /// `YYYY-MM-DD` of a time, in UTC.
 fn ymd(time: SystemTime) -> String {
-    let secs = time
+    let ms = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+        .as_millis() as u64;
+    pyrowire::clock::utc_day(ms)
 }
 
 /// The create request's form fields, as the OpenAPI description (CreateMessage) lists them.
