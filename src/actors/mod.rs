@@ -1,7 +1,10 @@
 //! The actors of the pipeline, one per file: `Validator` and `RedisQueue` serve ingress;
 //! `WorkerPool` supervises a topic's `TopicWorker`s, which send through `TwilioSender` and
-//! record through `Recorder`.
+//! record through `Recorder`. `attempt` and `job_end` hold a worker's steps; `pool_redis` the
+//! pool's Redis commands.
 
+mod attempt;
+mod job_end;
 pub mod pool_redis;
 pub mod queue;
 pub mod recorder;

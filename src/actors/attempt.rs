@@ -1,0 +1,155 @@
+//! One attempt at a job, for `TopicWorker`: send the accept text when the topic asks for it, run
+//! the handler (its extra sends going through the sender too), then send the reply — split into
+//! several messages when it is over 1600 characters. Sends already made are not made again
+//! (see [`crate::send_once`]), so an attempt can be repeated safely.
+
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+
+use super::topic_worker::WorkerDeps;
+use crate::domain::{now_ms, InboundMessage, Job, Reply};
+use crate::handlers::{HandlerContext, SendFn};
+use crate::messages::SendSms;
+use crate::record::SentSms;
+use crate::segments::{split, MAX_BODY_CHARS};
+use crate::twilio::{OutboundSms, TwilioError};
+
+/// Why one attempt failed.
+pub(super) struct Failure {
+    pub(super) reason: String,
+    pub(super) permanent: bool,
+    pub(super) retry_after: Option<Duration>,
+    pub(super) panicked: bool,
+}
+
+impl Failure {
+    fn handler(reason: String, panicked: bool) -> Self {
+        Failure {
+            reason,
+            permanent: false,
+            retry_after: None,
+            panicked,
+        }
+    }
+}
+
+/// One try: accept text (if any), handler, reply. Sends already made are not made again.
+pub(super) async fn attempt(
+    deps: &WorkerDeps,
+    job: &Job,
+) -> Result<(Reply, Vec<SentSms>, u64), Failure> {
+    let topic = &deps.topic;
+    let message = &job.message;
+    let mut sent = Vec::new();
+    if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
+        sent.push(send(deps, "accept".into(), message, &Reply::text(text)).await?);
+    }
+    let context = handler_context(deps, message);
+    let started = std::time::Instant::now();
+    let handled = AssertUnwindSafe(topic.handler.handle(message, &context))
+        .catch_unwind()
+        .await;
+    let seconds = started.elapsed().as_secs_f64();
+    deps.metrics
+        .handler_seconds
+        .with_label_values(&[&topic.name])
+        .observe(seconds);
+    sent.extend(context.take_sent());
+    let reply = match handled {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => return Err(Failure::handler(format!("handler failed: {e}"), false)),
+        Err(_) => return Err(Failure::handler("handler panicked".into(), true)),
+    };
+    let handled_at = now_ms();
+    if !reply.is_empty() {
+        for (kind, part) in reply_parts(&reply) {
+            sent.push(send(deps, kind, message, &part).await?);
+        }
+    }
+    Ok((reply, sent, handled_at))
+}
+
+/// The handler's context for one attempt: its extra sends (`sms`, `mms`) go through the sender
+/// like replies do.
+fn handler_context(deps: &WorkerDeps, message: &InboundMessage) -> HandlerContext {
+    let topic = deps.topic.name.clone();
+    let properties = deps.topic.properties.clone();
+    let (deps, message) = (deps.clone(), message.clone());
+    let send: SendFn = Rc::new(move |kind: String, reply: Reply| {
+        let (deps, message) = (deps.clone(), message.clone());
+        async move {
+            send(&deps, kind, &message, &reply)
+                .await
+                .map_err(|failure| failure.reason)
+        }
+        .boxed_local()
+    });
+    HandlerContext::with_sender(topic, properties, send)
+}
+
+/// A reply over Twilio's 1600 characters goes out as several messages split at word boundaries,
+/// named `reply`, `reply-2`, ...; media rides with the first.
+fn reply_parts(reply: &Reply) -> Vec<(String, Reply)> {
+    let text = reply.text.as_deref().unwrap_or_default();
+    if text.chars().count() <= MAX_BODY_CHARS {
+        return vec![("reply".to_string(), reply.clone())];
+    }
+    split(text, MAX_BODY_CHARS)
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let kind = if i == 0 {
+                "reply".to_string()
+            } else {
+                format!("reply-{}", i + 1)
+            };
+            let media_urls = if i == 0 {
+                reply.media_urls.clone()
+            } else {
+                Vec::new()
+            };
+            (
+                kind,
+                Reply {
+                    text: Some(part),
+                    media_urls,
+                },
+            )
+        })
+        .collect()
+}
+
+async fn send(
+    deps: &WorkerDeps,
+    kind: String,
+    message: &InboundMessage,
+    reply: &Reply,
+) -> Result<SentSms, Failure> {
+    let twilio = &deps.topic.settings.twilio;
+    let request = SendSms {
+        topic: deps.topic.name.clone(),
+        inbound_sid: message.sid.clone(),
+        kind: kind.clone(),
+        sms: OutboundSms {
+            to: message.number.clone(),
+            from: twilio.from_number.clone(),
+            body: reply.text.clone(),
+            media_urls: reply.media_urls.clone(),
+            status_callback: deps.status_callback.clone(),
+        },
+    };
+    let result = deps
+        .sender
+        .send(request)
+        .await
+        .unwrap_or_else(|e| Err(TwilioError::not_sent(format!("sender unavailable: {e}"))));
+    result.map_err(|error| Failure {
+        reason: format!("sending the {kind} failed: {error}"),
+        permanent: !error.is_transient(),
+        retry_after: error.retry_after(),
+        panicked: false,
+    })
+}

@@ -1,0 +1,172 @@
+//! How a job ends, for `TopicWorker`: its record (completed or dead-lettered) written and the
+//! job acknowledged through the `Recorder` — retried while Redis is away — plus the durable list
+//! of failed attempts and the job's metrics.
+
+use std::time::Duration;
+
+use super::topic_worker::{End, WorkerDeps};
+use crate::domain::{now_ms, InboundMessage, Reply};
+use crate::messages::{LoadAttempts, RecordAttempt, RecordOutcome, RunJob};
+use crate::record::{DeadLetter, Outcome, Record, SentSms, Timings};
+
+pub(super) fn record(
+    deps: &WorkerDeps,
+    run: &RunJob,
+    outcome: Outcome,
+    reply: Reply,
+    sent: Vec<SentSms>,
+    attempts: Vec<String>,
+    timings: Timings,
+) -> Record {
+    Record {
+        outcome,
+        message: run.job.message.clone(),
+        reply,
+        sent,
+        error: attempts
+            .last()
+            .filter(|_| outcome != Outcome::Completed)
+            .cloned(),
+        attempts,
+        job_id: run.entry_id.clone(),
+        worker: deps.consumer.clone(),
+        timings,
+    }
+}
+
+pub(super) async fn dead_letter(
+    deps: &WorkerDeps,
+    run: RunJob,
+    reasons: Vec<String>,
+    started_at: u64,
+) -> End {
+    let now = now_ms();
+    log::error!(
+        "Job dead-lettered. topic={} sid={} attempts={} error={}",
+        deps.topic.name,
+        run.job.message.sid,
+        reasons.len(),
+        reasons.last().map_or("", String::as_str)
+    );
+    let timings = Timings {
+        received_at: run.job.message.received_at,
+        started_at,
+        handled_at: now,
+        finished_at: now,
+    };
+    let dead = DeadLetter {
+        job: run.job.clone(),
+        reasons: reasons.clone(),
+        dead_at: now,
+    };
+    let record = record(
+        deps,
+        &run,
+        Outcome::DeadLettered,
+        Reply::none(),
+        Vec::new(),
+        reasons,
+        timings,
+    );
+    let labels = [deps.topic.name.as_str(), "dead_lettered"];
+    deps.metrics.processed.with_label_values(&labels).inc();
+    finish(deps, run.entry_id, record, Some(dead)).await;
+    End::Done
+}
+
+pub(super) fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Timings) {
+    let (metrics, topic) = (&deps.metrics, deps.topic.name.as_str());
+    metrics
+        .processed
+        .with_label_values(&[topic, "completed"])
+        .inc();
+    let total_ms = timings.finished_at.saturating_sub(timings.received_at);
+    let seconds = total_ms as f64 / 1000.0;
+    metrics
+        .end_to_end_seconds
+        .with_label_values(&[topic])
+        .observe(seconds);
+    for sms in sent.iter().filter(|s| !s.dry_run && !s.sid.is_empty()) {
+        let encoding = match sms.encoding {
+            Some(crate::segments::Encoding::Ucs2) => "ucs2",
+            _ => "gsm7",
+        };
+        metrics.sent.with_label_values(&[topic, encoding]).inc();
+        let segments = u64::from(sms.segments.unwrap_or(1));
+        metrics
+            .segments
+            .with_label_values(&[topic])
+            .inc_by(segments);
+    }
+}
+
+pub(super) async fn load_attempts(deps: &WorkerDeps, message: &InboundMessage) -> Vec<String> {
+    let request = LoadAttempts {
+        topic: deps.topic.name.clone(),
+        sid: message.sid.clone(),
+    };
+    match deps.recorder.send(request).await {
+        Ok(Ok(attempts)) => attempts,
+        _ => Vec::new(),
+    }
+}
+
+pub(super) async fn save_attempt(deps: &WorkerDeps, message: &InboundMessage, reason: String) {
+    let request = RecordAttempt {
+        topic: deps.topic.name.clone(),
+        sid: message.sid.clone(),
+        reason,
+    };
+    if !matches!(deps.recorder.send(request).await, Ok(Ok(()))) {
+        log::warn!(
+            "Failed to save an attempt; the count restarts if the job is claimed again. topic={} sid={}",
+            deps.topic.name,
+            message.sid
+        );
+    }
+}
+
+/// Writes the record and acknowledges the job, retrying while Redis is away; after
+/// `record_patience` the job is left pending, to be claimed again.
+pub(super) async fn finish(
+    deps: &WorkerDeps,
+    entry_id: String,
+    record: Record,
+    dead: Option<DeadLetter>,
+) {
+    let topic = deps.topic.name.clone();
+    let sid = record.message.sid.clone();
+    let total_ms = record
+        .timings
+        .finished_at
+        .saturating_sub(record.timings.received_at);
+    let give_up = std::time::Instant::now() + deps.record_patience;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let request = RecordOutcome {
+            entry_id: entry_id.clone(),
+            record: record.clone(),
+            dead: dead.clone(),
+        };
+        let error = match deps.recorder.send(request).await {
+            Ok(Ok(())) => {
+                log::debug!(
+                    "Job finished. topic={topic} sid={sid} outcome={:?} total_ms={total_ms}",
+                    record.outcome
+                );
+                return;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        if std::time::Instant::now() >= give_up {
+            log::warn!(
+                "Failed to record outcome; the job stays queued and will be claimed again. \
+                 topic={topic} sid={sid} error={error}"
+            );
+            return;
+        }
+        actix_rt::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}

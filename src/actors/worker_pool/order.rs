@@ -1,0 +1,85 @@
+//! Order per sender, for `WorkerPool`: a parked job moves to the ready queue only when it is its
+//! sender's oldest unfinished job (the head of the sender's list in Redis) and no other job of
+//! that sender is running here. Parked jobs ask again every [`PARKED_POLL`]; a head whose job
+//! vanished from the stream is dropped after a while so it cannot block its sender forever.
+
+use std::collections::HashMap;
+
+use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
+
+use super::{ops, WorkerPool, PARKED_POLL};
+
+impl WorkerPool {
+    /// Moves parked jobs that are their sender's oldest unfinished job to the ready queue.
+    pub(super) fn check_parked(&mut self, ctx: &mut Context<Self>) {
+        if self.checking {
+            self.recheck = true;
+            return;
+        }
+        let mut numbers: Vec<String> = self
+            .parked
+            .iter()
+            .map(|p| p.job.job.message.number.clone())
+            .filter(|n| !self.busy_senders.contains(n))
+            .collect();
+        numbers.sort();
+        numbers.dedup();
+        if numbers.is_empty() {
+            return;
+        }
+        self.checking = true;
+        let fut = ops::sender_heads(
+            self.conns.shared.clone(),
+            self.keys.clone(),
+            self.topic(),
+            numbers,
+        );
+        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
+            act.checking = false;
+            match result {
+                Ok(heads) => act.release_heads(&heads, ctx),
+                Err(e) => log::warn!(
+                    "Failed to read sender order. topic={} error={e}",
+                    act.topic()
+                ),
+            }
+            let waiting = act
+                .parked
+                .iter()
+                .any(|p| !act.busy_senders.contains(&p.job.job.message.number));
+            if std::mem::take(&mut act.recheck) {
+                act.check_parked(ctx);
+            } else if waiting {
+                ctx.run_later(PARKED_POLL, |act, ctx| act.check_parked(ctx));
+            }
+        }));
+    }
+
+    fn release_heads(&mut self, heads: &HashMap<String, Option<String>>, ctx: &mut Context<Self>) {
+        let stale_after = self.claim_idle * 3;
+        let mut still_parked = Vec::new();
+        for parked in std::mem::take(&mut self.parked) {
+            let number = parked.job.job.message.number.clone();
+            let head = heads.get(&number).cloned().flatten();
+            let turn = head.as_deref().is_none_or(|h| h == parked.job.entry_id);
+            if turn && !self.busy_senders.contains(&number) {
+                self.busy_senders.insert(number);
+                self.ready.push_back(parked.job);
+                continue;
+            }
+            if let Some(head) = head.filter(|_| parked.since.elapsed() > stale_after) {
+                let fut = ops::drop_vanished_head(
+                    self.conns.shared.clone(),
+                    self.keys.clone(),
+                    self.topic(),
+                    number,
+                    head,
+                );
+                ctx.spawn(fut.into_actor(self).map(|_, _, _| ()));
+            }
+            still_parked.push(parked);
+        }
+        self.parked = still_parked;
+        self.dispatch();
+    }
+}
