@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, SyncArbiter};
+use actix::{Actor, Addr};
 use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
 use tokio::sync::Notify;
@@ -212,18 +212,8 @@ impl App {
         if !options.role.serves_web() {
             return Ok(app);
         }
-        let (shared_for_web, keys_for_web) = (shared.clone(), keys.clone());
-        let queue =
-            RedisQueue::new(shared, keys, profile.dedup_ttl_s, profile.max_queue_depth).start();
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        let validator = {
-            let topics = topics.clone();
-            SyncArbiter::start(threads, move || Validator::new(topics.clone()))
-        };
-        let state = web::Data::new(IngressState {
+        let web = WebParts {
             topics,
-            validator,
-            queue,
             recorder,
             draining,
             signatures: profile.signatures_checked(&settings.profile_name),
@@ -234,9 +224,11 @@ impl App {
                 .dashboard_token
                 .clone()
                 .filter(|t| !t.expose().is_empty()),
-            redis: shared_for_web,
-            keys: keys_for_web,
-        });
+            redis: shared,
+            keys,
+            dedup_ttl_s: profile.dedup_ttl_s,
+            max_queue_depth: profile.max_queue_depth,
+        };
         let address = format!("{}:{}", profile.host, listen_port(profile.port));
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -248,8 +240,10 @@ impl App {
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
         let server = HttpServer::new(move || {
+            // Runs once per HTTP worker thread: its own validator and queue actors, so a
+            // webhook is validated and queued without leaving its thread.
             actix_web::App::new()
-                .app_data(state.clone())
+                .app_data(web.state())
                 .wrap(RequestLog)
                 .configure(ingress::configure)
         })
@@ -302,6 +296,50 @@ impl App {
         }
         log::info!("Stopped");
         Ok(())
+    }
+}
+
+/// What every HTTP worker thread's ingress state is made of.
+#[derive(Clone)]
+struct WebParts {
+    topics: Arc<crate::topics::Topics>,
+    recorder: Addr<Recorder>,
+    draining: Arc<AtomicBool>,
+    signatures: bool,
+    public_url: String,
+    request_timeout: Duration,
+    metrics: Metrics,
+    dashboard_token: Option<crate::settings::Secret>,
+    redis: redis::aio::ConnectionManager,
+    keys: Keys,
+    dedup_ttl_s: u64,
+    max_queue_depth: u64,
+}
+
+impl WebParts {
+    /// One HTTP worker's state, with validator and queue actors started on its thread.
+    fn state(&self) -> web::Data<IngressState> {
+        let queue = RedisQueue::new(
+            self.redis.clone(),
+            self.keys.clone(),
+            self.dedup_ttl_s,
+            self.max_queue_depth,
+        )
+        .start();
+        web::Data::new(IngressState {
+            topics: self.topics.clone(),
+            validator: Validator::new(self.topics.clone()).start(),
+            queue,
+            recorder: self.recorder.clone(),
+            draining: self.draining.clone(),
+            signatures: self.signatures,
+            public_url: self.public_url.clone(),
+            request_timeout: self.request_timeout,
+            metrics: self.metrics.clone(),
+            dashboard_token: self.dashboard_token.clone(),
+            redis: self.redis.clone(),
+            keys: self.keys.clone(),
+        })
     }
 }
 
