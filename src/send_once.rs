@@ -12,7 +12,7 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use crate::clock::{now_ms, parse_twilio_date, utc_day};
-use crate::delivery::record_status;
+use crate::delivery::{rank, STORE_SENT_LUA};
 use crate::rate_limit;
 use crate::record::SentSms;
 use crate::redis_keys::Keys;
@@ -42,6 +42,20 @@ pub struct SendContext {
     pub max_per_second: Option<f64>,
 }
 
+/// Checks the marker and the opt-outs, and marks a fresh send, in one call. KEYS: marker,
+/// opt-outs. ARGV: number, now (ms), TTL (s). Answers `{opted_out, field, value, ...}`; an empty
+/// field list means the send was fresh and is now marked.
+const CLAIM_LUA: &str = r#"
+local opted = redis.call('HEXISTS', KEYS[2], ARGV[1])
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 and opted == 0 then
+  redis.call('HSET', KEYS[1], 'marked_at', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+end
+table.insert(fields, 1, opted)
+return fields
+"#;
+
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
 /// recipient opted out.
 pub async fn send_once(
@@ -51,12 +65,7 @@ pub async fn send_once(
     sms: &OutboundSms,
 ) -> Result<SentSms, TwilioError> {
     let mark = cx.keys.send_mark(&cx.topic, &cx.inbound_sid, &cx.kind);
-    let (fields, opted_out): (Vec<(String, String)>, bool) = redis::pipe()
-        .hgetall(&mark)
-        .hexists(cx.keys.opt_outs(&cx.topic), &sms.to)
-        .query_async(conn)
-        .await
-        .map_err(redis_error)?;
+    let (opted_out, fields) = claim(conn, cx, &mark, &sms.to).await?;
     let field = |name: &str| {
         fields
             .iter()
@@ -70,6 +79,7 @@ pub async fn send_once(
         return Ok(sent(cx, sms, String::new(), Some("opted_out".into()), None));
     }
     if let Some(marked_at) = field("marked_at").and_then(|m| m.parse::<u64>().ok()) {
+        // Marked before, without a SID: ask Twilio whether it went out, then mark anew.
         let since = utc_day(marked_at.saturating_sub(CLOCK_SKEW_MS));
         let listed = client.list_messages(&sms.to, &sms.from, &since).await?;
         if let Some(found) = find_sent(&listed, sms, marked_at) {
@@ -81,14 +91,14 @@ pub async fn send_once(
             store_sid(conn, cx, &mark, sid, status, segments).await;
             return Ok(sent(cx, sms, sid.clone(), status.clone(), segments.clone()));
         }
+        let _: () = redis::pipe()
+            .hset(&mark, "marked_at", now_ms())
+            .expire(&mark, cx.ttl_s as i64)
+            .query_async(conn)
+            .await
+            .map_err(redis_error)?;
     }
     pace(conn, cx, sms).await;
-    let _: () = redis::pipe()
-        .hset(&mark, "marked_at", now_ms())
-        .expire(&mark, cx.ttl_s as i64)
-        .query_async(conn)
-        .await
-        .map_err(redis_error)?;
     match client.send(sms).await {
         Ok(resource) => {
             let (sid, status, segments) = (&resource.sid, &resource.status, &resource.num_segments);
@@ -114,6 +124,34 @@ pub async fn send_once(
             Err(error)
         }
     }
+}
+
+/// Runs [`CLAIM_LUA`]: whether the number opted out, and the marker's fields before the call.
+async fn claim(
+    conn: &mut ConnectionManager,
+    cx: &SendContext,
+    mark: &str,
+    to: &str,
+) -> Result<(bool, Vec<(String, String)>), TwilioError> {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| redis::Script::new(CLAIM_LUA));
+    let reply: Vec<redis::Value> = script
+        .key(mark)
+        .key(cx.keys.opt_outs(&cx.topic))
+        .arg(to)
+        .arg(now_ms())
+        .arg(cx.ttl_s)
+        .invoke_async(conn)
+        .await
+        .map_err(redis_error)?;
+    let opted_out = matches!(reply.first(), Some(redis::Value::Int(1)));
+    let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
+    let fields = reply[1.min(reply.len())..]
+        .chunks(2)
+        .filter(|pair| pair.len() == 2)
+        .map(|pair| (text(&pair[0]), text(&pair[1])))
+        .collect();
+    Ok((opted_out, fields))
 }
 
 /// Waits for this send's turn under the topic's pace; a Redis failure does not hold it up.
@@ -155,28 +193,23 @@ async fn store_sid(
     status: &Option<String>,
     segments: &Option<String>,
 ) {
-    let mut pipe = redis::pipe();
-    pipe.hset(mark, "sid", sid);
-    if let Some(status) = status {
-        pipe.hset(mark, "status", status);
-    }
-    if let Some(segments) = segments {
-        pipe.hset(mark, "num_segments", segments);
-    }
-    pipe.expire(mark, cx.ttl_s as i64);
-    let stored: redis::RedisResult<()> = pipe.query_async(conn).await;
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| redis::Script::new(STORE_SENT_LUA));
+    let status = status.as_deref().unwrap_or_default();
+    let stored: redis::RedisResult<i64> = script
+        .key(mark)
+        .key(cx.keys.delivery(&cx.topic, sid))
+        .arg(sid)
+        .arg(status)
+        .arg(segments.as_deref().unwrap_or_default())
+        .arg(cx.ttl_s)
+        .arg(rank(status))
+        .arg(now_ms())
+        .invoke_async(conn)
+        .await;
     if let Err(e) = stored {
         // The message went out; without the SID a redelivery asks Twilio's list instead.
         log::warn!("Failed to store the Twilio SID of a sent message. sid={sid} error={e}");
-    }
-    if let Some(status) = status {
-        let key = cx.keys.delivery(&cx.topic, sid);
-        let recorded = record_status(&key, status, None, cx.ttl_s)
-            .invoke_async::<i64>(conn)
-            .await;
-        if let Err(e) = recorded {
-            log::debug!("Failed to record the first delivery status. sid={sid} error={e}");
-        }
     }
 }
 
