@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use mimalloc::MiMalloc;
 use pyrowire::commands::check::check;
 use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::commands::init::init;
@@ -11,6 +12,11 @@ use pyrowire::commands::recent::recent;
 use pyrowire::commands::status::status;
 use pyrowire::settings::{self, LoadOptions, Settings};
 use pyrowire::startup::{Role, RunOptions};
+
+/// mimalloc instead of the system allocator: a webhook makes many small allocations, and
+/// profiles showed glibc's malloc and free as a fifth of ingress time.
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
 
 #[derive(Parser)]
 #[command(

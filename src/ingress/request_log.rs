@@ -50,9 +50,15 @@ where
     actix_web::dev::forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let path = request.path().to_string();
-        let logged = path.starts_with("/queue/") || path.starts_with("/status/");
-        let method = request.method().to_string();
+        let path = request.path();
+        let logged = log::log_enabled!(log::Level::Info)
+            && (path.starts_with("/queue/") || path.starts_with("/status/"));
+        // Only a request that is logged pays for copying its method and path.
+        let (method, path) = if logged {
+            (request.method().to_string(), path.to_string())
+        } else {
+            (String::new(), String::new())
+        };
         let started = Instant::now();
         let future = self.service.call(request);
         Box::pin(async move {
