@@ -1,0 +1,39 @@
+# The table scripts/bench prints, from the JSON it writes. Any saved run can be shown again:
+#   jq -rf benches/report.jq target/bench/latest.json
+
+def f(n; d): if n == null then "-" else (n * pow(10; d) | round / pow(10; d) | tostring) end;
+def mem(m): "\(m.memory_idle.rss_mb) > \(m.memory_end.rss_mb)";
+def row(cells): cells | map(tostring)
+  | "\(.[0] | . + " " * (34 - length))\(.[1:] | map(" " * (12 - length) + .) | join(""))"
+  | sub(" +$"; "");
+
+"pyrowire bench \(.time) on \(.host) (\(.cores) cores), \(.seconds) s per load phase",
+"The machine is shared and wrk runs on it too: read the figures as ratios, not absolutes.",
+"",
+row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
+(.ingress | row(["ingress, --role web (no workers)", f(.rps; 0), f(.p50_ms; 2), f(.p99_ms; 2),
+  .non_2xx, mem(.), .memory_end.peak_rss_mb])),
+(.ceiling | row(["ceiling (parse, 1 RPUSH)", f(.rps; 0), f(.p50_ms; 2), f(.p99_ms; 2), .non_2xx,
+  mem(.), .memory_end.peak_rss_mb])),
+(.end_to_end | row(["end to end, --role all: webhooks", "-", f(.burst.webhooks.p50_ms; 2),
+  f(.burst.webhooks.p99_ms; 2), .burst.webhooks.non_2xx + .paced.webhooks.non_2xx, mem(.),
+  .memory_end.peak_rss_mb])),
+(.end_to_end.burst | row(["  burst, webhook to reply", f(.messages_per_s; 0), f(.p50_ms; 1),
+  f(.p99_ms; 1), "", "", ""])),
+(.end_to_end.paced | row(["  paced ~400/s, webhook to reply", f(.messages_per_s; 0),
+  f(.p50_ms; 2), f(.p99_ms; 2), "", "", ""])),
+"",
+"wrk: 64 connections, 2 threads, --latency, a unique MessageSid and sender per webhook",
+(.ingress | "ingress: \(.requests) answered, \(.queued) queued, \(.socket_errors) socket errors,"
+  + " \(.log_warn_error_lines) warn/error log lines"),
+(.end_to_end | "end to end (\(.workers) workers, echo handler): burst of \(.burst.webhooks.requests)"
+  + " webhooks (plus any in flight when wrk stopped), \(.burst.replies) replies in"
+  + " \(f(.burst.span_s; 2)) s from the first webhook, so its latency includes the queue;"
+  + " paced: \(.paced.replies) replies on 4 connections; \(.log_warn_error_lines) warn/error"
+  + " log lines"),
+(.end_to_end | "RSS during end to end, every second: first \(.rss_first_mb) MB, last"
+  + " \(.rss_last_mb) MB, max \(.rss_max_mb) MB (\(.rss_every_second_mb | length) samples)"),
+(.startup_ms | "start-up, --role all, exec to /health 200: median \(f(.median_ms; 1)) ms"
+  + " (\(.runs_ms | map(f(.; 1)) | join(", ")))"),
+"",
+"ratio ingress / ceiling (requests/s): \(f(.ratio_ingress_ceiling; 3))"
