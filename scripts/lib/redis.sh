@@ -59,9 +59,15 @@ start_private_redis() {
 }
 
 stop_private_redis() {
-  local dir=$1
+  local dir=$1 pid i
   if [ -f "$dir/redis.pid" ]; then
-    kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    pid=$(cat "$dir/redis.pid")
+    kill "$pid" 2>/dev/null || true
+    # Wait (bounded) for it to finish writing, so its directory can be removed.
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
     rm -f "$dir/redis.pid"
   fi
 }
