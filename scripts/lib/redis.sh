@@ -27,7 +27,8 @@ port_is_free() {
 free_port() {
   local port tries=0
   while [ $tries -lt 200 ]; do
-    port=$(( (RANDOM % 30000) + 20000 ))
+    # Below Linux's ephemeral range (32768+), where outgoing connections take their ports.
+    port=$(( (RANDOM % 12000) + 20000 ))
     if port_is_free "$port"; then
       echo "$port"
       return 0
@@ -38,23 +39,36 @@ free_port() {
   return 1
 }
 
-# start_private_redis DIR [PORT] -> prints the port; the server writes DIR/redis.pid.
+# start_private_redis DIR [PORT] -> prints the port; the server writes DIR/redis.pid. Without a
+# PORT it tries a few free ports (a port can be taken between the check and the bind).
 start_private_redis() {
-  local dir=$1 port=${2:-}
-  [ -n "$port" ] || port=$(free_port)
+  local dir=$1 port=${2:-} attempt
+  for attempt in 1 2 3 4 5; do
+    local try=$port
+    [ -n "$try" ] || try=$(free_port)
+    if start_redis_on "$dir" "$try"; then
+      echo "$try"
+      return 0
+    fi
+    [ -z "$port" ] || break
+  done
+  echo "redis-server did not start; see $dir/redis.log" >&2
+  cat "$dir/redis.log" >&2 2>/dev/null || true
+  return 1
+}
+
+start_redis_on() {
+  local dir=$1 port=$2 i
   mkdir -p "$dir"
   redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly yes \
-    --appendfsync everysec >/dev/null
-  local i
+    --appendfsync everysec >/dev/null || return 1
   for i in $(seq 1 100); do
     if redis-cli -p "$port" ping >/dev/null 2>&1; then
-      echo "$port"
       return 0
     fi
     sleep 0.05
   done
-  echo "redis-server did not start on port $port; see $dir/redis.log" >&2
   return 1
 }
 
