@@ -69,13 +69,17 @@ impl IngressState {
 
 /// Registers the routes on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/queue/{topic}", web::get().to(submit::submit))
-        .route("/metrics", web::get().to(metrics::metrics))
-        .route("/health/live", web::get().to(health::live))
-        .configure(dashboard::configure)
-        .route("/queue/{topic}", web::post().to(submit::submit))
-        .route("/status/{topic}", web::post().to(status::status))
-        .route("/health", web::get().to(health::health));
+    // The webhook first, as one resource: its path is matched once per request, before any other.
+    cfg.service(
+        web::resource("/queue/{topic}")
+            .route(web::post().to(submit::submit))
+            .route(web::get().to(submit::submit)),
+    )
+    .route("/status/{topic}", web::post().to(status::status))
+    .route("/health", web::get().to(health::health))
+    .route("/health/live", web::get().to(health::live))
+    .route("/metrics", web::get().to(metrics::metrics))
+    .configure(dashboard::configure);
 }
 
 /// Why a webhook was not accepted.
