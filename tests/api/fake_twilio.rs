@@ -130,6 +130,14 @@ impl FakeTwilio {
         self.state.lock().unwrap().created.clone()
     }
 
+    /// The bodies of the messages created, oldest first.
+    pub fn created_bodies(&self) -> Vec<String> {
+        self.created()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// Waits until at least `n` messages were created, or panics after `timeout`.
     pub async fn wait_for_created(&self, n: usize, timeout: Duration) -> Vec<Value> {
         let deadline = std::time::Instant::now() + timeout;

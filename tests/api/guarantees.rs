@@ -15,7 +15,7 @@ use redis::AsyncCommands;
 
 use crate::fake_twilio::Scripted;
 use crate::helpers::{
-    inbound, new_sid, spawn_app, spawn_app_with, twilio_table, FROM_NUMBER, SENDER,
+    inbound, inbound_from, new_sid, spawn_app, spawn_app_with, twilio_table, FROM_NUMBER, SENDER,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -196,9 +196,7 @@ async fn a_panicking_handler_is_dead_lettered_while_others_go_on_and_workers_sta
     let mut slow = Vec::new();
     for i in 0..workers {
         let sid = new_sid();
-        let mut params = inbound(&sid, "slow");
-        params.retain(|(k, _)| k != "From");
-        params.push(("From".into(), format!("+1555000000{i}")));
+        let params = inbound_from(&sid, "slow", &format!("+1555000000{i}"));
         app.post("sample", &params).await;
         slow.push(sid);
     }
@@ -280,9 +278,7 @@ async fn one_senders_burst_is_answered_in_order_while_others_keep_workers_busy()
     let mut others = Vec::new();
     for i in 0..3 {
         let sid = new_sid();
-        let mut params = inbound(&sid, "other slow");
-        params.retain(|(k, _)| k != "From");
-        params.push(("From".into(), format!("+1555999000{i}")));
+        let params = inbound_from(&sid, "other slow", &format!("+1555999000{i}"));
         app.post("sample", &params).await;
         others.push(sid);
     }
@@ -377,12 +373,7 @@ async fn a_send_marked_without_sid_asks_twilio_before_sending_again() {
 
     assert_eq!(found["sent"][0]["sid"], twilio_sid.as_str());
     assert_eq!(sent["outcome"], "completed");
-    let bodies: Vec<String> = app
-        .twilio
-        .created()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_string())
-        .collect();
+    let bodies = app.twilio.created_bodies();
     assert_eq!(bodies, vec!["already out", "never went out"]);
     assert!(app.twilio.received().iter().any(|r| r.method == "GET"));
 }

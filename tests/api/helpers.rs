@@ -178,6 +178,17 @@ pub fn inbound(sid: &str, body: &str) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Twilio's inbound parameters for a text from `from`.
+pub fn inbound_from(sid: &str, body: &str, from: &str) -> Vec<(String, String)> {
+    let mut params = inbound(sid, body);
+    for (name, value) in params.iter_mut() {
+        if name == "From" {
+            *value = from.to_string();
+        }
+    }
+    params
+}
+
 /// A fresh MessageSid.
 pub fn new_sid() -> String {
     format!("SM{:032x}", rand::random::<u128>())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 
 use crate::fake_twilio::Scripted;
-use crate::helpers::{inbound, new_sid, spawn_app, twilio_table, SENDER};
+use crate::helpers::{inbound, inbound_from, new_sid, spawn_app, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -108,12 +108,7 @@ async fn a_reply_over_1600_characters_is_split_on_word_boundaries() {
     let record = app.wait_record("sample", &sid, WAIT).await;
     let expected = format!("{words} {words} {words}");
 
-    let bodies: Vec<String> = app
-        .twilio
-        .created()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_string())
-        .collect();
+    let bodies = app.twilio.created_bodies();
     assert_eq!(
         bodies.len(),
         3,
@@ -160,9 +155,7 @@ async fn sends_are_paced_to_max_sends_per_second() {
     let mut sids = Vec::new();
     for i in 0..6 {
         let sid = new_sid();
-        let mut params = inbound(&sid, "burst");
-        params.retain(|(k, _)| k != "From");
-        params.push(("From".into(), format!("+1555777000{i}")));
+        let params = inbound_from(&sid, "burst", &format!("+1555777000{i}"));
         app.post("sample", &params).await;
         sids.push(sid);
     }

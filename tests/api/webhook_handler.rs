@@ -174,12 +174,7 @@ async fn a_handler_can_send_extra_messages_and_a_retry_does_not_send_them_twice(
     let sid = new_sid();
     app.post("sample", &inbound(&sid, "hi")).await;
     let record = app.wait_record("sample", &sid, WAIT).await;
-    let bodies: Vec<String> = app
-        .twilio
-        .created()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_string())
-        .collect();
+    let bodies = app.twilio.created_bodies();
     assert_eq!(
         bodies,
         vec!["first, a word", "then a picture", "and the reply to hi"]
