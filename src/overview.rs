@@ -226,34 +226,40 @@ async fn recent(
         .into_iter()
         .filter_map(|raw| serde_json::from_str(&raw?).ok())
         .collect();
-    let mut summaries = Vec::new();
-    for record in records {
-        let mut sent = Vec::new();
-        for s in &record.sent {
-            let latest: Option<String> = if s.sid.is_empty() || s.dry_run {
-                None
-            } else {
-                conn.hget(keys.delivery(topic, &s.sid), "status").await?
-            };
-            sent.push(SentSummary {
-                kind: s.kind.clone(),
-                sid: s.sid.clone(),
-                status: latest.or_else(|| s.status.clone()),
-            });
-        }
-        summaries.push(RecentSummary {
-            sid: record.message.sid.clone(),
-            number: mask_number(&record.message.number),
-            message: record.message.message.clone(),
-            reply: record.reply.text.clone(),
-            outcome: serde_json::to_value(record.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            finished_at: record.timings.finished_at,
-            sent,
-        });
+    // Every sent message's latest delivery status, in one round trip.
+    let mut pipe = redis::pipe();
+    for s in records.iter().flat_map(|r| &r.sent) {
+        pipe.hget(keys.delivery(topic, &s.sid), "status");
     }
+    let latest: Vec<Option<String>> = if records.iter().all(|r| r.sent.is_empty()) {
+        Vec::new()
+    } else {
+        pipe.query_async(conn).await?
+    };
+    let mut latest = latest.into_iter();
+    let summaries = records
+        .into_iter()
+        .map(|record| {
+            let sent = record
+                .sent
+                .iter()
+                .map(|s| SentSummary {
+                    kind: s.kind.clone(),
+                    sid: s.sid.clone(),
+                    status: latest.next().flatten().or_else(|| s.status.clone()),
+                })
+                .collect();
+            RecentSummary {
+                sid: record.message.sid.clone(),
+                number: mask_number(&record.message.number),
+                message: record.message.message.clone(),
+                reply: record.reply.text.clone(),
+                outcome: record.outcome.as_str().to_string(),
+                finished_at: record.timings.finished_at,
+                sent,
+            }
+        })
+        .collect();
     Ok(summaries)
 }
 
@@ -264,8 +270,6 @@ async fn get_all(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    // One key at a time in a pipeline: MGET would cross hash slots in a cluster only if the
-    // topics differed, but a pipeline is as cheap and never does.
     let mut pipe = redis::pipe();
     for key in &keys {
         pipe.get(key);

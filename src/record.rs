@@ -16,6 +16,16 @@ pub enum Outcome {
     DeadLettered,
 }
 
+impl Outcome {
+    /// The name records and the dashboard use: `completed` or `dead_lettered`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
 /// One message sent to Twilio for an inbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentSms {

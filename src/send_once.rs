@@ -17,14 +17,11 @@ use crate::rate_limit;
 use crate::record::SentSms;
 use crate::redis_keys::Keys;
 use crate::segments::analyze;
-use crate::twilio::{ListedMessage, OutboundSms, TwilioClient, TwilioError};
+use crate::twilio::{ListedMessage, OutboundSms, TwilioClient, TwilioError, UNSUBSCRIBED};
 
 /// Twilio's clock and ours may differ a little; a listed message created this long before the
 /// mark still counts as ours.
 const CLOCK_SKEW_MS: u64 = 5_000;
-
-/// Twilio's error code for a recipient who unsubscribed.
-const UNSUBSCRIBED: i64 = 21610;
 
 /// Which outbound message this is and the rules it is sent under.
 pub struct SendContext {

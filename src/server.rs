@@ -95,14 +95,8 @@ impl Pyrowire {
     /// options).
     pub fn handler(self, name: impl Into<String>, handler: Arc<dyn Handler>) -> Self {
         let name = name.into();
-        let kind = name.clone();
-        self.handler_factory(
-            name,
-            Arc::new(move |options: &toml::Table| match options.keys().next() {
-                Some(key) => Err(format!("has an unknown option `{key}` ({kind} takes none)")),
-                None => Ok(handler.clone()),
-            }),
-        )
+        let factory = fixed(&name, handler);
+        self.handler_factory(name, factory)
     }
 
     /// Registers a handler kind built from its settings options
@@ -116,14 +110,8 @@ impl Pyrowire {
     /// validators (it takes no options).
     pub fn validator(self, name: impl Into<String>, validator: Arc<dyn Validator>) -> Self {
         let name = name.into();
-        let kind = name.clone();
-        self.validator_factory(
-            name,
-            Arc::new(move |options: &toml::Table| match options.keys().next() {
-                Some(key) => Err(format!("has an unknown option `{key}` ({kind} takes none)")),
-                None => Ok(validator.clone()),
-            }),
-        )
+        let factory = fixed(&name, validator);
+        self.validator_factory(name, factory)
     }
 
     /// Registers a validator kind built from its settings options.
@@ -154,6 +142,19 @@ impl Pyrowire {
         let settings = self.load()?;
         run(settings, self.options)
     }
+}
+
+/// A factory that hands out one ready-made handler or validator and refuses options.
+#[allow(clippy::type_complexity)]
+fn fixed<T: ?Sized + Send + Sync + 'static>(
+    kind: &str,
+    value: Arc<T>,
+) -> Arc<dyn Fn(&toml::Table) -> Result<Arc<T>, String> + Send + Sync> {
+    let kind = kind.to_string();
+    Arc::new(move |options: &toml::Table| match options.keys().next() {
+        Some(key) => Err(format!("has an unknown option `{key}` ({kind} takes none)")),
+        None => Ok(value.clone()),
+    })
 }
 
 /// Runs the app for loaded settings: logging, an actix `System`, the app, until a signal.

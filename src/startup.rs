@@ -16,15 +16,13 @@ use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
 use tokio::sync::Notify;
 
-use crate::actors::queue::RedisQueue;
 use crate::actors::recorder::{Recorder, Retention};
 use crate::actors::topic_worker::WorkerDeps;
 use crate::actors::twilio_sender::{SenderOptions, TwilioSender};
-use crate::actors::validator::Validator;
 use crate::actors::worker_pool::{PoolConnections, WorkerPool, READ_BLOCK};
 use crate::handlers::HandlerRegistry;
 use crate::ingress::request_log::RequestLog;
-use crate::ingress::{self, IngressState};
+use crate::ingress::{self, IngressShared, IngressState};
 use crate::messages::Drain;
 use crate::metrics::Metrics;
 use crate::redis_conn::{connect, redact_url, COMMAND_TIMEOUT};
@@ -212,7 +210,7 @@ impl App {
         if !options.role.serves_web() {
             return Ok(app);
         }
-        let web = WebParts {
+        let shared = Arc::new(IngressShared {
             topics,
             recorder,
             draining,
@@ -228,7 +226,7 @@ impl App {
             keys,
             dedup_ttl_s: profile.dedup_ttl_s,
             max_queue_depth: profile.max_queue_depth,
-        };
+        });
         let address = format!("{}:{}", profile.host, listen_port(profile.port));
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -243,7 +241,7 @@ impl App {
             // Runs once per HTTP worker thread: its own validator and queue actors, so a
             // webhook is validated and queued without leaving its thread.
             actix_web::App::new()
-                .app_data(web.state())
+                .app_data(web::Data::new(IngressState::start(shared.clone())))
                 .wrap(RequestLog)
                 .configure(ingress::configure)
         })
@@ -296,50 +294,6 @@ impl App {
         }
         log::info!("Stopped");
         Ok(())
-    }
-}
-
-/// What every HTTP worker thread's ingress state is made of.
-#[derive(Clone)]
-struct WebParts {
-    topics: Arc<crate::topics::Topics>,
-    recorder: Addr<Recorder>,
-    draining: Arc<AtomicBool>,
-    signatures: bool,
-    public_url: String,
-    request_timeout: Duration,
-    metrics: Metrics,
-    dashboard_token: Option<crate::settings::Secret>,
-    redis: redis::aio::ConnectionManager,
-    keys: Keys,
-    dedup_ttl_s: u64,
-    max_queue_depth: u64,
-}
-
-impl WebParts {
-    /// One HTTP worker's state, with validator and queue actors started on its thread.
-    fn state(&self) -> web::Data<IngressState> {
-        let queue = RedisQueue::new(
-            self.redis.clone(),
-            self.keys.clone(),
-            self.dedup_ttl_s,
-            self.max_queue_depth,
-        )
-        .start();
-        web::Data::new(IngressState {
-            topics: self.topics.clone(),
-            validator: Validator::new(self.topics.clone()).start(),
-            queue,
-            recorder: self.recorder.clone(),
-            draining: self.draining.clone(),
-            signatures: self.signatures,
-            public_url: self.public_url.clone(),
-            request_timeout: self.request_timeout,
-            metrics: self.metrics.clone(),
-            dashboard_token: self.dashboard_token.clone(),
-            redis: self.redis.clone(),
-            keys: self.keys.clone(),
-        })
     }
 }
 

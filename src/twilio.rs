@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 use crate::settings::{Secret, TwilioSettings};
 
+/// Twilio's error code for a recipient who unsubscribed (replied STOP): sending fails, and the
+/// number counts as opted out.
+pub const UNSUBSCRIBED: i64 = 21610;
+
 /// Largest Twilio response body read.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 

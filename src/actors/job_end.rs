@@ -68,7 +68,7 @@ pub(super) async fn dead_letter(
         reasons,
         timings,
     );
-    let labels = [deps.topic.name.as_str(), "dead_lettered"];
+    let labels = [deps.topic.name.as_str(), Outcome::DeadLettered.as_str()];
     deps.metrics.processed.with_label_values(&labels).inc();
     finish(deps, run.entry_id, record, Some(dead)).await;
     End::Done
@@ -78,7 +78,7 @@ pub(super) fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Tim
     let (metrics, topic) = (&deps.metrics, deps.topic.name.as_str());
     metrics
         .processed
-        .with_label_values(&[topic, "completed"])
+        .with_label_values(&[topic, Outcome::Completed.as_str()])
         .inc();
     let total_ms = timings.finished_at.saturating_sub(timings.received_at);
     let seconds = total_ms as f64 / 1000.0;

@@ -80,11 +80,7 @@ impl Recorder {
                 &msg.entry_id,
             )
             .del(self.keys.attempts(topic, sid));
-        let outcome = if msg.dead.is_some() {
-            "dead_lettered"
-        } else {
-            "completed"
-        };
+        let outcome = record.outcome.as_str();
         let minute = self.keys.minute_stats(topic, now_ms() / 60_000 * 60_000);
         pipe.hincr(self.keys.stats(topic), outcome, 1)
             .hincr(&minute, outcome, 1)

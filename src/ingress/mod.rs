@@ -16,7 +16,7 @@ pub mod webhook;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::{Actor, Addr};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 
@@ -32,14 +32,10 @@ use crate::twiml;
 /// Largest webhook body accepted (bytes); larger gets 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What every request handler can reach.
-pub struct IngressState {
+/// What all HTTP worker threads share.
+pub struct IngressShared {
     /// Every topic, by name.
     pub topics: Arc<Topics>,
-    /// Runs validators.
-    pub validator: Addr<Validator>,
-    /// Queues accepted messages.
-    pub queue: Addr<RedisQueue>,
     /// Records opt-outs and delivery statuses.
     pub recorder: Addr<Recorder>,
     /// Set on shutdown: webhooks are answered 503 from then on.
@@ -54,16 +50,54 @@ pub struct IngressState {
     pub metrics: Metrics,
     /// The dashboard's token; the dashboard is off without one.
     pub dashboard_token: Option<Secret>,
-    /// The shared Redis connection, for the dashboard and the metrics' queue gauges.
+    /// The shared Redis connection, for the queue actors, the dashboard and the queue gauges.
     pub redis: redis::aio::ConnectionManager,
     /// Key builder.
     pub keys: Keys,
+    /// A MessageSid is not queued again within this window (seconds).
+    pub dedup_ttl_s: u64,
+    /// Ingress answers 503 above this many queued jobs.
+    pub max_queue_depth: u64,
+}
+
+/// What every request handler can reach: the shared parts (through `Deref`) and this HTTP
+/// worker thread's own validator and queue actors, so a webhook never leaves its thread.
+pub struct IngressState {
+    /// Runs validators, on this thread.
+    pub validator: Addr<Validator>,
+    /// Queues accepted messages, on this thread.
+    pub queue: Addr<RedisQueue>,
+    shared: Arc<IngressShared>,
 }
 
 impl IngressState {
+    /// This thread's state: starts its validator and queue actors. Call on the worker thread.
+    pub fn start(shared: Arc<IngressShared>) -> Self {
+        let queue = RedisQueue::new(
+            shared.redis.clone(),
+            shared.keys.clone(),
+            shared.dedup_ttl_s,
+            shared.max_queue_depth,
+        )
+        .start();
+        IngressState {
+            validator: Validator::new(shared.topics.clone()).start(),
+            queue,
+            shared,
+        }
+    }
+
     /// Whether the process is shutting down.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
+    }
+}
+
+impl std::ops::Deref for IngressState {
+    type Target = IngressShared;
+
+    fn deref(&self) -> &IngressShared {
+        &self.shared
     }
 }
 

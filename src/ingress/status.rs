@@ -9,9 +9,7 @@ use super::request_log::RequestSid;
 
 use super::{body, webhook, IngressError, IngressState, MAX_BODY_BYTES};
 use crate::messages::{RecordDelivery, SetOptOut};
-
-/// Twilio's error code for a recipient who unsubscribed.
-pub const UNSUBSCRIBED: &str = "21610";
+use crate::twilio::UNSUBSCRIBED;
 
 /// Handles one status callback.
 pub async fn status(
@@ -37,9 +35,12 @@ pub async fn status(
     let outbound_sid = get("MessageSid").ok_or(IngressError::BadRequest(
         "missing required parameter `MessageSid`".into(),
     ))?;
-    request
-        .extensions_mut()
-        .insert(RequestSid(outbound_sid.clone()));
+    // Only the request log reads it.
+    if log::log_enabled!(log::Level::Info) {
+        request
+            .extensions_mut()
+            .insert(RequestSid(outbound_sid.clone()));
+    }
     let status = get("MessageStatus").ok_or(IngressError::BadRequest(
         "missing required parameter `MessageStatus`".into(),
     ))?;
@@ -47,7 +48,7 @@ pub async fn status(
     let unavailable = || IngressError::Unavailable {
         error_response: None,
     };
-    if error_code.as_deref() == Some(UNSUBSCRIBED) {
+    if error_code.as_deref().and_then(|c| c.parse().ok()) == Some(UNSUBSCRIBED) {
         if let Some(number) = get("To") {
             let opt_out = SetOptOut {
                 topic: name.clone(),

@@ -56,9 +56,12 @@ async fn answer(
     let params = webhook::read(request, &body, &topic, state)?;
     let message = InboundMessage::from_params(name, &params)
         .map_err(|e| IngressError::BadRequest(e.to_string()))?;
-    request
-        .extensions_mut()
-        .insert(RequestSid(message.sid.clone()));
+    // Only the request log reads it.
+    if log::log_enabled!(log::Level::Info) {
+        request
+            .extensions_mut()
+            .insert(RequestSid(message.sid.clone()));
+    }
     state.metrics.received.with_label_values(&[name]).inc();
     let unavailable = || IngressError::Unavailable {
         error_response: topic.settings.error_response.clone(),

@@ -140,36 +140,34 @@ impl FakeTwilio {
 
     /// Waits until at least `n` messages were created, or panics after `timeout`.
     pub async fn wait_for_created(&self, n: usize, timeout: Duration) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let created = self.created();
-            if created.len() >= n {
-                return created;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "stand-in created {} of {n} messages within {timeout:?}",
-                created.len()
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_count(|| self.created(), n, timeout, "messages created").await
     }
 
     /// Waits until at least `n` requests arrived, or panics after `timeout`.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let received = self.received();
-            if received.len() >= n {
-                return received;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "stand-in got {} of {n} requests within {timeout:?}",
-                received.len()
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        wait_for_count(|| self.received(), n, timeout, "requests").await
+    }
+}
+
+/// Polls `read` until it holds at least `n` items, or panics after `timeout`.
+async fn wait_for_count<T>(
+    read: impl Fn() -> Vec<T>,
+    n: usize,
+    timeout: Duration,
+    what: &str,
+) -> Vec<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let items = read();
+        if items.len() >= n {
+            return items;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stand-in: {} of {n} {what} within {timeout:?}",
+            items.len()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
