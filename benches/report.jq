@@ -33,6 +33,9 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
   + " log lines"),
 (.end_to_end | "RSS during end to end, every second: first \(.rss_first_mb) MB, last"
   + " \(.rss_last_mb) MB, max \(.rss_max_mb) MB (\(.rss_every_second_mb | length) samples)"),
+([.ingress, .ceiling] | map(.cpu_us_per_request) | "CPU per request, µs (user + system, from"
+  + " /proc): ingress \(f(.[0].server; 1)) + Redis \(f(.[0].redis; 1)); ceiling"
+  + " \(f(.[1].server; 1)) + Redis \(f(.[1].redis; 1))"),
 (.startup_ms | "start-up, --role all, exec to /health 200: median \(f(.median_ms; 1)) ms"
   + " (\(.runs_ms | map(f(.; 1)) | join(", ")))"),
 "",

@@ -223,6 +223,7 @@ impl App {
                 .clone()
                 .filter(|t| !t.expose().is_empty()),
             redis: shared,
+            redis_url: profile.redis.clone(),
             keys,
             dedup_ttl_s: profile.dedup_ttl_s,
             max_queue_depth: profile.max_queue_depth,
@@ -240,10 +241,12 @@ impl App {
         let server = HttpServer::new(move || {
             // Runs once per HTTP worker thread: its own validator and queue actors, so a
             // webhook is validated and queued without leaving its thread.
+            let state = IngressState::start(shared.clone());
+            let topics = state.topics.clone();
             actix_web::App::new()
-                .app_data(web::Data::new(IngressState::start(shared.clone())))
+                .app_data(web::Data::new(state))
                 .wrap(RequestLog)
-                .configure(ingress::configure)
+                .configure(|cfg| ingress::configure(cfg, &topics))
         })
         .listen(listener)
         .map_err(bind_error)?

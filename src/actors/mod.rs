@@ -4,6 +4,7 @@
 //! pool's Redis commands.
 
 mod attempt;
+pub mod breaker;
 mod job_end;
 pub mod pool_redis;
 pub mod queue;

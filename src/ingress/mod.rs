@@ -50,8 +50,11 @@ pub struct IngressShared {
     pub metrics: Metrics,
     /// The dashboard's token; the dashboard is off without one.
     pub dashboard_token: Option<Secret>,
-    /// The shared Redis connection, for the queue actors, the dashboard and the queue gauges.
+    /// The shared Redis connection, for the dashboard and the queue gauges (and the queue
+    /// actors until their own connections are up).
     pub redis: redis::aio::ConnectionManager,
+    /// Where each queue actor opens its own connection.
+    pub redis_url: Secret,
     /// Key builder.
     pub keys: Keys,
     /// A MessageSid is not queued again within this window (seconds).
@@ -75,6 +78,7 @@ impl IngressState {
     pub fn start(shared: Arc<IngressShared>) -> Self {
         let queue = RedisQueue::new(
             shared.redis.clone(),
+            Some(shared.redis_url.clone()),
             shared.keys.clone(),
             shared.dedup_ttl_s,
             shared.max_queue_depth,
@@ -102,18 +106,24 @@ impl std::ops::Deref for IngressState {
 }
 
 /// Registers the routes on an actix-web app.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    // The webhook first, as one resource: its path is matched once per request, before any other.
-    cfg.service(
-        web::resource("/queue/{topic}")
-            .route(web::post().to(submit::submit))
-            .route(web::get().to(submit::submit)),
-    )
-    .route("/status/{topic}", web::post().to(status::status))
-    .route("/health", web::get().to(health::health))
-    .route("/health/live", web::get().to(health::live))
-    .route("/metrics", web::get().to(metrics::metrics))
-    .configure(dashboard::configure);
+pub fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
+    // The webhooks first: each topic's path is static, matched by comparing strings (a pattern
+    // costs a regex match per request); `/queue/{topic}` answers any other name.
+    for name in topics.keys() {
+        cfg.service(webhook_resource(&format!("/queue/{name}")));
+    }
+    cfg.service(webhook_resource("/queue/{topic}"))
+        .route("/status/{topic}", web::post().to(status::status))
+        .route("/health", web::get().to(health::health))
+        .route("/health/live", web::get().to(health::live))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .configure(dashboard::configure);
+}
+
+fn webhook_resource(path: &str) -> actix_web::Resource {
+    web::resource(path)
+        .route(web::post().to(submit::submit))
+        .route(web::get().to(submit::submit))
 }
 
 /// Why a webhook was not accepted.

@@ -20,12 +20,11 @@ use crate::validators::Verdict;
 /// Handles one inbound message webhook, timing it for `/metrics`.
 pub async fn submit(
     request: HttpRequest,
-    path: web::Path<String>,
     payload: web::Payload,
     state: web::Data<IngressState>,
 ) -> Result<HttpResponse, IngressError> {
     let started = Instant::now();
-    let name = path.into_inner();
+    let name = topic_name(&request);
     let answer = answer(&request, &name, payload, &state).await;
     if state.topics.contains_key(&name) {
         let metrics = &state.metrics;
@@ -39,6 +38,18 @@ pub async fn submit(
             .observe(seconds);
     }
     answer
+}
+
+/// The topic named in the path: the `{topic}` segment, or the tail of a topic's static path.
+fn topic_name(request: &HttpRequest) -> String {
+    match request.match_info().get("topic") {
+        Some(name) => name.to_string(),
+        None => request
+            .path()
+            .strip_prefix("/queue/")
+            .unwrap_or_default()
+            .to_string(),
+    }
 }
 
 async fn answer(

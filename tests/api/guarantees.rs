@@ -334,6 +334,59 @@ async fn a_full_queue_answers_503_with_the_error_response_and_queues_nothing_mor
     assert_eq!(app.queue_len("sample").await, 3);
 }
 
+/// Concurrent webhooks go to Redis in batches (one script call for many); within a batch each
+/// job is still de-duplicated and counted against `max_queue_depth` on its own.
+#[actix_web::test]
+async fn concurrent_webhooks_batched_together_are_deduplicated_and_bounded_one_by_one() {
+    const DISTINCT: usize = 60;
+    const DEPTH: usize = 40;
+    let app = spawn_app_with(
+        &topic(r#""echo""#, 0, 5),
+        &format!("max_queue_depth = {DEPTH}\n"),
+        RunOptions::default(),
+    )
+    .await;
+    let sids: Vec<String> = (0..DISTINCT).map(|_| new_sid()).collect();
+    let forms: Vec<_> = sids
+        .iter()
+        .flat_map(|sid| [inbound(sid, "batched"), inbound(sid, "batched")])
+        .collect();
+    let answers =
+        futures_util::future::join_all(forms.iter().map(|form| app.post("sample", form))).await;
+    let mut redis = app.redis.clone();
+    let entries: redis::streams::StreamRangeReply =
+        redis.xrange_all(app.key("sample", "queue")).await.unwrap();
+    let mut queued: Vec<String> = entries
+        .ids
+        .iter()
+        .map(|entry| {
+            let job: String = entry.get("job").unwrap();
+            let job: serde_json::Value = serde_json::from_str(&job).unwrap();
+            job["message"]["sid"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        queued.len(),
+        DEPTH,
+        "the queue holds exactly max_queue_depth"
+    );
+    queued.sort();
+    queued.dedup();
+    assert_eq!(queued.len(), DEPTH, "no MessageSid was queued twice");
+    for (i, sid) in sids.iter().enumerate() {
+        let statuses = (answers[2 * i].status, answers[2 * i + 1].status);
+        if queued.contains(sid) {
+            assert_eq!(statuses, (200, 200), "{sid} was queued: both answers 200");
+        } else {
+            assert_eq!(
+                statuses,
+                (503, 503),
+                "{sid} was not queued: both answers 503"
+            );
+        }
+    }
+}
+
 #[actix_web::test]
 async fn a_send_marked_without_sid_asks_twilio_before_sending_again() {
     let app = spawn_app(&topic(r#""echo""#, 1, 5)).await;
