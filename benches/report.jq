@@ -31,6 +31,11 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
   + " \(f(.burst.span_s; 2)) s from the first webhook, so its latency includes the queue;"
   + " paced: \(.paced.replies) replies on 4 connections; \(.log_warn_error_lines) warn/error"
   + " log lines"),
+(.end_to_end.soak | select(. != null) | "soak: \(.webhooks.requests) webhooks in"
+  + " \(f(.webhooks.duration_s; 0)) s, \(.replies) replies (p50 \(f(.p50_ms; 2)) ms, p99"
+  + " \(f(.p99_ms; 2)) ms); RSS every second: first \(.rss_first_mb) MB, mean of the first third"
+  + " \(f(.rss_mean_first_third_mb; 1)) MB, of the last third \(f(.rss_mean_last_third_mb; 1)) MB,"
+  + " max \(.rss_max_mb) MB"),
 (.end_to_end | "RSS during end to end, every second: first \(.rss_first_mb) MB, last"
   + " \(.rss_last_mb) MB, max \(.rss_max_mb) MB (\(.rss_every_second_mb | length) samples)"),
 ([.ingress, .ceiling] | map(.cpu_us_per_request) | "CPU per request, µs (user + system, from"

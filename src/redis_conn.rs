@@ -1,6 +1,7 @@
-//! Connections to Redis. The process shares one multiplexed connection for all short commands;
-//! each topic's worker pool has one more for its blocking `XREADGROUP`, because a blocked command
-//! would hold up everything pipelined behind it. Both reconnect by themselves.
+//! Connections to Redis. The process shares one multiplexed connection for short commands; each
+//! HTTP worker thread's queue actor opens its own (so its reader and writer run on the thread it
+//! serves); each topic's worker pool has one more for its blocking `XREADGROUP`, because a
+//! blocked command would hold up everything pipelined behind it. All reconnect by themselves.
 
 use std::time::Duration;
 
