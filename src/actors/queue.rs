@@ -311,3 +311,74 @@ impl Handler<Ping> for RedisQueue {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending() -> (Pending, oneshot::Receiver<Result<Enqueued, QueueError>>) {
+        let (reply, answered) = oneshot::channel();
+        let job = Pending {
+            seen: "seen".into(),
+            sender: "sender".into(),
+            payload: "{}".into(),
+            reply,
+        };
+        (job, answered)
+    }
+
+    #[test]
+    fn reads_each_jobs_answer_from_the_script() {
+        let queued = outcome("n1700000000000-0".into(), "q");
+        assert_eq!(
+            queued.unwrap(),
+            Enqueued::Queued {
+                id: "1700000000000-0".into()
+            }
+        );
+        let duplicate = outcome("d1700000000000-1".into(), "q");
+        assert_eq!(
+            duplicate.unwrap(),
+            Enqueued::Duplicate {
+                id: "1700000000000-1".into()
+            }
+        );
+        assert!(matches!(outcome("f".into(), "q"), Err(QueueError::Full(s)) if s == "q"));
+        assert!(matches!(
+            outcome("?".into(), "q"),
+            Err(QueueError::Unexpected(_))
+        ));
+    }
+
+    #[test]
+    fn every_job_of_a_batch_gets_its_own_answer_or_the_batchs_error() {
+        let (a, a_answer) = pending();
+        let (b, b_answer) = pending();
+        answer(vec![a, b], Ok(vec!["n1-0".into(), "f".into()]), "q");
+        assert!(matches!(
+            a_answer.blocking_recv().unwrap(),
+            Ok(Enqueued::Queued { .. })
+        ));
+        assert!(matches!(
+            b_answer.blocking_recv().unwrap(),
+            Err(QueueError::Full(_))
+        ));
+
+        let (a, a_answer) = pending();
+        let (b, b_answer) = pending();
+        answer(vec![a, b], Ok(vec!["n1-0".into()]), "q");
+        for answered in [a_answer, b_answer] {
+            assert!(matches!(
+                answered.blocking_recv().unwrap(),
+                Err(QueueError::Unexpected(_))
+            ));
+        }
+
+        let (a, a_answer) = pending();
+        answer(vec![a], Err(QueueError::Down), "q");
+        assert!(matches!(
+            a_answer.blocking_recv().unwrap(),
+            Err(QueueError::Down)
+        ));
+    }
+}
