@@ -10,16 +10,19 @@
 //!
 //! Each HTTP worker thread has its own queue actor, and each opens its own connection, so the
 //! connection's reader and writer run on the same thread as the webhooks it serves (until that
-//! connection is up, the process's shared one is used).
+//! connection is up, the process's shared one is used). The script and the handing out of its
+//! answers are in `batch`.
+
+mod batch;
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
 use redis::aio::ConnectionManager;
-use redis::Script;
 use tokio::sync::oneshot;
 
+use self::batch::{answer, script, Pending};
 use super::breaker::{is_outage, Breaker, Outage};
 use crate::messages::{Enqueue, Enqueued, Ping};
 use crate::redis_conn::{connect, COMMAND_TIMEOUT};
@@ -31,41 +34,6 @@ pub const MAX_BATCH: usize = 64;
 
 /// Most batches of one topic in flight at once, per thread.
 pub const MAX_IN_FLIGHT: usize = 2;
-
-/// KEYS: the stream, then per job its seen key and its sender list. ARGV: dedup TTL (s), max
-/// depth, then per job its payload. Answers per job `n<id>` (queued), `d<id>` (a duplicate of
-/// the entry id) or `f` (the queue is full). A new job costs three commands: the entry is added
-/// first, so that `SET NX` both claims the MessageSid and records the entry's id; a duplicate's
-/// entry is removed again before anyone can see it (the script is atomic).
-const ENQUEUE_LUA: &str = r#"
-local stream = KEYS[1]
-local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])
-local depth = redis.call('XLEN', stream)
-local out = {}
-for i = 1, #ARGV - 2 do
-  local seen, sender = KEYS[2 * i], KEYS[2 * i + 1]
-  if depth >= max then
-    local prev = redis.call('GET', seen)
-    out[i] = prev and ('d' .. prev) or 'f'
-  else
-    local id = redis.call('XADD', stream, '*', 'job', ARGV[i + 2])
-    if redis.call('SET', seen, id, 'NX', 'EX', ttl) then
-      redis.call('RPUSH', sender, id)
-      depth = depth + 1
-      out[i] = 'n' .. id
-    else
-      redis.call('XDEL', stream, id)
-      out[i] = 'd' .. redis.call('GET', seen)
-    end
-  end
-end
-return out
-"#;
-
-fn script() -> &'static Script {
-    static SCRIPT: OnceLock<Script> = OnceLock::new();
-    SCRIPT.get_or_init(|| Script::new(ENQUEUE_LUA))
-}
 
 /// Why a job could not be queued.
 #[derive(Debug, thiserror::Error)]
@@ -104,14 +72,6 @@ impl Outage for QueueError {
     fn is_outage(&self) -> bool {
         matches!(self, QueueError::Redis(e) if is_outage(e))
     }
-}
-
-/// One job waiting for its batch, its keys built and its payload encoded.
-struct Pending {
-    seen: String,
-    sender: String,
-    payload: String,
-    reply: oneshot::Sender<Result<Enqueued, QueueError>>,
 }
 
 /// A topic's jobs waiting to go, and whether a batch of the topic is in flight.
@@ -191,54 +151,6 @@ impl RedisQueue {
     }
 }
 
-/// Hands each job of a batch its outcome.
-fn answer(jobs: Vec<Pending>, result: Result<Vec<String>, QueueError>, stream: &str) {
-    match result {
-        Ok(answers) if answers.len() == jobs.len() => {
-            for (job, answer) in jobs.into_iter().zip(answers) {
-                let _ = job.reply.send(outcome(answer, stream));
-            }
-        }
-        Ok(answers) => {
-            let summary = format!("{} answers for {} jobs", answers.len(), jobs.len());
-            for job in jobs {
-                let _ = job.reply.send(Err(QueueError::Unexpected(summary.clone())));
-            }
-        }
-        Err(QueueError::Redis(e)) => {
-            for job in jobs {
-                let _ = job.reply.send(Err(QueueError::Redis(e.clone())));
-            }
-        }
-        Err(e) => {
-            let down = matches!(e, QueueError::Down);
-            let text = e.to_string();
-            for job in jobs {
-                let error = if down {
-                    QueueError::Down
-                } else {
-                    QueueError::Unexpected(text.clone())
-                };
-                let _ = job.reply.send(Err(error));
-            }
-        }
-    }
-}
-
-/// One job's answer from the script.
-fn outcome(mut answer: String, stream: &str) -> Result<Enqueued, QueueError> {
-    match answer.as_bytes().first() {
-        Some(b'n') => Ok(Enqueued::Queued {
-            id: answer.split_off(1),
-        }),
-        Some(b'd') => Ok(Enqueued::Duplicate {
-            id: answer.split_off(1),
-        }),
-        Some(b'f') => Err(QueueError::Full(stream.to_string())),
-        _ => Err(QueueError::Unexpected(answer)),
-    }
-}
-
 impl Actor for RedisQueue {
     type Context = Context<Self>;
 
@@ -309,76 +221,5 @@ impl Handler<Ping> for RedisQueue {
                 })
                 .await
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pending() -> (Pending, oneshot::Receiver<Result<Enqueued, QueueError>>) {
-        let (reply, answered) = oneshot::channel();
-        let job = Pending {
-            seen: "seen".into(),
-            sender: "sender".into(),
-            payload: "{}".into(),
-            reply,
-        };
-        (job, answered)
-    }
-
-    #[test]
-    fn reads_each_jobs_answer_from_the_script() {
-        let queued = outcome("n1700000000000-0".into(), "q");
-        assert_eq!(
-            queued.unwrap(),
-            Enqueued::Queued {
-                id: "1700000000000-0".into()
-            }
-        );
-        let duplicate = outcome("d1700000000000-1".into(), "q");
-        assert_eq!(
-            duplicate.unwrap(),
-            Enqueued::Duplicate {
-                id: "1700000000000-1".into()
-            }
-        );
-        assert!(matches!(outcome("f".into(), "q"), Err(QueueError::Full(s)) if s == "q"));
-        assert!(matches!(
-            outcome("?".into(), "q"),
-            Err(QueueError::Unexpected(_))
-        ));
-    }
-
-    #[test]
-    fn every_job_of_a_batch_gets_its_own_answer_or_the_batchs_error() {
-        let (a, a_answer) = pending();
-        let (b, b_answer) = pending();
-        answer(vec![a, b], Ok(vec!["n1-0".into(), "f".into()]), "q");
-        assert!(matches!(
-            a_answer.blocking_recv().unwrap(),
-            Ok(Enqueued::Queued { .. })
-        ));
-        assert!(matches!(
-            b_answer.blocking_recv().unwrap(),
-            Err(QueueError::Full(_))
-        ));
-
-        let (a, a_answer) = pending();
-        let (b, b_answer) = pending();
-        answer(vec![a, b], Ok(vec!["n1-0".into()]), "q");
-        for answered in [a_answer, b_answer] {
-            assert!(matches!(
-                answered.blocking_recv().unwrap(),
-                Err(QueueError::Unexpected(_))
-            ));
-        }
-
-        let (a, a_answer) = pending();
-        answer(vec![a], Err(QueueError::Down), "q");
-        assert!(matches!(
-            a_answer.blocking_recv().unwrap(),
-            Err(QueueError::Down)
-        ));
     }
 }

@@ -1,0 +1,172 @@
+//! One batch's trip through Redis: the script that queues a batch of jobs atomically, the jobs
+//! waiting for their answers, and how the script's answers reach each job.
+
+use std::sync::OnceLock;
+
+use redis::Script;
+use tokio::sync::oneshot;
+
+use super::QueueError;
+use crate::messages::Enqueued;
+
+/// KEYS: the stream, then per job its seen key and its sender list. ARGV: dedup TTL (s), max
+/// depth, then per job its payload. Answers per job `n<id>` (queued), `d<id>` (a duplicate of
+/// the entry id) or `f` (the queue is full). A new job costs three commands: the entry is added
+/// first, so that `SET NX` both claims the MessageSid and records the entry's id; a duplicate's
+/// entry is removed again before anyone can see it (the script is atomic).
+const ENQUEUE_LUA: &str = r#"
+local stream = KEYS[1]
+local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])
+local depth = redis.call('XLEN', stream)
+local out = {}
+for i = 1, #ARGV - 2 do
+  local seen, sender = KEYS[2 * i], KEYS[2 * i + 1]
+  if depth >= max then
+    local prev = redis.call('GET', seen)
+    out[i] = prev and ('d' .. prev) or 'f'
+  else
+    local id = redis.call('XADD', stream, '*', 'job', ARGV[i + 2])
+    if redis.call('SET', seen, id, 'NX', 'EX', ttl) then
+      redis.call('RPUSH', sender, id)
+      depth = depth + 1
+      out[i] = 'n' .. id
+    else
+      redis.call('XDEL', stream, id)
+      out[i] = 'd' .. redis.call('GET', seen)
+    end
+  end
+end
+return out
+"#;
+
+pub(super) fn script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| Script::new(ENQUEUE_LUA))
+}
+
+/// One job waiting for its batch, its keys built and its payload encoded.
+pub(super) struct Pending {
+    pub(super) seen: String,
+    pub(super) sender: String,
+    pub(super) payload: String,
+    pub(super) reply: oneshot::Sender<Result<Enqueued, QueueError>>,
+}
+
+/// Hands each job of a batch its outcome.
+pub(super) fn answer(jobs: Vec<Pending>, result: Result<Vec<String>, QueueError>, stream: &str) {
+    match result {
+        Ok(answers) if answers.len() == jobs.len() => {
+            for (job, answer) in jobs.into_iter().zip(answers) {
+                let _ = job.reply.send(outcome(answer, stream));
+            }
+        }
+        Ok(answers) => {
+            let summary = format!("{} answers for {} jobs", answers.len(), jobs.len());
+            for job in jobs {
+                let _ = job.reply.send(Err(QueueError::Unexpected(summary.clone())));
+            }
+        }
+        Err(QueueError::Redis(e)) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(QueueError::Redis(e.clone())));
+            }
+        }
+        Err(e) => {
+            let down = matches!(e, QueueError::Down);
+            let text = e.to_string();
+            for job in jobs {
+                let error = if down {
+                    QueueError::Down
+                } else {
+                    QueueError::Unexpected(text.clone())
+                };
+                let _ = job.reply.send(Err(error));
+            }
+        }
+    }
+}
+
+/// One job's answer from the script.
+fn outcome(mut answer: String, stream: &str) -> Result<Enqueued, QueueError> {
+    match answer.as_bytes().first() {
+        Some(b'n') => Ok(Enqueued::Queued {
+            id: answer.split_off(1),
+        }),
+        Some(b'd') => Ok(Enqueued::Duplicate {
+            id: answer.split_off(1),
+        }),
+        Some(b'f') => Err(QueueError::Full(stream.to_string())),
+        _ => Err(QueueError::Unexpected(answer)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending() -> (Pending, oneshot::Receiver<Result<Enqueued, QueueError>>) {
+        let (reply, answered) = oneshot::channel();
+        let job = Pending {
+            seen: "seen".into(),
+            sender: "sender".into(),
+            payload: "{}".into(),
+            reply,
+        };
+        (job, answered)
+    }
+
+    #[test]
+    fn reads_each_jobs_answer_from_the_script() {
+        let queued = outcome("n1700000000000-0".into(), "q");
+        assert_eq!(
+            queued.unwrap(),
+            Enqueued::Queued {
+                id: "1700000000000-0".into()
+            }
+        );
+        let duplicate = outcome("d1700000000000-1".into(), "q");
+        assert_eq!(
+            duplicate.unwrap(),
+            Enqueued::Duplicate {
+                id: "1700000000000-1".into()
+            }
+        );
+        assert!(matches!(outcome("f".into(), "q"), Err(QueueError::Full(s)) if s == "q"));
+        assert!(matches!(
+            outcome("?".into(), "q"),
+            Err(QueueError::Unexpected(_))
+        ));
+    }
+
+    #[test]
+    fn every_job_of_a_batch_gets_its_own_answer_or_the_batchs_error() {
+        let (a, a_answer) = pending();
+        let (b, b_answer) = pending();
+        answer(vec![a, b], Ok(vec!["n1-0".into(), "f".into()]), "q");
+        assert!(matches!(
+            a_answer.blocking_recv().unwrap(),
+            Ok(Enqueued::Queued { .. })
+        ));
+        assert!(matches!(
+            b_answer.blocking_recv().unwrap(),
+            Err(QueueError::Full(_))
+        ));
+
+        let (a, a_answer) = pending();
+        let (b, b_answer) = pending();
+        answer(vec![a, b], Ok(vec!["n1-0".into()]), "q");
+        for answered in [a_answer, b_answer] {
+            assert!(matches!(
+                answered.blocking_recv().unwrap(),
+                Err(QueueError::Unexpected(_))
+            ));
+        }
+
+        let (a, a_answer) = pending();
+        answer(vec![a], Err(QueueError::Down), "q");
+        assert!(matches!(
+            a_answer.blocking_recv().unwrap(),
+            Err(QueueError::Down)
+        ));
+    }
+}
