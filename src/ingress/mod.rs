@@ -108,9 +108,11 @@ impl std::ops::Deref for IngressState {
 /// Registers the routes on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
     // The webhooks first: each topic's path is static, matched by comparing strings (a pattern
-    // costs a regex match per request); `/queue/{topic}` answers any other name.
+    // costs a regex match per request) and carrying its topic's name; `/queue/{topic}` answers
+    // any other name.
     for name in topics.keys() {
-        cfg.service(webhook_resource(&format!("/queue/{name}")));
+        let resource = webhook_resource(&format!("/queue/{name}"));
+        cfg.service(resource.app_data(TopicName(name.clone())));
     }
     cfg.service(webhook_resource("/queue/{topic}"))
         .route("/status/{topic}", web::post().to(status::status))
@@ -119,6 +121,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
         .route("/metrics", web::get().to(metrics::metrics))
         .configure(dashboard::configure);
 }
+
+/// The topic a static webhook path belongs to.
+pub(crate) struct TopicName(pub(crate) String);
 
 fn webhook_resource(path: &str) -> actix_web::Resource {
     web::resource(path)

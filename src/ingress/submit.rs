@@ -9,7 +9,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use super::request_log::RequestSid;
 
-use super::{body, webhook, IngressError, IngressState, MAX_BODY_BYTES};
+use super::{body, webhook, IngressError, IngressState, TopicName, MAX_BODY_BYTES};
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
 use crate::keywords::{keyword, Keyword};
 use crate::messages::{Enqueue, Enqueued, SetOptOut, Validate};
@@ -40,13 +40,14 @@ pub async fn submit(
     answer
 }
 
-/// The topic named in the path: the `{topic}` segment, or the tail of a topic's static path.
+/// The topic named in the path: a topic's static path carries its name; otherwise the
+/// `{topic}` segment.
 fn topic_name(request: &HttpRequest) -> String {
-    match request.match_info().get("topic") {
-        Some(name) => name.to_string(),
+    match request.app_data::<TopicName>() {
+        Some(TopicName(name)) => name.clone(),
         None => request
-            .path()
-            .strip_prefix("/queue/")
+            .match_info()
+            .get("topic")
             .unwrap_or_default()
             .to_string(),
     }

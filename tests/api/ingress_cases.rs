@@ -143,3 +143,15 @@ async fn two_media_items_are_parsed_into_media() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_topic_named_in_the_path_with_percent_escapes_is_the_same_topic() {
+    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let answer = app.post("%73ample", &inbound(&new_sid(), "escaped")).await;
+    assert_says(&answer, ACCEPT, "POST /queue/%73ample");
+    assert_eq!(app.queue_len("sample").await, 1);
+    assert_eq!(
+        app.post("%6Eope", &inbound(&new_sid(), "hi")).await.status,
+        404
+    );
+}

@@ -11,9 +11,8 @@ use crate::messages::Enqueued;
 
 /// KEYS: the stream, then per job its seen key and its sender list. ARGV: dedup TTL (s), max
 /// depth, then per job its payload. Answers per job `n<id>` (queued), `d<id>` (a duplicate of
-/// the entry id) or `f` (the queue is full). A new job costs three commands: the entry is added
-/// first, so that `SET NX` both claims the MessageSid and records the entry's id; a duplicate's
-/// entry is removed again before anyone can see it (the script is atomic).
+/// the entry id) or `f` (the queue is full). A duplicate only reads; a new job is appended
+/// (`XADD`), noted at the end of its sender's list (`RPUSH`) and its MessageSid marked (`SET EX`).
 const ENQUEUE_LUA: &str = r#"
 local stream = KEYS[1]
 local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -21,19 +20,17 @@ local depth = redis.call('XLEN', stream)
 local out = {}
 for i = 1, #ARGV - 2 do
   local seen, sender = KEYS[2 * i], KEYS[2 * i + 1]
-  if depth >= max then
-    local prev = redis.call('GET', seen)
-    out[i] = prev and ('d' .. prev) or 'f'
+  local prev = redis.call('GET', seen)
+  if prev then
+    out[i] = 'd' .. prev
+  elseif depth >= max then
+    out[i] = 'f'
   else
     local id = redis.call('XADD', stream, '*', 'job', ARGV[i + 2])
-    if redis.call('SET', seen, id, 'NX', 'EX', ttl) then
-      redis.call('RPUSH', sender, id)
-      depth = depth + 1
-      out[i] = 'n' .. id
-    else
-      redis.call('XDEL', stream, id)
-      out[i] = 'd' .. redis.call('GET', seen)
-    end
+    redis.call('RPUSH', sender, id)
+    redis.call('SET', seen, id, 'EX', ttl)
+    depth = depth + 1
+    out[i] = 'n' .. id
   end
 end
 return out

@@ -2,21 +2,24 @@
 //! Twilio only after this succeeds.
 //!
 //! One Lua script does it all for a batch of jobs, atomically: for each job it checks the
-//! de-duplication key, appends the job to the stream unless the queue is full, notes the entry at
-//! the end of its sender's list (for order per sender) and sets the key. Jobs are batched by
-//! group commit: when nothing is in flight for a topic, a job goes at once, alone; while a batch
-//! is in flight, the jobs that arrive wait and go together when it returns. An idle server adds
-//! no delay, and under load one round trip and one script call serve many webhooks.
+//! de-duplication key and, unless the job is a duplicate or the queue is full, appends the job
+//! to the stream, notes the entry at the end of its sender's list (for order per sender) and sets
+//! the key. Jobs are batched by group commit: while fewer than [`MAX_IN_FLIGHT`] batches of a
+//! topic are in flight, a job goes at once; otherwise the jobs that arrive wait and go together
+//! when a batch returns. An idle server adds no delay, and under load one round trip and one
+//! script call serve many webhooks.
 //!
 //! Each HTTP worker thread has its own queue actor, and each opens its own connection, so the
-//! connection's reader and writer run on the same thread as the webhooks it serves (until that
-//! connection is up, the process's shared one is used). The script and the handing out of its
-//! answers are in `batch`.
+//! connection's reader and writer run on the same thread as the webhooks it serves. Until that
+//! connection is open the process's shared one is used; at the switch, new batches wait until
+//! those in flight on the shared one have returned, so that batches stay in order. The script and the handing out of its answers are in
+//! `batch`.
 
 mod batch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
 use redis::aio::ConnectionManager;
@@ -74,7 +77,7 @@ impl Outage for QueueError {
     }
 }
 
-/// A topic's jobs waiting to go, and whether a batch of the topic is in flight.
+/// A topic's jobs waiting to go, and how many of its batches are in flight.
 #[derive(Default)]
 struct TopicBatches {
     waiting: Vec<Pending>,
@@ -84,8 +87,10 @@ struct TopicBatches {
 /// Queues jobs; one instance per HTTP worker thread.
 pub struct RedisQueue {
     conn: ConnectionManager,
-    /// Where to open this actor's own connection once started (taken when started).
+    /// Where to open this actor's own connection (`None` once it is open, or without one).
     own_connection: Option<Secret>,
+    /// This actor's own connection, opened and waiting for no batch to be in flight.
+    opened: Option<ConnectionManager>,
     keys: Keys,
     dedup_ttl_s: u64,
     max_depth: u64,
@@ -106,6 +111,7 @@ impl RedisQueue {
         RedisQueue {
             conn,
             own_connection,
+            opened: None,
             keys,
             dedup_ttl_s,
             max_depth,
@@ -117,6 +123,13 @@ impl RedisQueue {
     /// Sends the topic's waiting jobs (up to [`MAX_BATCH`]) unless a batch is in flight; when it
     /// returns, answers each job and sends what arrived meanwhile.
     fn flush(&mut self, topic: &str, ctx: &mut Context<Self>) {
+        if self.opened.is_some() {
+            // Batches on the old connection finish first, so that batches stay in order.
+            if self.topics.values().any(|t| t.in_flight > 0) {
+                return;
+            }
+            self.conn = self.opened.take().expect("checked above");
+        }
         let Some(batches) = self.topics.get_mut(topic) else {
             return;
         };
@@ -146,28 +159,65 @@ impl RedisQueue {
             if let Some(batches) = queue.topics.get_mut(&topic) {
                 batches.in_flight -= 1;
             }
-            queue.flush(&topic, ctx);
+            if queue.opened.is_some() {
+                // Other topics may be waiting for this batch before the switch.
+                queue.flush_all(ctx);
+            } else {
+                queue.flush(&topic, ctx);
+            }
         }));
     }
+
+    /// Flushes every topic with jobs waiting.
+    fn flush_all(&mut self, ctx: &mut Context<Self>) {
+        let waiting: Vec<String> = self
+            .topics
+            .iter()
+            .filter(|(_, batches)| !batches.waiting.is_empty())
+            .map(|(topic, _)| topic.clone())
+            .collect();
+        for topic in waiting {
+            self.flush(&topic, ctx);
+        }
+    }
 }
+
+impl RedisQueue {
+    /// Opens this actor's own connection; tries again every [`REOPEN_EVERY`] while it fails.
+    fn open_own_connection(&mut self, ctx: &mut Context<Self>) {
+        let Some(url) = self.own_connection.clone() else {
+            return;
+        };
+        let opening = async move { connect(&url, COMMAND_TIMEOUT).await };
+        ctx.spawn(
+            opening
+                .into_actor(self)
+                .map(|result, queue, ctx| match result {
+                    Ok(conn) => {
+                        queue.own_connection = None;
+                        queue.opened = Some(conn);
+                        queue.flush_all(ctx);
+                    }
+                    Err(e) => {
+                        log::debug!(
+                            "Queue connection not open yet; the shared one serves. error={e}"
+                        );
+                        ctx.run_later(REOPEN_EVERY, |queue, ctx| queue.open_own_connection(ctx));
+                    }
+                }),
+        );
+    }
+}
+
+/// How often a queue actor tries again to open its own connection.
+const REOPEN_EVERY: Duration = Duration::from_secs(5);
 
 impl Actor for RedisQueue {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let Some(url) = self.own_connection.take() else {
-            return;
-        };
-        // Until (and unless) it is up, the shared connection serves.
-        let opening = async move { connect(&url, COMMAND_TIMEOUT).await };
-        ctx.spawn(
-            opening
-                .into_actor(self)
-                .map(|result, queue, _| match result {
-                    Ok(conn) => queue.conn = conn,
-                    Err(e) => log::debug!("Queue keeps the shared Redis connection. error={e}"),
-                }),
-        );
+        // Until (and unless) it is open, the shared connection serves.
+        self.open_own_connection(ctx);
     }
 }
 
