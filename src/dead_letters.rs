@@ -3,6 +3,10 @@
 //! with its removal from the dead letters. Replies it already sent are not sent again (their
 //! send markers stay).
 
+use std::sync::LazyLock;
+
+use redis::Script;
+
 use crate::record::DeadLetter;
 use crate::redis_keys::Keys;
 
@@ -16,6 +20,8 @@ redis.call('DEL', KEYS[2], KEYS[5])
 return id
 "#;
 
+static REQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(REQUEUE_LUA));
+
 /// The script call that re-queues `letter`; it answers the new stream id, or nil when the dead
 /// letter is gone.
 pub fn requeue(
@@ -24,10 +30,8 @@ pub fn requeue(
     sid: &str,
     letter: &DeadLetter,
 ) -> redis::ScriptInvocation<'static> {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    let script = SCRIPT.get_or_init(|| redis::Script::new(REQUEUE_LUA));
     let job = serde_json::to_string(&letter.job).expect("a job that was deserialized serializes");
-    let mut invocation = script.prepare_invoke();
+    let mut invocation = REQUEUE.prepare_invoke();
     invocation
         .key(keys.dead(topic))
         .key(keys.dead_entry(topic, sid))

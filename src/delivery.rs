@@ -2,6 +2,10 @@
 //! arrive out of order, so a status only moves forward: a late `sent` never overwrites
 //! `delivered`. Kept per outbound message in [`crate::redis_keys::Keys::delivery`].
 
+use std::sync::LazyLock;
+
+use redis::Script;
+
 /// The Lua function both scripts use: moves a delivery hash forward to `status`, never back.
 macro_rules! status_fn {
     () => {
@@ -26,6 +30,8 @@ pub const RECORD_STATUS_LUA: &str = concat!(
     status_fn!(),
     "return record_status(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])"
 );
+
+static RECORD_STATUS: LazyLock<Script> = LazyLock::new(|| Script::new(RECORD_STATUS_LUA));
 
 /// After a send: store the Twilio SID (and status, segments) on the send marker and record the
 /// first delivery status, in one call. KEYS: marker, delivery hash. ARGV: sid, status (or ""),
@@ -64,9 +70,7 @@ pub fn record_status(
     error_code: Option<&str>,
     ttl_s: u64,
 ) -> redis::ScriptInvocation<'static> {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    let script = SCRIPT.get_or_init(|| redis::Script::new(RECORD_STATUS_LUA));
-    let mut invocation = script.prepare_invoke();
+    let mut invocation = RECORD_STATUS.prepare_invoke();
     invocation
         .key(key)
         .arg(status)

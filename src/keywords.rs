@@ -28,12 +28,13 @@ const HELP: &[&str] = &["HELP", "INFO"];
 
 /// The keyword a message body is, if it is one.
 pub fn keyword(body: &str) -> Option<Keyword> {
-    let word = body.trim().to_ascii_uppercase();
-    if OPT_OUT.contains(&word.as_str()) {
+    let word = body.trim();
+    let is = |list: &[&str]| list.iter().any(|k| k.eq_ignore_ascii_case(word));
+    if is(OPT_OUT) {
         Some(Keyword::OptOut)
-    } else if OPT_IN.contains(&word.as_str()) {
+    } else if is(OPT_IN) {
         Some(Keyword::OptIn)
-    } else if HELP.contains(&word.as_str()) {
+    } else if is(HELP) {
         Some(Keyword::Help)
     } else {
         None

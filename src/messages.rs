@@ -4,19 +4,24 @@
 //! `LoadAttempts`→ Recorder, TopicWorker —`JobFinished`/`WorkerReady`→ WorkerPool, and on
 //! shutdown `Drain` → WorkerPool.
 
+use std::sync::Arc;
+
 use actix::Message;
 
 use crate::domain::{InboundMessage, Job};
 use crate::record::{DeadLetter, Record, SentSms};
+use crate::topics::Topic;
 use crate::twilio::{OutboundSms, TwilioError};
 use crate::validators::Verdict;
 
 /// Run a topic's validators on a message.
-#[derive(Debug, Message)]
+#[derive(Message)]
 #[rtype(result = "Validated")]
 pub struct Validate {
     /// The message to check; handed back in [`Validated`].
     pub message: InboundMessage,
+    /// The topic it was posted to, whose validators run.
+    pub topic: Arc<Topic>,
 }
 
 /// The validators' verdict, with the message handed back.

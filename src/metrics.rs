@@ -42,29 +42,28 @@ pub struct Metrics {
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help).namespace("pyrowire"), labels)
-        .expect("metric names and labels are valid constants");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("each metric is registered once");
-    metric
+    let opts = Opts::new(name, help).namespace("pyrowire");
+    register(registry, IntCounterVec::new(opts, labels))
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGaugeVec {
-    let metric = IntGaugeVec::new(Opts::new(name, help).namespace("pyrowire"), &["topic"])
-        .expect("metric names and labels are valid constants");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("each metric is registered once");
-    metric
+    let opts = Opts::new(name, help).namespace("pyrowire");
+    register(registry, IntGaugeVec::new(opts, &["topic"]))
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
     let opts = HistogramOpts::new(name, help)
         .namespace("pyrowire")
         .buckets(buckets);
-    let metric =
-        HistogramVec::new(opts, &["topic"]).expect("metric names and labels are valid constants");
+    register(registry, HistogramVec::new(opts, &["topic"]))
+}
+
+/// Registers a new metric and hands back the caller's handle to it.
+fn register<M>(registry: &Registry, metric: prometheus::Result<M>) -> M
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    let metric = metric.expect("metric names and labels are valid constants");
     registry
         .register(Box::new(metric.clone()))
         .expect("each metric is registered once");

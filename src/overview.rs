@@ -231,7 +231,7 @@ async fn recent(
     for s in records.iter().flat_map(|r| &r.sent) {
         pipe.hget(keys.delivery(topic, &s.sid), "status");
     }
-    let latest: Vec<Option<String>> = if records.iter().all(|r| r.sent.is_empty()) {
+    let latest: Vec<Option<String>> = if pipe.is_empty() {
         Vec::new()
     } else {
         pipe.query_async(conn).await?

@@ -3,9 +3,11 @@
 //! so a burst is spread out at `max_sends_per_second` instead of piling up in Twilio's queue
 //! (error 30001). Redis's own clock is used, so processes on different machines agree.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
+use redis::Script;
 
 /// KEYS: rate key. ARGV: interval per segment (µs), segments. Returns the wait in µs.
 const RESERVE_LUA: &str = r#"
@@ -18,6 +20,8 @@ redis.call('SET', KEYS[1], string.format('%.0f', start + cost), 'PX', math.floor
 return string.format('%.0f', start - now)
 "#;
 
+static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(RESERVE_LUA));
+
 /// Reserves `segments` sends at `per_second` on `key`; returns how long to wait before sending.
 pub async fn reserve(
     conn: &mut ConnectionManager,
@@ -25,10 +29,8 @@ pub async fn reserve(
     per_second: f64,
     segments: u32,
 ) -> redis::RedisResult<Duration> {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    let script = SCRIPT.get_or_init(|| redis::Script::new(RESERVE_LUA));
     let interval_us = (1_000_000.0 / per_second).round().max(1.0) as u64;
-    let wait: String = script
+    let wait: String = RESERVE
         .key(key)
         .arg(interval_us)
         .arg(segments.max(1))

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{InboundMessage, Job, Reply};
-use crate::segments::Encoding;
+use crate::segments::{Encoding, SegmentInfo};
 
 /// How handling a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +48,29 @@ pub struct SentSms {
     pub segments: Option<u32>,
 }
 
+impl SentSms {
+    /// A message of `kind` as Twilio answered it (or as a dry run stands in for it), with its
+    /// body's `info` as pyrowire computes it.
+    pub fn new(
+        kind: String,
+        sid: String,
+        status: Option<String>,
+        num_segments: Option<String>,
+        dry_run: bool,
+        info: SegmentInfo,
+    ) -> Self {
+        SentSms {
+            kind,
+            sid,
+            status,
+            num_segments,
+            dry_run,
+            encoding: Some(info.encoding),
+            segments: Some(info.segments),
+        }
+    }
+}
+
 /// Milliseconds-since-epoch timestamps of each step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timings {
@@ -59,6 +82,13 @@ pub struct Timings {
     pub handled_at: u64,
     /// The last send returned; the record was written right after.
     pub finished_at: u64,
+}
+
+impl Timings {
+    /// From the webhook to the record, in milliseconds.
+    pub fn total_ms(&self) -> u64 {
+        self.finished_at.saturating_sub(self.received_at)
+    }
 }
 
 /// The record of one inbound message.

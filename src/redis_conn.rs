@@ -30,6 +30,11 @@ pub async fn connect(
     ConnectionManager::new_with_config(client, config).await
 }
 
+/// Opens a plain blocking connection, for the command-line tools.
+pub fn connect_blocking(url: &Secret) -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(url.expose())?.get_connection_with_timeout(CONNECT_TIMEOUT)
+}
+
 /// A Redis URL with any password replaced, for messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -8,16 +8,18 @@
 //! (Twilio's error 21610 records such an opt-out), and sends are paced to the topic's
 //! `max_sends_per_second`.
 
+use std::sync::LazyLock;
+
 use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
+use redis::{AsyncCommands, Script};
 
 use crate::clock::{now_ms, parse_twilio_date, utc_day};
 use crate::delivery::{rank, STORE_SENT_LUA};
 use crate::rate_limit;
 use crate::record::SentSms;
 use crate::redis_keys::Keys;
-use crate::segments::analyze;
-use crate::twilio::{ListedMessage, OutboundSms, TwilioClient, TwilioError, UNSUBSCRIBED};
+use crate::segments::{analyze, SegmentInfo};
+use crate::twilio::{MessageResource, OutboundSms, TwilioClient, TwilioError, UNSUBSCRIBED};
 
 /// Twilio's clock and ours may differ a little; a listed message created this long before the
 /// mark still counts as ours.
@@ -53,6 +55,10 @@ table.insert(fields, 1, opted)
 return fields
 "#;
 
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM_LUA));
+
+static STORE_SENT: LazyLock<Script> = LazyLock::new(|| Script::new(STORE_SENT_LUA));
+
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
 /// recipient opted out.
 pub async fn send_once(
@@ -63,6 +69,10 @@ pub async fn send_once(
 ) -> Result<SentSms, TwilioError> {
     let mark = cx.keys.send_mark(&cx.topic, &cx.inbound_sid, &cx.kind);
     let (opted_out, fields) = claim(conn, cx, &mark, &sms.to).await?;
+    let info = analyze(sms.body.as_deref().unwrap_or_default());
+    let sent = |sid, status, num_segments| {
+        SentSms::new(cx.kind.clone(), sid, status, num_segments, false, info)
+    };
     let field = |name: &str| {
         fields
             .iter()
@@ -70,10 +80,10 @@ pub async fn send_once(
             .map(|(_, v)| v.clone())
     };
     if let Some(sid) = field("sid") {
-        return Ok(sent(cx, sms, sid, field("status"), field("num_segments")));
+        return Ok(sent(sid, field("status"), field("num_segments")));
     }
     if opted_out {
-        return Ok(sent(cx, sms, String::new(), Some("opted_out".into()), None));
+        return Ok(sent(String::new(), Some("opted_out".into()), None));
     }
     if let Some(marked_at) = field("marked_at").and_then(|m| m.parse::<u64>().ok()) {
         // Marked before, without a SID: ask Twilio whether it went out, then mark anew.
@@ -84,9 +94,7 @@ pub async fn send_once(
                 "Reply found at Twilio after an interrupted send; not sending again. sid={}",
                 found.sid
             );
-            let (sid, status, segments) = (&found.sid, &found.status, &found.num_segments);
-            store_sid(conn, cx, &mark, sid, status, segments).await;
-            return Ok(sent(cx, sms, sid.clone(), status.clone(), segments.clone()));
+            return Ok(store_sent(conn, cx, &mark, found, info).await);
         }
         let _: () = redis::pipe()
             .hset(&mark, "marked_at", now_ms())
@@ -95,13 +103,9 @@ pub async fn send_once(
             .await
             .map_err(redis_error)?;
     }
-    pace(conn, cx, sms).await;
+    pace(conn, cx, info.segments).await;
     match client.send(sms).await {
-        Ok(resource) => {
-            let (sid, status, segments) = (&resource.sid, &resource.status, &resource.num_segments);
-            store_sid(conn, cx, &mark, sid, status, segments).await;
-            Ok(sent(cx, sms, sid.clone(), status.clone(), segments.clone()))
-        }
+        Ok(resource) => Ok(store_sent(conn, cx, &mark, &resource, info).await),
         Err(error) => {
             if !error.maybe_sent() {
                 // Surely not created: forget the mark so a retry sends without asking Twilio.
@@ -116,7 +120,7 @@ pub async fn send_once(
             ) {
                 let opt_outs = cx.keys.opt_outs(&cx.topic);
                 let _: Result<(), _> = conn.hset(&opt_outs, &sms.to, now_ms()).await;
-                return Ok(sent(cx, sms, String::new(), Some("opted_out".into()), None));
+                return Ok(sent(String::new(), Some("opted_out".into()), None));
             }
             Err(error)
         }
@@ -130,9 +134,7 @@ async fn claim(
     mark: &str,
     to: &str,
 ) -> Result<(bool, Vec<(String, String)>), TwilioError> {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    let script = SCRIPT.get_or_init(|| redis::Script::new(CLAIM_LUA));
-    let reply: Vec<redis::Value> = script
+    let reply: Vec<redis::Value> = CLAIM
         .key(mark)
         .key(cx.keys.opt_outs(&cx.topic))
         .arg(to)
@@ -151,12 +153,12 @@ async fn claim(
     Ok((opted_out, fields))
 }
 
-/// Waits for this send's turn under the topic's pace; a Redis failure does not hold it up.
-async fn pace(conn: &mut ConnectionManager, cx: &SendContext, sms: &OutboundSms) {
+/// Waits for this send's turn (`segments` of it) under the topic's pace; a Redis failure does not
+/// hold it up.
+async fn pace(conn: &mut ConnectionManager, cx: &SendContext, segments: u32) {
     let Some(per_second) = cx.max_per_second else {
         return;
     };
-    let segments = analyze(sms.body.as_deref().unwrap_or_default()).segments;
     match rate_limit::reserve(conn, &cx.keys.rate(&cx.topic), per_second, segments).await {
         Ok(wait) if !wait.is_zero() => actix_rt::time::sleep(wait).await,
         Ok(_) => {}
@@ -168,10 +170,10 @@ async fn pace(conn: &mut ConnectionManager, cx: &SendContext, sms: &OutboundSms)
 }
 
 fn find_sent<'a>(
-    listed: &'a [ListedMessage],
+    listed: &'a [MessageResource],
     sms: &OutboundSms,
     marked_at: u64,
-) -> Option<&'a ListedMessage> {
+) -> Option<&'a MessageResource> {
     let body = sms.body.as_deref().unwrap_or_default();
     listed.iter().find(|m| {
         m.body.as_deref().unwrap_or_default() == body
@@ -182,23 +184,23 @@ fn find_sent<'a>(
     })
 }
 
-async fn store_sid(
+/// Stores the SID (and status, segments) of a message Twilio has on the marker, and answers it as
+/// sent.
+async fn store_sent(
     conn: &mut ConnectionManager,
     cx: &SendContext,
     mark: &str,
-    sid: &str,
-    status: &Option<String>,
-    segments: &Option<String>,
-) {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    let script = SCRIPT.get_or_init(|| redis::Script::new(STORE_SENT_LUA));
-    let status = status.as_deref().unwrap_or_default();
-    let stored: redis::RedisResult<i64> = script
+    message: &MessageResource,
+    info: SegmentInfo,
+) -> SentSms {
+    let sid = message.sid.as_str();
+    let status = message.status.as_deref().unwrap_or_default();
+    let stored: redis::RedisResult<i64> = STORE_SENT
         .key(mark)
         .key(cx.keys.delivery(&cx.topic, sid))
         .arg(sid)
         .arg(status)
-        .arg(segments.as_deref().unwrap_or_default())
+        .arg(message.num_segments.as_deref().unwrap_or_default())
         .arg(cx.ttl_s)
         .arg(rank(status))
         .arg(now_ms())
@@ -208,25 +210,14 @@ async fn store_sid(
         // The message went out; without the SID a redelivery asks Twilio's list instead.
         log::warn!("Failed to store the Twilio SID of a sent message. sid={sid} error={e}");
     }
-}
-
-fn sent(
-    cx: &SendContext,
-    sms: &OutboundSms,
-    sid: String,
-    status: Option<String>,
-    num_segments: Option<String>,
-) -> SentSms {
-    let info = analyze(sms.body.as_deref().unwrap_or_default());
-    SentSms {
-        kind: cx.kind.clone(),
-        sid,
-        status,
-        num_segments,
-        dry_run: false,
-        encoding: Some(info.encoding),
-        segments: Some(info.segments),
-    }
+    SentSms::new(
+        cx.kind.clone(),
+        message.sid.clone(),
+        message.status.clone(),
+        message.num_segments.clone(),
+        false,
+        info,
+    )
 }
 
 /// Redis failing before the POST means nothing was sent.

@@ -229,14 +229,11 @@ impl App {
             max_queue_depth: profile.max_queue_depth,
         });
         let address = format!("{}:{}", profile.host, listen_port(profile.port));
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
         let bind_error = |source| StartupError::Bind {
             address: address.clone(),
             source,
         };
+        let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
         let server = HttpServer::new(move || {
             // Runs once per HTTP worker thread: its own validator and queue actors, so a

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::settings::{Secret, TwilioSettings};
@@ -46,7 +47,8 @@ impl OutboundSms {
     }
 }
 
-/// The parts of Twilio's Message resource that pyrowire records.
+/// The parts of Twilio's Message resource that pyrowire reads, as a send answers it and as a
+/// ListMessage page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct MessageResource {
     /// `SM…` or `MM…`.
@@ -55,30 +57,15 @@ pub struct MessageResource {
     pub status: Option<String>,
     /// Segments Twilio will bill, as a string.
     pub num_segments: Option<String>,
-    /// Media count, as a string.
-    pub num_media: Option<String>,
-    /// RFC 2822 creation time.
-    pub date_created: Option<String>,
-}
-
-/// One message of a ListMessage page.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ListedMessage {
-    /// `SM…` or `MM…`.
-    pub sid: String,
     /// The text.
     pub body: Option<String>,
     /// RFC 2822 creation time.
     pub date_created: Option<String>,
-    /// Current status.
-    pub status: Option<String>,
-    /// Segments.
-    pub num_segments: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct MessagePage {
-    messages: Vec<ListedMessage>,
+    messages: Vec<MessageResource>,
 }
 
 /// Twilio's error body: `{"code", "message", "more_info", "status"}`.
@@ -189,14 +176,8 @@ impl TwilioClient {
 
     /// Creates a message: `POST .../Messages.json`, form-encoded, basic auth.
     pub async fn send(&self, sms: &OutboundSms) -> Result<MessageResource, TwilioError> {
-        let request = self
-            .http
-            .post(self.messages_url())
-            .basic_auth(&self.account_sid, self.auth_token.expose())
-            .insert_header(("Accept", "application/json"))
-            .send_form(&sms.form());
-        let body = read(request.await).await?;
-        serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()))
+        let request = self.authorized(self.http.post(self.messages_url()));
+        read(request.send_form(&sms.form()).await).await
     }
 
     /// Lists the messages from `from` to `to` sent on or after the UTC day `since_day`
@@ -206,7 +187,7 @@ impl TwilioClient {
         to: &str,
         from: &str,
         since_day: &str,
-    ) -> Result<Vec<ListedMessage>, TwilioError> {
+    ) -> Result<Vec<MessageResource>, TwilioError> {
         let query = [
             ("To", to),
             ("From", from),
@@ -217,25 +198,25 @@ impl TwilioClient {
         // `DateSent%3E=DAY` the way Twilio's helper libraries send it.
         let query =
             serde_urlencoded::to_string(query).map_err(|e| TwilioError::not_sent(e.to_string()))?;
-        let request = self
-            .http
-            .get(format!("{}?{query}", self.messages_url()))
+        let request = self.authorized(self.http.get(format!("{}?{query}", self.messages_url())));
+        let page: MessagePage = read(request.send().await).await?;
+        Ok(page.messages)
+    }
+
+    /// `request` with this account's basic auth, asking for JSON.
+    fn authorized(&self, request: awc::ClientRequest) -> awc::ClientRequest {
+        request
             .basic_auth(&self.account_sid, self.auth_token.expose())
             .insert_header(("Accept", "application/json"))
-            .send();
-        let body = read(request.await).await?;
-        let page: MessagePage =
-            serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()))?;
-        Ok(page.messages)
     }
 }
 
 type Response = awc::ClientResponse<actix_web::dev::Decompress<actix_web::dev::Payload>>;
 
-/// The body of a 2xx answer, or the Twilio error it describes.
-async fn read(
+/// The decoded body of a 2xx answer, or the Twilio error it describes.
+async fn read<T: DeserializeOwned>(
     response: Result<Response, awc::error::SendRequestError>,
-) -> Result<actix_web::web::Bytes, TwilioError> {
+) -> Result<T, TwilioError> {
     let mut response = response.map_err(transport_error)?;
     let status = response.status();
     let retry_after = response
@@ -253,7 +234,7 @@ async fn read(
             maybe_sent: true,
         })?;
     if status.is_success() {
-        return Ok(body);
+        return serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()));
     }
     let parsed: Option<ApiErrorBody> = serde_json::from_slice(&body).ok();
     Err(TwilioError::Api {

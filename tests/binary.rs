@@ -20,7 +20,7 @@ fn exe() -> Command {
 }
 
 fn settings_file(dir: &std::path::Path, api_base: &str) -> std::path::PathBuf {
-    let redis = std::env::var("REDIS_URL").expect("REDIS_URL is set by scripts/test");
+    let redis = common::redis_url();
     let prefix = format!("bin{:08x}", rand::random::<u32>());
     let text = format!(
         r#"
@@ -59,7 +59,6 @@ async fn serves_a_message_end_to_end_and_logs_no_secret() {
         .arg(&settings)
         .env("TEST_SID", ACCOUNT_SID)
         .env("TEST_TOKEN", AUTH_TOKEN)
-        .env_remove("RUST_LOG")
         .env_remove("PORT");
     let mut server = Process::start(command);
     let address = server.listening_address();

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_port, redis_url, Process};
+use common::{free_port, new_sid, redis_url, Process};
 use fake_twilio::FakeTwilio;
 
 const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -42,7 +42,6 @@ fn env(command: &mut Command, twilio: &FakeTwilio) {
         .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
         .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
         .env("TWILIO_API_BASE", &twilio.base)
-        .env_remove("RUST_LOG")
         .env_remove("PYROWIRE_PROFILE")
         .env_remove("ENV");
 }
@@ -52,7 +51,7 @@ async fn text(address: &str, topic: &str, body: &str) -> String {
         ("From", "+15551234567"),
         ("To", "+15005550006"),
         ("FromCity", "PORTLAND"),
-        ("MessageSid", &format!("SM{:032x}", rand::random::<u128>())),
+        ("MessageSid", &new_sid()),
         ("Body", body),
     ];
     let mut response = awc::Client::default()

@@ -6,6 +6,8 @@
 //! Tests that only kill pyrowire use the Redis of `scripts/test` (`REDIS_URL`) under a random key
 //! prefix; the test that stops Redis runs its own `redis-server` on a free loopback port.
 
+#[allow(dead_code)] // these tests use only part of the helpers
+mod common;
 #[path = "api/fake_twilio.rs"]
 #[allow(dead_code)] // these tests use only part of the stand-in
 mod fake_twilio;
@@ -13,7 +15,6 @@ mod fake_twilio;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::rc::Rc;
@@ -47,7 +48,7 @@ async fn sigkill_mid_stream_then_restart_gives_every_accepted_message_exactly_on
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     twilio.set_delay(Duration::from_millis(20));
-    let setup = Setup::new(&shared_redis_url(), &twilio.base, 4);
+    let setup = Setup::new(&common::redis_url(), &twilio.base, 4);
     let mut server = Pyrowire::start(&setup.path, Role::All).await;
 
     // Act
@@ -150,7 +151,7 @@ async fn two_worker_processes_share_a_topic_and_losing_one_loses_nothing() {
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     twilio.set_delay(Duration::from_millis(50));
-    let setup = Setup::new(&shared_redis_url(), &twilio.base, 4);
+    let setup = Setup::new(&common::redis_url(), &twilio.base, 4);
     let mut doomed = Pyrowire::start(&setup.path, Role::Worker).await;
     let survivor = Pyrowire::start(&setup.path, Role::Worker).await;
     let web = Pyrowire::start(&setup.path, Role::Web).await;
@@ -200,7 +201,7 @@ async fn sigterm_finishes_in_flight_jobs_and_leaves_the_rest_queued() {
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     twilio.set_delay(Duration::from_millis(800));
-    let setup = Setup::new(&shared_redis_url(), &twilio.base, 2);
+    let setup = Setup::new(&common::redis_url(), &twilio.base, 2);
     let mut server = Pyrowire::start(&setup.path, Role::All).await;
     let mut sending = Sending::start(&server.address, numbered_messages("term", 10), 1, None);
     sending.finish(Duration::from_secs(10)).await;
@@ -253,7 +254,7 @@ async fn sigterm_finishes_in_flight_jobs_and_leaves_the_rest_queued() {
         in_flight.len(),
         sent_at_exit.len(),
         records_at_exit.len(),
-        count_answers(&probes.answers()),
+        answer_counts(&probes.sent),
         probes.accepted_late,
         delivery.summary()
     );
@@ -302,10 +303,6 @@ fn signs_webhooks_the_way_twilio_does() {
 // ---------------------------------------------------------------------------------------------
 // Settings and Redis
 // ---------------------------------------------------------------------------------------------
-
-fn shared_redis_url() -> String {
-    std::env::var("REDIS_URL").expect("REDIS_URL is set by scripts/test")
-}
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -438,12 +435,8 @@ struct OwnRedis {
 
 impl OwnRedis {
     async fn start() -> OwnRedis {
-        let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
         let mut redis = OwnRedis {
-            port,
+            port: common::free_port(),
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
@@ -678,7 +671,7 @@ fn numbered_messages(label: &str, count: usize) -> Vec<Inbound> {
     let run: u32 = rand::random();
     (0..count)
         .map(|n| Inbound {
-            sid: format!("SM{:032x}", rand::random::<u128>()),
+            sid: common::new_sid(),
             from: format!("+1555{n:07}"),
             body: format!("{label} {n} {run:08x}"),
         })
@@ -897,12 +890,6 @@ struct Probes {
     accepted_late: usize,
     /// Create requests the stand-in had `PROBE_SETTLE` after the signal.
     sent_at_settle: usize,
-}
-
-impl Probes {
-    fn answers(&self) -> Vec<Answer> {
-        self.sent.iter().map(|s| s.answer.clone()).collect()
-    }
 }
 
 /// Time a process gets to act on a signal before it must refuse new webhooks.

@@ -80,8 +80,7 @@ pub(super) fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Tim
         .processed
         .with_label_values(&[topic, Outcome::Completed.as_str()])
         .inc();
-    let total_ms = timings.finished_at.saturating_sub(timings.received_at);
-    let seconds = total_ms as f64 / 1000.0;
+    let seconds = timings.total_ms() as f64 / 1000.0;
     metrics
         .end_to_end_seconds
         .with_label_values(&[topic])
@@ -136,10 +135,7 @@ pub(super) async fn finish(
 ) {
     let topic = deps.topic.name.clone();
     let sid = record.message.sid.clone();
-    let total_ms = record
-        .timings
-        .finished_at
-        .saturating_sub(record.timings.received_at);
+    let total_ms = record.timings.total_ms();
     let give_up = std::time::Instant::now() + deps.record_patience;
     let mut pause = Duration::from_millis(100);
     loop {

@@ -107,7 +107,7 @@ pub async fn drop_vanished_head(
     topic: String,
     number: String,
     head: String,
-) -> redis::RedisResult<bool> {
+) -> redis::RedisResult<()> {
     let found: Vec<StreamId> = redis::cmd("XRANGE")
         .arg(keys.queue(&topic))
         .arg(&head)
@@ -115,11 +115,10 @@ pub async fn drop_vanished_head(
         .query_async::<redis::streams::StreamRangeReply>(&mut conn)
         .await?
         .ids;
-    if !found.is_empty() {
-        return Ok(false);
+    if found.is_empty() {
+        let _: () = conn.lrem(keys.sender(&topic, &number), 1, &head).await?;
     }
-    let _: () = conn.lrem(keys.sender(&topic, &number), 1, &head).await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Removes consumers that hold nothing and have been idle long (earlier runs of processes).

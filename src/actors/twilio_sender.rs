@@ -83,15 +83,14 @@ impl Handler<SendSms> for TwilioSender {
                 msg.sms.media_urls.len()
             );
             let info = analyze(msg.sms.body.as_deref().unwrap_or_default());
-            let sent = SentSms {
-                kind: msg.kind.clone(),
-                sid: format!("SMdryrun{:026x}", rand::random::<u128>() >> 24),
-                status: Some("dry_run".into()),
-                num_segments: Some(info.segments.to_string()),
-                dry_run: true,
-                encoding: Some(info.encoding),
-                segments: Some(info.segments),
-            };
+            let sent = SentSms::new(
+                msg.kind.clone(),
+                format!("SMdryrun{:026x}", rand::random::<u128>() >> 24),
+                Some("dry_run".into()),
+                Some(info.segments.to_string()),
+                true,
+                info,
+            );
             return Box::pin(async move { Ok(sent) });
         }
         let Some(client) = self.clients.get(&msg.topic).cloned() else {

@@ -7,7 +7,7 @@ use redis::Commands;
 
 use crate::domain::mask_number;
 use crate::record::DeadLetter;
-use crate::redis_conn::{redact_url, CONNECT_TIMEOUT};
+use crate::redis_conn::{connect_blocking, redact_url};
 use crate::redis_keys::Keys;
 use crate::settings::Settings;
 
@@ -47,15 +47,12 @@ pub fn dead(settings: &Settings, topic: &str, options: &DeadOptions) -> Result<S
     if !settings.topics.contains_key(topic) {
         return Err(DeadError::UnknownTopic(topic.to_string()));
     }
-    let url = settings.profile.redis.expose();
+    let url = &settings.profile.redis;
     let redis_error = |source| DeadError::Redis {
-        url: redact_url(url),
+        url: redact_url(url.expose()),
         source,
     };
-    let client = redis::Client::open(url).map_err(redis_error)?;
-    let mut conn = client
-        .get_connection_with_timeout(CONNECT_TIMEOUT)
-        .map_err(redis_error)?;
+    let mut conn = connect_blocking(url).map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let mut out = String::new();
     let mut requeue = options.requeue.clone();

@@ -7,7 +7,7 @@ use redis::Commands;
 
 use crate::domain::mask_number;
 use crate::record::Record;
-use crate::redis_conn::redact_url;
+use crate::redis_conn::{connect_blocking, redact_url};
 use crate::redis_keys::Keys;
 use crate::settings::Settings;
 
@@ -33,15 +33,12 @@ pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, 
     if !settings.topics.contains_key(topic) {
         return Err(RecentError::UnknownTopic(topic.to_string()));
     }
-    let url = settings.profile.redis.expose();
+    let url = &settings.profile.redis;
     let redis_error = |source| RecentError::Redis {
-        url: redact_url(url),
+        url: redact_url(url.expose()),
         source,
     };
-    let client = redis::Client::open(url).map_err(redis_error)?;
-    let mut conn = client
-        .get_connection_with_timeout(crate::redis_conn::CONNECT_TIMEOUT)
-        .map_err(redis_error)?;
+    let mut conn = connect_blocking(url).map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let mut out = String::new();
     let last = limit.saturating_sub(1) as isize;
@@ -117,9 +114,6 @@ fn describe(out: &mut String, record: &Record, statuses: &[Option<String>]) {
     if let Some(error) = &record.error {
         let _ = writeln!(out, "    error: {error}");
     }
-    let took = record
-        .timings
-        .finished_at
-        .saturating_sub(record.timings.received_at);
+    let took = record.timings.total_ms();
     let _ = writeln!(out, "    took {took} ms from webhook to record");
 }

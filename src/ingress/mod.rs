@@ -26,7 +26,7 @@ use crate::actors::validator::Validator;
 use crate::metrics::Metrics;
 use crate::redis_keys::Keys;
 use crate::settings::Secret;
-use crate::topics::Topics;
+use crate::topics::{Topic, Topics};
 use crate::twiml;
 
 /// Largest webhook body accepted (bytes); larger gets 413.
@@ -78,14 +78,14 @@ impl IngressState {
     pub fn start(shared: Arc<IngressShared>) -> Self {
         let queue = RedisQueue::new(
             shared.redis.clone(),
-            Some(shared.redis_url.clone()),
+            shared.redis_url.clone(),
             shared.keys.clone(),
             shared.dedup_ttl_s,
             shared.max_queue_depth,
         )
         .start();
         IngressState {
-            validator: Validator::new(shared.topics.clone()).start(),
+            validator: Validator.start(),
             queue,
             shared,
         }
@@ -108,11 +108,11 @@ impl std::ops::Deref for IngressState {
 /// Registers the routes on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
     // The webhooks first: each topic's path is static, matched by comparing strings (a pattern
-    // costs a regex match per request) and carrying its topic's name; `/queue/{topic}` answers
+    // costs a regex match per request) and carrying its topic; `/queue/{topic}` answers
     // any other name.
-    for name in topics.keys() {
+    for (name, topic) in topics {
         let resource = webhook_resource(&format!("/queue/{name}"));
-        cfg.service(resource.app_data(TopicName(name.clone())));
+        cfg.service(resource.app_data(WebhookTopic(topic.clone())));
     }
     cfg.service(webhook_resource("/queue/{topic}"))
         .route("/status/{topic}", web::post().to(status::status))
@@ -123,7 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
 }
 
 /// The topic a static webhook path belongs to.
-pub(crate) struct TopicName(pub(crate) String);
+pub(crate) struct WebhookTopic(pub(crate) Arc<Topic>);
 
 fn webhook_resource(path: &str) -> actix_web::Resource {
     web::resource(path)

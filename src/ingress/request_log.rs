@@ -7,12 +7,19 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::HttpMessage;
+use actix_web::{HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 /// The MessageSid of the webhook being answered, for the request log.
 #[derive(Clone)]
 pub struct RequestSid(pub String);
+
+/// Notes the webhook's MessageSid for the request log (only when it logs).
+pub fn note_sid(request: &HttpRequest, sid: &str) {
+    if log::log_enabled!(log::Level::Info) {
+        request.extensions_mut().insert(RequestSid(sid.to_string()));
+    }
+}
 
 /// Middleware that logs each request under `/queue` and `/status` at info level.
 pub struct RequestLog;

@@ -3,11 +3,9 @@
 //! status is recorded against the outbound message, moving only forward; error 21610 (the
 //! recipient unsubscribed) also records an opt-out. Answers 200 with an empty body.
 
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::request_log::RequestSid;
-
-use super::{body, webhook, IngressError, IngressState, MAX_BODY_BYTES};
+use super::{request_log, webhook, IngressError, IngressState};
 use crate::messages::{RecordDelivery, SetOptOut};
 use crate::twilio::UNSUBSCRIBED;
 
@@ -24,8 +22,7 @@ pub async fn status(
         .get(&name)
         .cloned()
         .ok_or_else(|| IngressError::UnknownTopic(name.clone()))?;
-    let body = body::read(payload, MAX_BODY_BYTES, state.request_timeout).await?;
-    let params = webhook::read(&request, &body, &topic, &state)?;
+    let params = webhook::read(&request, payload, &topic, &state).await?;
     let get = |key: &str| {
         params
             .iter()
@@ -35,12 +32,7 @@ pub async fn status(
     let outbound_sid = get("MessageSid").ok_or(IngressError::BadRequest(
         "missing required parameter `MessageSid`".into(),
     ))?;
-    // Only the request log reads it.
-    if log::log_enabled!(log::Level::Info) {
-        request
-            .extensions_mut()
-            .insert(RequestSid(outbound_sid.clone()));
-    }
+    request_log::note_sid(&request, &outbound_sid);
     let status = get("MessageStatus").ok_or(IngressError::BadRequest(
         "missing required parameter `MessageStatus`".into(),
     ))?;

@@ -3,13 +3,12 @@
 //! accepted message durably, and only then answer TwiML. Nothing is queued for a request that
 //! fails any step.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::request_log::RequestSid;
-
-use super::{body, webhook, IngressError, IngressState, TopicName, MAX_BODY_BYTES};
+use super::{request_log, webhook, IngressError, IngressState, WebhookTopic};
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
 use crate::keywords::{keyword, Keyword};
 use crate::messages::{Enqueue, Enqueued, SetOptOut, Validate};
@@ -24,56 +23,46 @@ pub async fn submit(
     state: web::Data<IngressState>,
 ) -> Result<HttpResponse, IngressError> {
     let started = Instant::now();
-    let name = topic_name(&request);
-    let answer = answer(&request, &name, payload, &state).await;
-    if state.topics.contains_key(&name) {
-        let metrics = &state.metrics;
-        if matches!(answer, Err(IngressError::Unavailable { .. })) {
-            metrics.unavailable.with_label_values(&[&name]).inc();
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        metrics
-            .ingress_seconds
-            .with_label_values(&[&name])
-            .observe(seconds);
+    let Some(topic) = topic_of(&request, &state) else {
+        let name = request.match_info().get("topic").unwrap_or_default();
+        return Err(IngressError::UnknownTopic(name.to_string()));
+    };
+    let answer = answer(&request, &topic, payload, &state).await;
+    let (metrics, name) = (&state.metrics, topic.name.as_str());
+    if matches!(answer, Err(IngressError::Unavailable { .. })) {
+        metrics.unavailable.with_label_values(&[name]).inc();
     }
+    let seconds = started.elapsed().as_secs_f64();
+    metrics
+        .ingress_seconds
+        .with_label_values(&[name])
+        .observe(seconds);
     answer
 }
 
-/// The topic named in the path: a topic's static path carries its name; otherwise the
-/// `{topic}` segment.
-fn topic_name(request: &HttpRequest) -> String {
-    match request.app_data::<TopicName>() {
-        Some(TopicName(name)) => name.clone(),
-        None => request
-            .match_info()
-            .get("topic")
-            .unwrap_or_default()
-            .to_string(),
+/// The topic named in the path: a topic's static path carries its topic; otherwise the
+/// `{topic}` segment names it.
+fn topic_of(request: &HttpRequest, state: &IngressState) -> Option<Arc<Topic>> {
+    match request.app_data::<WebhookTopic>() {
+        Some(WebhookTopic(topic)) => Some(topic.clone()),
+        None => state
+            .topics
+            .get(request.match_info().get("topic")?)
+            .cloned(),
     }
 }
 
 async fn answer(
     request: &HttpRequest,
-    name: &str,
+    topic: &Arc<Topic>,
     payload: web::Payload,
     state: &IngressState,
 ) -> Result<HttpResponse, IngressError> {
-    let topic = state
-        .topics
-        .get(name)
-        .cloned()
-        .ok_or_else(|| IngressError::UnknownTopic(name.to_string()))?;
-    let body = body::read(payload, MAX_BODY_BYTES, state.request_timeout).await?;
-    let params = webhook::read(request, &body, &topic, state)?;
+    let name = topic.name.as_str();
+    let params = webhook::read(request, payload, topic, state).await?;
     let message = InboundMessage::from_params(name, &params)
         .map_err(|e| IngressError::BadRequest(e.to_string()))?;
-    // Only the request log reads it.
-    if log::log_enabled!(log::Level::Info) {
-        request
-            .extensions_mut()
-            .insert(RequestSid(message.sid.clone()));
-    }
+    request_log::note_sid(request, &message.sid);
     state.metrics.received.with_label_values(&[name]).inc();
     let unavailable = || IngressError::Unavailable {
         error_response: topic.settings.error_response.clone(),
@@ -82,13 +71,16 @@ async fn answer(
         return Err(unavailable());
     }
     if let Some(word) = keyword(&message.message) {
-        return answer_keyword(word, &topic, &message, state)
+        return answer_keyword(word, topic, &message, state)
             .await
             .map_err(|_| unavailable());
     }
     let validated = state
         .validator
-        .send(Validate { message })
+        .send(Validate {
+            message,
+            topic: topic.clone(),
+        })
         .await
         .map_err(|_| unavailable())?;
     let message = validated.message;
@@ -105,12 +97,17 @@ async fn answer(
         state.metrics.rejected.with_label_values(&labels).inc();
         return Ok(twiml_response(Some(&response)));
     }
-    let (sid, number) = (message.sid.clone(), mask_number(&message.number));
-    let job = job_for(&topic, message);
+    let sid = message.sid.clone();
+    // Masking allocates; only the debug line below uses it.
+    let number = log::log_enabled!(log::Level::Debug).then(|| mask_number(&message.number));
+    let job = job_for(topic, message);
     match state.queue.send(Enqueue { job }).await {
         Ok(Ok(Enqueued::Queued { id })) => {
             state.metrics.queued.with_label_values(&[name]).inc();
-            log::debug!("Message queued. topic={name} sid={sid} from={number} job_id={id}")
+            log::debug!(
+                "Message queued. topic={name} sid={sid} from={} job_id={id}",
+                number.unwrap_or_default()
+            )
         }
         Ok(Ok(Enqueued::Duplicate { id })) => {
             state.metrics.duplicates.with_label_values(&[name]).inc();
@@ -125,7 +122,7 @@ async fn answer(
             return Err(unavailable());
         }
     }
-    Ok(twiml_response(accept_text(&topic)))
+    Ok(twiml_response(accept_text(topic)))
 }
 
 /// STOP and friends record an opt-out, START and friends lift it; both answer nothing (Twilio

@@ -5,28 +5,30 @@
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::Method;
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
 
-use super::{form, IngressError, IngressState};
+use super::{body, form, IngressError, IngressState, MAX_BODY_BYTES};
 use crate::signature::{is_valid, SignedRequest};
 use crate::topics::Topic;
 
 /// The header Twilio signs webhooks with.
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
-/// The webhook's parameters, after its signature was checked (when signatures are on).
-pub fn read(
+/// The webhook's parameters, after its body arrived and its signature was checked (when
+/// signatures are on).
+pub async fn read(
     request: &HttpRequest,
-    body: &[u8],
+    payload: web::Payload,
     topic: &Topic,
     state: &IngressState,
 ) -> Result<Vec<(String, String)>, IngressError> {
+    let body = body::read(payload, MAX_BODY_BYTES, state.request_timeout).await?;
     let is_get = request.method() == Method::GET;
     let raw: &[u8] = if is_get {
         request.query_string().as_bytes()
     } else {
         check_content_type(request)?;
-        body
+        &body
     };
     let params = form::parse(raw)
         .map_err(|e| IngressError::BadRequest(format!("malformed parameters: {e}")))?;

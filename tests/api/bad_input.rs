@@ -56,12 +56,7 @@ async fn malformed_requests_get_4xx_and_nothing_is_queued() {
         .await;
     assert_eq!(answer.status, 413);
 
-    assert_eq!(app.queue_len("sample").await, 0);
-    assert!(app
-        .keys("sample")
-        .await
-        .iter()
-        .all(|k| !k.contains(":seen:")));
+    app.assert_nothing_queued("sample").await;
 }
 
 #[actix_web::test]

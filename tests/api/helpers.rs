@@ -194,6 +194,16 @@ pub fn new_sid() -> String {
     format!("SM{:032x}", rand::random::<u128>())
 }
 
+/// The `kind` of each send in a message record, in order.
+pub fn sent_kinds(record: &Value) -> Vec<&str> {
+    record["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect()
+}
+
 /// An HTTP answer: status, content type, body.
 pub struct Answer {
     pub status: u16,
@@ -275,6 +285,16 @@ impl TestApp {
     pub async fn keys(&self, topic: &str) -> Vec<String> {
         let mut redis = self.redis.clone();
         redis.keys(self.key(topic, "*")).await.unwrap()
+    }
+
+    /// Asserts that nothing was accepted for the topic: its queue is empty and no MessageSid was
+    /// marked as seen.
+    pub async fn assert_nothing_queued(&self, topic: &str) {
+        assert_eq!(self.queue_len(topic).await, 0, "queue of topic {topic}");
+        assert!(
+            self.keys(topic).await.iter().all(|k| !k.contains(":seen:")),
+            "a :seen: key of topic {topic}"
+        );
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 
 use crate::fake_twilio::Scripted;
-use crate::helpers::{inbound, inbound_from, new_sid, spawn_app, twilio_table, SENDER};
+use crate::helpers::{inbound, inbound_from, new_sid, sent_kinds, spawn_app, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -120,12 +120,7 @@ async fn a_reply_over_1600_characters_is_split_on_word_boundaries() {
         .iter()
         .all(|b| !b.starts_with(' ') && !b.ends_with(' ')));
     assert_eq!(bodies.join(" "), expected);
-    let kinds: Vec<&str> = record["sent"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["kind"].as_str().unwrap())
-        .collect();
+    let kinds = sent_kinds(&record);
     assert_eq!(kinds, vec!["reply", "reply-2", "reply-3"]);
     assert_eq!(record["sent"][0]["encoding"], "gsm7");
     assert_eq!(record["sent"][0]["segments"], 11);
@@ -133,9 +128,9 @@ async fn a_reply_over_1600_characters_is_split_on_word_boundaries() {
 
 #[actix_web::test]
 async fn records_show_each_replys_encoding_and_segments() {
-    let topics = topic(r#""echo""#, "").replace(
-        "[topics.sample.retry]",
-        "[topics.sample.validators.parseable]\nmessage = \"no\"\ncharset = \"unicode\"\n[topics.sample.retry]",
+    let topics = topic(
+        r#""echo""#,
+        "[topics.sample.validators.parseable]\nmessage = \"no\"\ncharset = \"unicode\"",
     );
     let app = spawn_app(&topics).await;
     let (plain, emoji) = (new_sid(), new_sid());

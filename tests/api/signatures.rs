@@ -163,12 +163,7 @@ async fn forged_altered_misdirected_and_unsigned_requests_get_403_and_nothing_is
         403
     );
 
-    assert_eq!(app.queue_len("sample").await, 0);
-    assert!(app
-        .keys("sample")
-        .await
-        .iter()
-        .all(|k| !k.contains(":seen:")));
+    app.assert_nothing_queued("sample").await;
     assert!(app.twilio.received().is_empty());
 }
 

@@ -11,7 +11,7 @@ use pyrowire::handlers::{from_fn, HandlerError, HandlerRegistry};
 use pyrowire::startup::RunOptions;
 use serde_json::{json, Value};
 
-use crate::helpers::{inbound, new_sid, spawn_app, spawn_app_with, twilio_table};
+use crate::helpers::{inbound, new_sid, sent_kinds, spawn_app, spawn_app_with, twilio_table};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -179,12 +179,7 @@ async fn a_handler_can_send_extra_messages_and_a_retry_does_not_send_them_twice(
         bodies,
         vec!["first, a word", "then a picture", "and the reply to hi"]
     );
-    let kinds: Vec<&str> = record["sent"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["kind"].as_str().unwrap())
-        .collect();
+    let kinds = sent_kinds(&record);
     assert_eq!(kinds, vec!["extra-1", "extra-2", "reply"]);
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }

@@ -20,10 +20,11 @@ impl Drop for Process {
 }
 
 impl Process {
-    /// Starts `command` with stderr piped (and RUST_LOG / PORT cleared unless the command sets
-    /// them again afterwards).
+    /// Starts `command` with stdout and stderr piped and RUST_LOG removed from its environment
+    /// (so that the log level is the one its settings ask for).
     pub fn start(mut command: Command) -> Process {
         let mut child = command
+            .env_remove("RUST_LOG")
             .stderr(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -87,4 +88,9 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A fresh MessageSid.
+pub fn new_sid() -> String {
+    format!("SM{:032x}", rand::random::<u128>())
 }

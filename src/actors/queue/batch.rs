@@ -1,7 +1,7 @@
 //! One batch's trip through Redis: the script that queues a batch of jobs atomically, the jobs
 //! waiting for their answers, and how the script's answers reach each job.
 
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use redis::Script;
 use tokio::sync::oneshot;
@@ -36,10 +36,7 @@ end
 return out
 "#;
 
-pub(super) fn script() -> &'static Script {
-    static SCRIPT: OnceLock<Script> = OnceLock::new();
-    SCRIPT.get_or_init(|| Script::new(ENQUEUE_LUA))
-}
+pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(ENQUEUE_LUA));
 
 /// One job waiting for its batch, its keys built and its payload encoded.
 pub(super) struct Pending {
@@ -51,35 +48,20 @@ pub(super) struct Pending {
 
 /// Hands each job of a batch its outcome.
 pub(super) fn answer(jobs: Vec<Pending>, result: Result<Vec<String>, QueueError>, stream: &str) {
-    match result {
+    let error = match result {
         Ok(answers) if answers.len() == jobs.len() => {
             for (job, answer) in jobs.into_iter().zip(answers) {
                 let _ = job.reply.send(outcome(answer, stream));
             }
+            return;
         }
         Ok(answers) => {
-            let summary = format!("{} answers for {} jobs", answers.len(), jobs.len());
-            for job in jobs {
-                let _ = job.reply.send(Err(QueueError::Unexpected(summary.clone())));
-            }
+            QueueError::Unexpected(format!("{} answers for {} jobs", answers.len(), jobs.len()))
         }
-        Err(QueueError::Redis(e)) => {
-            for job in jobs {
-                let _ = job.reply.send(Err(QueueError::Redis(e.clone())));
-            }
-        }
-        Err(e) => {
-            let down = matches!(e, QueueError::Down);
-            let text = e.to_string();
-            for job in jobs {
-                let error = if down {
-                    QueueError::Down
-                } else {
-                    QueueError::Unexpected(text.clone())
-                };
-                let _ = job.reply.send(Err(error));
-            }
-        }
+        Err(error) => error,
+    };
+    for job in jobs {
+        let _ = job.reply.send(Err(error.clone()));
     }
 }
 

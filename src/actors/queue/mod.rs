@@ -25,7 +25,7 @@ use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFutur
 use redis::aio::ConnectionManager;
 use tokio::sync::oneshot;
 
-use self::batch::{answer, script, Pending};
+use self::batch::{answer, Pending, ENQUEUE};
 use super::breaker::{is_outage, Breaker, Outage};
 use crate::messages::{Enqueue, Enqueued, Ping};
 use crate::redis_conn::{connect, COMMAND_TIMEOUT};
@@ -38,8 +38,8 @@ pub const MAX_BATCH: usize = 64;
 /// Most batches of one topic in flight at once, per thread.
 pub const MAX_IN_FLIGHT: usize = 2;
 
-/// Why a job could not be queued.
-#[derive(Debug, thiserror::Error)]
+/// Why a job could not be queued. Cloned to every job of a failed batch.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
     /// Redis did not answer or refused the command (shared by every job of the batch).
     #[error("failed to reach redis")]
@@ -49,13 +49,10 @@ pub enum QueueError {
     Full(String),
     /// The job could not be serialized.
     #[error("failed to encode job")]
-    Encode(#[from] serde_json::Error),
+    Encode(#[source] Arc<serde_json::Error>),
     /// The script answered something it never answers.
     #[error("unexpected answer from the enqueue script: {0}")]
     Unexpected(String),
-    /// The actor is gone (shutting down).
-    #[error("queue actor is unavailable")]
-    Mailbox(#[from] actix::MailboxError),
     /// Redis failed moments ago; the request was not tried (see [`Breaker`]).
     #[error("redis is unavailable (failing fast until the next probe)")]
     Down,
@@ -64,6 +61,12 @@ pub enum QueueError {
 impl From<redis::RedisError> for QueueError {
     fn from(error: redis::RedisError) -> Self {
         QueueError::Redis(Arc::new(error))
+    }
+}
+
+impl From<serde_json::Error> for QueueError {
+    fn from(error: serde_json::Error) -> Self {
+        QueueError::Encode(Arc::new(error))
     }
 }
 
@@ -103,14 +106,14 @@ impl RedisQueue {
     /// `own_connection` (opened when the actor starts, on the actor's thread).
     pub fn new(
         conn: ConnectionManager,
-        own_connection: Option<Secret>,
+        own_connection: Secret,
         keys: Keys,
         dedup_ttl_s: u64,
         max_depth: u64,
     ) -> Self {
         RedisQueue {
             conn,
-            own_connection,
+            own_connection: Some(own_connection),
             opened: None,
             keys,
             dedup_ttl_s,
@@ -140,7 +143,7 @@ impl RedisQueue {
         let count = batches.waiting.len().min(MAX_BATCH);
         let jobs: Vec<Pending> = batches.waiting.drain(..count).collect();
         let stream = self.keys.queue(topic);
-        let mut invocation = script().prepare_invoke();
+        let mut invocation = ENQUEUE.prepare_invoke();
         invocation
             .key(&stream)
             .arg(self.dedup_ttl_s)

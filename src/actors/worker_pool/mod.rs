@@ -58,7 +58,6 @@ pub struct WorkerPool {
     deps: WorkerDeps,
     keys: Keys,
     conns: PoolConnections,
-    size: usize,
     claim_idle: Duration,
     workers: Vec<Addr<TopicWorker>>,
     idle: VecDeque<usize>,
@@ -88,7 +87,6 @@ impl WorkerPool {
             deps,
             keys,
             conns,
-            size,
             claim_idle,
             workers: Vec::new(),
             idle: VecDeque::new(),
@@ -203,14 +201,7 @@ impl WorkerPool {
 
     /// Keeps every held job claimed by this consumer.
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        let held: Vec<String> = self
-            .in_flight
-            .iter()
-            .flatten()
-            .chain(self.ready.iter())
-            .chain(self.parked.iter().map(|p| &p.job))
-            .map(|job| job.entry_id.clone())
-            .collect();
+        let held: Vec<String> = self.held().map(|job| job.entry_id.clone()).collect();
         if held.is_empty() {
             return;
         }
@@ -230,10 +221,17 @@ impl WorkerPool {
         }));
     }
 
+    /// Every job this pool holds: running, ready, or parked.
+    fn held(&self) -> impl Iterator<Item = &RunJob> {
+        self.in_flight
+            .iter()
+            .flatten()
+            .chain(self.ready.iter())
+            .chain(self.parked.iter().map(|p| &p.job))
+    }
+
     fn holds(&self, id: &str) -> bool {
-        self.in_flight.iter().flatten().any(|j| j.entry_id == id)
-            || self.ready.iter().any(|j| j.entry_id == id)
-            || self.parked.iter().any(|p| p.job.entry_id == id)
+        self.held().any(|j| j.entry_id == id)
     }
 
     /// Parks read or claimed entries until it is their sender's turn.
@@ -310,7 +308,7 @@ impl Actor for WorkerPool {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let pool = ctx.address();
-        for index in 0..self.size {
+        for index in 0..self.in_flight.len() {
             let deps = self.deps.clone();
             let (ready, finished) = (pool.clone().recipient(), pool.clone().recipient());
             let worker = Supervisor::start(move |_| TopicWorker::new(index, deps, ready, finished));
@@ -319,7 +317,7 @@ impl Actor for WorkerPool {
         log::info!(
             "Worker pool started. topic={} workers={} consumer={}",
             self.topic(),
-            self.size,
+            self.in_flight.len(),
             self.deps.consumer
         );
         self.ensure_group(ctx);

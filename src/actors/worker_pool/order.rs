@@ -75,7 +75,14 @@ impl WorkerPool {
                     number,
                     head,
                 );
-                ctx.spawn(fut.into_actor(self).map(|_, _, _| ()));
+                ctx.spawn(fut.into_actor(self).map(|result, act, _| {
+                    if let Err(e) = result {
+                        log::warn!(
+                            "Failed to drop a vanished sender head. topic={} error={e}",
+                            act.topic()
+                        );
+                    }
+                }));
             }
             still_parked.push(parked);
         }
