@@ -179,7 +179,9 @@ fn is_media_param(name: &str) -> bool {
         || name.strip_prefix("MediaContentType").is_some_and(digits)
 }
 
-fn check_plain(name: &str, value: &str, max: usize) -> Result<(), InboundError> {
+/// Refuses a value longer than `max` bytes or holding control characters: what a stranger puts
+/// in a field must not grow a Redis key or a log line without bound.
+pub(crate) fn check_plain(name: &str, value: &str, max: usize) -> Result<(), InboundError> {
     if value.len() > max || value.chars().any(char::is_control) {
         return Err(InboundError::Invalid {
             name: name.to_string(),

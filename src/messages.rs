@@ -145,7 +145,7 @@ pub struct LoadAttempts {
 
 /// Record that a number opted out of a topic (or back in).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), crate::actors::recorder::RecordError>")]
+#[rtype(result = "Result<bool, crate::actors::recorder::RecordError>")]
 pub struct SetOptOut {
     /// The topic.
     pub topic: String,
@@ -153,6 +153,10 @@ pub struct SetOptOut {
     pub number: String,
     /// True for STOP, false for START.
     pub opted_out: bool,
+    /// The keyword's MessageSid: acted on only the first time it is seen (within
+    /// `dedup_ttl_s`), so a replayed webhook changes nothing. `None` for a status callback's
+    /// 21610, which only ever opts out. Answers whether it was acted on.
+    pub sid: Option<String>,
 }
 
 /// Record a delivery status Twilio reported for an outbound message.

@@ -35,14 +35,33 @@ pub fn connect_blocking(url: &Secret) -> redis::RedisResult<redis::Connection> {
     redis::Client::open(url.expose())?.get_connection_with_timeout(CONNECT_TIMEOUT)
 }
 
-/// A Redis URL with any password replaced, for messages.
+/// A Redis URL with any credentials replaced, for messages: the user and password before `@`,
+/// and a `pass`, `password` or `user` query parameter (`unix:///run/redis.sock?pass=...`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
+            format!("{}://[redacted]@{}", &base[..scheme], &base[at + 1..])
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if ["pass", "password", "user"].contains(&name) => {
+                    format!("{name}=[redacted]")
+                }
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 #[cfg(test)]
@@ -56,5 +75,13 @@ mod tests {
             "redis://[redacted]@host:6379/0"
         );
         assert_eq!(redact_url("redis://host/0"), "redis://host/0");
+        assert_eq!(
+            redact_url("unix:///run/redis.sock?db=2&pass=s3cret"),
+            "unix:///run/redis.sock?db=2&pass=[redacted]"
+        );
+        assert_eq!(
+            redact_url("redis://u:p@host/0?password=x"),
+            "redis://[redacted]@host/0?password=[redacted]"
+        );
     }
 }

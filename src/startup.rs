@@ -303,6 +303,7 @@ fn retention(profile: &Profile) -> Retention {
         recent: profile.recent_records,
         dead_letter_ttl_s: profile.dead_letter_ttl_s,
         max_dead_letters: profile.max_dead_letters,
+        dedup_ttl_s: profile.dedup_ttl_s,
     }
 }
 

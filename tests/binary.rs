@@ -145,3 +145,103 @@ fn init_writes_starter_files_once() {
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("already exists"));
 }
+
+#[test]
+fn the_shipped_prod_profile_refuses_placeholder_credentials() {
+    let run = |command: &str| {
+        exe()
+            .args([command, "--settings", "settings.toml", "--profile", "prod"])
+            .env("REDIS_URL", common::redis_url())
+            .env("PORT", "0")
+            .env_remove("TWILIO_AUTH_TOKEN")
+            .env_remove("TWILIO_ACCOUNT_SID")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    for command in ["check", "serve"] {
+        let output = run(command);
+        assert_eq!(output.status.code(), Some(2), "{command} must refuse");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("`topics.sample.twilio.auth_token` is a placeholder"),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("Listening on"), "{command}: {stderr}");
+    }
+}
+
+#[test]
+fn check_redacts_a_password_given_in_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings_file(dir.path(), "https://api.twilio.com");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let redis_line = text.lines().find(|l| l.starts_with("redis =")).unwrap();
+    let text = text.replace(
+        redis_line,
+        "redis = \"unix:///run/redis/redis.sock?db=3&pass=hunter2secret\"",
+    );
+    std::fs::write(&path, text).unwrap();
+    let output = exe()
+        .args(["check", "--profile", "test", "--settings"])
+        .arg(&path)
+        .env("TEST_SID", ACCOUNT_SID)
+        .env("TEST_TOKEN", AUTH_TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("pass=[redacted]"), "{stdout}");
+    assert!(!stdout.contains("hunter2secret"), "{stdout}");
+}
+
+#[actix_web::test]
+async fn refused_and_unknown_requests_log_no_number_no_text_and_no_huge_line() {
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings_file(dir.path(), &twilio.base);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("validate_signatures = false", "validate_signatures = true");
+    std::fs::write(&path, text).unwrap();
+    let mut command = exe();
+    command
+        .args(["serve", "--profile", "test", "--settings"])
+        .arg(&path)
+        .env("TEST_SID", ACCOUNT_SID)
+        .env("TEST_TOKEN", AUTH_TOKEN)
+        .env_remove("PORT");
+    let server = Process::start(command);
+    let address = server.listening_address();
+    let client = awc::Client::default();
+
+    let query = "From=%2B15557654321&To=%2B15005550006&MessageSid=SMforged1&Body=secretword";
+    let forged_get = client
+        .get(format!("{address}/queue/sample?{query}"))
+        .insert_header(("X-Twilio-Signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_get.status().as_u16(), 403);
+    let forged_post = client
+        .post(format!("{address}/queue/sample?{query}"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("X-Twilio-Signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+        .send_body(query)
+        .await
+        .unwrap();
+    assert_eq!(forged_post.status().as_u16(), 403);
+    let long_path = format!("{address}/queue/{}", "x".repeat(30_000));
+    let unknown = client.post(long_path).send_body(query).await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+
+    server.wait_for_line("bad X-Twilio-Signature", Duration::from_secs(10));
+    server.wait_for_line("status=404", Duration::from_secs(10));
+    let logs = server.all_lines();
+    drop(server);
+    for line in &logs {
+        assert!(!line.contains("7654321"), "number in log: {line}");
+        assert!(!line.contains("secretword"), "message text in log: {line}");
+        assert!(line.len() < 400, "a {} character log line", line.len());
+    }
+}

@@ -40,6 +40,8 @@ pub struct Retention {
     pub dead_letter_ttl_s: u64,
     /// How many dead letters each topic keeps.
     pub max_dead_letters: usize,
+    /// How long a MessageSid is remembered (seconds): a keyword is acted on once within it.
+    pub dedup_ttl_s: u64,
 }
 
 /// Writes records through the shared connection.
@@ -154,20 +156,38 @@ impl Handler<LoadAttempts> for Recorder {
     }
 }
 
+/// See `opt_out.lua`.
+static OPT_OUT_ONCE: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("opt_out.lua")));
+
 impl Handler<SetOptOut> for Recorder {
-    type Result = ResponseFuture<Result<(), RecordError>>;
+    type Result = ResponseFuture<Result<bool, RecordError>>;
 
     fn handle(&mut self, msg: SetOptOut, _: &mut Self::Context) -> Self::Result {
         let key = self.keys.opt_outs(&msg.topic);
+        let seen = msg.sid.as_ref().map(|sid| self.keys.seen(&msg.topic, sid));
+        let ttl = self.retention.dedup_ttl_s;
         let mut conn = self.conn.clone();
         Box::pin(async move {
+            if let Some(seen) = seen {
+                let applied: i64 = OPT_OUT_ONCE
+                    .key(seen)
+                    .key(key)
+                    .arg(&msg.number)
+                    .arg(if msg.opted_out { "1" } else { "0" })
+                    .arg(now_ms())
+                    .arg(ttl)
+                    .invoke_async(&mut conn)
+                    .await?;
+                return Ok(applied == 1);
+            }
             if msg.opted_out {
                 conn.hset::<_, _, _, ()>(&key, &msg.number, now_ms())
                     .await?;
             } else {
                 conn.hdel::<_, _, ()>(&key, &msg.number).await?;
             }
-            Ok(())
+            Ok(true)
         })
     }
 }

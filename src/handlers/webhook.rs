@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::{Handler, HandlerContext, HandlerError};
 use crate::domain::{InboundMessage, Reply};
+use crate::settings::Secret;
 
 /// The header carrying the topic's shared secret.
 pub const SECRET_HEADER: &str = "X-Pyrowire-Secret";
@@ -25,7 +26,8 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 pub struct Webhook {
     url: String,
     timeout: Duration,
-    secret: Option<String>,
+    /// Sent as [`SECRET_HEADER`]; printed as `[redacted]` if the handler is ever debugged.
+    secret: Option<Secret>,
 }
 
 #[derive(Deserialize)]
@@ -63,12 +65,8 @@ impl Webhook {
                     timeout = Duration::from_millis(ms as u64);
                 }
                 "secret" => {
-                    secret = Some(
-                        value
-                            .as_str()
-                            .ok_or("`secret` must be a string")?
-                            .to_string(),
-                    )
+                    let value = value.as_str().ok_or("`secret` must be a string")?;
+                    secret = Some(Secret::new(value))
                 }
                 other => return Err(format!("has an unknown option `{other}`")),
             }
@@ -80,7 +78,7 @@ impl Webhook {
         Ok(Arc::new(Webhook {
             url,
             timeout,
-            secret: secret.filter(|s| !s.is_empty()),
+            secret: secret.filter(|s| !s.expose().is_empty()),
         }))
     }
 
@@ -97,7 +95,7 @@ impl Webhook {
             .with(|client| client.post(&self.url))
             .timeout(self.timeout);
         if let Some(secret) = &self.secret {
-            request = request.insert_header((SECRET_HEADER, secret.as_str()));
+            request = request.insert_header((SECRET_HEADER, secret.expose()));
         }
         let mut response = request
             .send_json(&payload)

@@ -160,6 +160,16 @@ pub enum IngressError {
     },
 }
 
+impl IngressError {
+    /// 404 for a topic name from a request path, cut to a topic name's longest (64 characters)
+    /// so a stranger's 30 KB path is not echoed back or logged whole.
+    pub(crate) fn unknown_topic(name: &str) -> Self {
+        let cut = name.char_indices().nth(64).map_or(name.len(), |(i, _)| i);
+        let suffix = if cut < name.len() { "..." } else { "" };
+        IngressError::UnknownTopic(format!("{}{suffix}", &name[..cut]))
+    }
+}
+
 impl ResponseError for IngressError {
     fn status_code(&self) -> StatusCode {
         match self {

@@ -10,6 +10,19 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+/// Most characters of a request path that a log line carries.
+pub const MAX_LOGGED_PATH: usize = 80;
+
+/// A path as it may appear in a log: never the query (it may hold phone numbers and message
+/// text), and at most [`MAX_LOGGED_PATH`] characters, so one request cannot write a huge line.
+pub fn loggable_path(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    match path.char_indices().nth(MAX_LOGGED_PATH) {
+        Some((cut, _)) => format!("{}...({} bytes)", &path[..cut], path.len()),
+        None => path.to_string(),
+    }
+}
+
 /// The MessageSid of the webhook being answered, for the request log.
 #[derive(Clone)]
 pub struct RequestSid(pub String);
@@ -62,7 +75,7 @@ where
             && (path.starts_with("/queue/") || path.starts_with("/status/"));
         // Only a request that is logged pays for copying its method and path.
         let (method, path) = if logged {
-            (request.method().to_string(), path.to_string())
+            (request.method().to_string(), loggable_path(path))
         } else {
             (String::new(), String::new())
         };
@@ -75,7 +88,7 @@ where
                     .request()
                     .extensions()
                     .get::<RequestSid>()
-                    .map(|s| s.0.clone())
+                    .map(|s| loggable_path(&s.0))
                     .unwrap_or_else(|| "-".into());
                 log::info!(
                     "Webhook answered. method={method} path={path} sid={sid} status={} ms={:.1}",
@@ -85,5 +98,19 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_path_drops_the_query_and_is_capped() {
+        assert_eq!(loggable_path("/queue/sample?From=%2B1555"), "/queue/sample");
+        let long = format!("/queue/{}", "a".repeat(30_000));
+        let logged = loggable_path(&long);
+        assert!(logged.len() < 120, "{logged}");
+        assert!(logged.ends_with("...(30007 bytes)"), "{logged}");
     }
 }

@@ -6,6 +6,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{request_log, webhook, IngressError, IngressState};
+use crate::domain::check_plain;
 use crate::messages::{RecordDelivery, SetOptOut};
 use crate::twilio::UNSUBSCRIBED;
 
@@ -21,7 +22,7 @@ pub async fn status(
         .topics
         .get(&name)
         .cloned()
-        .ok_or_else(|| IngressError::UnknownTopic(name.clone()))?;
+        .ok_or_else(|| IngressError::unknown_topic(&name))?;
     let params = webhook::read(&request, payload, &topic, &state).await?;
     let get = |key: &str| {
         params
@@ -37,6 +38,12 @@ pub async fn status(
         "missing required parameter `MessageStatus`".into(),
     ))?;
     let error_code = get("ErrorCode").filter(|c| c != "0");
+    check_fields(
+        &outbound_sid,
+        &status,
+        error_code.as_deref(),
+        get("To").as_deref(),
+    )?;
     let unavailable = || IngressError::Unavailable {
         error_response: None,
     };
@@ -46,6 +53,7 @@ pub async fn status(
                 topic: name.clone(),
                 number,
                 opted_out: true,
+                sid: None,
             };
             state
                 .recorder
@@ -66,4 +74,36 @@ pub async fn status(
         Ok(Ok(())) => Ok(HttpResponse::Ok().finish()),
         _ => Err(unavailable()),
     }
+}
+
+/// Bounds on what a status callback may carry: the SID becomes a Redis key and the status a
+/// stored value, so neither may be arbitrarily long. Twilio's SIDs are 34 characters, its
+/// statuses short lowercase words, its error codes five digits.
+fn check_fields(
+    sid: &str,
+    status: &str,
+    error_code: Option<&str>,
+    to: Option<&str>,
+) -> Result<(), IngressError> {
+    let bad = |e: crate::domain::InboundError| IngressError::BadRequest(e.to_string());
+    check_plain("MessageSid", sid, 64).map_err(bad)?;
+    if let Some(to) = to {
+        check_plain("To", to, 64).map_err(bad)?;
+    }
+    let word = |v: &str, max: usize| {
+        v.len() <= max
+            && v.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+    };
+    if !word(status, 32) {
+        return Err(IngressError::BadRequest(
+            "`MessageStatus` must be a word of at most 32 lowercase letters".into(),
+        ));
+    }
+    if error_code.is_some_and(|c| c.len() > 10 || !c.chars().all(|c| c.is_ascii_digit())) {
+        return Err(IngressError::BadRequest(
+            "`ErrorCode` must be at most 10 digits".into(),
+        ));
+    }
+    Ok(())
 }

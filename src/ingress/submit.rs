@@ -25,7 +25,7 @@ pub async fn submit(
     let started = Instant::now();
     let Some(topic) = topic_of(&request, &state) else {
         let name = request.match_info().get("topic").unwrap_or_default();
-        return Err(IngressError::UnknownTopic(name.to_string()));
+        return Err(IngressError::unknown_topic(name));
     };
     let answer = answer(&request, &topic, payload, &state).await;
     let (metrics, name) = (&state.metrics, topic.name.as_str());
@@ -142,12 +142,19 @@ async fn answer_keyword(
         topic: topic.name.clone(),
         number: message.number.clone(),
         opted_out,
+        sid: Some(message.sid.clone()),
     };
     match state.recorder.send(request).await {
-        Ok(Ok(())) => {
+        Ok(Ok(applied)) => {
+            let what = if applied {
+                "Opt-out keyword recorded."
+            } else {
+                "Opt-out keyword seen before (a replay or Twilio's retry); nothing changed."
+            };
             log::info!(
-                "Opt-out keyword recorded. topic={} from={} opted_out={opted_out}",
+                "{what} topic={} sid={} from={} opted_out={opted_out}",
                 topic.name,
+                message.sid,
                 mask_number(&message.number)
             );
             Ok(twiml_response(None))

@@ -7,6 +7,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest};
 
+use super::request_log::loggable_path;
 use super::{body, form, IngressError, IngressState, MAX_BODY_BYTES};
 use crate::signature::{is_valid, SignedRequest};
 use crate::topics::Topic;
@@ -80,9 +81,11 @@ fn check_signature(
     if is_valid(&tokens, signature, &signed) {
         Ok(())
     } else {
+        // The URL's query may hold the sender's number and text: only the path is logged.
         log::warn!(
-            "Webhook refused: bad X-Twilio-Signature. topic={} url={url}",
-            topic.name
+            "Webhook refused: bad X-Twilio-Signature. topic={} path={}",
+            topic.name,
+            loggable_path(request.path())
         );
         Err(IngressError::Forbidden)
     }

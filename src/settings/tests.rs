@@ -21,11 +21,59 @@ fn the_root_settings_file_parses_for_dev_and_prod() {
     assert_eq!(dev.profile.port, 62023);
     assert!(!dev.profile.signatures_checked("dev"));
     assert_eq!(dev.topics["sample"].workers, 2);
-    let prod_env = env_with(&[("REDIS_URL", "redis://cache:6379/0")]);
+    let prod_env = env_with(&[
+        ("REDIS_URL", "redis://cache:6379/0"),
+        ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+        ("TWILIO_AUTH_TOKEN", "0123456789abcdef0123456789abcdef"),
+    ]);
     let prod = load_str(ROOT, Path::new("settings.toml"), "prod", &prod_env).unwrap();
     assert!(!prod.profile.dry_run);
     assert_eq!(prod.profile.port, 0);
     assert!(prod.profile.signatures_checked("prod"));
+}
+
+#[test]
+fn the_shipped_placeholder_credentials_refuse_a_profile_that_checks_signatures() {
+    let prod_env = env_with(&[("REDIS_URL", "redis://cache:6379/0")]);
+    let err = load_str(ROOT, Path::new("settings.toml"), "prod", &prod_env).unwrap_err();
+    let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "topics.sample.twilio.auth_token",
+            "topics.sample.twilio.account_sid"
+        ]
+    );
+    let text = err.to_string();
+    assert!(text.contains("is a placeholder"), "{text}");
+    assert!(
+        !text.contains("`placeholder`"),
+        "the value is not printed: {text}"
+    );
+}
+
+#[test]
+fn placeholders_are_refused_in_dev_once_it_sends_for_real_or_checks_signatures() {
+    let sending = env_with(&[("PYROWIRE_DRY_RUN", "false")]);
+    let err = load_str(ROOT, Path::new("settings.toml"), "dev", &sending).unwrap_err();
+    assert_eq!(err.problems()[0].key, "topics.sample.twilio.auth_token");
+    let signed = ROOT.replace(
+        "validate_signatures = false ",
+        "validate_signatures = true  ",
+    );
+    let err = load_str(&signed, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert_eq!(err.problems()[0].key, "topics.sample.twilio.auth_token");
+}
+
+#[test]
+fn placeholder_detection_spares_real_looking_credentials() {
+    use super::validate::{is_placeholder_sid, is_placeholder_token};
+    assert!(is_placeholder_token("placeholder"));
+    assert!(is_placeholder_token("CHANGEME"));
+    assert!(is_placeholder_token("00000000000000000000000000000000"));
+    assert!(!is_placeholder_token("0123456789abcdef0123456789abcdef"));
+    assert!(is_placeholder_sid("AC00000000000000000000000000000000"));
+    assert!(!is_placeholder_sid("AC0123456789abcdef0123456789abcdef"));
 }
 
 #[test]
@@ -44,7 +92,11 @@ fn numbers_and_booleans_may_come_from_the_environment() {
         &text,
         Path::new("s.toml"),
         "dev",
-        &env_with(&[("PYROWIRE_DRY_RUN", "false")]),
+        &env_with(&[
+            ("PYROWIRE_DRY_RUN", "false"),
+            ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("TWILIO_AUTH_TOKEN", "0123456789abcdef0123456789abcdef"),
+        ]),
     )
     .unwrap();
     assert_eq!(dev.profile.port, 7000);

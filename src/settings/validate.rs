@@ -10,8 +10,81 @@ pub const MAX_WORKERS: usize = 1024;
 pub(super) fn validate(settings: &Settings, problems: &mut Vec<Problem>) {
     let profile_key = format!("profiles.{}", settings.profile_name);
     check_profile(&settings.profile, &profile_key, problems);
+    let profile = &settings.profile;
+    // Placeholders are harmless only where nothing trusts or spends them: no signature is checked
+    // (a known key would let anyone forge a webhook) and no text is really sent.
+    let strict = profile.signatures_checked(&settings.profile_name) || !profile.dry_run;
     for (name, topic) in &settings.topics {
         check_topic(name, topic, problems);
+        if strict {
+            check_no_placeholders(name, topic, &settings.profile_name, problems);
+        }
+    }
+}
+
+/// Auth tokens shipped in example files or commonly left in templates. Compared case-insensitively.
+const PLACEHOLDER_TOKENS: &[&str] = &[
+    "placeholder",
+    "changeme",
+    "change-me",
+    "change_me",
+    "secret",
+    "token",
+    "auth_token",
+    "your_auth_token",
+];
+
+/// Whether an auth token is a known placeholder: one of [`PLACEHOLDER_TOKENS`], or one character
+/// repeated (`00000000…`, `xxxx…`).
+pub fn is_placeholder_token(token: &str) -> bool {
+    let token = token.trim();
+    let repeated = token
+        .chars()
+        .next()
+        .is_some_and(|first| token.chars().all(|c| c == first));
+    repeated
+        || PLACEHOLDER_TOKENS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(token))
+}
+
+/// Whether an account SID is the all-zero placeholder (`AC000…0`).
+pub fn is_placeholder_sid(sid: &str) -> bool {
+    sid.strip_prefix("AC")
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c == '0'))
+}
+
+/// Refuses placeholder credentials in a profile that checks signatures or sends for real. The
+/// value itself is never printed.
+fn check_no_placeholders(
+    name: &str,
+    topic: &TopicSettings,
+    profile_name: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let twilio = &topic.twilio;
+    let why = format!(
+        "profile `{profile_name}` checks signatures or sends for real (dry_run = false), so it \
+         needs the real value (set it through the environment, e.g. $TWILIO_AUTH_TOKEN)"
+    );
+    let tokens = [("auth_token", Some(&twilio.auth_token))]
+        .into_iter()
+        .chain([("secondary_auth_token", twilio.secondary_auth_token.as_ref())]);
+    for (key, token) in tokens {
+        if token.is_some_and(|t| is_placeholder_token(t.expose())) {
+            push(
+                problems,
+                format!("topics.{name}.twilio.{key}"),
+                format!("is a placeholder, not a Twilio auth token: {why}"),
+            );
+        }
+    }
+    if is_placeholder_sid(&twilio.account_sid) {
+        push(
+            problems,
+            format!("topics.{name}.twilio.account_sid"),
+            format!("is the placeholder `{}`: {why}", twilio.account_sid),
+        );
     }
 }
 

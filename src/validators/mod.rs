@@ -56,6 +56,9 @@ pub enum Verdict {
     },
 }
 
+/// The built-in length validator's name.
+const LENGTH: &str = "length";
+
 struct Step {
     name: String,
     validator: Arc<dyn Validator>,
@@ -76,6 +79,17 @@ impl ValidatorChain {
         registry: &ValidatorRegistry,
     ) -> Result<Self, Vec<(String, String)>> {
         let mut steps = Vec::new();
+        // `max_message_length` holds for every topic; listing `length` only chooses where it
+        // runs and what it answers (and adds that a body must not be empty).
+        if !specs.contains_key(LENGTH) {
+            steps.push(Step {
+                name: LENGTH.to_string(),
+                validator: Arc::new(Length::at_most(max_message_length)),
+                response: format!(
+                    "Your message is too long: at most {max_message_length} characters, please."
+                ),
+            });
+        }
         let mut errors = Vec::new();
         for (name, spec) in specs {
             match build_one(name, spec, max_message_length, registry) {
@@ -126,7 +140,7 @@ fn build_one(
     }
     match name {
         "profanity" => no_options(Arc::new(Profanity)),
-        "length" => no_options(Arc::new(Length::new(max_message_length))),
+        LENGTH => no_options(Arc::new(Length::new(max_message_length))),
         "parseable" => Parseable::from_options(&options).map(|v| Arc::new(v) as _),
         _ if Pattern::applies(&options) => {
             Pattern::from_options(&options).map(|v| Arc::new(v) as _)

@@ -102,3 +102,53 @@ async fn a_trickling_body_gets_408_and_nothing_is_queued() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert_eq!(app.queue_len("sample").await, 0);
 }
+
+#[actix_web::test]
+async fn max_message_length_holds_for_a_topic_that_lists_no_length_validator() {
+    let topics = format!(
+        "[topics.plain]\nhandler = \"echo\"\nmax_message_length = 1600\n{}",
+        crate::helpers::twilio_table("plain")
+    );
+    let app = spawn_app(&topics).await;
+
+    let answer = app
+        .post("plain", &inbound(&new_sid(), &"a".repeat(1601)))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.body.contains("at most 1600 characters"),
+        "{}",
+        answer.body
+    );
+    app.assert_nothing_queued("plain").await;
+
+    let empty = app.post("plain", &inbound(&new_sid(), "")).await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(app.queue_len("plain").await, 1, "the upper bound alone");
+}
+
+#[actix_web::test]
+async fn an_oversize_status_callback_is_refused_and_nothing_is_stored() {
+    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let long_sid = format!("SM{}", "a".repeat(60_000));
+    let cases: [(&str, &str, &str); 4] = [
+        (long_sid.as_str(), "delivered", "+15551234567"),
+        ("SM0123", &"x".repeat(100), "+15551234567"),
+        ("SM0123", "delivered", &"9".repeat(1000)),
+        ("SM0123", "de\nlivered", "+15551234567"),
+    ];
+    for (sid, status, to) in cases {
+        let form = serde_urlencoded::to_string([
+            ("MessageSid", sid),
+            ("MessageStatus", status),
+            ("To", to),
+            ("ErrorCode", "21610"),
+        ])
+        .unwrap();
+        let answer = app.post_raw_path("/status/sample", form.into_bytes()).await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+    }
+    // Only the queue stream the workers created: no delivery record, no opt-out.
+    let keys = app.keys("sample").await;
+    assert!(keys.iter().all(|k| k.ends_with(":queue")), "{keys:?}");
+}

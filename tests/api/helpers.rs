@@ -253,6 +253,18 @@ impl TestApp {
         read(response).await
     }
 
+    /// POSTs a form body to any path of the app.
+    pub async fn post_raw_path(&self, path: &str, body: Vec<u8>) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .send_body(body)
+            .await
+            .expect("request reaches the app");
+        read(response).await
+    }
+
     pub fn key(&self, topic: &str, rest: &str) -> String {
         format!("{}:{{{topic}}}:{rest}", self.prefix)
     }

@@ -225,3 +225,47 @@ async fn replies_carry_a_status_callback_and_statuses_only_move_forward() {
     assert_eq!(delivery["status"], "delivered");
     assert_eq!(delivery["history"], "queued,sent,delivered");
 }
+
+#[actix_web::test]
+async fn a_replayed_signed_keyword_changes_nothing() {
+    let app = signed_app().await;
+    let url = format!("{PUBLIC_URL}/queue/sample");
+    let send = |params: Vec<(String, String)>| {
+        let signature = twilio_signature(AUTH_TOKEN, &url, &params);
+        let app = &app;
+        async move {
+            assert_eq!(
+                app.post_signed("/queue/sample", &params, Some(&signature))
+                    .await,
+                200
+            );
+        }
+    };
+    let opted_out = || async {
+        let mut redis = app.redis.clone();
+        let out: bool = redis
+            .hexists(app.key("sample", "optout"), crate::helpers::SENDER)
+            .await
+            .unwrap();
+        out
+    };
+    let start = inbound(&new_sid(), "START");
+    send(inbound(&new_sid(), "STOP")).await;
+    assert!(opted_out().await);
+    send(start.clone()).await;
+    assert!(!opted_out().await);
+    send(inbound(&new_sid(), "stop")).await;
+    assert!(opted_out().await);
+
+    // The captured START, signed correctly, sent again: it must not re-subscribe the number.
+    send(start).await;
+    assert!(
+        opted_out().await,
+        "a replayed START re-subscribed the number"
+    );
+    assert_eq!(
+        app.queue_len("sample").await,
+        0,
+        "keywords are never queued"
+    );
+}

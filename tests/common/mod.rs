@@ -3,13 +3,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A running child process with its stderr lines on a channel.
 pub struct Process {
     pub child: Child,
     lines: mpsc::Receiver<String>,
+    history: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Process {
@@ -30,20 +31,27 @@ impl Process {
             .spawn()
             .expect("the executable starts");
         let (tx, lines) = mpsc::channel();
+        let history = Arc::new(Mutex::new(Vec::new()));
         for stream in [
             Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stdout.take().unwrap()),
         ] {
             let tx = tx.clone();
+            let history = history.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    history.lock().unwrap().push(line.clone());
                     if tx.send(line).is_err() {
                         break;
                     }
                 }
             });
         }
-        Process { child, lines }
+        Process {
+            child,
+            lines,
+            history,
+        }
     }
 
     /// Reads output lines until one contains `needle`; returns it.
@@ -68,6 +76,11 @@ impl Process {
             .unwrap()
             .trim()
             .to_string()
+    }
+
+    /// Every line printed so far, waited for or not.
+    pub fn all_lines(&self) -> Vec<String> {
+        self.history.lock().unwrap().clone()
     }
 
     /// Every line printed so far that was not consumed by a wait.
