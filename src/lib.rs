@@ -40,7 +40,7 @@
 //!     }
 //! }
 //!
-//! fn main() -> Result<(), pyrowire::server::RunError> {
+//! fn main() -> Result<(), pyrowire::builder::RunError> {
 //!     Pyrowire::new()
 //!         .settings("settings.toml")
 //!         .validator("mentions_pizza", Arc::new(MentionsPizza))
@@ -75,7 +75,7 @@
 //! - A validator implements [`validators::Validator`]; the topic lists it by name with the
 //!   message to answer when it fails. Handlers and validators that take options from settings
 //!   register a factory instead ([`Pyrowire::handler_factory`], [`Pyrowire::validator_factory`]).
-//! - [`startup::App`] is the running system, for tests and programs that manage their own actix
+//! - [`app::App`] is the running system, for tests and programs that manage their own actix
 //!   `System`; [`Pyrowire::build`] gives one.
 //!
 //! `examples/yo_momma.rs` is a complete program: a custom validator and a handler that calls an
@@ -84,40 +84,39 @@
 //!
 //! # Map
 //!
-//! [`settings`] loads `settings.toml`; [`startup::App`] builds and runs the system; [`domain`]
-//! holds the message types; [`messages`] every actor message; [`actors`] the actors;
-//! [`redis_keys`] documents every Redis key; [`twilio`] speaks Twilio's REST API;
-//! [`send_once`] keeps replies at most once; [`signature`] checks `X-Twilio-Signature`.
+//! The modules follow the pipeline, from the edge inwards:
+//!
+//! - [`app`]: building and running the actor system (Redis, actors, the HTTP server) for a role.
+//! - [`builder`]: the library's front door, [`Pyrowire`]: register handlers and validators, run.
+//! - [`settings`]: `settings.toml` as types: load, interpolate `${VAR}`, validate.
+//! - [`domain`]: the inbound message, job and reply; a message's record; a topic ready to run;
+//!   the clock.
+//! - [`ingress`]: the HTTP routes: Twilio's webhook and status callback, health, metrics, the
+//!   dashboard.
+//! - [`actors`]: one room per actor (`validator`, `queue`, `pool`, `worker`, `sender`,
+//!   `recorder`) and the typed messages between them.
+//! - [`outbound`]: the rules of sending: at most once, paced, delivery status.
+//! - [`twilio`]: Twilio's protocol only: REST client, signatures, TwiML, keywords, segments.
+//! - [`store`]: Redis: every key, connections, the breaker, dead letters, the overview.
+//! - [`handlers`] and [`validators`]: the built-in ones and the traits for your own.
+//! - [`commands`]: `check`, `status`, `recent`, `dead`, `init`.
+//! - [`metrics`]: the Prometheus registry behind `/metrics`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod actors;
-pub mod clock;
+pub mod app;
+pub mod builder;
 pub mod commands;
-pub mod dead_letters;
-pub mod delivery;
 pub mod domain;
-pub mod gsm;
 pub mod handlers;
 pub mod ingress;
-pub mod keywords;
-pub mod messages;
 pub mod metrics;
-pub mod overview;
-pub mod rate_limit;
-pub mod record;
-pub mod redis_conn;
-pub mod redis_keys;
-pub mod segments;
-pub mod send_once;
-pub mod server;
+pub mod outbound;
 pub mod settings;
-pub mod signature;
-pub mod startup;
-pub mod topics;
+pub mod store;
 pub mod twilio;
-pub mod twiml;
 pub mod validators;
 
-pub use server::Pyrowire;
+pub use builder::Pyrowire;

@@ -5,13 +5,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use mimalloc::MiMalloc;
+use pyrowire::app::{Role, RunOptions};
 use pyrowire::commands::check::check;
 use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::commands::init::init;
 use pyrowire::commands::recent::recent;
 use pyrowire::commands::status::status;
 use pyrowire::settings::{self, LoadOptions, Settings};
-use pyrowire::startup::{Role, RunOptions};
 
 /// mimalloc instead of the system allocator: a webhook makes many small allocations, and
 /// profiles showed glibc's malloc and free as a fifth of ingress time.
@@ -192,7 +192,7 @@ fn serve(settings: Settings, role: Role, topics: Vec<String>) -> ExitCode {
             .collect(),
         ..RunOptions::default()
     };
-    match pyrowire::server::run(settings, options) {
+    match pyrowire::builder::run(settings, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = error_chain(&e);

@@ -735,7 +735,7 @@ fn twilio_signature(token: &str, url: &str, form: &[(&str, &str)]) -> String {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    pyrowire::signature::compute(token, url, &params)
+    pyrowire::twilio::signature::compute(token, url, &params)
 }
 
 /// Senders running as tasks, each posting its share of the messages one after another.

@@ -1,15 +1,12 @@
-//! The actors of the pipeline, one per module: `Validator` and `RedisQueue` serve ingress;
-//! `WorkerPool` supervises a topic's `TopicWorker`s, which send through `TwilioSender` and
-//! record through `Recorder`. `attempt` and `job_end` hold a worker's steps; `pool_redis` the
-//! pool's Redis commands; `breaker` lets requests fail fast while Redis is down.
+//! The actors of the pipeline, one room each, and the typed messages between them (`messages`):
+//! `Validator` and `RedisQueue` (`queue`) serve ingress; `WorkerPool` (`pool`) supervises a
+//! topic's `TopicWorker`s (`worker`), which send through `TwilioSender` (`sender`) and record
+//! through `Recorder` (`recorder`).
 
-mod attempt;
-pub mod breaker;
-mod job_end;
-pub mod pool_redis;
+pub mod messages;
+pub mod pool;
 pub mod queue;
 pub mod recorder;
-pub mod topic_worker;
-pub mod twilio_sender;
+pub mod sender;
 pub mod validator;
-pub mod worker_pool;
+pub mod worker;

@@ -7,10 +7,12 @@ use actix::{Actor, Context, Handler, ResponseFuture};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use crate::clock::now_ms;
-use crate::delivery::record_status;
-use crate::messages::{LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut};
-use crate::redis_keys::{Keys, GROUP};
+use crate::actors::messages::{
+    LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut,
+};
+use crate::domain::clock::now_ms;
+use crate::outbound::delivery::record_status;
+use crate::store::keys::{Keys, GROUP};
 
 /// Per-minute counts are kept this long (the dashboard shows the last hour).
 const MINUTE_STATS_TTL_S: i64 = 2 * 3600;

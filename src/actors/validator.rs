@@ -4,7 +4,7 @@
 
 use actix::{Actor, Context, Handler};
 
-use crate::messages::{Validate, Validated};
+use crate::actors::messages::{Validate, Validated};
 
 /// Runs validators; one instance per HTTP worker thread.
 pub struct Validator;

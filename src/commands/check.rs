@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
+use crate::domain::topic::build_topics;
 use crate::handlers::HandlerRegistry;
-use crate::redis_conn::redact_url;
 use crate::settings::{Settings, SettingsError};
-use crate::topics::build_topics;
+use crate::store::connection::redact_url;
 use crate::validators::ValidatorRegistry;
 
 /// Validates everything `serve` would (handlers and validators included) and returns a summary.

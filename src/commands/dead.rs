@@ -1,15 +1,15 @@
 //! `pyrowire dead TOPIC`: list a topic's dead letters with every attempt's reason, and re-queue
-//! them (`--requeue SID`, `--requeue-all`; see [`crate::dead_letters`]).
+//! them (`--requeue SID`, `--requeue-all`; see [`crate::store::dead_letters`]).
 
 use std::fmt::Write;
 
 use redis::Commands;
 
 use crate::domain::mask_number;
-use crate::record::DeadLetter;
-use crate::redis_conn::{connect_blocking, redact_url};
-use crate::redis_keys::Keys;
+use crate::domain::record::DeadLetter;
 use crate::settings::Settings;
+use crate::store::connection::{connect_blocking, redact_url};
+use crate::store::keys::Keys;
 
 /// What to do with the dead letters.
 #[derive(Debug, Clone, Default)]
@@ -95,7 +95,7 @@ fn requeue_one(
     let Some(letter) = raw.and_then(|r| serde_json::from_str::<DeadLetter>(&r).ok()) else {
         return Ok(None);
     };
-    crate::dead_letters::requeue(keys, topic, sid, &letter).invoke(conn)
+    crate::store::dead_letters::requeue(keys, topic, sid, &letter).invoke(conn)
 }
 
 fn describe(out: &mut String, letter: &DeadLetter) {

@@ -6,10 +6,10 @@ use std::fmt::Write;
 use redis::Commands;
 
 use crate::domain::mask_number;
-use crate::record::Record;
-use crate::redis_conn::{connect_blocking, redact_url};
-use crate::redis_keys::Keys;
+use crate::domain::record::Record;
 use crate::settings::Settings;
+use crate::store::connection::{connect_blocking, redact_url};
+use crate::store::keys::Keys;
 
 /// Why the records could not be read.
 #[derive(Debug, thiserror::Error)]

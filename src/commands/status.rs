@@ -3,10 +3,10 @@
 
 use std::fmt::Write;
 
-use crate::overview::{overview, TopicOverview};
-use crate::redis_conn::{connect, redact_url, COMMAND_TIMEOUT};
-use crate::redis_keys::Keys;
 use crate::settings::Settings;
+use crate::store::connection::{connect, redact_url, COMMAND_TIMEOUT};
+use crate::store::keys::Keys;
+use crate::store::overview::{overview, TopicOverview};
 
 /// Why the status could not be read.
 #[derive(Debug, thiserror::Error)]

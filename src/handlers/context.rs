@@ -10,8 +10,8 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 
 use super::HandlerError;
+use crate::domain::record::SentSms;
 use crate::domain::Reply;
-use crate::record::SentSms;
 
 /// Sends one extra message for the job being handled: `(kind, reply)` → what was sent.
 pub type SendFn = Rc<dyn Fn(String, Reply) -> LocalBoxFuture<'static, Result<SentSms, String>>>;

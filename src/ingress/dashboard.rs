@@ -11,9 +11,9 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::IngressState;
-use crate::dead_letters::requeue;
-use crate::overview::overview;
-use crate::record::DeadLetter;
+use crate::domain::record::DeadLetter;
+use crate::store::dead_letters::requeue;
+use crate::store::overview::overview;
 
 const PAGE: &str = include_str!("../../static/dashboard.html");
 

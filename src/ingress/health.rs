@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::IngressState;
-use crate::messages::Ping;
+use crate::actors::messages::Ping;
 
 /// Readiness: pings Redis through the queue actor.
 pub async fn health(state: web::Data<IngressState>) -> HttpResponse {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::{web, HttpResponse};
 
 use super::IngressState;
-use crate::overview::depth;
+use crate::store::overview::depth;
 
 /// How long a scrape waits for Redis before answering with the gauges it has.
 const GAUGE_TIMEOUT: Duration = Duration::from_millis(500);

@@ -23,11 +23,11 @@ use actix_web::{web, HttpResponse, ResponseError};
 use crate::actors::queue::RedisQueue;
 use crate::actors::recorder::Recorder;
 use crate::actors::validator::Validator;
+use crate::domain::topic::{Topic, Topics};
 use crate::metrics::Metrics;
-use crate::redis_keys::Keys;
 use crate::settings::Secret;
-use crate::topics::{Topic, Topics};
-use crate::twiml;
+use crate::store::keys::Keys;
+use crate::twilio::twiml;
 
 /// Largest webhook body accepted (bytes); larger gets 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

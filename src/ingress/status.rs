@@ -6,9 +6,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{request_log, webhook, IngressError, IngressState};
+use crate::actors::messages::{RecordDelivery, SetOptOut};
 use crate::domain::check_plain;
-use crate::messages::{RecordDelivery, SetOptOut};
-use crate::twilio::UNSUBSCRIBED;
+use crate::twilio::client::UNSUBSCRIBED;
 
 /// Handles one status callback.
 pub async fn status(

@@ -9,11 +9,11 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{request_log, webhook, IngressError, IngressState, WebhookTopic};
+use crate::actors::messages::{Enqueue, Enqueued, SetOptOut, Validate};
+use crate::domain::topic::Topic;
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
-use crate::keywords::{keyword, Keyword};
-use crate::messages::{Enqueue, Enqueued, SetOptOut, Validate};
-use crate::topics::Topic;
-use crate::twiml;
+use crate::twilio::keywords::{keyword, Keyword};
+use crate::twilio::twiml;
 use crate::validators::Verdict;
 
 /// Handles one inbound message webhook, timing it for `/metrics`.

@@ -9,8 +9,8 @@ use actix_web::{web, HttpRequest};
 
 use super::request_log::loggable_path;
 use super::{body, form, IngressError, IngressState, MAX_BODY_BYTES};
-use crate::signature::{is_valid, SignedRequest};
-use crate::topics::Topic;
+use crate::domain::topic::Topic;
+use crate::twilio::signature::{is_valid, SignedRequest};
 
 /// The header Twilio signs webhooks with.
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";

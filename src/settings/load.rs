@@ -1,13 +1,13 @@
 //! Reading `settings.toml`: parse, interpolate `${VAR}`, pick the profile, deserialize with key
 //! paths, validate. Every problem found is reported at once, each naming the file and the key.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 
 use super::interpolate::interpolate_tree;
+use super::problem::Problem;
 use super::validate::validate;
 use super::{Profile, Settings, TopicSettings};
 
@@ -18,25 +18,6 @@ pub struct LoadOptions {
     pub path: PathBuf,
     /// The profile asked for on the command line, if any.
     pub profile: Option<String>,
-}
-
-/// One thing wrong with a settings file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Dotted key path, such as `topics.sample.max_message_length`.
-    pub key: String,
-    /// What is wrong, such as "must be at most 1600, got 1601".
-    pub problem: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}", self.problem)
-        } else {
-            write!(f, "`{}` {}", self.key, self.problem)
-        }
-    }
 }
 
 /// Why settings could not be loaded.

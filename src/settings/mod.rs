@@ -5,6 +5,7 @@
 mod flex;
 mod interpolate;
 pub mod load;
+mod problem;
 mod secret;
 mod validate;
 
@@ -14,11 +15,12 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-pub use load::{choose_profile, load, load_str, LoadOptions, Problem, SettingsError};
+pub use load::{choose_profile, load, load_str, LoadOptions, SettingsError};
+pub use problem::Problem;
 pub use secret::Secret;
 
 /// The hard upper bound for `max_message_length`: Twilio's own limit for one message body.
-pub use crate::segments::MAX_BODY_CHARS;
+pub use crate::twilio::segments::MAX_BODY_CHARS;
 
 /// A loaded, validated settings file for one profile.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Checks that serde cannot express: ranges, formats, and relations between keys. Each problem
 //! names its key and the bad value; all problems are collected, not only the first.
 
-use super::load::Problem;
+use super::problem::Problem;
 use super::{Profile, Settings, TopicSettings, MAX_BODY_CHARS};
 
 /// Most worker actors one topic may run in one process.

@@ -4,7 +4,7 @@
 
 use super::Validator;
 use crate::domain::InboundMessage;
-use crate::gsm::is_gsm7;
+use crate::twilio::gsm::is_gsm7;
 
 /// Which characters are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -84,7 +84,7 @@ async fn a_trickling_body_gets_408_and_nothing_is_queued() {
     let app = crate::helpers::spawn_app_with(
         &topic("sample", r#""echo""#),
         "request_timeout_ms = 300\n",
-        pyrowire::startup::RunOptions::default(),
+        pyrowire::app::RunOptions::default(),
     )
     .await;
     let address = app.address.trim_start_matches("http://").to_string();

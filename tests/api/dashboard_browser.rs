@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use pyrowire::startup::RunOptions;
+use pyrowire::app::RunOptions;
 
 use crate::fake_twilio::Scripted;
 use crate::helpers::{inbound, new_sid, spawn_app_with, topic};

@@ -299,7 +299,7 @@ fn ymd(time: SystemTime) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    pyrowire::clock::utc_day(ms)
+    pyrowire::domain::clock::utc_day(ms)
 }
 
 /// The create request's form fields, as the OpenAPI description (CreateMessage) lists them.

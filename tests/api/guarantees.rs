@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
+use pyrowire::app::RunOptions;
 use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::domain::{InboundMessage, Reply};
 use pyrowire::handlers::{Handler, HandlerContext, HandlerError, HandlerRegistry};
-use pyrowire::startup::RunOptions;
 use redis::AsyncCommands;
 
 use crate::fake_twilio::Scripted;
@@ -396,7 +396,7 @@ async fn a_send_marked_without_sid_asks_twilio_before_sending_again() {
     for sid in [&sent_sid, &unsent_sid] {
         let mark = app.key("sample", &format!("send:{sid}:reply"));
         let _: () = redis
-            .hset(&mark, "marked_at", pyrowire::clock::now_ms())
+            .hset(&mark, "marked_at", pyrowire::domain::clock::now_ms())
             .await
             .unwrap();
     }

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use pyrowire::app::{App, RunOptions, ShutdownHandle};
 use pyrowire::settings::{load_str, Settings, SettingsError};
-use pyrowire::startup::{App, RunOptions, ShutdownHandle};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use serde_json::Value;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use pyrowire::app::RunOptions;
 use pyrowire::commands::status::status as status_table;
-use pyrowire::startup::RunOptions;
 use serde_json::Value;
 
 use crate::fake_twilio::Scripted;

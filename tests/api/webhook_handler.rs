@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse, HttpServer};
+use pyrowire::app::RunOptions;
 use pyrowire::domain::Reply;
 use pyrowire::handlers::{from_fn, HandlerError, HandlerRegistry};
-use pyrowire::startup::RunOptions;
 use serde_json::{json, Value};
 
 use crate::helpers::{inbound, new_sid, sent_kinds, spawn_app, spawn_app_with, twilio_table};

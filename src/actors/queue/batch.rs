@@ -7,7 +7,7 @@ use redis::Script;
 use tokio::sync::oneshot;
 
 use super::QueueError;
-use crate::messages::Enqueued;
+use crate::actors::messages::Enqueued;
 
 /// KEYS: the stream, then per job its seen key and its sender list. ARGV: dedup TTL (s), max
 /// depth, then per job its payload. Answers per job `n<id>` (queued), `d<id>` (a duplicate of

@@ -26,11 +26,11 @@ use redis::aio::ConnectionManager;
 use tokio::sync::oneshot;
 
 use self::batch::{answer, Pending, ENQUEUE};
-use super::breaker::{is_outage, Breaker, Outage};
-use crate::messages::{Enqueue, Enqueued, Ping};
-use crate::redis_conn::{connect, COMMAND_TIMEOUT};
-use crate::redis_keys::Keys;
+use crate::actors::messages::{Enqueue, Enqueued, Ping};
 use crate::settings::Secret;
+use crate::store::breaker::{is_outage, Breaker, Outage};
+use crate::store::connection::{connect, COMMAND_TIMEOUT};
+use crate::store::keys::Keys;
 
 /// Most jobs in one script call: bounds how long the script holds Redis (a few µs per job).
 pub const MAX_BATCH: usize = 64;

@@ -11,7 +11,7 @@ use redis::streams::{
 };
 use redis::AsyncCommands;
 
-use crate::redis_keys::{Keys, GROUP};
+use crate::store::keys::{Keys, GROUP};
 
 /// Consumers with nothing pending and idle this long are removed from the group.
 const CONSUMER_EXPIRY: Duration = Duration::from_secs(3600);

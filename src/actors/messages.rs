@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use actix::Message;
 
+use crate::domain::record::{DeadLetter, Record, SentSms};
+use crate::domain::topic::Topic;
 use crate::domain::{InboundMessage, Job};
-use crate::record::{DeadLetter, Record, SentSms};
-use crate::topics::Topic;
-use crate::twilio::{OutboundSms, TwilioError};
+use crate::twilio::client::{OutboundSms, TwilioError};
 use crate::validators::Verdict;
 
 /// Run a topic's validators on a message.

@@ -5,7 +5,7 @@
 //! [`MAX_BODY_CHARS`]; records and metrics show the [`SegmentInfo`] from [`analyze`], because
 //! Twilio's per-sender throughput is counted in segments, not messages. Pure functions, no I/O.
 
-use crate::gsm::{is_gsm7, is_gsm7_extension};
+use crate::twilio::gsm::{is_gsm7, is_gsm7_extension};
 
 /// How a text is encoded on the air.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,6 +1,6 @@
 //! Delivery status of sent messages, from Twilio's answer and its status callbacks. Callbacks
 //! arrive out of order, so a status only moves forward: a late `sent` never overwrites
-//! `delivered`. Kept per outbound message in [`crate::redis_keys::Keys::delivery`].
+//! `delivered`. Kept per outbound message in [`crate::store::keys::Keys::delivery`].
 
 use std::sync::LazyLock;
 
@@ -76,7 +76,7 @@ pub fn record_status(
         .arg(status)
         .arg(rank(status))
         .arg(error_code.unwrap_or_default())
-        .arg(crate::clock::now_ms())
+        .arg(crate::domain::clock::now_ms())
         .arg(ttl_s);
     invocation
 }

@@ -1,12 +1,16 @@
 //! Domain types parsed at the edge: the inbound message a webhook carries, the job queued for the
 //! workers, and the reply a handler produces. Once built, they are not checked again.
 
+pub mod clock;
+pub mod record;
+pub mod topic;
+
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-pub use crate::clock::now_ms;
+pub use crate::domain::clock::now_ms;
 
 /// Version tag of queue payloads; bump when [`Job`] changes incompatibly.
 pub const JOB_VERSION: u32 = 1;

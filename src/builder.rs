@@ -6,7 +6,7 @@
 //! use pyrowire::handlers::from_fn;
 //! use pyrowire::Pyrowire;
 //!
-//! fn main() -> Result<(), pyrowire::server::RunError> {
+//! fn main() -> Result<(), pyrowire::builder::RunError> {
 //!     Pyrowire::new()
 //!         .settings("settings.toml")
 //!         .handler("shout", from_fn(|message, _context| async move {
@@ -20,9 +20,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::app::{App, Role, RunOptions, StartupError};
 use crate::handlers::{Handler, HandlerFactory};
 use crate::settings::{self, LoadOptions, Settings, SettingsError};
-use crate::startup::{App, Role, RunOptions, StartupError};
 use crate::validators::{Validator, ValidatorFactory};
 
 /// Why running stopped with an error.

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use super::topic_worker::{End, WorkerDeps};
+use super::deps::{End, WorkerDeps};
+use crate::actors::messages::{LoadAttempts, RecordAttempt, RecordOutcome, RunJob};
+use crate::domain::record::{DeadLetter, Outcome, Record, SentSms, Timings};
 use crate::domain::{now_ms, InboundMessage, Reply};
-use crate::messages::{LoadAttempts, RecordAttempt, RecordOutcome, RunJob};
-use crate::record::{DeadLetter, Outcome, Record, SentSms, Timings};
 
 pub(super) fn record(
     deps: &WorkerDeps,
@@ -87,7 +87,7 @@ pub(super) fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Tim
         .observe(seconds);
     for sms in sent.iter().filter(|s| !s.dry_run && !s.sid.is_empty()) {
         let encoding = match sms.encoding {
-            Some(crate::segments::Encoding::Ucs2) => "ucs2",
+            Some(crate::twilio::segments::Encoding::Ucs2) => "ucs2",
             _ => "gsm7",
         };
         metrics.sent.with_label_values(&[topic, encoding]).inc();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::handlers::{Handler, HandlerRegistry};
-use crate::settings::load::{Problem, SettingsError};
+use crate::settings::{Problem, SettingsError};
 use crate::settings::{Settings, TopicSettings};
 use crate::validators::{ValidatorChain, ValidatorRegistry};
 

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use crate::record::DeadLetter;
-use crate::redis_keys::Keys;
+use crate::domain::record::DeadLetter;
+use crate::store::keys::Keys;
 
 /// KEYS: dead set, dead entry, stream, sender list, attempts. ARGV: sid, job JSON.
 const REQUEUE_LUA: &str = r#"

@@ -21,12 +21,13 @@ use redis::streams::StreamId;
 use tokio::sync::oneshot;
 
 mod order;
+pub mod stream;
 
-use super::pool_redis as ops;
-use crate::actors::topic_worker::{TopicWorker, WorkerDeps};
+use crate::actors::messages::{Drain, JobFinished, RunJob, WorkerReady};
+use crate::actors::worker::{TopicWorker, WorkerDeps};
 use crate::domain::Job;
-use crate::messages::{Drain, JobFinished, RunJob, WorkerReady};
-use crate::redis_keys::Keys;
+use crate::store::keys::Keys;
+use stream as ops;
 
 /// How long one blocking read waits for new jobs.
 pub const READ_BLOCK: Duration = Duration::from_millis(2000);

@@ -16,19 +16,19 @@ use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
 use tokio::sync::Notify;
 
+use crate::actors::messages::Drain;
+use crate::actors::pool::{PoolConnections, WorkerPool, READ_BLOCK};
 use crate::actors::recorder::{Recorder, Retention};
-use crate::actors::topic_worker::WorkerDeps;
-use crate::actors::twilio_sender::{SenderOptions, TwilioSender};
-use crate::actors::worker_pool::{PoolConnections, WorkerPool, READ_BLOCK};
+use crate::actors::sender::{SenderOptions, TwilioSender};
+use crate::actors::worker::WorkerDeps;
+use crate::domain::topic::build_topics;
 use crate::handlers::HandlerRegistry;
 use crate::ingress::request_log::RequestLog;
 use crate::ingress::{self, IngressShared, IngressState};
-use crate::messages::Drain;
 use crate::metrics::Metrics;
-use crate::redis_conn::{connect, redact_url, COMMAND_TIMEOUT};
-use crate::redis_keys::Keys;
 use crate::settings::{Profile, Settings, SettingsError};
-use crate::topics::build_topics;
+use crate::store::connection::{connect, redact_url, COMMAND_TIMEOUT};
+use crate::store::keys::Keys;
 use crate::validators::ValidatorRegistry;
 
 /// Which parts of the pipeline this process runs.

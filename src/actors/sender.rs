@@ -1,5 +1,5 @@
 //! `TwilioSender`: sends messages through each topic's Twilio account, at most once per inbound
-//! message and kind (see [`crate::send_once`]), or, with the profile's `dry_run`, only logs and
+//! message and kind (see [`crate::outbound::send_once`]), or, with the profile's `dry_run`, only logs and
 //! records them. It owns one HTTP client per topic, built on its own thread because awc clients
 //! are not `Send`.
 
@@ -11,14 +11,14 @@ use std::time::Duration;
 use actix::{Actor, Context, Handler, ResponseFuture};
 use redis::aio::ConnectionManager;
 
+use crate::actors::messages::SendSms;
 use crate::domain::mask_number;
-use crate::messages::SendSms;
-use crate::record::SentSms;
-use crate::redis_keys::Keys;
-use crate::segments::analyze;
-use crate::send_once::{send_once, SendContext};
-use crate::topics::Topics;
-use crate::twilio::{TwilioClient, TwilioError};
+use crate::domain::record::SentSms;
+use crate::domain::topic::Topics;
+use crate::outbound::send_once::{send_once, SendContext};
+use crate::store::keys::Keys;
+use crate::twilio::client::{TwilioClient, TwilioError};
+use crate::twilio::segments::analyze;
 
 /// Sends SMS/MMS for every topic.
 pub struct TwilioSender {

@@ -1,7 +1,7 @@
 //! One attempt at a job, for `TopicWorker`: send the accept text when the topic asks for it, run
 //! the handler (its extra sends going through the sender too), then send the reply — split into
 //! several messages when it is over 1600 characters. Sends already made are not made again
-//! (see [`crate::send_once`]), so an attempt can be repeated safely.
+//! (see [`crate::outbound::send_once`]), so an attempt can be repeated safely.
 
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 
-use super::topic_worker::WorkerDeps;
+use super::deps::WorkerDeps;
+use crate::actors::messages::SendSms;
+use crate::domain::record::SentSms;
 use crate::domain::{now_ms, InboundMessage, Job, Reply};
 use crate::handlers::{HandlerContext, SendFn};
-use crate::messages::SendSms;
-use crate::record::SentSms;
-use crate::segments::{split, MAX_BODY_CHARS};
-use crate::twilio::{OutboundSms, TwilioError};
+use crate::twilio::client::{OutboundSms, TwilioError};
+use crate::twilio::segments::{split, MAX_BODY_CHARS};
 
 /// Why one attempt failed.
 pub(super) struct Failure {

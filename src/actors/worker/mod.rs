@@ -1,47 +1,30 @@
 //! `TopicWorker`: handles one job at a time for its topic. An attempt sends the accept text when
 //! the topic asks for it, runs the handler and sends the reply (each send at most once, see
-//! [`crate::send_once`]). A failed attempt is recorded durably and retried after an exponential,
+//! [`crate::outbound::send_once`]). A failed attempt is recorded durably and retried after an exponential,
 //! jittered backoff (or Twilio's Retry-After), holding the job meanwhile so no other worker takes
 //! it; after the last attempt, or at once on a permanent Twilio error, the job is dead-lettered.
 //! A panicking handler stops only this actor: the attempt is recorded, the `WorkerPool`'s
 //! supervisor restarts the actor and the pool hands the job out again.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, Context, Handler, Recipient, ResponseActFuture,
+    Actor, ActorContext, ActorFutureExt, Context, Handler, Recipient, ResponseActFuture,
     Supervised, WrapFuture,
 };
 
-use super::attempt::attempt;
-use super::job_end::{count_completed, dead_letter, finish, load_attempts, record, save_attempt};
-use crate::actors::recorder::Recorder;
-use crate::actors::twilio_sender::TwilioSender;
-use crate::domain::now_ms;
-use crate::messages::{JobFinished, RunJob, WorkerReady};
-use crate::metrics::Metrics;
-use crate::record::{Outcome, Timings};
-use crate::topics::Topic;
+mod attempt;
+mod deps;
+mod end;
 
-/// What a worker needs besides its job; cloned into each job's future.
-#[derive(Clone)]
-pub struct WorkerDeps {
-    /// The topic worked.
-    pub topic: Arc<Topic>,
-    /// Sends replies.
-    pub sender: Addr<TwilioSender>,
-    /// Records outcomes and acknowledges jobs.
-    pub recorder: Addr<Recorder>,
-    /// This process's consumer name in the topic's group.
-    pub consumer: String,
-    /// How long to keep trying to record an outcome while Redis is away.
-    pub record_patience: Duration,
-    /// `StatusCallback` of every send (`{public_url}/status/{topic}`), when `public_url` is set.
-    pub status_callback: Option<String>,
-    /// This process's metrics.
-    pub metrics: Metrics,
-}
+use deps::End;
+pub use deps::WorkerDeps;
+
+use crate::actors::messages::{JobFinished, RunJob, WorkerReady};
+use crate::domain::now_ms;
+use crate::domain::record::{Outcome, Timings};
+use attempt::attempt;
+use end::{count_completed, dead_letter, finish, load_attempts, record, save_attempt};
 
 /// One worker of a topic's pool.
 pub struct TopicWorker {
@@ -103,14 +86,6 @@ impl Handler<RunJob> for TopicWorker {
                 }),
         )
     }
-}
-
-/// How a job's processing ended.
-pub(super) enum End {
-    /// Recorded (completed or dead-lettered), or left pending for a later claim.
-    Done,
-    /// The handler panicked; the attempt is recorded and the job must be handed out again.
-    Panicked,
 }
 
 /// Runs one job to its record, retrying as the topic's retry settings say.

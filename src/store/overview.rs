@@ -9,10 +9,10 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use serde::Serialize;
 
-use crate::clock::now_ms;
+use crate::domain::clock::now_ms;
 use crate::domain::mask_number;
-use crate::record::{DeadLetter, Record};
-use crate::redis_keys::{Keys, GROUP};
+use crate::domain::record::{DeadLetter, Record};
+use crate::store::keys::{Keys, GROUP};
 
 /// Minutes of history in a snapshot.
 pub const HISTORY_MINUTES: u64 = 60;

@@ -13,13 +13,15 @@ use std::sync::LazyLock;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use crate::clock::{now_ms, parse_twilio_date, utc_day};
-use crate::delivery::{rank, STORE_SENT_LUA};
-use crate::rate_limit;
-use crate::record::SentSms;
-use crate::redis_keys::Keys;
-use crate::segments::{analyze, SegmentInfo};
-use crate::twilio::{MessageResource, OutboundSms, TwilioClient, TwilioError, UNSUBSCRIBED};
+use crate::domain::clock::{now_ms, parse_twilio_date, utc_day};
+use crate::domain::record::SentSms;
+use crate::outbound::delivery::{rank, STORE_SENT_LUA};
+use crate::outbound::pacing;
+use crate::store::keys::Keys;
+use crate::twilio::client::{
+    MessageResource, OutboundSms, TwilioClient, TwilioError, UNSUBSCRIBED,
+};
+use crate::twilio::segments::{analyze, SegmentInfo};
 
 /// Twilio's clock and ours may differ a little; a listed message created this long before the
 /// mark still counts as ours.
@@ -159,7 +161,7 @@ async fn pace(conn: &mut ConnectionManager, cx: &SendContext, segments: u32) {
     let Some(per_second) = cx.max_per_second else {
         return;
     };
-    match rate_limit::reserve(conn, &cx.keys.rate(&cx.topic), per_second, segments).await {
+    match pacing::reserve(conn, &cx.keys.rate(&cx.topic), per_second, segments).await {
         Ok(wait) if !wait.is_zero() => actix_rt::time::sleep(wait).await,
         Ok(_) => {}
         Err(e) => log::warn!(

@@ -1,10 +1,10 @@
 //! What the recorder writes for each inbound message: the outcome, the reply, what Twilio said,
-//! and how long each step took. Stored as JSON under [`crate::redis_keys::Keys::record`].
+//! and how long each step took. Stored as JSON under [`crate::store::keys::Keys::record`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{InboundMessage, Job, Reply};
-use crate::segments::{Encoding, SegmentInfo};
+use crate::twilio::segments::{Encoding, SegmentInfo};
 
 /// How handling a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

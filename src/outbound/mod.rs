@@ -1,0 +1,7 @@
+//! The rules of sending, applied by the sender actor: at most one send per inbound message across
+//! crashes (`send_once`), a shared pace per topic (`pacing`), and each sent message's delivery
+//! status, moving only forward (`delivery`).
+
+pub mod delivery;
+pub mod pacing;
+pub mod send_once;

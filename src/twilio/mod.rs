@@ -1,0 +1,11 @@
+//! Twilio's protocol, and only that: the REST client (`client`), webhook signatures
+//! (`signature`), TwiML answers (`twiml`), the opt-out keywords (`keywords`), and how a text is
+//! split into segments (`segments`, over the GSM 03.38 alphabet in `gsm`). Nothing here knows
+//! about Redis or actors.
+
+pub mod client;
+pub mod gsm;
+pub mod keywords;
+pub mod segments;
+pub mod signature;
+pub mod twiml;
