@@ -6,8 +6,8 @@
 //! it returns.
 
 use actix_web::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, RETRY_AFTER,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use actix_web::{web, HttpRequest, HttpResponse};
 use redis::AsyncCommands;
@@ -15,7 +15,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::IngressState;
-use crate::dead_letters::requeue;
+use crate::dead_letters::{requeue, Requeued};
 use crate::overview::overview;
 use crate::record::DeadLetter;
 
@@ -138,17 +138,39 @@ async fn api_requeue(
     let Some(letter) = letter else {
         return HttpResponse::NotFound().json(json!({"error": format!("no dead letter `{sid}`")}));
     };
-    let requeued: redis::RedisResult<Option<String>> = requeue(&state.keys, &topic, &sid, &letter)
+    let max = state.max_queue_depth;
+    let requeued = requeue(&state.keys, &topic, &sid, &letter, max)
         .invoke_async(&mut conn)
         .await;
+    requeue_answer(requeued, &topic, &sid, max)
+}
+
+/// The dashboard's answer to a re-queue the script answered (or Redis failed).
+fn requeue_answer(
+    requeued: redis::RedisResult<Requeued>,
+    topic: &str,
+    sid: &str,
+    max: u64,
+) -> HttpResponse {
     match requeued {
-        Ok(Some(job_id)) => {
+        Ok(Requeued::Queued(job_id)) => {
             log::info!(
                 "Dead letter re-queued from the dashboard. topic={topic} sid={sid} job_id={job_id}"
             );
             HttpResponse::Ok().json(json!({"requeued": sid, "job_id": job_id}))
         }
-        Ok(None) => {
+        Ok(Requeued::Full) => {
+            log::info!("Dead letter not re-queued: the queue is full. topic={topic} sid={sid}");
+            // 503 like a webhook refused for the same reason: nothing is wrong with the request,
+            // it can succeed once the workers have drained the queue.
+            HttpResponse::ServiceUnavailable()
+                .insert_header((RETRY_AFTER, "10"))
+                .json(json!({"error": format!(
+                    "the queue of `{topic}` holds max_queue_depth ({max}) jobs or more; \
+                     `{sid}` stays a dead letter, try again when the queue has drained"
+                )}))
+        }
+        Ok(Requeued::Gone) => {
             HttpResponse::NotFound().json(json!({"error": format!("no dead letter `{sid}`")}))
         }
         Err(e) => {

@@ -1,9 +1,14 @@
-//! Closed doors: the dashboard's Content-Security-Policy and hardening headers.
+//! Closed doors: the dashboard's Content-Security-Policy and hardening headers, and a re-queue
+//! that respects `max_queue_depth`.
 
 use actix_web::http::header::HeaderMap;
+use pyrowire::clock::now_ms;
+use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::startup::{Role, RunOptions};
+use redis::AsyncCommands;
+use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, topic, TestApp};
+use crate::helpers::{inbound, new_sid, spawn_app_with, topic, TestApp};
 
 const TOKEN: &str = "doors-token-0123456789";
 
@@ -120,4 +125,99 @@ async fn the_dashboard_files_are_off_without_a_token() {
     ] {
         assert_eq!(app.get_path(path).await.status, 404, "{path}");
     }
+}
+
+/// Makes `sid` a dead letter of `sample` by hand: queued by a webhook, then moved from the queue
+/// to the dead letters as the recorder would.
+async fn plant_dead_letter(app: &TestApp, sid: &str) {
+    let mut redis = app.redis.clone();
+    assert_eq!(
+        app.post("sample", &inbound(sid, "doomed")).await.status,
+        200
+    );
+    let entries: redis::streams::StreamRangeReply =
+        redis.xrange_all(app.key("sample", "queue")).await.unwrap();
+    let entry = entries.ids.last().unwrap();
+    let job: String = entry.get("job").unwrap();
+    let _: () = redis
+        .xdel(app.key("sample", "queue"), &[&entry.id])
+        .await
+        .unwrap();
+    let letter = json!({
+        "job": serde_json::from_str::<Value>(&job).unwrap(),
+        "reasons": ["twilio refused"],
+        "dead_at": now_ms(),
+    });
+    let _: () = redis
+        .set(
+            app.key("sample", &format!("dead:{sid}")),
+            letter.to_string(),
+        )
+        .await
+        .unwrap();
+    let _: () = redis
+        .zadd(app.key("sample", "dead"), sid, now_ms())
+        .await
+        .unwrap();
+}
+
+async fn is_dead_letter(app: &TestApp, sid: &str) -> bool {
+    let mut redis = app.redis.clone();
+    let score: Option<u64> = redis.zscore(app.key("sample", "dead"), sid).await.unwrap();
+    let exists: bool = redis
+        .exists(app.key("sample", &format!("dead:{sid}")))
+        .await
+        .unwrap();
+    score.is_some() && exists
+}
+
+#[actix_web::test]
+async fn a_dead_letter_is_not_requeued_onto_a_full_queue() {
+    // Arrange: a web-only process, so nothing drains the queue; it is full at two jobs.
+    let app = dashboard_app(Role::Web, "max_queue_depth = 2\n").await;
+    let doomed = new_sid();
+    plant_dead_letter(&app, &doomed).await;
+    for _ in 0..2 {
+        let answer = app.post("sample", &inbound(&new_sid(), "fill")).await;
+        assert_eq!(answer.status, 200);
+    }
+    assert_eq!(app.queue_len("sample").await, 2);
+    let path = format!("/dashboard/api/topics/sample/dead/{doomed}/requeue");
+
+    // Act: the dashboard and `pyrowire dead --requeue`.
+    let (status, headers, body) = call(&app, "POST", &path).await;
+    let settings = app.settings.clone();
+    let options = DeadOptions {
+        requeue: vec![doomed.clone()],
+        limit: 10,
+        ..Default::default()
+    };
+    let cli = actix_web::rt::task::spawn_blocking(move || dead(&settings, "sample", &options))
+        .await
+        .unwrap();
+
+    // Assert: both refused, saying why; nothing queued, the dead letter kept.
+    assert_eq!(status, 503, "{body}");
+    assert!(!header(&headers, "Retry-After").is_empty());
+    let error: Value = serde_json::from_str(&body).unwrap();
+    let error = error["error"].as_str().unwrap();
+    assert!(error.contains("max_queue_depth (2)"), "{error}");
+    let cli = cli.expect_err("the CLI refuses too").to_string();
+    assert!(cli.contains("max_queue_depth (2)"), "{cli}");
+    assert!(cli.contains(&doomed), "{cli}");
+    assert_eq!(app.queue_len("sample").await, 2);
+    assert!(is_dead_letter(&app, &doomed).await);
+
+    // Once there is room, the same re-queue goes through.
+    let mut redis = app.redis.clone();
+    let entries: redis::streams::StreamRangeReply =
+        redis.xrange_all(app.key("sample", "queue")).await.unwrap();
+    let _: () = redis
+        .xdel(app.key("sample", "queue"), &[&entries.ids[0].id])
+        .await
+        .unwrap();
+    let (status, _, body) = call(&app, "POST", &path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.queue_len("sample").await, 2);
+    assert!(!is_dead_letter(&app, &doomed).await);
 }
