@@ -1,9 +1,11 @@
-//! Closed doors: the dashboard's Content-Security-Policy and hardening headers, and a re-queue
-//! that respects `max_queue_depth`.
+//! Closed doors: the dashboard's Content-Security-Policy and hardening headers, a re-queue that
+//! respects `max_queue_depth`, and the queue depth a web-only process reports before any worker
+//! made the consumer group.
 
 use actix_web::http::header::HeaderMap;
 use pyrowire::clock::now_ms;
 use pyrowire::commands::dead::{dead, DeadOptions};
+use pyrowire::commands::status::status as status_table;
 use pyrowire::startup::{Role, RunOptions};
 use redis::AsyncCommands;
 use serde_json::{json, Value};
@@ -220,4 +222,40 @@ async fn a_dead_letter_is_not_requeued_onto_a_full_queue() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(app.queue_len("sample").await, 2);
     assert!(!is_dead_letter(&app, &doomed).await);
+}
+
+#[actix_web::test]
+async fn a_web_only_process_counts_jobs_queued_before_any_worker_started() {
+    // Arrange: no worker ever ran, so the stream has no consumer group.
+    let app = dashboard_app(Role::Web, "").await;
+    for _ in 0..3 {
+        let answer = app.post("sample", &inbound(&new_sid(), "waiting")).await;
+        assert_eq!(answer.status, 200);
+    }
+
+    // Act
+    let metrics = app.get_path("/metrics").await.body;
+    let (status, _, overview) = call(&app, "GET", "/dashboard/api/overview").await;
+    let settings = app.settings.clone();
+    let table = actix_web::rt::task::spawn_blocking(move || status_table(&settings).unwrap())
+        .await
+        .unwrap();
+
+    // Assert
+    for line in [
+        r#"pyrowire_queue_depth{topic="sample"} 3"#,
+        r#"pyrowire_in_flight{topic="sample"} 0"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "`{line}` in:\n{metrics}"
+        );
+    }
+    assert_eq!(status, 200, "{overview}");
+    let overview: Value = serde_json::from_str(&overview).unwrap();
+    assert_eq!(overview["topics"][0]["queue_depth"], 3, "{overview}");
+    assert_eq!(overview["topics"][0]["in_flight"], 0, "{overview}");
+    let row = table.lines().find(|l| l.starts_with("sample")).unwrap();
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(columns[..3], ["sample", "3", "0"], "{table}");
 }
