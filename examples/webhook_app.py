@@ -6,6 +6,7 @@ reply. Standard library only.
     python3 examples/webhook_app.py --port 8000 --secret change-me
 """
 import argparse
+import hmac
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,7 +22,11 @@ def handle(message):
 
 class Webhook(BaseHTTPRequestHandler):
     def do_POST(self):
-        if SECRET and self.headers.get("X-Pyrowire-Secret") != SECRET:
+        # compare_digest takes as long wherever the first difference is, so the answer's timing
+        # does not give the secret away a character at a time. (http.server reads headers as
+        # latin-1; encoding back gives the bytes that were sent.)
+        given = self.headers.get("X-Pyrowire-Secret", "").encode("latin-1", "replace")
+        if SECRET and not hmac.compare_digest(given, SECRET.encode()):
             self.send_response(403)
             self.end_headers()
             return

@@ -1,5 +1,6 @@
 //! `pyrowire dead TOPIC`: list a topic's dead letters with every attempt's reason, and re-queue
-//! them (`--requeue SID`, `--requeue-all`; see [`crate::store::dead_letters`]).
+//! them (`--requeue SID`, `--requeue-all`; see [`crate::store::dead_letters`]). A re-queue onto
+//! a queue that holds `max_queue_depth` jobs or more is refused, and the command stops there.
 
 use std::fmt::Write;
 
@@ -9,6 +10,7 @@ use crate::domain::mask_number;
 use crate::domain::record::DeadLetter;
 use crate::settings::Settings;
 use crate::store::connection::{connect_blocking, redact_url};
+use crate::store::dead_letters::Requeued;
 use crate::store::keys::Keys;
 
 /// What to do with the dead letters.
@@ -31,6 +33,21 @@ pub enum DeadError {
     /// No dead letter with that MessageSid.
     #[error("no dead letter `{0}` in topic `{1}`")]
     NotFound(String, String),
+    /// The topic's queue is full; the dead letter stays.
+    #[error(
+        "failed to re-queue `{sid}`: the queue of `{topic}` holds max_queue_depth ({max}) jobs \
+         or more; it stays a dead letter ({done} re-queued before it)"
+    )]
+    QueueFull {
+        /// The dead letter refused.
+        sid: String,
+        /// Its topic.
+        topic: String,
+        /// The profile's `max_queue_depth`.
+        max: u64,
+        /// How many were re-queued before it (`--requeue-all`, several `--requeue`).
+        done: usize,
+    },
     /// Redis failed.
     #[error("failed to reach redis at {url}")]
     Redis {
@@ -60,10 +77,23 @@ pub fn dead(settings: &Settings, topic: &str, options: &DeadOptions) -> Result<S
         let all: Vec<String> = conn.zrange(keys.dead(topic), 0, -1).map_err(redis_error)?;
         requeue.extend(all);
     }
-    for sid in &requeue {
-        let id = requeue_one(&mut conn, &keys, topic, sid).map_err(redis_error)?;
-        let id = id.ok_or_else(|| DeadError::NotFound(sid.clone(), topic.to_string()))?;
-        let _ = writeln!(out, "re-queued {sid} as {id}");
+    let max = settings.profile.max_queue_depth;
+    for (done, sid) in requeue.iter().enumerate() {
+        match requeue_one(&mut conn, &keys, topic, sid, max).map_err(redis_error)? {
+            Requeued::Queued(id) => {
+                let _ = writeln!(out, "re-queued {sid} as {id}");
+            }
+            Requeued::Full => {
+                let (sid, topic) = (sid.clone(), topic.to_string());
+                return Err(DeadError::QueueFull {
+                    sid,
+                    topic,
+                    max,
+                    done,
+                });
+            }
+            Requeued::Gone => return Err(DeadError::NotFound(sid.clone(), topic.to_string())),
+        }
     }
     let last = options.limit.saturating_sub(1) as isize;
     let sids: Vec<String> = conn
@@ -90,12 +120,13 @@ fn requeue_one(
     keys: &Keys,
     topic: &str,
     sid: &str,
-) -> redis::RedisResult<Option<String>> {
+    max_depth: u64,
+) -> redis::RedisResult<Requeued> {
     let raw: Option<String> = conn.get(keys.dead_entry(topic, sid))?;
     let Some(letter) = raw.and_then(|r| serde_json::from_str::<DeadLetter>(&r).ok()) else {
-        return Ok(None);
+        return Ok(Requeued::Gone);
     };
-    crate::store::dead_letters::requeue(keys, topic, sid, &letter).invoke(conn)
+    crate::store::dead_letters::requeue(keys, topic, sid, &letter, max_depth).invoke(conn)
 }
 
 fn describe(out: &mut String, letter: &DeadLetter) {

@@ -1,10 +1,14 @@
-//! The dashboard: `GET /dashboard` (one self-contained page, no build step) and the JSON behind
-//! it, `GET /dashboard/api/overview` and `POST /dashboard/api/topics/{topic}/dead/{sid}/requeue`.
-//! It shows message texts, so it is off (404) unless the profile sets `dashboard_token`, and
-//! every API call needs `Authorization: Bearer <token>` (compared in constant time). Numbers are
-//! masked in everything it returns.
+//! The dashboard: `GET /dashboard` (a static page, no build step, with its style and script
+//! under `GET /dashboard/static/`) and the JSON behind it, `GET /dashboard/api/overview` and
+//! `POST /dashboard/api/topics/{topic}/dead/{sid}/requeue`. It shows message texts, so it is off
+//! (404) unless the profile sets `dashboard_token`, and every API call needs
+//! `Authorization: Bearer <token>` (compared in constant time). Numbers are masked in everything
+//! it returns.
 
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, RETRY_AFTER,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use actix_web::{web, HttpRequest, HttpResponse};
 use redis::AsyncCommands;
 use serde_json::json;
@@ -12,14 +16,26 @@ use subtle::ConstantTimeEq;
 
 use super::IngressState;
 use crate::domain::record::DeadLetter;
-use crate::store::dead_letters::requeue;
+use crate::store::dead_letters::{requeue, Requeued};
 use crate::store::overview::overview;
 
 const PAGE: &str = include_str!("../../static/dashboard.html");
+const STYLE: &str = include_str!("../../static/dashboard.css");
+const SCRIPT: &str = include_str!("../../static/dashboard.js");
+
+/// The dashboard's Content-Security-Policy. The page holds a token and shows message texts, so
+/// a text that slipped into the markup must not run or restyle anything: only the app's own
+/// script and style files load (nothing inline), requests go only back to this server, nothing
+/// may frame the page and its form submits nowhere.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
 
 /// Registers the dashboard's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/dashboard", web::get().to(page))
+        .route("/dashboard/static/dashboard.css", web::get().to(style))
+        .route("/dashboard/static/dashboard.js", web::get().to(script))
         .route("/dashboard/api/overview", web::get().to(api_overview))
         .route(
             "/dashboard/api/topics/{topic}/dead/{sid}/requeue",
@@ -53,16 +69,30 @@ fn refusal(request: &HttpRequest, state: &IngressState) -> Option<HttpResponse> 
 }
 
 async fn page(state: web::Data<IngressState>) -> HttpResponse {
+    hardened(&state, "text/html; charset=utf-8", PAGE)
+}
+
+async fn style(state: web::Data<IngressState>) -> HttpResponse {
+    hardened(&state, "text/css; charset=utf-8", STYLE)
+}
+
+async fn script(state: web::Data<IngressState>) -> HttpResponse {
+    hardened(&state, "text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// One of the dashboard's files with the hardening headers (404 while the dashboard is off).
+fn hardened(state: &IngressState, content_type: &str, body: &'static str) -> HttpResponse {
     if state.dashboard_token.is_none() {
         return not_found();
     }
     HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .body(PAGE)
+        .content_type(content_type)
+        .insert_header((CONTENT_SECURITY_POLICY, POLICY))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((X_FRAME_OPTIONS, "DENY"))
+        .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((REFERRER_POLICY, "no-referrer"))
+        .body(body)
 }
 
 async fn api_overview(request: HttpRequest, state: web::Data<IngressState>) -> HttpResponse {
@@ -108,17 +138,39 @@ async fn api_requeue(
     let Some(letter) = letter else {
         return HttpResponse::NotFound().json(json!({"error": format!("no dead letter `{sid}`")}));
     };
-    let requeued: redis::RedisResult<Option<String>> = requeue(&state.keys, &topic, &sid, &letter)
+    let max = state.max_queue_depth;
+    let requeued = requeue(&state.keys, &topic, &sid, &letter, max)
         .invoke_async(&mut conn)
         .await;
+    requeue_answer(requeued, &topic, &sid, max)
+}
+
+/// The dashboard's answer to a re-queue the script answered (or Redis failed).
+fn requeue_answer(
+    requeued: redis::RedisResult<Requeued>,
+    topic: &str,
+    sid: &str,
+    max: u64,
+) -> HttpResponse {
     match requeued {
-        Ok(Some(job_id)) => {
+        Ok(Requeued::Queued(job_id)) => {
             log::info!(
                 "Dead letter re-queued from the dashboard. topic={topic} sid={sid} job_id={job_id}"
             );
             HttpResponse::Ok().json(json!({"requeued": sid, "job_id": job_id}))
         }
-        Ok(None) => {
+        Ok(Requeued::Full) => {
+            log::info!("Dead letter not re-queued: the queue is full. topic={topic} sid={sid}");
+            // 503 like a webhook refused for the same reason: nothing is wrong with the request,
+            // it can succeed once the workers have drained the queue.
+            HttpResponse::ServiceUnavailable()
+                .insert_header((RETRY_AFTER, "10"))
+                .json(json!({"error": format!(
+                    "the queue of `{topic}` holds max_queue_depth ({max}) jobs or more; \
+                     `{sid}` stays a dead letter, try again when the queue has drained"
+                )}))
+        }
+        Ok(Requeued::Gone) => {
             HttpResponse::NotFound().json(json!({"error": format!("no dead letter `{sid}`")}))
         }
         Err(e) => {

@@ -1,34 +1,66 @@
 //! Re-queueing dead letters, shared by `pyrowire dead` and the dashboard: the job goes back to the
 //! end of its topic's queue (and of its sender's list) with a fresh attempt count, atomically
 //! with its removal from the dead letters. Replies it already sent are not sent again (their
-//! send markers stay).
+//! send markers stay). Like a webhook, a re-queue is refused while the queue holds
+//! `max_queue_depth` jobs or more; the dead letter then stays where it is.
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::{FromRedisValue, RedisResult, Script, Value};
 
 use crate::domain::record::DeadLetter;
 use crate::store::keys::Keys;
 
-/// KEYS: dead set, dead entry, stream, sender list, attempts. ARGV: sid, job JSON.
+/// KEYS: dead set, dead entry, stream, sender list, attempts. ARGV: sid, job JSON, max depth.
+/// Answers `n<id>` (re-queued as stream entry `id`), `f` (the queue is full: nothing changed) or
+/// nil (no such dead letter). The depth is checked like the enqueue script does, by `XLEN`.
 const REQUEUE_LUA: &str = r#"
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[3]) then return 'f' end
 local id = redis.call('XADD', KEYS[3], '*', 'job', ARGV[2])
 redis.call('RPUSH', KEYS[4], id)
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[5])
-return id
+return 'n' .. id
 "#;
 
 static REQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(REQUEUE_LUA));
 
-/// The script call that re-queues `letter`; it answers the new stream id, or nil when the dead
-/// letter is gone.
+/// What a re-queue did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requeued {
+    /// The job is back on the queue as this stream entry.
+    Queued(String),
+    /// The queue holds `max_queue_depth` jobs or more; the dead letter stays.
+    Full,
+    /// There is no such dead letter (re-queued meanwhile, or expired).
+    Gone,
+}
+
+impl FromRedisValue for Requeued {
+    fn from_redis_value(value: &Value) -> RedisResult<Self> {
+        let answer: Option<String> = FromRedisValue::from_redis_value(value)?;
+        match answer.as_deref() {
+            None => Ok(Requeued::Gone),
+            Some("f") => Ok(Requeued::Full),
+            Some(id) if id.starts_with('n') => Ok(Requeued::Queued(id[1..].to_string())),
+            Some(other) => Err(redis::RedisError::from((
+                redis::ErrorKind::TypeError,
+                "unexpected answer from the requeue script",
+                other.to_string(),
+            ))),
+        }
+    }
+}
+
+/// The script call that re-queues `letter` unless the topic's queue holds `max_depth` jobs or
+/// more; it answers a [`Requeued`].
 pub fn requeue(
     keys: &Keys,
     topic: &str,
     sid: &str,
     letter: &DeadLetter,
+    max_depth: u64,
 ) -> redis::ScriptInvocation<'static> {
     let job = serde_json::to_string(&letter.job).expect("a job that was deserialized serializes");
     let mut invocation = REQUEUE.prepare_invoke();
@@ -39,6 +71,34 @@ pub fn requeue(
         .key(keys.sender(topic, &letter.job.message.number))
         .key(keys.attempts(topic, sid))
         .arg(sid)
-        .arg(job);
+        .arg(job)
+        .arg(max_depth);
     invocation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(value: Value) -> RedisResult<Requeued> {
+        Requeued::from_redis_value(&value)
+    }
+
+    #[test]
+    fn reads_each_answer_of_the_script() {
+        assert_eq!(parse(Value::Nil).unwrap(), Requeued::Gone);
+        assert_eq!(
+            parse(Value::BulkString(b"f".to_vec())).unwrap(),
+            Requeued::Full
+        );
+        assert_eq!(
+            parse(Value::BulkString(b"n1700000000000-0".to_vec())).unwrap(),
+            Requeued::Queued("1700000000000-0".into())
+        );
+    }
+
+    #[test]
+    fn refuses_an_answer_the_script_never_gives() {
+        assert!(parse(Value::BulkString(b"x".to_vec())).is_err());
+    }
 }

@@ -129,20 +129,20 @@ pub async fn depth(
     topic: &str,
 ) -> redis::RedisResult<(u64, u64)> {
     let stream = keys.queue(topic);
-    let (depth, pending): (u64, redis::Value) = redis::pipe()
+    let answer: redis::RedisResult<(u64, redis::Value)> = redis::pipe()
         .xlen(&stream)
         .cmd("XPENDING")
         .arg(&stream)
         .arg(GROUP)
         .query_async(conn)
-        .await
-        .or_else(|e| {
-            if e.code() == Some("NOGROUP") {
-                Ok((0, redis::Value::Nil))
-            } else {
-                Err(e)
-            }
-        })?;
+        .await;
+    let (depth, pending) = match answer {
+        Ok(answer) => answer,
+        // No worker has created the group yet (a web-only process, or none started): the jobs
+        // queued so far are all waiting, none in flight. The pipeline's error hides its XLEN.
+        Err(e) if e.code() == Some("NOGROUP") => (conn.xlen(&stream).await?, redis::Value::Nil),
+        Err(e) => return Err(e),
+    };
     let in_flight = match pending {
         redis::Value::Array(items) => match items.first() {
             Some(redis::Value::Int(n)) => *n as u64,

@@ -6,6 +6,7 @@ mod helpers;
 
 mod bad_input;
 mod dashboard_browser;
+mod doors;
 mod guarantees;
 mod ingress_cases;
 mod observability;

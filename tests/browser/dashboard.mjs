@@ -5,7 +5,9 @@
 // URL/dashboard#token=TOKEN, waits until each topic card shows the numbers given in --expect,
 // presses "Re-queue" on the dead letter --requeue SID and waits until the server no longer lists
 // it, takes a full-page screenshot, and refuses to pass if the page ever shows an unmasked phone
-// number. Exits 0 on success, 1 with a message saying what was expected and what the page showed.
+// number, is served without a Content-Security-Policy or breaks it (Chromium then refuses a
+// script or style and says so on the console). Exits 0 on success, 1 with a message saying what
+// was expected and what the page showed.
 //
 //   node tests/browser/dashboard.mjs --url http://127.0.0.1:PORT --token TOKEN \
 //     --expect '{"sample": {"queue_depth": 0, "completed": 3, "dead_lettered": 1}}' \
@@ -246,6 +248,7 @@ async function run(options) {
     if (!response || response.status() !== 200) fail(`GET ${options.url}/dashboard answered ${response?.status()}, expected 200`);
     const type = response.headers()["content-type"] ?? "";
     if (!type.startsWith("text/html")) fail(`GET /dashboard has Content-Type "${type}", expected text/html`);
+    if (!response.headers()["content-security-policy"]) fail("GET /dashboard has no Content-Security-Policy header");
     log(`loaded ${options.url}/dashboard`);
 
     const state = await waitForNumbers(page, options, tracker);
@@ -258,6 +261,8 @@ async function run(options) {
     if (final.banner !== null) fail(`the page shows an error banner at the end: "${final.banner}"`);
     if (final.login !== null) fail(`the page shows the token form at the end: "${final.login}"`);
     if (tracker.pageErrors.length) fail(`the page threw: ${tracker.pageErrors.join(" | ")}`);
+    const refused = tracker.consoleErrors.filter((text) => text.includes("Content Security Policy"));
+    if (refused.length) fail(`the page breaks its Content-Security-Policy: ${refused.join(" | ")}`);
     if (options.screenshot) {
       await page.screenshot({ path: options.screenshot, fullPage: true });
       log(`screenshot written to ${options.screenshot}`);
