@@ -9,18 +9,8 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
-/// KEYS: rate key. ARGV: interval per segment (µs), segments. Returns the wait in µs.
-const RESERVE_LUA: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-local start = math.max(tat, now)
-local cost = tonumber(ARGV[1]) * tonumber(ARGV[2])
-redis.call('SET', KEYS[1], string.format('%.0f', start + cost), 'PX', math.floor((start + cost - now) / 1000) + 1000)
-return string.format('%.0f', start - now)
-"#;
-
-static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(RESERVE_LUA));
+/// See `pacing.lua`.
+static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("pacing.lua")));
 
 /// Reserves `segments` sends at `per_second` on `key`; returns how long to wait before sending.
 pub async fn reserve(

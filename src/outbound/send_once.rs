@@ -15,7 +15,7 @@ use redis::{AsyncCommands, Script};
 
 use crate::domain::clock::{now_ms, parse_twilio_date, utc_day};
 use crate::domain::record::SentSms;
-use crate::outbound::delivery::{rank, STORE_SENT_LUA};
+use crate::outbound::delivery::{rank, STORE_SENT};
 use crate::outbound::pacing;
 use crate::store::keys::Keys;
 use crate::twilio::client::{
@@ -43,23 +43,8 @@ pub struct SendContext {
     pub max_per_second: Option<f64>,
 }
 
-/// Checks the marker and the opt-outs, and marks a fresh send, in one call. KEYS: marker,
-/// opt-outs. ARGV: number, now (ms), TTL (s). Answers `{opted_out, field, value, ...}`; an empty
-/// field list means the send was fresh and is now marked.
-const CLAIM_LUA: &str = r#"
-local opted = redis.call('HEXISTS', KEYS[2], ARGV[1])
-local fields = redis.call('HGETALL', KEYS[1])
-if #fields == 0 and opted == 0 then
-  redis.call('HSET', KEYS[1], 'marked_at', ARGV[2])
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-end
-table.insert(fields, 1, opted)
-return fields
-"#;
-
-static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM_LUA));
-
-static STORE_SENT: LazyLock<Script> = LazyLock::new(|| Script::new(STORE_SENT_LUA));
+/// See `claim_send.lua`.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("claim_send.lua")));
 
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
 /// recipient opted out.

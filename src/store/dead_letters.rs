@@ -11,20 +11,8 @@ use redis::{FromRedisValue, RedisResult, Script, Value};
 use crate::domain::record::DeadLetter;
 use crate::store::keys::Keys;
 
-/// KEYS: dead set, dead entry, stream, sender list, attempts. ARGV: sid, job JSON, max depth.
-/// Answers `n<id>` (re-queued as stream entry `id`), `f` (the queue is full: nothing changed) or
-/// nil (no such dead letter). The depth is checked like the enqueue script does, by `XLEN`.
-const REQUEUE_LUA: &str = r#"
-if redis.call('EXISTS', KEYS[2]) == 0 then return false end
-if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[3]) then return 'f' end
-local id = redis.call('XADD', KEYS[3], '*', 'job', ARGV[2])
-redis.call('RPUSH', KEYS[4], id)
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[5])
-return 'n' .. id
-"#;
-
-static REQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(REQUEUE_LUA));
+/// See `requeue.lua`.
+static REQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("requeue.lua")));
 
 /// What a re-queue did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@ mod ingress_cases;
 mod observability;
 mod pipeline;
 mod protocol;
+mod scripts;
 mod settings_errors;
 mod signatures;
 mod webhook_handler;

@@ -9,34 +9,9 @@ use tokio::sync::oneshot;
 use super::QueueError;
 use crate::actors::messages::Enqueued;
 
-/// KEYS: the stream, then per job its seen key and its sender list. ARGV: dedup TTL (s), max
-/// depth, then per job its payload. Answers per job `n<id>` (queued), `d<id>` (a duplicate of
-/// the entry id) or `f` (the queue is full). A duplicate only reads; a new job is appended
-/// (`XADD`), noted at the end of its sender's list (`RPUSH`) and its MessageSid marked (`SET EX`).
-const ENQUEUE_LUA: &str = r#"
-local stream = KEYS[1]
-local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])
-local depth = redis.call('XLEN', stream)
-local out = {}
-for i = 1, #ARGV - 2 do
-  local seen, sender = KEYS[2 * i], KEYS[2 * i + 1]
-  local prev = redis.call('GET', seen)
-  if prev then
-    out[i] = 'd' .. prev
-  elseif depth >= max then
-    out[i] = 'f'
-  else
-    local id = redis.call('XADD', stream, '*', 'job', ARGV[i + 2])
-    redis.call('RPUSH', sender, id)
-    redis.call('SET', seen, id, 'EX', ttl)
-    depth = depth + 1
-    out[i] = 'n' .. id
-  end
-end
-return out
-"#;
-
-pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(ENQUEUE_LUA));
+/// See `enqueue.lua`.
+pub(super) static ENQUEUE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("enqueue.lua")));
 
 /// One job waiting for its batch, its keys built and its payload encoded.
 pub(super) struct Pending {

@@ -1,0 +1,297 @@
+//! Every Lua script, called directly against the test Redis with its edge cases: the very text
+//! the binary runs (`include_str!` of the same files), keys under a fresh prefix per test.
+
+use std::collections::HashMap;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncCommands, Script};
+
+use crate::helpers::{random_prefix, redis_url};
+
+const ENQUEUE: &str = include_str!("../../src/actors/queue/enqueue.lua");
+const OPT_OUT: &str = include_str!("../../src/actors/opt_out.lua");
+const PACING: &str = include_str!("../../src/outbound/pacing.lua");
+const CLAIM_SEND: &str = include_str!("../../src/outbound/claim_send.lua");
+const STATUS_FN: &str = include_str!("../../src/outbound/status_fn.lua");
+const RECORD_STATUS: &str = include_str!("../../src/outbound/record_status.lua");
+const STORE_SENT: &str = include_str!("../../src/outbound/store_sent.lua");
+const REQUEUE: &str = include_str!("../../src/store/requeue.lua");
+
+/// A connection, and a key builder under a prefix of its own.
+async fn lab() -> (MultiplexedConnection, impl Fn(&str) -> String) {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let redis = client.get_multiplexed_async_connection().await.unwrap();
+    let prefix = random_prefix();
+    (redis, move |rest: &str| format!("{prefix}:{{t}}:{rest}"))
+}
+
+/// Runs the enqueue script for jobs `(sid, sender, payload)`; answers per job.
+async fn enqueue(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    max_depth: u64,
+    jobs: &[(&str, &str, &str)],
+) -> Vec<String> {
+    let script = Script::new(ENQUEUE);
+    let mut call = script.prepare_invoke();
+    call.key(key("queue"));
+    for (sid, sender, _) in jobs {
+        call.key(key(&format!("seen:{sid}")))
+            .key(key(&format!("sender:{sender}")));
+    }
+    call.arg(60).arg(max_depth);
+    for (_, _, payload) in jobs {
+        call.arg(*payload);
+    }
+    call.invoke_async(redis).await.unwrap()
+}
+
+#[actix_web::test]
+async fn enqueue_answers_a_duplicate_inside_one_batch_with_its_first_copys_entry() {
+    let (mut redis, key) = lab().await;
+    let answers = enqueue(
+        &mut redis,
+        &key,
+        100,
+        &[
+            ("SM1", "a", "{1}"),
+            ("SM1", "a", "{1 again}"),
+            ("SM2", "a", "{2}"),
+        ],
+    )
+    .await;
+    assert!(answers[0].starts_with('n'), "{answers:?}");
+    assert_eq!(answers[1], format!("d{}", &answers[0][1..]));
+    assert!(answers[2].starts_with('n'));
+    let len: usize = redis.xlen(key("queue")).await.unwrap();
+    assert_eq!(len, 2, "the duplicate is not appended");
+    let order: Vec<String> = redis.lrange(key("sender:a"), 0, -1).await.unwrap();
+    assert_eq!(order, [&answers[0][1..], &answers[2][1..]]);
+    let ttl: i64 = redis.ttl(key("seen:SM1")).await.unwrap();
+    assert!((1..=60).contains(&ttl), "seen key expires: {ttl}");
+
+    // A later batch sees the same MessageSid as a duplicate too, and writes nothing.
+    let again = enqueue(&mut redis, &key, 100, &[("SM2", "a", "{2}")]).await;
+    assert_eq!(again[0], format!("d{}", &answers[2][1..]));
+    let len: usize = redis.xlen(key("queue")).await.unwrap();
+    assert_eq!(len, 2);
+}
+
+#[actix_web::test]
+async fn enqueue_fills_the_queue_part_way_through_a_batch() {
+    let (mut redis, key) = lab().await;
+    enqueue(&mut redis, &key, 10, &[("SM0", "a", "{0}")]).await;
+    let answers = enqueue(
+        &mut redis,
+        &key,
+        3,
+        &[
+            ("SM1", "a", "{1}"),
+            ("SM0", "a", "{0}"),
+            ("SM2", "b", "{2}"),
+            ("SM3", "b", "{3}"),
+        ],
+    )
+    .await;
+    assert!(answers[0].starts_with('n'), "{answers:?}");
+    assert!(
+        answers[1].starts_with('d'),
+        "a duplicate is answered even when full"
+    );
+    assert!(answers[2].starts_with('n'));
+    assert_eq!(answers[3], "f");
+    let len: usize = redis.xlen(key("queue")).await.unwrap();
+    assert_eq!(len, 3);
+    let refused: bool = redis.exists(key("seen:SM3")).await.unwrap();
+    assert!(
+        !refused,
+        "a refused job is not marked seen, so Twilio's retry may queue it"
+    );
+}
+
+#[actix_web::test]
+async fn opt_out_acts_once_per_message_sid() {
+    let (mut redis, key) = lab().await;
+    let script = Script::new(OPT_OUT);
+    let call = |sid: &str, out: &str| {
+        let mut call = script.prepare_invoke();
+        call.key(key(&format!("seen:{sid}")))
+            .key(key("optout"))
+            .arg("+15551234567")
+            .arg(out)
+            .arg(1_000)
+            .arg(60);
+        call
+    };
+    let stop = call("SM1", "1");
+    let start = call("SM2", "0");
+    assert_eq!(stop.invoke_async::<i64>(&mut redis).await.unwrap(), 1);
+    assert_eq!(start.invoke_async::<i64>(&mut redis).await.unwrap(), 1);
+    let stop_again = call("SM3", "1");
+    assert_eq!(stop_again.invoke_async::<i64>(&mut redis).await.unwrap(), 1);
+    assert_eq!(
+        start.invoke_async::<i64>(&mut redis).await.unwrap(),
+        0,
+        "replay"
+    );
+    let out: bool = redis.hexists(key("optout"), "+15551234567").await.unwrap();
+    assert!(out);
+}
+
+#[actix_web::test]
+async fn pacing_spaces_reservations_by_the_interval_in_microseconds() {
+    let (mut redis, key) = lab().await;
+    let script = Script::new(PACING);
+    let mut waits = Vec::new();
+    for segments in [1, 2, 1] {
+        let wait: String = script
+            .key(key("rate"))
+            .arg(100_000) // 10 per second
+            .arg(segments)
+            .invoke_async(&mut redis)
+            .await
+            .unwrap();
+        waits.push(wait.parse::<i64>().unwrap());
+    }
+    assert!(waits[0] <= 1_000, "the first goes at once: {waits:?}");
+    // Reserved 1 then 2 segments: the second waits ~100 ms, the third ~300 ms (µs, less the time
+    // the calls took).
+    assert!((50_000..=100_000).contains(&waits[1]), "{waits:?}");
+    assert!((250_000..=300_000).contains(&waits[2]), "{waits:?}");
+    let pttl: i64 = redis.pttl(key("rate")).await.unwrap();
+    assert!((1_000..=1_400).contains(&pttl), "expires once past: {pttl}");
+}
+
+#[actix_web::test]
+async fn claim_send_marks_a_fresh_send_once_and_never_for_an_opted_out_number() {
+    let (mut redis, key) = lab().await;
+    let script = Script::new(CLAIM_SEND);
+    let claim = |marker: &str| {
+        let mut call = script.prepare_invoke();
+        call.key(key(marker))
+            .key(key("optout"))
+            .arg("+15551234567")
+            .arg(1_000)
+            .arg(60);
+        call
+    };
+    let first = claim("send:SM1:reply");
+    let fresh: Vec<String> = first.invoke_async(&mut redis).await.unwrap();
+    assert_eq!(fresh, ["0"], "fresh and now marked");
+    let again: Vec<String> = first.invoke_async(&mut redis).await.unwrap();
+    assert_eq!(again, ["0", "marked_at", "1000"], "marked before");
+
+    let _: () = redis.hset(key("optout"), "+15551234567", 1).await.unwrap();
+    let other = claim("send:SM2:reply");
+    let opted: Vec<String> = other.invoke_async(&mut redis).await.unwrap();
+    assert_eq!(opted, ["1"]);
+    let marked: bool = redis.exists(key("send:SM2:reply")).await.unwrap();
+    assert!(!marked, "nothing is marked for an opted-out number");
+}
+
+async fn record_status(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    status: &str,
+    rank: u8,
+    code: &str,
+) -> i64 {
+    Script::new(&format!("{STATUS_FN}{RECORD_STATUS}"))
+        .key(key("delivery:SMout"))
+        .arg(status)
+        .arg(rank)
+        .arg(code)
+        .arg(5_000)
+        .arg(60)
+        .invoke_async(redis)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_status_arriving_out_of_order_or_tied_in_rank_changes_nothing() {
+    let (mut redis, key) = lab().await;
+    assert_eq!(record_status(&mut redis, &key, "queued", 2, "").await, 1);
+    assert_eq!(record_status(&mut redis, &key, "delivered", 6, "").await, 1);
+    assert_eq!(
+        record_status(&mut redis, &key, "sent", 4, "").await,
+        0,
+        "late"
+    );
+    assert_eq!(
+        record_status(&mut redis, &key, "failed", 6, "30003").await,
+        0,
+        "a rank tie: the first final status wins"
+    );
+    let hash: HashMap<String, String> = redis.hgetall(key("delivery:SMout")).await.unwrap();
+    assert_eq!(hash["status"], "delivered");
+    assert_eq!(hash["history"], "queued,delivered");
+    assert!(!hash.contains_key("error_code"));
+    let ttl: i64 = redis.ttl(key("delivery:SMout")).await.unwrap();
+    assert!((1..=60).contains(&ttl));
+}
+
+#[actix_web::test]
+async fn store_sent_keeps_the_sid_and_does_not_move_a_later_status_back() {
+    let (mut redis, key) = lab().await;
+    assert_eq!(record_status(&mut redis, &key, "delivered", 6, "").await, 1);
+    let stored: i64 = Script::new(&format!("{STATUS_FN}{STORE_SENT}"))
+        .key(key("send:SM1:reply"))
+        .key(key("delivery:SMout"))
+        .arg("SMout")
+        .arg("queued")
+        .arg("2")
+        .arg(60)
+        .arg(2)
+        .arg(6_000)
+        .invoke_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    let marker: HashMap<String, String> = redis.hgetall(key("send:SM1:reply")).await.unwrap();
+    assert_eq!(marker["sid"], "SMout");
+    assert_eq!(marker["num_segments"], "2");
+    let status: String = redis.hget(key("delivery:SMout"), "status").await.unwrap();
+    assert_eq!(
+        status, "delivered",
+        "a callback that beat Twilio's answer stays"
+    );
+}
+
+#[actix_web::test]
+async fn requeue_of_a_dead_letter_that_no_longer_exists_changes_nothing() {
+    let (mut redis, key) = lab().await;
+    let script = Script::new(REQUEUE);
+    let requeue = |max_depth: u64| {
+        let mut call = script.prepare_invoke();
+        call.key(key("dead"))
+            .key(key("dead:SM1"))
+            .key(key("queue"))
+            .key(key("sender:a"))
+            .key(key("attempts:SM1"))
+            .arg("SM1")
+            .arg("{job}")
+            .arg(max_depth);
+        call
+    };
+    let gone = requeue(10);
+    let full = requeue(0);
+    let answer: Option<String> = gone.invoke_async(&mut redis).await.unwrap();
+    assert_eq!(answer, None);
+    let len: usize = redis.xlen(key("queue")).await.unwrap();
+    assert_eq!(len, 0, "nothing queued for a missing dead letter");
+
+    let _: () = redis.set(key("dead:SM1"), "{}").await.unwrap();
+    let _: () = redis.zadd(key("dead"), "SM1", 1).await.unwrap();
+    let _: () = redis.rpush(key("attempts:SM1"), "x").await.unwrap();
+    let answer: Option<String> = full.invoke_async(&mut redis).await.unwrap();
+    assert_eq!(answer.as_deref(), Some("f"), "the queue is full");
+    let answer: Option<String> = gone.invoke_async(&mut redis).await.unwrap();
+    let id = answer.unwrap();
+    assert!(id.starts_with('n'), "{id}");
+    let left: usize = redis.zcard(key("dead")).await.unwrap();
+    let attempts: bool = redis.exists(key("attempts:SM1")).await.unwrap();
+    let order: Vec<String> = redis.lrange(key("sender:a"), 0, -1).await.unwrap();
+    assert_eq!((left, attempts), (0, false));
+    assert_eq!(order, [&id[1..]]);
+}
