@@ -11,6 +11,7 @@ use actix::Message;
 use crate::domain::record::{DeadLetter, Record, SentSms};
 use crate::domain::topic::Topic;
 use crate::domain::{InboundMessage, Job};
+use crate::domain::{MessageSid, PhoneNumber, SendKind};
 use crate::twilio::client::{OutboundSms, TwilioError};
 use crate::validators::Verdict;
 
@@ -102,9 +103,9 @@ pub struct SendSms {
     /// The topic whose account sends it.
     pub topic: String,
     /// The inbound message's MessageSid: with `kind`, names the at-most-once marker.
-    pub inbound_sid: String,
+    pub inbound_sid: MessageSid,
     /// `accept`, `reply`, or `reply-2`... for the parts of a long reply.
-    pub kind: String,
+    pub kind: SendKind,
     /// What to send.
     pub sms: OutboundSms,
 }
@@ -128,7 +129,7 @@ pub struct RecordAttempt {
     /// The topic.
     pub topic: String,
     /// The inbound MessageSid.
-    pub sid: String,
+    pub sid: MessageSid,
     /// Why the attempt failed.
     pub reason: String,
 }
@@ -140,7 +141,7 @@ pub struct LoadAttempts {
     /// The topic.
     pub topic: String,
     /// The inbound MessageSid.
-    pub sid: String,
+    pub sid: MessageSid,
 }
 
 /// Record that a number opted out of a topic (or back in).
@@ -150,13 +151,13 @@ pub struct SetOptOut {
     /// The topic.
     pub topic: String,
     /// The number.
-    pub number: String,
+    pub number: PhoneNumber,
     /// True for STOP, false for START.
     pub opted_out: bool,
     /// The keyword's MessageSid: acted on only the first time it is seen (within
     /// `dedup_ttl_s`), so a replayed webhook changes nothing. `None` for a status callback's
     /// 21610, which only ever opts out. Answers whether it was acted on.
-    pub sid: Option<String>,
+    pub sid: Option<MessageSid>,
 }
 
 /// Record a delivery status Twilio reported for an outbound message.

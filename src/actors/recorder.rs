@@ -66,7 +66,7 @@ impl Recorder {
     fn transaction(&self, msg: &RecordOutcome) -> Result<redis::Pipeline, serde_json::Error> {
         let record = &msg.record;
         let topic = &record.message.topic;
-        let sid = &record.message.sid;
+        let sid = record.message.sid.as_str();
         let queue = self.keys.queue(topic);
         let keep = &self.retention;
         let mut pipe = redis::pipe();
@@ -175,7 +175,7 @@ impl Handler<SetOptOut> for Recorder {
                 let applied: i64 = OPT_OUT_ONCE
                     .key(seen)
                     .key(key)
-                    .arg(&msg.number)
+                    .arg(msg.number.as_str())
                     .arg(if msg.opted_out { "1" } else { "0" })
                     .arg(now_ms())
                     .arg(ttl)
@@ -184,10 +184,10 @@ impl Handler<SetOptOut> for Recorder {
                 return Ok(applied == 1);
             }
             if msg.opted_out {
-                conn.hset::<_, _, _, ()>(&key, &msg.number, now_ms())
+                conn.hset::<_, _, _, ()>(&key, msg.number.as_str(), now_ms())
                     .await?;
             } else {
-                conn.hdel::<_, _, ()>(&key, &msg.number).await?;
+                conn.hdel::<_, _, ()>(&key, msg.number.as_str()).await?;
             }
             Ok(true)
         })

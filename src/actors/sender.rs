@@ -84,7 +84,7 @@ impl Handler<SendSms> for TwilioSender {
             );
             let info = analyze(msg.sms.body.as_deref().unwrap_or_default());
             let sent = SentSms::new(
-                msg.kind.clone(),
+                msg.kind,
                 format!("SMdryrun{:026x}", rand::random::<u128>() >> 24),
                 Some("dry_run".into()),
                 Some(info.segments.to_string()),
@@ -105,7 +105,7 @@ impl Handler<SendSms> for TwilioSender {
             keys: self.keys.clone(),
             topic: msg.topic.clone(),
             inbound_sid: msg.inbound_sid.clone(),
-            kind: msg.kind.clone(),
+            kind: msg.kind,
             ttl_s: self.options.mark_ttl_s,
             max_per_second: self
                 .topics

@@ -2,8 +2,13 @@
 //! workers, and the reply a handler produces. Once built, they are not checked again.
 
 pub mod clock;
+mod ids;
 pub mod record;
+mod send_kind;
 pub mod topic;
+
+pub use ids::{MessageSid, PhoneNumber, MAX_ID_BYTES};
+pub use send_kind::SendKind;
 
 use std::collections::BTreeMap;
 
@@ -50,9 +55,9 @@ pub struct InboundMessage {
     /// The text (`Body`); may be empty when media is attached.
     pub message: String,
     /// The sender (`From`).
-    pub number: String,
+    pub number: PhoneNumber,
     /// Twilio's `MessageSid`.
-    pub sid: String,
+    pub sid: MessageSid,
     /// The topic the message was posted to.
     pub topic: String,
     /// The number texted (`To`).
@@ -106,16 +111,8 @@ impl InboundMessage {
     pub fn from_params(topic: &str, params: &[(String, String)]) -> Result<Self, InboundError> {
         let get = |name: &str| param(params, name);
         let optional = |name: &str| get(name).map(str::to_string);
-        let required = |name: &'static str| {
-            get(name)
-                .filter(|v| !v.trim().is_empty())
-                .map(str::to_string)
-                .ok_or(InboundError::Missing(name))
-        };
-        let number = required("From")?;
-        let sid = required("MessageSid")?;
-        check_plain("From", &number, 64)?;
-        check_plain("MessageSid", &sid, 64)?;
+        let number = PhoneNumber::parse("From", get("From").unwrap_or_default())?;
+        let sid = MessageSid::parse("MessageSid", get("MessageSid").unwrap_or_default())?;
         let media = parse_media(params)?;
         let mut extra = BTreeMap::new();
         for (name, value) in params {
@@ -150,8 +147,8 @@ impl InboundMessage {
         let opt = |v: &Option<String>| Some(v.clone().unwrap_or_default());
         match name {
             "message" => Some(self.message.clone()),
-            "number" => Some(self.number.clone()),
-            "sid" => Some(self.sid.clone()),
+            "number" => Some(self.number.to_string()),
+            "sid" => Some(self.sid.to_string()),
             "topic" => Some(self.topic.clone()),
             "to" => Some(self.to.clone()),
             "from_city" => opt(&self.from_city),

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::SendKind;
 use crate::domain::{InboundMessage, Job, Reply};
 use crate::twilio::segments::{Encoding, SegmentInfo};
 
@@ -30,7 +31,7 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentSms {
     /// `accept` (send_on_accept) or `reply`.
-    pub kind: String,
+    pub kind: SendKind,
     /// Twilio's SID for the outbound message.
     pub sid: String,
     /// Twilio's status when it answered (`queued`, ...), or `opted_out` when the recipient opted
@@ -52,7 +53,7 @@ impl SentSms {
     /// A message of `kind` as Twilio answered it (or as a dry run stands in for it), with its
     /// body's `info` as pyrowire computes it.
     pub fn new(
-        kind: String,
+        kind: SendKind,
         sid: String,
         status: Option<String>,
         num_segments: Option<String>,

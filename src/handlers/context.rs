@@ -11,10 +11,10 @@ use futures_util::future::LocalBoxFuture;
 
 use super::HandlerError;
 use crate::domain::record::SentSms;
-use crate::domain::Reply;
+use crate::domain::{Reply, SendKind};
 
 /// Sends one extra message for the job being handled: `(kind, reply)` → what was sent.
-pub type SendFn = Rc<dyn Fn(String, Reply) -> LocalBoxFuture<'static, Result<SentSms, String>>>;
+pub type SendFn = Rc<dyn Fn(SendKind, Reply) -> LocalBoxFuture<'static, Result<SentSms, String>>>;
 
 /// The handler's view of its topic and job. Cloning is cheap and clones share the job's sends.
 #[derive(Clone)]
@@ -88,7 +88,7 @@ impl HandlerContext {
             .ok_or_else(|| HandlerError::new("this context cannot send"))?;
         let n = self.extras.get() + 1;
         self.extras.set(n);
-        let sent = send(format!("extra-{n}"), reply)
+        let sent = send(SendKind::Extra(n), reply)
             .await
             .map_err(HandlerError::new)?;
         self.sent.borrow_mut().push(sent.clone());

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{request_log, webhook, IngressError, IngressState};
 use crate::actors::messages::{RecordDelivery, SetOptOut};
-use crate::domain::check_plain;
+use crate::domain::{check_plain, PhoneNumber};
 use crate::twilio::client::UNSUBSCRIBED;
 
 /// Handles one status callback.
@@ -49,6 +49,8 @@ pub async fn status(
     };
     if error_code.as_deref().and_then(|c| c.parse().ok()) == Some(UNSUBSCRIBED) {
         if let Some(number) = get("To") {
+            let number = PhoneNumber::parse("To", &number)
+                .map_err(|e| IngressError::BadRequest(e.to_string()))?;
             let opt_out = SetOptOut {
                 topic: name.clone(),
                 number,

@@ -15,6 +15,7 @@ use redis::{AsyncCommands, Script};
 
 use crate::domain::clock::{now_ms, parse_twilio_date, utc_day};
 use crate::domain::record::SentSms;
+use crate::domain::{MessageSid, SendKind};
 use crate::outbound::delivery::{rank, STORE_SENT};
 use crate::outbound::pacing;
 use crate::store::keys::Keys;
@@ -34,9 +35,9 @@ pub struct SendContext {
     /// The topic.
     pub topic: String,
     /// The inbound MessageSid.
-    pub inbound_sid: String,
+    pub inbound_sid: MessageSid,
     /// `accept`, `reply`, or `reply-2`, `reply-3`... for the parts of a long reply.
-    pub kind: String,
+    pub kind: SendKind,
     /// TTL of markers and delivery records (seconds).
     pub ttl_s: u64,
     /// The topic's `max_sends_per_second`.
@@ -54,12 +55,13 @@ pub async fn send_once(
     cx: &SendContext,
     sms: &OutboundSms,
 ) -> Result<SentSms, TwilioError> {
-    let mark = cx.keys.send_mark(&cx.topic, &cx.inbound_sid, &cx.kind);
+    let mark = cx
+        .keys
+        .send_mark(&cx.topic, &cx.inbound_sid, &cx.kind.to_string());
     let (opted_out, fields) = claim(conn, cx, &mark, &sms.to).await?;
     let info = analyze(sms.body.as_deref().unwrap_or_default());
-    let sent = |sid, status, num_segments| {
-        SentSms::new(cx.kind.clone(), sid, status, num_segments, false, info)
-    };
+    let sent =
+        |sid, status, num_segments| SentSms::new(cx.kind, sid, status, num_segments, false, info);
     let field = |name: &str| {
         fields
             .iter()
@@ -198,7 +200,7 @@ async fn store_sent(
         log::warn!("Failed to store the Twilio SID of a sent message. sid={sid} error={e}");
     }
     SentSms::new(
-        cx.kind.clone(),
+        cx.kind,
         message.sid.clone(),
         message.status.clone(),
         message.num_segments.clone(),

@@ -10,8 +10,8 @@ use redis::AsyncCommands;
 use serde::Serialize;
 
 use crate::domain::clock::now_ms;
-use crate::domain::mask_number;
 use crate::domain::record::{DeadLetter, Record};
+use crate::domain::{mask_number, MessageSid, SendKind};
 use crate::store::keys::{Keys, GROUP};
 
 /// Minutes of history in a snapshot.
@@ -65,7 +65,7 @@ pub struct Minute {
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadSummary {
     /// Its MessageSid.
-    pub sid: String,
+    pub sid: MessageSid,
     /// The sender, masked.
     pub number: String,
     /// The text.
@@ -80,7 +80,7 @@ pub struct DeadSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct RecentSummary {
     /// Its MessageSid.
-    pub sid: String,
+    pub sid: MessageSid,
     /// The sender, masked.
     pub number: String,
     /// The text.
@@ -99,7 +99,7 @@ pub struct RecentSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct SentSummary {
     /// `reply`, `accept`, ...
-    pub kind: String,
+    pub kind: SendKind,
     /// Twilio's SID.
     pub sid: String,
     /// The latest status known.
@@ -244,7 +244,7 @@ async fn recent(
                 .sent
                 .iter()
                 .map(|s| SentSummary {
-                    kind: s.kind.clone(),
+                    kind: s.kind,
                     sid: s.sid.clone(),
                     status: latest.next().flatten().or_else(|| s.status.clone()),
                 })

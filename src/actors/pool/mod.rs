@@ -280,7 +280,7 @@ impl WorkerPool {
                 job.redelivered = true;
                 self.ready.push_front(job);
             } else {
-                self.busy_senders.remove(&job.job.message.number);
+                self.busy_senders.remove(job.job.message.number.as_str());
             }
         }
         if !self.idle.contains(&worker) {

@@ -19,7 +19,7 @@ impl WorkerPool {
         let mut numbers: Vec<String> = self
             .parked
             .iter()
-            .map(|p| p.job.job.message.number.clone())
+            .map(|p| p.job.job.message.number.to_string())
             .filter(|n| !self.busy_senders.contains(n))
             .collect();
         numbers.sort();
@@ -46,7 +46,7 @@ impl WorkerPool {
             let waiting = act
                 .parked
                 .iter()
-                .any(|p| !act.busy_senders.contains(&p.job.job.message.number));
+                .any(|p| !act.busy_senders.contains(p.job.job.message.number.as_str()));
             if std::mem::take(&mut act.recheck) {
                 act.check_parked(ctx);
             } else if waiting {
@@ -59,7 +59,7 @@ impl WorkerPool {
         let stale_after = self.claim_idle * 3;
         let mut still_parked = Vec::new();
         for parked in std::mem::take(&mut self.parked) {
-            let number = parked.job.job.message.number.clone();
+            let number = parked.job.job.message.number.to_string();
             let head = heads.get(&number).cloned().flatten();
             let turn = head.as_deref().is_none_or(|h| h == parked.job.entry_id);
             if turn && !self.busy_senders.contains(&number) {

@@ -12,7 +12,7 @@ use futures_util::FutureExt;
 use super::deps::WorkerDeps;
 use crate::actors::messages::SendSms;
 use crate::domain::record::SentSms;
-use crate::domain::{now_ms, InboundMessage, Job, Reply};
+use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind};
 use crate::handlers::{HandlerContext, SendFn};
 use crate::twilio::client::{OutboundSms, TwilioError};
 use crate::twilio::segments::{split, MAX_BODY_CHARS};
@@ -45,7 +45,7 @@ pub(super) async fn attempt(
     let message = &job.message;
     let mut sent = Vec::new();
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
-        sent.push(send(deps, "accept".into(), message, &Reply::text(text)).await?);
+        sent.push(send(deps, SendKind::Accept, message, &Reply::text(text)).await?);
     }
     let context = handler_context(deps, message);
     let started = std::time::Instant::now();
@@ -78,7 +78,7 @@ fn handler_context(deps: &WorkerDeps, message: &InboundMessage) -> HandlerContex
     let topic = deps.topic.name.clone();
     let properties = deps.topic.properties.clone();
     let (deps, message) = (deps.clone(), message.clone());
-    let send: SendFn = Rc::new(move |kind: String, reply: Reply| {
+    let send: SendFn = Rc::new(move |kind: SendKind, reply: Reply| {
         let (deps, message) = (deps.clone(), message.clone());
         async move {
             send(&deps, kind, &message, &reply)
@@ -92,20 +92,16 @@ fn handler_context(deps: &WorkerDeps, message: &InboundMessage) -> HandlerContex
 
 /// A reply over Twilio's 1600 characters goes out as several messages split at word boundaries,
 /// named `reply`, `reply-2`, ...; media rides with the first.
-fn reply_parts(reply: &Reply) -> Vec<(String, Reply)> {
+fn reply_parts(reply: &Reply) -> Vec<(SendKind, Reply)> {
     let text = reply.text.as_deref().unwrap_or_default();
     if text.chars().count() <= MAX_BODY_CHARS {
-        return vec![("reply".to_string(), reply.clone())];
+        return vec![(SendKind::Reply(1), reply.clone())];
     }
     split(text, MAX_BODY_CHARS)
         .into_iter()
         .enumerate()
         .map(|(i, part)| {
-            let kind = if i == 0 {
-                "reply".to_string()
-            } else {
-                format!("reply-{}", i + 1)
-            };
+            let kind = SendKind::Reply(i as u32 + 1);
             let media_urls = if i == 0 {
                 reply.media_urls.clone()
             } else {
@@ -124,7 +120,7 @@ fn reply_parts(reply: &Reply) -> Vec<(String, Reply)> {
 
 async fn send(
     deps: &WorkerDeps,
-    kind: String,
+    kind: SendKind,
     message: &InboundMessage,
     reply: &Reply,
 ) -> Result<SentSms, Failure> {
@@ -132,9 +128,9 @@ async fn send(
     let request = SendSms {
         topic: deps.topic.name.clone(),
         inbound_sid: message.sid.clone(),
-        kind: kind.clone(),
+        kind,
         sms: OutboundSms {
-            to: message.number.clone(),
+            to: message.number.to_string(),
             from: twilio.from_number.clone(),
             body: reply.text.clone(),
             media_urls: reply.media_urls.clone(),
