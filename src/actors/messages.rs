@@ -36,7 +36,7 @@ pub struct Validated {
 
 /// Queue a job durably, once per MessageSid.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Enqueued, crate::actors::queue::QueueError>")]
+#[rtype(result = "Result<Enqueued, crate::actors::queue::error::QueueError>")]
 pub struct Enqueue {
     /// The job; its message's topic and sid pick the keys.
     pub job: Job,
@@ -59,7 +59,7 @@ pub enum Enqueued {
 
 /// Check that Redis answers.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), crate::actors::queue::QueueError>")]
+#[rtype(result = "Result<(), crate::actors::queue::error::QueueError>")]
 pub struct Ping;
 
 /// Handle one queued job (pool → worker).
@@ -112,7 +112,7 @@ pub struct SendSms {
 
 /// Write a job's outcome and acknowledge it, atomically.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), crate::actors::recorder::RecordError>")]
+#[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]
 pub struct RecordOutcome {
     /// The stream entry id to acknowledge.
     pub entry_id: String,
@@ -124,7 +124,7 @@ pub struct RecordOutcome {
 
 /// Add one failed attempt's reason to a job's durable attempt list.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), crate::actors::recorder::RecordError>")]
+#[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]
 pub struct RecordAttempt {
     /// The topic.
     pub topic: String,
@@ -136,7 +136,7 @@ pub struct RecordAttempt {
 
 /// Read a job's failed attempts so far (for a job delivered again).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<String>, crate::actors::recorder::RecordError>")]
+#[rtype(result = "Result<Vec<String>, crate::actors::recorder::error::RecordError>")]
 pub struct LoadAttempts {
     /// The topic.
     pub topic: String,
@@ -146,7 +146,7 @@ pub struct LoadAttempts {
 
 /// Record that a number opted out of a topic (or back in).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<bool, crate::actors::recorder::RecordError>")]
+#[rtype(result = "Result<bool, crate::actors::recorder::error::RecordError>")]
 pub struct SetOptOut {
     /// The topic.
     pub topic: String,
@@ -162,7 +162,7 @@ pub struct SetOptOut {
 
 /// Record a delivery status Twilio reported for an outbound message.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), crate::actors::recorder::RecordError>")]
+#[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]
 pub struct RecordDelivery {
     /// The topic.
     pub topic: String,

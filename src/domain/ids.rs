@@ -8,7 +8,7 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
-use super::InboundError;
+use super::error::InboundError;
 
 /// The longest MessageSid or number accepted (Twilio's SIDs are 34 characters; an E.164 number
 /// at most 16, a channel address such as `whatsapp:+1...` a little more).
@@ -93,9 +93,20 @@ bounded_string!(
 
 bounded_string!(
     /// A phone number as Twilio gives it: E.164 (`+15551234567`), a short code, or a channel
-    /// address (`whatsapp:+1…`). Mask it (`crate::domain::mask_number`) in logs above debug.
+    /// address (`whatsapp:+1…`). Mask it with [`mask_number`] in logs above debug.
     PhoneNumber
 );
+
+/// A phone number shortened for logs above debug level: `+1*******67`.
+pub fn mask_number(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() <= 4 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 4))
+}
 
 #[cfg(test)]
 mod tests {

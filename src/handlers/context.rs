@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::HandlerError;
+use super::error::HandlerError;
 use crate::domain::record::SentSms;
 use crate::domain::{Reply, SendKind};
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use futures_util::future::{ready, LocalBoxFuture};
 use futures_util::FutureExt;
 
-use super::{Handler, HandlerContext, HandlerError};
+use super::context::HandlerContext;
+use super::error::HandlerError;
+use super::handler::Handler;
 use crate::domain::{InboundMessage, Reply};
 
 /// Replies with the message text (no reply to a media-only message).

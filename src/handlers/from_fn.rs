@@ -7,7 +7,9 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
-use super::{Handler, HandlerContext, HandlerError};
+use super::context::HandlerContext;
+use super::error::HandlerError;
+use super::handler::Handler;
 use crate::domain::{InboundMessage, Reply};
 
 /// A handler made from a closure; see [`from_fn`].

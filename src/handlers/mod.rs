@@ -4,49 +4,22 @@
 
 mod context;
 mod echo;
+mod error;
 mod from_fn;
+mod handler;
 mod reply;
 mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures_util::future::LocalBoxFuture;
-
-use crate::domain::{InboundMessage, Reply};
-
 pub use context::{HandlerContext, SendFn};
 pub use echo::Echo;
+pub use error::HandlerError;
 pub use from_fn::{from_fn, FnHandler};
+pub use handler::Handler;
 pub use reply::Template;
 pub use webhook::Webhook;
-
-/// Why a handler could not produce a reply; the job is retried, then dead-lettered.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct HandlerError {
-    /// What went wrong, for the error record (never the message body).
-    pub message: String,
-}
-
-impl HandlerError {
-    /// An error with the given description.
-    pub fn new(message: impl Into<String>) -> Self {
-        HandlerError {
-            message: message.into(),
-        }
-    }
-}
-
-/// Turns a message into a reply. Runs on a worker actor; must not block.
-pub trait Handler: Send + Sync + 'static {
-    /// Produces the reply (possibly none) for one message.
-    fn handle<'a>(
-        &'a self,
-        message: &'a InboundMessage,
-        context: &'a HandlerContext,
-    ) -> LocalBoxFuture<'a, Result<Reply, HandlerError>>;
-}
 
 /// Builds a handler from its settings options (the table without `kind`).
 pub type HandlerFactory =

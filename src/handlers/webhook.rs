@@ -12,7 +12,9 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use serde::Deserialize;
 
-use super::{Handler, HandlerContext, HandlerError};
+use super::context::HandlerContext;
+use super::error::HandlerError;
+use super::handler::Handler;
 use crate::domain::{InboundMessage, Reply};
 use crate::settings::Secret;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::web::{Bytes, BytesMut, Payload};
 use futures_util::StreamExt;
 
-use super::IngressError;
+use super::error::IngressError;
 
 /// Reads the body, refusing more than `limit` bytes, or a body that takes longer than `timeout`
 /// (the profile's `request_timeout_ms`).
@@ -31,3 +31,6 @@ pub async fn read(
         .await
         .map_err(|_| IngressError::Timeout)?
 }
+
+/// Largest webhook body accepted (bytes); larger gets 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;

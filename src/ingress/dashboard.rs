@@ -14,7 +14,7 @@ use redis::AsyncCommands;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::IngressState;
+use super::state::IngressState;
 use crate::domain::record::DeadLetter;
 use crate::store::dead_letters::{requeue, Requeued};
 use crate::store::overview::overview;

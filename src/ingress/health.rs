@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::IngressState;
+use super::state::IngressState;
 use crate::actors::messages::Ping;
 
 /// Readiness: pings Redis through the queue actor.

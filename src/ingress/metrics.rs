@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 
-use super::IngressState;
+use super::state::IngressState;
 use crate::store::overview::depth;
 
 /// How long a scrape waits for Redis before answering with the gauges it has.

@@ -5,7 +5,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{request_log, webhook, IngressError, IngressState};
+use super::error::IngressError;
+use super::state::IngressState;
+use super::{request_log, webhook};
 use crate::actors::messages::{RecordDelivery, SetOptOut};
 use crate::domain::{check_plain, PhoneNumber};
 use crate::twilio::client::UNSUBSCRIBED;

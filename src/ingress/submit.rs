@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{request_log, webhook, IngressError, IngressState, WebhookTopic};
+use super::error::IngressError;
+use super::state::{IngressState, WebhookTopic};
+use super::{request_log, webhook};
 use crate::actors::messages::{Enqueue, Enqueued, SetOptOut, Validate};
 use crate::domain::topic::Topic;
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};

@@ -7,8 +7,11 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest};
 
+use super::body::{self, MAX_BODY_BYTES};
+use super::error::IngressError;
+use super::form;
 use super::request_log::loggable_path;
-use super::{body, form, IngressError, IngressState, MAX_BODY_BYTES};
+use super::state::IngressState;
 use crate::domain::topic::Topic;
 use crate::twilio::signature::{is_valid, SignedRequest};
 

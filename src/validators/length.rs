@@ -1,7 +1,7 @@
 //! `length`: 1..=max_message_length characters (characters, not bytes). An empty body passes when
 //! media is attached.
 
-use super::Validator;
+use super::validator::Validator;
 use crate::domain::InboundMessage;
 
 /// Rejects empty and over-long messages.

@@ -7,6 +7,7 @@ mod length;
 mod parseable;
 mod pattern;
 mod profanity;
+mod validator;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,12 +19,7 @@ pub use length::Length;
 pub use parseable::{Charset, Parseable};
 pub use pattern::Pattern;
 pub use profanity::Profanity;
-
-/// A check on an inbound message.
-pub trait Validator: Send + Sync + 'static {
-    /// True when the message passes.
-    fn check(&self, message: &InboundMessage) -> bool;
-}
+pub use validator::Validator;
 
 /// Builds a custom validator from its settings table (everything but `message`).
 pub type ValidatorFactory =

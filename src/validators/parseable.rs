@@ -2,7 +2,7 @@
 //! original framework's set; `charset = "gsm7"` for the GSM 03.38 alphabet; `charset = "unicode"`
 //! for anything printable.
 
-use super::Validator;
+use super::validator::Validator;
 use crate::domain::InboundMessage;
 use crate::twilio::gsm::is_gsm7;
 

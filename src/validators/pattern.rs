@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use super::Validator;
+use super::validator::Validator;
 use crate::domain::InboundMessage;
 
 /// A regex check compiled once at start-up.

@@ -6,7 +6,7 @@
 
 use rustrict::{Censor, Type};
 
-use super::Validator;
+use super::validator::Validator;
 use crate::domain::InboundMessage;
 
 /// Rejects profane, offensive or sexual language of moderate or higher severity.

@@ -9,7 +9,7 @@ use redis::{AsyncCommands, Script};
 use crate::helpers::{random_prefix, redis_url};
 
 const ENQUEUE: &str = include_str!("../../src/actors/queue/enqueue.lua");
-const OPT_OUT: &str = include_str!("../../src/actors/opt_out.lua");
+const OPT_OUT: &str = include_str!("../../src/actors/recorder/opt_out.lua");
 const PACING: &str = include_str!("../../src/outbound/pacing.lua");
 const CLAIM_SEND: &str = include_str!("../../src/outbound/claim_send.lua");
 const STATUS_FN: &str = include_str!("../../src/outbound/status_fn.lua");

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use redis::Script;
 use tokio::sync::oneshot;
 
-use super::QueueError;
+use super::error::QueueError;
 use crate::actors::messages::Enqueued;
 
 /// See `enqueue.lua`.

@@ -16,9 +16,11 @@
 //! `batch`.
 
 mod batch;
+pub mod error;
+
+pub use error::QueueError;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
@@ -28,7 +30,7 @@ use tokio::sync::oneshot;
 use self::batch::{answer, Pending, ENQUEUE};
 use crate::actors::messages::{Enqueue, Enqueued, Ping};
 use crate::settings::Secret;
-use crate::store::breaker::{is_outage, Breaker, Outage};
+use crate::store::breaker::Breaker;
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
 
@@ -37,48 +39,6 @@ pub const MAX_BATCH: usize = 64;
 
 /// Most batches of one topic in flight at once, per thread.
 pub const MAX_IN_FLIGHT: usize = 2;
-
-/// Why a job could not be queued. Cloned to every job of a failed batch.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum QueueError {
-    /// Redis did not answer or refused the command (shared by every job of the batch).
-    #[error("failed to reach redis")]
-    Redis(#[source] Arc<redis::RedisError>),
-    /// The topic's queue holds `max_queue_depth` jobs already.
-    #[error("queue `{0}` is full")]
-    Full(String),
-    /// The job could not be serialized.
-    #[error("failed to encode job")]
-    Encode(#[source] Arc<serde_json::Error>),
-    /// The script answered something it never answers.
-    #[error("unexpected answer from the enqueue script: {0}")]
-    Unexpected(String),
-    /// Redis failed moments ago; the request was not tried (see [`Breaker`]).
-    #[error("redis is unavailable (failing fast until the next probe)")]
-    Down,
-}
-
-impl From<redis::RedisError> for QueueError {
-    fn from(error: redis::RedisError) -> Self {
-        QueueError::Redis(Arc::new(error))
-    }
-}
-
-impl From<serde_json::Error> for QueueError {
-    fn from(error: serde_json::Error) -> Self {
-        QueueError::Encode(Arc::new(error))
-    }
-}
-
-impl Outage for QueueError {
-    fn down() -> Self {
-        QueueError::Down
-    }
-
-    fn is_outage(&self) -> bool {
-        matches!(self, QueueError::Redis(e) if is_outage(e))
-    }
-}
 
 /// A topic's jobs waiting to go, and how many of its batches are in flight.
 #[derive(Default)]

@@ -3,6 +3,10 @@
 //! letter). It also keeps each job's durable list of failed attempts. If a write fails the job
 //! stays pending and is retried or claimed again later.
 
+pub mod error;
+
+pub use error::RecordError;
+
 use actix::{Actor, Context, Handler, ResponseFuture};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
@@ -16,20 +20,6 @@ use crate::store::keys::{Keys, GROUP};
 
 /// Per-minute counts are kept this long (the dashboard shows the last hour).
 const MINUTE_STATS_TTL_S: i64 = 2 * 3600;
-
-/// Why a record could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    /// Redis did not answer or refused the transaction.
-    #[error("failed to write record to redis")]
-    Redis(#[from] redis::RedisError),
-    /// The record could not be serialized.
-    #[error("failed to encode record")]
-    Encode(#[from] serde_json::Error),
-    /// The actor is gone (shutting down).
-    #[error("recorder is unavailable")]
-    Mailbox(#[from] actix::MailboxError),
-}
 
 /// How long and how many records are kept.
 #[derive(Debug, Clone)]

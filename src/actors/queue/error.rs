@@ -1,0 +1,48 @@
+//! Why a job could not be queued: the queue actor's error, cloned to every job of a failed
+//! batch, and what counts as Redis being down for the breaker.
+
+use std::sync::Arc;
+
+use crate::store::breaker::{is_outage, Outage};
+
+/// Why a job could not be queued. Cloned to every job of a failed batch.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum QueueError {
+    /// Redis did not answer or refused the command (shared by every job of the batch).
+    #[error("failed to reach redis")]
+    Redis(#[source] Arc<redis::RedisError>),
+    /// The topic's queue holds `max_queue_depth` jobs already.
+    #[error("queue `{0}` is full")]
+    Full(String),
+    /// The job could not be serialized.
+    #[error("failed to encode job")]
+    Encode(#[source] Arc<serde_json::Error>),
+    /// The script answered something it never answers.
+    #[error("unexpected answer from the enqueue script: {0}")]
+    Unexpected(String),
+    /// Redis failed moments ago; the request was not tried (see [`crate::store::breaker::Breaker`]).
+    #[error("redis is unavailable (failing fast until the next probe)")]
+    Down,
+}
+
+impl From<redis::RedisError> for QueueError {
+    fn from(error: redis::RedisError) -> Self {
+        QueueError::Redis(Arc::new(error))
+    }
+}
+
+impl From<serde_json::Error> for QueueError {
+    fn from(error: serde_json::Error) -> Self {
+        QueueError::Encode(Arc::new(error))
+    }
+}
+
+impl Outage for QueueError {
+    fn down() -> Self {
+        QueueError::Down
+    }
+
+    fn is_outage(&self) -> bool {
+        matches!(self, QueueError::Redis(e) if is_outage(e))
+    }
+}
