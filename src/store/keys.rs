@@ -24,69 +24,79 @@ impl Keys {
     }
 
     /// Stream: the topic's durable job queue, one entry (`job` = JSON [`crate::domain::Job`]) per
-    /// accepted message. Ingress appends (XADD); workers read it through the consumer group
-    /// [`GROUP`] and remove an entry (XACK + XDEL) once its outcome is recorded.
+    /// accepted message. Ingress appends (XADD, in the enqueue script), as does a re-queued dead
+    /// letter; worker pools read it through the consumer group [`GROUP`] and the recorder removes
+    /// an entry (XACK + XDEL) once its outcome is recorded.
     pub fn queue(&self, topic: &str) -> String {
         self.key(topic, "queue")
     }
 
-    /// String, with a TTL of `dedup_ttl_s`: the stream id a MessageSid was queued as. Written by
-    /// the enqueue script; a webhook whose MessageSid has one is answered but not queued again.
+    /// String, with a TTL of `dedup_ttl_s`: the stream id a MessageSid was queued as, or
+    /// `keyword` for an opt-out or opt-in keyword. Written by the enqueue script and the
+    /// recorder's opt-out script; a webhook whose MessageSid has one is answered but not queued
+    /// (or acted on) again.
     pub fn seen(&self, topic: &str, sid: &str) -> String {
         self.key(topic, &format!("seen:{sid}"))
     }
 
-    /// String, with a TTL of `record_ttl_s`: the JSON record of one inbound message's outcome
-    /// (completed or error). Written by the recorder; read by people and tools.
+    /// String, with a TTL of `record_ttl_s`: the JSON [`crate::domain::record::Record`] of one
+    /// inbound message, whose `outcome` is `completed` or `dead_lettered`. Written by the
+    /// recorder; read by `pyrowire recent` and the dashboard.
     pub fn record(&self, topic: &str, sid: &str) -> String {
         self.key(topic, &format!("record:{sid}"))
     }
 
     /// List, newest first, trimmed to `recent_records`: MessageSids of completed messages.
-    /// Written by the recorder.
+    /// Written by the recorder; read by `pyrowire recent` and the dashboard.
     pub fn completed(&self, topic: &str) -> String {
         self.key(topic, "completed")
     }
 
     /// List of reasons, one per failed attempt, with a TTL of `record_ttl_s`: how often a job
     /// failed so far, kept in Redis so that the count survives a crash or a claim by another
-    /// process. Appended by the recorder; deleted when the job is completed or dead-lettered.
+    /// process. Appended by the recorder and read by workers; deleted when the job is completed,
+    /// dead-lettered or re-queued from the dead letters.
     pub fn attempts(&self, topic: &str, sid: &str) -> String {
         self.key(topic, &format!("attempts:{sid}"))
     }
 
-    /// Hash, with a TTL of `record_ttl_s`: the at-most-once marker of one outbound message
-    /// (`kind` is `accept` or `reply`). `marked_at` (ms) is written before the POST to Twilio,
-    /// `sid`, `status` and `num_segments` after it succeeded. Read and written by the sender.
+    /// Hash, with a TTL of `record_ttl_s`: the at-most-once marker of one outbound message.
+    /// `kind` is `accept` (send_on_accept), `reply`, `reply-2`, `reply-3`... (the parts of a long
+    /// reply) or `extra-1`, `extra-2`... (texts the handler sent itself). `marked_at` (ms) is
+    /// written before the POST to Twilio, `sid`, `status` and `num_segments` after it succeeded.
+    /// Read and written by the sender.
     pub fn send_mark(&self, topic: &str, sid: &str, kind: &str) -> String {
         self.key(topic, &format!("send:{sid}:{kind}"))
     }
 
     /// List of stream ids, oldest first: the unfinished jobs of one sender (`number`), so that a
     /// sender's messages are handled in arrival order by whichever process holds them. Appended
-    /// by the enqueue script; an id is removed when its job is completed or dead-lettered; the
-    /// worker pools dispatch a job only when it is at the head.
+    /// by the enqueue script and by a re-queued dead letter; an id is removed by the recorder
+    /// when its job is completed or dead-lettered (or by a worker pool when its entry vanished
+    /// from the stream); the worker pools dispatch a job only when it is at the head.
     pub fn sender(&self, topic: &str, number: &str) -> String {
         self.key(topic, &format!("sender:{number}"))
     }
 
     /// Hash, with a TTL of `record_ttl_s`: the delivery status of one outbound message
-    /// (`outbound_sid` is Twilio's SID of the reply): `status`, `rank`, `history` (every status it
-    /// moved through, comma-separated), `error_code`, `updated_at`. Written by the sender (the
-    /// status in Twilio's answer) and by status callbacks, moving only forward.
+    /// (`outbound_sid` is Twilio's SID of the sent message): `status`, `rank`, `history` (every
+    /// status it moved through, comma-separated), `error_code`, `updated_at`. Written by the
+    /// sender (the status in Twilio's answer) and by the recorder (status callbacks), moving only
+    /// forward; read by `pyrowire recent` and the dashboard.
     pub fn delivery(&self, topic: &str, outbound_sid: &str) -> String {
         self.key(topic, &format!("delivery:{outbound_sid}"))
     }
 
     /// Hash of numbers that opted out of the topic (STOP, or Twilio error 21610), each with the
-    /// time (ms). Written by ingress (STOP / START) and the sender (21610); the sender sends
-    /// nothing to a number in it.
+    /// time (ms). Written by the recorder (STOP / START at ingress, a status callback with
+    /// 21610) and the sender (21610); the sender sends nothing to a number in it.
     pub fn opt_outs(&self, topic: &str) -> String {
         self.key(topic, "optout")
     }
 
-    /// String: the rate limiter's theoretical arrival time (ms) of the topic's next send, shared
-    /// by every process; see `max_sends_per_second`.
+    /// String: the pacing script's theoretical arrival time of the topic's next send, in µs on
+    /// Redis's clock, shared by every process; it expires about a second after that time passes.
+    /// Read and written by the sender; see `max_sends_per_second`.
     pub fn rate(&self, topic: &str) -> String {
         self.key(topic, "rate")
     }
@@ -98,19 +108,22 @@ impl Keys {
     }
 
     /// Hash of one minute's `completed` and `dead_lettered` counts (`minute_ms` is the start of
-    /// the minute in ms), with a TTL of two hours. Written by the recorder; read by the dashboard.
+    /// the minute in ms), with a TTL of two hours. Written by the recorder; read by the dashboard
+    /// and `pyrowire status`.
     pub fn minute_stats(&self, topic: &str, minute_ms: u64) -> String {
         self.key(topic, &format!("stats:{minute_ms}"))
     }
 
     /// Sorted set of dead-lettered MessageSids scored by when they died (ms), trimmed to
-    /// `max_dead_letters`. Written by the recorder; read and re-queued by `pyrowire dead`.
+    /// `max_dead_letters`. Written by the recorder; read by `pyrowire dead`, `pyrowire recent`
+    /// and the dashboard; a re-queue removes its MessageSid.
     pub fn dead(&self, topic: &str) -> String {
         self.key(topic, "dead")
     }
 
     /// String, with a TTL of `dead_letter_ttl_s`: one dead letter as JSON (the job, every
-    /// attempt's reason, when it died). Written by the recorder; read by `pyrowire dead`.
+    /// attempt's reason, when it died). Written by the recorder; read by `pyrowire dead` and the
+    /// dashboard; deleted by a re-queue.
     pub fn dead_entry(&self, topic: &str, sid: &str) -> String {
         self.key(topic, &format!("dead:{sid}"))
     }
@@ -143,5 +156,160 @@ mod tests {
             "px:{sample}:stats:60000"
         );
         assert_eq!(keys.dead_entry("sample", "SM1"), "px:{sample}:dead:SM1");
+    }
+
+    /// The architecture document, whose "Redis keys" table this module's tests check.
+    const ARCHITECTURE: &str = include_str!("../../docs/architecture.md");
+    const TABLE_HEADING: &str = "## Redis keys";
+
+    /// This file's source, to find every builder and the Redis type its doc comment names.
+    const SOURCE: &str = include_str!("keys.rs");
+
+    /// Redis types a builder's doc comment may open with, longest first.
+    const TYPES: &[&str] = &["Sorted set", "Stream", "String", "List", "Hash", "Set"];
+
+    /// A minute that cannot be mistaken for any other part of a key.
+    const MINUTE: u64 = 4_242_424_242;
+
+    /// Every builder, called with the placeholders the document uses, under the default prefix.
+    fn documented_keys() -> Vec<(&'static str, String)> {
+        let keys = Keys::new("pyrowire");
+        let (topic, sid) = ("topic", "{MessageSid}");
+        vec![
+            ("queue", keys.queue(topic)),
+            ("seen", keys.seen(topic, sid)),
+            ("record", keys.record(topic, sid)),
+            ("completed", keys.completed(topic)),
+            ("attempts", keys.attempts(topic, sid)),
+            ("send_mark", keys.send_mark(topic, sid, "{kind}")),
+            ("sender", keys.sender(topic, "{number}")),
+            ("delivery", keys.delivery(topic, "{OutboundSid}")),
+            ("opt_outs", keys.opt_outs(topic)),
+            ("rate", keys.rate(topic)),
+            ("stats", keys.stats(topic)),
+            (
+                "minute_stats",
+                keys.minute_stats(topic, MINUTE)
+                    .replace(&MINUTE.to_string(), "{minute_ms}"),
+            ),
+            ("dead", keys.dead(topic)),
+            ("dead_entry", keys.dead_entry(topic, sid)),
+        ]
+    }
+
+    /// Each key builder in this file (`pub fn name(&self, ...)`) with the Redis type its doc
+    /// comment opens with (`None` when it names none).
+    fn builders_in_source() -> Vec<(String, Option<&'static str>)> {
+        let mut builders = Vec::new();
+        let mut doc: Vec<&str> = Vec::new();
+        for line in SOURCE.lines().map(str::trim) {
+            if let Some(text) = line.strip_prefix("///") {
+                doc.push(text.trim());
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("pub fn ") {
+                if let Some((name, args)) = rest.split_once('(') {
+                    if args.starts_with("&self") {
+                        let first = doc.first().copied().unwrap_or_default();
+                        let kind = TYPES.iter().copied().find(|t| {
+                            first.strip_prefix(t).is_some_and(|after| {
+                                !after.starts_with(|c: char| c.is_alphanumeric())
+                            })
+                        });
+                        builders.push((name.to_string(), kind));
+                    }
+                }
+            }
+            doc.clear();
+        }
+        builders
+    }
+
+    /// The rows of the document's key table: (key, type).
+    fn table_rows() -> Vec<(String, String)> {
+        let mut lines = ARCHITECTURE
+            .lines()
+            .skip_while(|line| line.trim() != TABLE_HEADING)
+            .skip(1)
+            .skip_while(|line| !line.trim_start().starts_with('|'));
+        let mut rows = Vec::new();
+        // The header row and the separator row.
+        lines.next();
+        lines.next();
+        for line in lines.take_while(|line| line.trim_start().starts_with('|')) {
+            let cells: Vec<&str> = line.trim().trim_matches('|').split('|').collect();
+            assert!(cells.len() >= 2, "a key table row without a type: {line}");
+            let key = cells[0].trim().trim_matches('`').to_string();
+            rows.push((key, cells[1].trim().to_string()));
+        }
+        rows
+    }
+
+    #[test]
+    fn every_builder_has_a_documented_sample_and_a_redis_type() {
+        // Arrange
+        let mut sampled: Vec<&str> = documented_keys().iter().map(|(name, _)| *name).collect();
+        sampled.sort_unstable();
+
+        // Act
+        let builders = builders_in_source();
+        let mut found: Vec<&str> = builders.iter().map(|(name, _)| name.as_str()).collect();
+        found.sort_unstable();
+
+        // Assert
+        assert_eq!(
+            found, sampled,
+            "every key builder needs a sample in `documented_keys` and a row in docs/architecture.md"
+        );
+        for (name, kind) in &builders {
+            assert!(
+                kind.is_some(),
+                "the doc comment of `Keys::{name}` must open with its Redis type ({TYPES:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn the_architecture_key_table_matches_the_keys_built_here() {
+        // Arrange
+        let types: std::collections::HashMap<String, &str> = builders_in_source()
+            .into_iter()
+            .filter_map(|(name, kind)| Some((name, kind?)))
+            .collect();
+        let built = documented_keys();
+
+        // Act
+        let rows = table_rows();
+
+        // Assert
+        assert!(
+            !rows.is_empty(),
+            "docs/architecture.md has no table under `{TABLE_HEADING}`"
+        );
+        for (name, key) in &built {
+            let documented: Vec<&(String, String)> =
+                rows.iter().filter(|(k, _)| k == key).collect();
+            assert_eq!(
+                documented.len(),
+                1,
+                "`Keys::{name}` builds `{key}`: docs/architecture.md needs exactly one row for it"
+            );
+            let expected = types.get(*name).map(|t| t.to_lowercase());
+            assert_eq!(
+                Some(&documented[0].1),
+                expected.as_ref(),
+                "the Redis type of `{key}` in docs/architecture.md differs from `Keys::{name}`'s doc comment"
+            );
+        }
+        for (key, _) in &rows {
+            assert!(
+                built.iter().any(|(_, k)| k == key),
+                "docs/architecture.md lists `{key}`, which no `Keys` builder makes"
+            );
+        }
+        assert!(
+            ARCHITECTURE.contains(&format!("consumer group `{GROUP}`")),
+            "docs/architecture.md must name the consumer group `{GROUP}`"
+        );
     }
 }
