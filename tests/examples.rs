@@ -2,21 +2,14 @@
 //! HTTP API) and the Python webhook app called by a `webhook` topic. Replies are checked at the
 //! Twilio stand-in.
 
-#[allow(dead_code)] // the example tests use only part of the helpers
+#[allow(dead_code)] // the example tests use only part of the harness
 mod common;
-#[path = "api/fake_twilio.rs"]
-#[allow(dead_code)] // the example tests use only part of the stand-in
-mod fake_twilio;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_port, new_sid, redis_url, Process};
-use fake_twilio::FakeTwilio;
-
-const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
-const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+use common::{free_port, new_sid, redis_url, FakeTwilio, Process, ACCOUNT_SID, AUTH_TOKEN};
 
 /// The built example executable (cargo builds examples for `cargo test`).
 fn example(name: &str) -> PathBuf {

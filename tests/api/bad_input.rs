@@ -1,6 +1,7 @@
 //! Bad input gets a clear 4xx and leaves nothing behind.
 
-use crate::helpers::{inbound, new_sid, spawn_app, topic};
+use crate::common::new_sid;
+use crate::helpers::{inbound, spawn_app, topic};
 
 #[actix_web::test]
 async fn malformed_requests_get_4xx_and_nothing_is_queued() {

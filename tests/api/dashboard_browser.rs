@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use pyrowire::app::RunOptions;
 
-use crate::fake_twilio::Scripted;
-use crate::helpers::{inbound, new_sid, spawn_app_with, topic};
+use crate::common::{new_sid, Scripted};
+use crate::helpers::{inbound, spawn_app_with, topic};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -12,7 +12,8 @@ use pyrowire::domain::clock::now_ms;
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
-use crate::helpers::{inbound, new_sid, spawn_app_with, topic, TestApp};
+use crate::common::new_sid;
+use crate::helpers::{inbound, spawn_app_with, topic, TestApp};
 
 const TOKEN: &str = "doors-token-0123456789";
 

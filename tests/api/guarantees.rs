@@ -13,10 +13,8 @@ use pyrowire::domain::{InboundMessage, Reply};
 use pyrowire::handlers::{Handler, HandlerContext, HandlerError, HandlerRegistry};
 use redis::AsyncCommands;
 
-use crate::fake_twilio::Scripted;
-use crate::helpers::{
-    inbound, inbound_from, new_sid, spawn_app, spawn_app_with, twilio_table, FROM_NUMBER, SENDER,
-};
+use crate::common::{new_sid, Scripted, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
+use crate::helpers::{inbound, inbound_from, spawn_app, spawn_app_with, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -408,10 +406,9 @@ async fn a_send_marked_without_sid_asks_twilio_before_sending_again() {
     let created = awc::Client::default()
         .post(format!(
             "{}/2010-04-01/Accounts/{}/Messages.json",
-            app.twilio.base,
-            crate::helpers::ACCOUNT_SID
+            app.twilio.base, ACCOUNT_SID
         ))
-        .basic_auth(crate::helpers::ACCOUNT_SID, crate::helpers::AUTH_TOKEN)
+        .basic_auth(ACCOUNT_SID, AUTH_TOKEN)
         .send_form(&form)
         .await
         .unwrap();

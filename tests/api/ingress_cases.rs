@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::helpers::{inbound, new_sid, spawn_app, topic, Answer, TestApp};
+use crate::common::new_sid;
+use crate::helpers::{inbound, spawn_app, topic, Answer, TestApp};
 
 const PROFANITY: &str = "You kiss your mother with that mouth? No profanity, please.";
 const LENGTH: &str = "Your message was empty or too long.";

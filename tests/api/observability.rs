@@ -7,8 +7,8 @@ use pyrowire::app::RunOptions;
 use pyrowire::commands::status::status as status_table;
 use serde_json::Value;
 
-use crate::fake_twilio::Scripted;
-use crate::helpers::{inbound, new_sid, spawn_app, spawn_app_with, topic, TestApp, SENDER};
+use crate::common::{new_sid, Scripted};
+use crate::helpers::{inbound, spawn_app, spawn_app_with, topic, TestApp, SENDER};
 
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "dash-token-0123456789";

@@ -4,10 +4,8 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use crate::fake_twilio::Scripted;
-use crate::helpers::{
-    inbound, new_sid, spawn_app, topic, twilio_table, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, SENDER,
-};
+use crate::common::{new_sid, Scripted, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
+use crate::helpers::{inbound, spawn_app, topic, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 
-use crate::fake_twilio::Scripted;
-use crate::helpers::{inbound, inbound_from, new_sid, sent_kinds, spawn_app, twilio_table, SENDER};
+use crate::common::{new_sid, Scripted};
+use crate::helpers::{inbound, inbound_from, sent_kinds, spawn_app, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(10);
 
