@@ -9,7 +9,7 @@ use std::time::Duration;
 use pyrowire::app::RunOptions;
 
 use crate::common::{new_sid, Scripted};
-use crate::helpers::{inbound, spawn_app_with, topic};
+use crate::helpers::{default_topic, inbound, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -24,7 +24,7 @@ async fn the_dashboard_shows_redis_numbers_and_requeues_in_a_real_browser() {
     let token = format!("t{:016x}", rand::random::<u64>());
     let profile = format!("dashboard_token = \"{token}\"\n");
     let app = spawn_app_with(
-        &topic("sample", r#""echo""#),
+        &default_topic("sample", r#""echo""#),
         &profile,
         RunOptions::default(),
     )

@@ -7,8 +7,8 @@ mod common;
 mod helpers;
 
 mod bad_input;
+mod dashboard;
 mod dashboard_browser;
-mod doors;
 mod guarantees;
 mod ingress_cases;
 mod observability;

@@ -4,6 +4,7 @@
 mod settings;
 mod waits;
 
+use actix_web::http::header::HeaderMap;
 use pyrowire::app::{App, RunOptions, ShutdownHandle};
 use pyrowire::settings::Settings;
 use redis::aio::MultiplexedConnection;
@@ -12,7 +13,7 @@ use serde_json::Value;
 
 use crate::common::{redis_url, FakeTwilio, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
 
-pub use settings::{random_prefix, settings, settings_with, topic, twilio_table};
+pub use settings::{default_topic, random_prefix, settings, settings_with, twilio_table};
 
 /// The number every inbound text of these tests comes from.
 pub const SENDER: &str = "+15551234567";
@@ -153,6 +154,33 @@ impl TestApp {
             .await
             .expect("request reaches the app");
         read(response).await
+    }
+
+    /// A dashboard request (GET or POST) with `Authorization: Bearer TOKEN` when a token is
+    /// given: status, headers, body.
+    pub async fn dashboard(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, HeaderMap, String) {
+        let url = format!("{}{path}", self.address);
+        let mut request = if method == "POST" {
+            self.http.post(url)
+        } else {
+            self.http.get(url)
+        };
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut response = request.send().await.expect("request reaches the app");
+        let body = response.body().await.unwrap();
+        let mut headers = HeaderMap::new();
+        for (name, value) in response.headers() {
+            headers.append(name.clone(), value.clone());
+        }
+        let body = String::from_utf8_lossy(&body).to_string();
+        (response.status().as_u16(), headers, body)
     }
 
     /// POSTs a form body to any path of the app.

@@ -31,8 +31,9 @@ api_base = "${{TWILIO_API_BASE}}"
     )
 }
 
-/// A topic with the three default validators and the given handler line.
-pub fn topic(name: &str, handler: &str) -> String {
+/// A topic as the shipped settings.toml has it (the three default validators, 160 characters,
+/// two workers) with the given handler line.
+pub fn default_topic(name: &str, handler: &str) -> String {
     format!(
         r#"
 [topics.{name}]
