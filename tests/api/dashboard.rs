@@ -278,18 +278,7 @@ async fn the_dashboard_api_shows_redis_numbers_masked_and_requeues_dead_letters(
     assert_eq!(app.dashboard("POST", &path, None).await.0, 401);
     let (status, _, body) = app.dashboard("POST", &path, Some(TOKEN)).await;
     assert_eq!(status, 200, "{body}");
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let record = app.wait_record("sample", &dead, WAIT).await;
-        if record["outcome"] == "completed" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "re-queued job did not complete"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.wait_outcome("sample", &dead, "completed", WAIT).await;
     assert_eq!(app.dashboard("POST", &path, Some(TOKEN)).await.0, 404);
 
     // `pyrowire status` runs its own runtime: call it from a plain thread.

@@ -60,13 +60,7 @@ async fn the_dashboard_shows_redis_numbers_and_requeues_in_a_real_browser() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let record = app.wait_record("sample", &dead, WAIT).await;
-    let deadline = std::time::Instant::now() + WAIT;
-    let mut record = record;
-    while record["outcome"] != "completed" && std::time::Instant::now() < deadline {
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        record = app.wait_record("sample", &dead, WAIT).await;
-    }
+    let record = app.wait_outcome("sample", &dead, "completed", WAIT).await;
     assert_eq!(
         record["outcome"], "completed",
         "the re-queued job was answered"

@@ -265,7 +265,8 @@ async fn the_same_message_sid_posted_concurrently_is_queued_and_answered_once() 
     assert_eq!((first.status, second.status), (200, 200));
     assert_eq!(first.body, second.body);
     app.wait_record("sample", &sid, WAIT).await;
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    // Drained: every job queued has run, so a second send would have reached the stand-in.
+    app.wait_until_drained("sample", WAIT).await;
     assert_eq!(app.twilio.created().len(), 1);
 }
 
@@ -438,13 +439,14 @@ async fn shutdown_finishes_in_flight_jobs_and_refuses_new_webhooks() {
     app.twilio.wait_for(1, WAIT).await;
 
     app.shutdown.trigger();
-    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    app.wait_for_health(503, WAIT).await;
     let refused = app.post("sample", &inbound(&new_sid(), "too late")).await;
     assert_eq!(refused.status, 503);
 
     let record = app.wait_record("sample", &first, WAIT).await;
     assert_eq!(record["outcome"], "completed");
-    actix_web::rt::time::sleep(Duration::from_millis(800)).await;
+    // Stopped: the pool drained and starts nothing more, so the counts below are final.
+    app.wait_stopped(WAIT).await;
     assert_eq!(
         app.twilio.created().len(),
         1,

@@ -57,8 +57,7 @@ async fn liveness_is_separate_from_readiness() {
     app.post("sample", &inbound(&new_sid(), "slow send")).await;
     app.twilio.wait_for(1, WAIT).await;
     app.shutdown.trigger();
-    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    let draining = app.get_path("/health").await;
+    let draining = app.wait_for_health(503, WAIT).await;
     assert_eq!(draining.status, 503, "{}", draining.body);
 }
 

@@ -161,7 +161,8 @@ async fn a_repeated_message_sid_is_answered_the_same_but_queued_once() {
     assert_eq!(first.status, 200);
     assert_eq!(first.body, second.body);
     app.wait_record("sample", &sid, WAIT).await;
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    // Drained: every job queued has run, so a second send would have reached the stand-in.
+    app.wait_until_drained("sample", WAIT).await;
     assert_eq!(app.twilio.received().len(), 1);
 }
 

@@ -4,6 +4,9 @@
 mod settings;
 mod waits;
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use actix_web::http::header::HeaderMap;
 use pyrowire::app::{App, RunOptions, ShutdownHandle};
 use pyrowire::settings::Settings;
@@ -25,6 +28,8 @@ pub struct TestApp {
     pub redis: MultiplexedConnection,
     pub settings: Settings,
     pub shutdown: ShutdownHandle,
+    /// Set when `App::run` returned: the shutdown is over.
+    stopped: Rc<Cell<bool>>,
     http: awc::Client,
 }
 
@@ -44,7 +49,13 @@ pub async fn spawn_app_with(topics: &str, profile_extra: &str, options: RunOptio
         .expect("app builds");
     let port = app.port().expect("web role has a port");
     let shutdown = app.shutdown_handle();
-    actix_web::rt::spawn(app.run());
+    let stopped = Rc::new(Cell::new(false));
+    let stopped_flag = stopped.clone();
+    actix_web::rt::spawn(async move {
+        // An error here already failed the test's requests; what matters is that run returned.
+        let _ = app.run().await;
+        stopped_flag.set(true);
+    });
     let client = redis::Client::open(redis_url()).unwrap();
     let redis = client.get_multiplexed_async_connection().await.unwrap();
     TestApp {
@@ -54,6 +65,7 @@ pub async fn spawn_app_with(topics: &str, profile_extra: &str, options: RunOptio
         redis,
         settings,
         shutdown,
+        stopped,
         http: awc::Client::default(),
     }
 }
