@@ -1,19 +1,12 @@
 //! Smoke tests of the real `pyrowire` executable: serve one message end to end, `check`, `init`.
 
-#[allow(dead_code)] // the binary tests use only part of the helpers
+#[allow(dead_code)] // the binary tests use only part of the harness
 mod common;
-#[path = "api/fake_twilio.rs"]
-#[allow(dead_code)] // the binary tests use only part of the stand-in
-mod fake_twilio;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::Process;
-use fake_twilio::FakeTwilio;
-
-const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
-const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+use common::{FakeTwilio, Process, ACCOUNT_SID, AUTH_TOKEN};
 
 fn exe() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pyrowire"))

@@ -1,22 +1,16 @@
 //! The examples run end to end: the Rust "yo momma" app (custom validator and handler calling an
 //! HTTP API) and the Python webhook app called by a `webhook` topic. Replies are checked at the
-//! Twilio stand-in.
+//! Twilio stand-in. The Python app's secret check is also probed on its own.
 
-#[allow(dead_code)] // the example tests use only part of the helpers
+#[allow(dead_code)] // the example tests use only part of the harness
 mod common;
-#[path = "api/fake_twilio.rs"]
-#[allow(dead_code)] // the example tests use only part of the stand-in
-mod fake_twilio;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_port, new_sid, redis_url, Process};
-use fake_twilio::FakeTwilio;
-
-const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
-const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+use common::{free_port, new_sid, redis_url, FakeTwilio, Process, ACCOUNT_SID, AUTH_TOKEN};
+use serde_json::Value;
 
 /// The built example executable (cargo builds examples for `cargo test`).
 fn example(name: &str) -> PathBuf {
@@ -121,5 +115,68 @@ async fn the_python_webhook_app_is_a_topics_handler() {
     assert_eq!(
         created[0]["body"],
         "Hello from PORTLAND! You said: hi there"
+    );
+}
+
+/// Loads examples/webhook_app.py as a module with `hmac.compare_digest` counting its calls,
+/// serves it on a free port and sends a wrong and a right secret; prints the answers as JSON.
+const PYTHON_PROBE: &str = r#"
+import hmac, importlib.util, json, sys, threading, urllib.error, urllib.request
+from http.server import ThreadingHTTPServer
+
+calls = []
+real = hmac.compare_digest
+def counting(a, b):
+    calls.append(1)
+    return real(a, b)
+hmac.compare_digest = counting
+
+spec = importlib.util.spec_from_file_location("webhook_app", sys.argv[1])
+app = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(app)
+app.SECRET = "s3cret"
+server = ThreadingHTTPServer(("127.0.0.1", 0), app.Webhook)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+message = {"properties": {}, "message": "hi", "from_city": "PORTLAND", "media": {"media": []}}
+
+def post(secret):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.server_port}/sms", data=json.dumps(message).encode(),
+        headers={"Content-Type": "application/json", "X-Pyrowire-Secret": secret})
+    try:
+        return urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+answers = {"wrong": post("s3creT"), "right": post("s3cret")}
+answers["compared"] = len(calls)
+print(json.dumps(answers))
+server.shutdown()
+"#;
+
+#[test]
+fn the_python_webhook_example_compares_its_secret_in_constant_time() {
+    // Arrange
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/webhook_app.py");
+
+    // Act
+    let output = Command::new("python3")
+        .args(["-c", PYTHON_PROBE, example])
+        .output()
+        .expect("python3 runs");
+
+    // Assert
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answers: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(answers["wrong"], 403, "{answers}");
+    assert_eq!(answers["right"], 200, "{answers}");
+    assert_eq!(
+        answers["compared"], 2,
+        "each secret went through hmac.compare_digest: {answers}"
     );
 }

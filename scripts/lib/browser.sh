@@ -4,8 +4,7 @@
 # ensure_browser_test_deps installs Debian's chromium when /usr/bin/chromium is missing, nodejs
 # and npm when node is missing, and the locked npm packages (playwright-core) when
 # tests/browser/node_modules is missing. It never exits: when something cannot be installed it
-# says why on stderr and returns non-zero, so the caller can skip the browser test with a clear
-# message.
+# says why on stderr and returns non-zero, so the caller can say so before the browser test fails.
 
 # Resolved when sourced: scripts/lib/browser.sh -> repository root -> tests/browser.
 browser_test_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/browser"

@@ -1,10 +1,11 @@
 //! Bad input gets a clear 4xx and leaves nothing behind.
 
-use crate::helpers::{inbound, new_sid, spawn_app, topic};
+use crate::common::new_sid;
+use crate::helpers::{default_topic, inbound, spawn_app};
 
 #[actix_web::test]
 async fn malformed_requests_get_4xx_and_nothing_is_queued() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let sid = new_sid();
     let mut no_from = inbound(&sid, "hi");
     no_from.retain(|(k, _)| k != "From");
@@ -61,7 +62,7 @@ async fn malformed_requests_get_4xx_and_nothing_is_queued() {
 
 #[actix_web::test]
 async fn a_post_without_content_type_is_read_as_a_form() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let sid = new_sid();
     let body = serde_urlencoded::to_string(inbound(&sid, "Frank")).unwrap();
     let answer = app.post_raw("sample", None, body.into_bytes()).await;
@@ -71,7 +72,7 @@ async fn a_post_without_content_type_is_read_as_a_form() {
 
 #[actix_web::test]
 async fn health_says_redis_is_up() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let answer = app.get_path("/health").await;
     assert_eq!(answer.status, 200);
     let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
@@ -82,7 +83,7 @@ async fn health_says_redis_is_up() {
 async fn a_trickling_body_gets_408_and_nothing_is_queued() {
     use std::io::{Read, Write};
     let app = crate::helpers::spawn_app_with(
-        &topic("sample", r#""echo""#),
+        &default_topic("sample", r#""echo""#),
         "request_timeout_ms = 300\n",
         pyrowire::app::RunOptions::default(),
     )
@@ -129,7 +130,7 @@ async fn max_message_length_holds_for_a_topic_that_lists_no_length_validator() {
 
 #[actix_web::test]
 async fn an_oversize_status_callback_is_refused_and_nothing_is_stored() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let long_sid = format!("SM{}", "a".repeat(60_000));
     let cases: [(&str, &str, &str); 4] = [
         (long_sid.as_str(), "delivered", "+15551234567"),

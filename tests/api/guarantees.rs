@@ -13,15 +13,13 @@ use pyrowire::domain::{InboundMessage, Reply};
 use pyrowire::handlers::{Handler, HandlerContext, HandlerError, HandlerRegistry};
 use redis::AsyncCommands;
 
-use crate::fake_twilio::Scripted;
-use crate::helpers::{
-    inbound, inbound_from, new_sid, spawn_app, spawn_app_with, twilio_table, FROM_NUMBER, SENDER,
-};
+use crate::common::{new_sid, Scripted, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
+use crate::helpers::{inbound, inbound_from, spawn_app, spawn_app_with, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// A topic with fast retries.
-fn topic(handler: &str, workers: usize, max_attempts: u32) -> String {
+/// The `sample` topic with `workers` workers and fast retries, at most `max_attempts`.
+fn retry_topic(handler: &str, workers: usize, max_attempts: u32) -> String {
     format!(
         r#"
 [topics.sample]
@@ -108,7 +106,7 @@ fn tricky_options(target: usize) -> (RunOptions, Arc<Tricky>) {
 
 #[actix_web::test]
 async fn twilio_500_three_times_then_201_delivers_exactly_one_reply() {
-    let app = spawn_app(&topic(r#""echo""#, 1, 5)).await;
+    let app = spawn_app(&retry_topic(r#""echo""#, 1, 5)).await;
     app.twilio.script(vec![Scripted::error(500, None); 3]);
     let sid = new_sid();
     app.post("sample", &inbound(&sid, "persist")).await;
@@ -124,7 +122,7 @@ async fn twilio_500_three_times_then_201_delivers_exactly_one_reply() {
 
 #[actix_web::test]
 async fn twilio_429_with_retry_after_makes_the_sender_wait() {
-    let app = spawn_app(&topic(r#""echo""#, 1, 5)).await;
+    let app = spawn_app(&retry_topic(r#""echo""#, 1, 5)).await;
     app.twilio.script(vec![Scripted {
         status: 429,
         code: Some(20429),
@@ -147,7 +145,7 @@ async fn twilio_429_with_retry_after_makes_the_sender_wait() {
 
 #[actix_web::test]
 async fn twilio_400_21211_is_not_retried_and_dead_lettered_once() {
-    let app = spawn_app(&topic(r#""echo""#, 1, 5)).await;
+    let app = spawn_app(&retry_topic(r#""echo""#, 1, 5)).await;
     app.twilio.script(vec![Scripted::error(400, Some(21211))]);
     let sid = new_sid();
     app.post("sample", &inbound(&sid, "bad number")).await;
@@ -176,7 +174,7 @@ async fn twilio_400_21211_is_not_retried_and_dead_lettered_once() {
 async fn a_panicking_handler_is_dead_lettered_while_others_go_on_and_workers_stay() {
     let workers = 3;
     let (options, tricky) = tricky_options(workers);
-    let app = spawn_app_with(&topic(r#""tricky""#, workers, 2), "", options).await;
+    let app = spawn_app_with(&retry_topic(r#""tricky""#, workers, 2), "", options).await;
     let (bad, good) = (new_sid(), new_sid());
     app.post("sample", &inbound(&bad, "boom")).await;
     app.post("sample", &inbound(&good, "fine")).await;
@@ -209,7 +207,7 @@ async fn a_panicking_handler_is_dead_lettered_while_others_go_on_and_workers_sta
 #[actix_web::test]
 async fn a_handler_error_is_retried_then_dead_lettered_with_every_reason_and_requeued() {
     let (options, _) = tricky_options(1);
-    let app = spawn_app_with(&topic(r#""tricky""#, 1, 3), "", options).await;
+    let app = spawn_app_with(&retry_topic(r#""tricky""#, 1, 3), "", options).await;
     let sid = new_sid();
     app.post("sample", &inbound(&sid, "fail")).await;
     let record = app.wait_record("sample", &sid, WAIT).await;
@@ -260,21 +258,22 @@ async fn a_handler_error_is_retried_then_dead_lettered_with_every_reason_and_req
 
 #[actix_web::test]
 async fn the_same_message_sid_posted_concurrently_is_queued_and_answered_once() {
-    let app = spawn_app(&topic(r#""echo""#, 2, 5)).await;
+    let app = spawn_app(&retry_topic(r#""echo""#, 2, 5)).await;
     let sid = new_sid();
     let params = inbound(&sid, "twice at once");
     let (first, second) = tokio::join!(app.post("sample", &params), app.post("sample", &params));
     assert_eq!((first.status, second.status), (200, 200));
     assert_eq!(first.body, second.body);
     app.wait_record("sample", &sid, WAIT).await;
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    // Drained: every job queued has run, so a second send would have reached the stand-in.
+    app.wait_until_drained("sample", WAIT).await;
     assert_eq!(app.twilio.created().len(), 1);
 }
 
 #[actix_web::test]
 async fn one_senders_burst_is_answered_in_order_while_others_keep_workers_busy() {
     let (options, _) = tricky_options(usize::MAX);
-    let app = spawn_app_with(&topic(r#""tricky""#, 6, 5), "", options).await;
+    let app = spawn_app_with(&retry_topic(r#""tricky""#, 6, 5), "", options).await;
     let mut others = Vec::new();
     for i in 0..3 {
         let sid = new_sid();
@@ -310,7 +309,7 @@ async fn one_senders_burst_is_answered_in_order_while_others_keep_workers_busy()
 #[actix_web::test]
 async fn a_full_queue_answers_503_with_the_error_response_and_queues_nothing_more() {
     let app = spawn_app_with(
-        &topic(r#""echo""#, 0, 5),
+        &retry_topic(r#""echo""#, 0, 5),
         "max_queue_depth = 3\n",
         RunOptions::default(),
     )
@@ -341,7 +340,7 @@ async fn concurrent_webhooks_batched_together_are_deduplicated_and_bounded_one_b
     const DISTINCT: usize = 60;
     const DEPTH: usize = 40;
     let app = spawn_app_with(
-        &topic(r#""echo""#, 0, 5),
+        &retry_topic(r#""echo""#, 0, 5),
         &format!("max_queue_depth = {DEPTH}\n"),
         RunOptions::default(),
     )
@@ -389,7 +388,7 @@ async fn concurrent_webhooks_batched_together_are_deduplicated_and_bounded_one_b
 
 #[actix_web::test]
 async fn a_send_marked_without_sid_asks_twilio_before_sending_again() {
-    let app = spawn_app(&topic(r#""echo""#, 1, 5)).await;
+    let app = spawn_app(&retry_topic(r#""echo""#, 1, 5)).await;
     let mut redis = app.redis.clone();
     // The crash window: a reply went out, then the process died before storing its SID.
     let (sent_sid, unsent_sid) = (new_sid(), new_sid());
@@ -408,10 +407,9 @@ async fn a_send_marked_without_sid_asks_twilio_before_sending_again() {
     let created = awc::Client::default()
         .post(format!(
             "{}/2010-04-01/Accounts/{}/Messages.json",
-            app.twilio.base,
-            crate::helpers::ACCOUNT_SID
+            app.twilio.base, ACCOUNT_SID
         ))
-        .basic_auth(crate::helpers::ACCOUNT_SID, crate::helpers::AUTH_TOKEN)
+        .basic_auth(ACCOUNT_SID, AUTH_TOKEN)
         .send_form(&form)
         .await
         .unwrap();
@@ -433,7 +431,7 @@ async fn a_send_marked_without_sid_asks_twilio_before_sending_again() {
 
 #[actix_web::test]
 async fn shutdown_finishes_in_flight_jobs_and_refuses_new_webhooks() {
-    let app = spawn_app(&topic(r#""echo""#, 1, 5)).await;
+    let app = spawn_app(&retry_topic(r#""echo""#, 1, 5)).await;
     app.twilio.set_delay(Duration::from_millis(500));
     let (first, second) = (new_sid(), new_sid());
     app.post("sample", &inbound(&first, "in flight")).await;
@@ -441,13 +439,14 @@ async fn shutdown_finishes_in_flight_jobs_and_refuses_new_webhooks() {
     app.twilio.wait_for(1, WAIT).await;
 
     app.shutdown.trigger();
-    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    app.wait_for_health(503, WAIT).await;
     let refused = app.post("sample", &inbound(&new_sid(), "too late")).await;
     assert_eq!(refused.status, 503);
 
     let record = app.wait_record("sample", &first, WAIT).await;
     assert_eq!(record["outcome"], "completed");
-    actix_web::rt::time::sleep(Duration::from_millis(800)).await;
+    // Stopped: the pool drained and starts nothing more, so the counts below are final.
+    app.wait_stopped(WAIT).await;
     assert_eq!(
         app.twilio.created().len(),
         1,

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::helpers::{inbound, new_sid, spawn_app, topic, Answer, TestApp};
+use crate::common::new_sid;
+use crate::helpers::{default_topic, inbound, spawn_app, Answer, TestApp};
 
 const PROFANITY: &str = "You kiss your mother with that mouth? No profanity, please.";
 const LENGTH: &str = "Your message was empty or too long.";
@@ -37,7 +38,7 @@ fn assert_says(answer: &Answer, text: &str, case: &str) {
 
 #[actix_web::test]
 async fn rejected_messages_get_their_validators_answer_and_are_not_queued() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let long_161 = "a".repeat(161);
     let long_1600 = "b".repeat(1600);
     let cases = [
@@ -59,7 +60,7 @@ async fn rejected_messages_get_their_validators_answer_and_are_not_queued() {
 
 #[actix_web::test]
 async fn plain_names_are_accepted_queued_and_answered() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let mut sids = Vec::new();
     for method in [Method::Get, Method::Post] {
         for body in ["Frank", "Joe Bob", "Mary Kate "] {
@@ -81,7 +82,7 @@ async fn plain_names_are_accepted_queued_and_answered() {
 
 #[actix_web::test]
 async fn location_fields_and_extras_are_kept() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     for method in [Method::Get, Method::Post] {
         let sid = new_sid();
         let mut params = inbound(&sid, "Frank");
@@ -109,7 +110,7 @@ async fn location_fields_and_extras_are_kept() {
 
 #[actix_web::test]
 async fn two_media_items_are_parsed_into_media() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     for method in [Method::Get, Method::Post] {
         for body in ["look at these", ""] {
             let sid = new_sid();
@@ -146,7 +147,7 @@ async fn two_media_items_are_parsed_into_media() {
 
 #[actix_web::test]
 async fn a_topic_named_in_the_path_with_percent_escapes_is_the_same_topic() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let answer = app.post("%73ample", &inbound(&new_sid(), "escaped")).await;
     assert_says(&answer, ACCEPT, "POST /queue/%73ample");
     assert_eq!(app.queue_len("sample").await, 1);

@@ -1,12 +1,14 @@
 //! Integration tests: the real app on a random port, a real Redis (`REDIS_URL`, set by
-//! `scripts/test`), and a local stand-in for the Twilio API.
+//! `scripts/test`), and a local stand-in for the Twilio API (`tests/common`).
 
-mod fake_twilio;
+#[path = "../common/mod.rs"]
+#[allow(dead_code)] // these tests use only part of the harness
+mod common;
 mod helpers;
 
 mod bad_input;
+mod dashboard;
 mod dashboard_browser;
-mod doors;
 mod guarantees;
 mod ingress_cases;
 mod observability;

@@ -4,16 +4,14 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use crate::fake_twilio::Scripted;
-use crate::helpers::{
-    inbound, new_sid, spawn_app, topic, twilio_table, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, SENDER,
-};
+use crate::common::{new_sid, Scripted, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
+use crate::helpers::{default_topic, inbound, spawn_app, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 #[actix_web::test]
 async fn echo_reaches_twilio_as_one_correct_request_and_is_recorded() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let sid = new_sid();
     let answer = app.post("sample", &inbound(&sid, "Hello there")).await;
     assert_eq!(answer.status, 200);
@@ -61,7 +59,7 @@ async fn echo_reaches_twilio_as_one_correct_request_and_is_recorded() {
 #[actix_web::test]
 async fn reply_handler_fills_the_template_and_sends_media() {
     let handler = r#"{ kind = "reply", text = "Thanks, {number}! You said: {message} from {from_city}", media_url = "https://example.com/cat.jpg" }"#;
-    let app = spawn_app(&topic("sample", handler)).await;
+    let app = spawn_app(&default_topic("sample", handler)).await;
     let sid = new_sid();
     app.post("sample", &inbound(&sid, "meow")).await;
     let received = app.twilio.wait_for(1, WAIT).await;
@@ -156,20 +154,21 @@ accept_response = "Got it & thanks"
 
 #[actix_web::test]
 async fn a_repeated_message_sid_is_answered_the_same_but_queued_once() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     let sid = new_sid();
     let first = app.post("sample", &inbound(&sid, "once")).await;
     let second = app.post("sample", &inbound(&sid, "once")).await;
     assert_eq!(first.status, 200);
     assert_eq!(first.body, second.body);
     app.wait_record("sample", &sid, WAIT).await;
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    // Drained: every job queued has run, so a second send would have reached the stand-in.
+    app.wait_until_drained("sample", WAIT).await;
     assert_eq!(app.twilio.received().len(), 1);
 }
 
 #[actix_web::test]
 async fn a_permanent_twilio_error_is_recorded_as_an_error() {
-    let app = spawn_app(&topic("sample", r#""echo""#)).await;
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     app.twilio.script(vec![Scripted::error(400, Some(21211))]);
     let sid = new_sid();
     app.post("sample", &inbound(&sid, "to nowhere")).await;

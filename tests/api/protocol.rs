@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 
-use crate::fake_twilio::Scripted;
-use crate::helpers::{inbound, inbound_from, new_sid, sent_kinds, spawn_app, twilio_table, SENDER};
+use crate::common::{new_sid, Scripted};
+use crate::helpers::{inbound, inbound_from, sent_kinds, spawn_app, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn topic(handler: &str, extra: &str) -> String {
+/// The `sample` topic with a HELP answer, Twilio's 1600-character limit, four workers and fast
+/// retries; `extra` adds topic keys (TOML lines).
+fn protocol_topic(handler: &str, extra: &str) -> String {
     format!(
         r#"
 [topics.sample]
@@ -30,7 +32,7 @@ backoff_max_ms = 100
 
 #[actix_web::test]
 async fn stop_opts_out_without_running_the_handler_and_start_opts_back_in() {
-    let app = spawn_app(&topic(r#""echo""#, "")).await;
+    let app = spawn_app(&protocol_topic(r#""echo""#, "")).await;
     let stop = app.post("sample", &inbound(&new_sid(), " Stop ")).await;
     assert!(stop.body.ends_with("<Response/>"), "{}", stop.body);
     assert_eq!(app.queue_len("sample").await, 0);
@@ -65,7 +67,7 @@ async fn stop_opts_out_without_running_the_handler_and_start_opts_back_in() {
 
 #[actix_web::test]
 async fn help_and_info_answer_the_topics_help_text() {
-    let app = spawn_app(&topic(r#""echo""#, "")).await;
+    let app = spawn_app(&protocol_topic(r#""echo""#, "")).await;
     for word in ["HELP", "info"] {
         let answer = app.post("sample", &inbound(&new_sid(), word)).await;
         assert!(answer
@@ -77,7 +79,7 @@ async fn help_and_info_answer_the_topics_help_text() {
 
 #[actix_web::test]
 async fn twilio_error_21610_marks_the_number_opted_out() {
-    let app = spawn_app(&topic(r#""echo""#, "")).await;
+    let app = spawn_app(&protocol_topic(r#""echo""#, "")).await;
     app.twilio.script(vec![Scripted::error(400, Some(21610))]);
     let first = new_sid();
     app.post("sample", &inbound(&first, "are you there")).await;
@@ -96,7 +98,7 @@ async fn twilio_error_21610_marks_the_number_opted_out() {
 
 #[actix_web::test]
 async fn a_reply_over_1600_characters_is_split_on_word_boundaries() {
-    let app = spawn_app(&topic(
+    let app = spawn_app(&protocol_topic(
         r#"{ kind = "reply", text = "{message} {message} {message}" }"#,
         "",
     ))
@@ -128,7 +130,7 @@ async fn a_reply_over_1600_characters_is_split_on_word_boundaries() {
 
 #[actix_web::test]
 async fn records_show_each_replys_encoding_and_segments() {
-    let topics = topic(
+    let topics = protocol_topic(
         r#""echo""#,
         "[topics.sample.validators.parseable]\nmessage = \"no\"\ncharset = \"unicode\"",
     );
@@ -146,7 +148,7 @@ async fn records_show_each_replys_encoding_and_segments() {
 
 #[actix_web::test]
 async fn sends_are_paced_to_max_sends_per_second() {
-    let app = spawn_app(&topic(r#""echo""#, "max_sends_per_second = 4")).await;
+    let app = spawn_app(&protocol_topic(r#""echo""#, "max_sends_per_second = 4")).await;
     let mut sids = Vec::new();
     for i in 0..6 {
         let sid = new_sid();

@@ -4,7 +4,7 @@ use pyrowire::domain::topic::build_topics;
 use pyrowire::handlers::HandlerRegistry;
 use pyrowire::validators::ValidatorRegistry;
 
-use crate::helpers::{settings, topic, twilio_table};
+use crate::helpers::{default_topic, settings, twilio_table};
 
 fn problems(topics: &str) -> Vec<String> {
     let loaded = settings(topics, "unused", "http://127.0.0.1:9").and_then(|s| {
@@ -38,7 +38,7 @@ fn a_missing_twilio_field_is_named() {
 
 #[test]
 fn a_wrong_type_is_named() {
-    let text = topic("t", r#""echo""#).replace("workers = 2", "workers = \"many\"");
+    let text = default_topic("t", r#""echo""#).replace("workers = 2", "workers = \"many\"");
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with("`topics.t.workers`"), "{found:?}");
@@ -47,7 +47,7 @@ fn a_wrong_type_is_named() {
 
 #[test]
 fn an_unknown_validator_is_named() {
-    let text = topic("t", r#""echo""#).replace("profanity =", "profanityy =");
+    let text = default_topic("t", r#""echo""#).replace("profanity =", "profanityy =");
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with("`topics.t.validators.profanityy` is not a known validator"));
@@ -55,8 +55,8 @@ fn an_unknown_validator_is_named() {
 
 #[test]
 fn max_message_length_above_1600_is_refused() {
-    let text =
-        topic("t", r#""echo""#).replace("max_message_length = 160", "max_message_length = 1601");
+    let text = default_topic("t", r#""echo""#)
+        .replace("max_message_length = 160", "max_message_length = 1601");
     assert_eq!(
         problems(&text),
         vec!["`topics.t.max_message_length` must be between 1 and 1600, got 1601"]
@@ -65,7 +65,7 @@ fn max_message_length_above_1600_is_refused() {
 
 #[test]
 fn an_unknown_key_is_named() {
-    let text = topic("t", r#""echo""#).replace("workers = 2", "workers = 2\nworkerz = 3");
+    let text = default_topic("t", r#""echo""#).replace("workers = 2", "workers = 2\nworkerz = 3");
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
@@ -76,7 +76,7 @@ fn an_unknown_key_is_named() {
 
 #[test]
 fn an_unknown_handler_is_named() {
-    let found = problems(&topic("t", r#""nope""#));
+    let found = problems(&default_topic("t", r#""nope""#));
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
         found[0].starts_with("`topics.t.handler` is not a known handler `nope`"),
@@ -88,8 +88,8 @@ fn an_unknown_handler_is_named() {
 fn every_topic_problem_is_reported_at_once() {
     let text = format!(
         "{}{}",
-        topic("a", r#""echo""#).replace("= 160", "= 0"),
-        topic("b", r#""echo""#).replace("workers = 2", "workers = 5000")
+        default_topic("a", r#""echo""#).replace("= 160", "= 0"),
+        default_topic("b", r#""echo""#).replace("workers = 2", "workers = 5000")
     );
     let found = problems(&text);
     assert_eq!(found.len(), 2, "{found:?}");

@@ -9,7 +9,8 @@ use std::time::Duration;
 use pyrowire::app::RunOptions;
 use redis::AsyncCommands;
 
-use crate::helpers::{inbound, new_sid, spawn_app_with, twilio_table, TestApp, AUTH_TOKEN};
+use crate::common::{new_sid, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
+use crate::helpers::{inbound, spawn_app_with, twilio_table, TestApp, SENDER};
 
 const PUBLIC_URL: &str = "https://sms.example.com";
 const SECONDARY: &str = "fedcba9876543210fedcba9876543210";
@@ -192,9 +193,9 @@ async fn replies_carry_a_status_callback_and_statuses_only_move_forward() {
         let params: Vec<(String, String)> = [
             ("MessageSid", outbound.as_str()),
             ("SmsSid", outbound.as_str()),
-            ("AccountSid", crate::helpers::ACCOUNT_SID),
-            ("From", crate::helpers::FROM_NUMBER),
-            ("To", crate::helpers::SENDER),
+            ("AccountSid", ACCOUNT_SID),
+            ("From", FROM_NUMBER),
+            ("To", SENDER),
             ("ApiVersion", "2010-04-01"),
             ("MessageStatus", status),
         ]
@@ -244,7 +245,7 @@ async fn a_replayed_signed_keyword_changes_nothing() {
     let opted_out = || async {
         let mut redis = app.redis.clone();
         let out: bool = redis
-            .hexists(app.key("sample", "optout"), crate::helpers::SENDER)
+            .hexists(app.key("sample", "optout"), SENDER)
             .await
             .unwrap();
         out

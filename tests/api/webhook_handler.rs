@@ -11,7 +11,8 @@ use pyrowire::domain::Reply;
 use pyrowire::handlers::{from_fn, HandlerError, HandlerRegistry};
 use serde_json::{json, Value};
 
-use crate::helpers::{inbound, new_sid, sent_kinds, spawn_app, spawn_app_with, twilio_table};
+use crate::common::new_sid;
+use crate::helpers::{inbound, sent_kinds, spawn_app, spawn_app_with, twilio_table};
 
 const WAIT: Duration = Duration::from_secs(10);
 

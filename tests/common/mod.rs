@@ -1,98 +1,34 @@
-//! Shared by the test binaries that run real executables: a child process whose log lines can
-//! be awaited, killed when dropped.
+//! The harness every test binary shares: child processes whose log lines can be awaited
+//! (`process`), the test Redis and private `redis-server`s (`redis_server`), the stand-in for
+//! Twilio's Messages API (`twilio`), and the account it accepts.
+//!
+//! A binary at the top of `tests/` declares it with `mod common;`, one in a directory with
+//! `#[path = "../common/mod.rs"] mod common;`; each uses only part of it, hence
+//! `#[allow(dead_code)]` on that declaration.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+pub mod process;
+pub mod redis_server;
+pub mod twilio;
+
 use std::time::{Duration, Instant};
 
-/// A running child process with its stderr lines on a channel.
-pub struct Process {
-    pub child: Child,
-    lines: mpsc::Receiver<String>,
-    history: Arc<Mutex<Vec<String>>>,
-}
+// The names most tests need, at the top; a binary that leaves one unused is not warned.
+#[allow(unused_imports)]
+pub use {
+    process::Process,
+    redis_server::{redis_url, PrivateRedis},
+    twilio::{FakeTwilio, Received, Scripted},
+};
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The Twilio account the stand-in accepts (basic auth and request signatures).
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+/// The auth token of [`ACCOUNT_SID`].
+pub const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+/// The topics' Twilio number: webhooks are addressed to it and replies come from it.
+pub const FROM_NUMBER: &str = "+15005550006";
 
-impl Process {
-    /// Starts `command` with stdout and stderr piped and RUST_LOG removed from its environment
-    /// (so that the log level is the one its settings ask for).
-    pub fn start(mut command: Command) -> Process {
-        let mut child = command
-            .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the executable starts");
-        let (tx, lines) = mpsc::channel();
-        let history = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            let history = history.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    history.lock().unwrap().push(line.clone());
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Process {
-            child,
-            lines,
-            history,
-        }
-    }
-
-    /// Reads output lines until one contains `needle`; returns it.
-    pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => break,
-            }
-        }
-        panic!("no output line with {needle:?} within {timeout:?}; saw: {seen:#?}");
-    }
-
-    /// The address from pyrowire's "Listening on http://..." line.
-    pub fn listening_address(&self) -> String {
-        let line = self.wait_for_line("Listening on http://", Duration::from_secs(30));
-        line.split("Listening on ")
-            .nth(1)
-            .unwrap()
-            .trim()
-            .to_string()
-    }
-
-    /// Every line printed so far, waited for or not.
-    pub fn all_lines(&self) -> Vec<String> {
-        self.history.lock().unwrap().clone()
-    }
-
-    /// Every line printed so far that was not consumed by a wait.
-    pub fn drain_lines(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
-    }
-}
-
-/// The test Redis started by scripts/test.
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").expect("REDIS_URL is set by scripts/test")
-}
+/// How often [`poll_until`] looks again.
+pub const POLL: Duration = Duration::from_millis(25);
 
 /// A free loopback port (bound and released; a small race is acceptable in tests).
 pub fn free_port() -> u16 {
@@ -106,4 +42,22 @@ pub fn free_port() -> u16 {
 /// A fresh MessageSid.
 pub fn new_sid() -> String {
     format!("SM{:032x}", rand::random::<u128>())
+}
+
+/// Calls `check` every [`POLL`] until it gives a value or `timeout` passes, without blocking the
+/// runtime (a stand-in served by the same runtime keeps answering meanwhile).
+pub async fn poll_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    // Bounded by count too, in case the clock misbehaves.
+    let max_polls = timeout.as_millis() / POLL.as_millis() + 2;
+    for _ in 0..max_polls {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        actix_web::rt::time::sleep(POLL).await;
+    }
+    None
 }

@@ -1,114 +1,25 @@
-//! `spawn_app`: the real app on a random port, its own Redis key prefix, and a `FakeTwilio`.
+//! `spawn_app`: the real app on a random port, its own Redis key prefix, and a `FakeTwilio`
+//! (from `tests/common`); requests to it and waits on what it wrote to Redis.
 
-use std::time::{Duration, Instant};
+mod settings;
+mod waits;
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+use actix_web::http::header::HeaderMap;
 use pyrowire::app::{App, RunOptions, ShutdownHandle};
-use pyrowire::settings::{load_str, Settings, SettingsError};
+use pyrowire::settings::Settings;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use serde_json::Value;
 
-use crate::fake_twilio::FakeTwilio;
+use crate::common::{redis_url, FakeTwilio, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
 
-pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
-pub const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
-pub const FROM_NUMBER: &str = "+15005550006";
+pub use settings::{default_topic, random_prefix, settings, settings_with, twilio_table};
+
+/// The number every inbound text of these tests comes from.
 pub const SENDER: &str = "+15551234567";
-
-/// The test Redis, started by `scripts/test`.
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL")
-        .expect("REDIS_URL is not set: run the tests with scripts/test, which starts a Redis")
-}
-
-/// A profile for tests: random port, the test Redis, a key prefix per app.
-pub const TEST_PROFILE: &str = r#"
-[profiles.test]
-host = "127.0.0.1"
-port = 0
-log_level = "debug"
-redis = "${REDIS_URL}"
-redis_prefix = "${PREFIX}"
-validate_signatures = false
-dry_run = false
-twilio_timeout_ms = 3000
-"#;
-
-/// A topic's Twilio table pointing at the stand-in.
-pub fn twilio_table(topic: &str) -> String {
-    format!(
-        r#"
-[topics.{topic}.twilio]
-account_sid = "${{TWILIO_ACCOUNT_SID}}"
-auth_token = "${{TWILIO_AUTH_TOKEN}}"
-from_number = "{FROM_NUMBER}"
-api_base = "${{TWILIO_API_BASE}}"
-"#
-    )
-}
-
-/// A topic with the three default validators and the given handler line.
-pub fn topic(name: &str, handler: &str) -> String {
-    format!(
-        r#"
-[topics.{name}]
-handler = {handler}
-accept_response = "Great, we'll get right back to you."
-error_response = "It seems like an error has occurred...please try again later."
-max_message_length = 160
-workers = 2
-
-[topics.{name}.validators]
-profanity = "You kiss your mother with that mouth? No profanity, please."
-length = "Your message was empty or too long."
-parseable = "Please only use letters, digits and punctuation."
-{}"#,
-        twilio_table(name)
-    )
-}
-
-/// Loads test settings from topic TOML with the variables `spawn_app` provides.
-pub fn settings(topics: &str, prefix: &str, api_base: &str) -> Result<Settings, SettingsError> {
-    settings_with(topics, "", prefix, api_base)
-}
-
-/// Like [`settings`], with more profile keys (TOML lines) after the test profile's.
-pub fn settings_with(
-    topics: &str,
-    profile_extra: &str,
-    prefix: &str,
-    api_base: &str,
-) -> Result<Settings, SettingsError> {
-    // A key in `profile_extra` replaces the test profile's own line for it.
-    let overridden = |line: &str| {
-        let key = line.split('=').next().unwrap_or_default().trim();
-        !key.is_empty()
-            && profile_extra
-                .lines()
-                .any(|l| l.split('=').next().unwrap_or_default().trim() == key)
-    };
-    let profile: String = TEST_PROFILE
-        .lines()
-        .filter(|line| line.starts_with('[') || !overridden(line))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    let text = format!("{profile}{profile_extra}\n{topics}");
-    let redis = redis_url();
-    let env = |name: &str| match name {
-        "REDIS_URL" => Some(redis.clone()),
-        "PREFIX" => Some(prefix.to_string()),
-        "TWILIO_ACCOUNT_SID" => Some(ACCOUNT_SID.to_string()),
-        "TWILIO_AUTH_TOKEN" => Some(AUTH_TOKEN.to_string()),
-        "TWILIO_API_BASE" => Some(api_base.to_string()),
-        _ => None,
-    };
-    load_str(&text, "test-settings.toml".as_ref(), "test", &env)
-}
-
-/// A random key prefix, so tests sharing a Redis never see each other's keys.
-pub fn random_prefix() -> String {
-    format!("test{:016x}", rand::random::<u64>())
-}
 
 pub struct TestApp {
     pub address: String,
@@ -117,6 +28,8 @@ pub struct TestApp {
     pub redis: MultiplexedConnection,
     pub settings: Settings,
     pub shutdown: ShutdownHandle,
+    /// Set when `App::run` returned: the shutdown is over.
+    stopped: Rc<Cell<bool>>,
     http: awc::Client,
 }
 
@@ -136,7 +49,13 @@ pub async fn spawn_app_with(topics: &str, profile_extra: &str, options: RunOptio
         .expect("app builds");
     let port = app.port().expect("web role has a port");
     let shutdown = app.shutdown_handle();
-    actix_web::rt::spawn(app.run());
+    let stopped = Rc::new(Cell::new(false));
+    let stopped_flag = stopped.clone();
+    actix_web::rt::spawn(async move {
+        // An error here already failed the test's requests; what matters is that run returned.
+        let _ = app.run().await;
+        stopped_flag.set(true);
+    });
     let client = redis::Client::open(redis_url()).unwrap();
     let redis = client.get_multiplexed_async_connection().await.unwrap();
     TestApp {
@@ -146,6 +65,7 @@ pub async fn spawn_app_with(topics: &str, profile_extra: &str, options: RunOptio
         redis,
         settings,
         shutdown,
+        stopped,
         http: awc::Client::default(),
     }
 }
@@ -187,11 +107,6 @@ pub fn inbound_from(sid: &str, body: &str, from: &str) -> Vec<(String, String)> 
         }
     }
     params
-}
-
-/// A fresh MessageSid.
-pub fn new_sid() -> String {
-    format!("SM{:032x}", rand::random::<u128>())
 }
 
 /// The `kind` of each send in a message record, in order.
@@ -253,6 +168,33 @@ impl TestApp {
         read(response).await
     }
 
+    /// A dashboard request (GET or POST) with `Authorization: Bearer TOKEN` when a token is
+    /// given: status, headers, body.
+    pub async fn dashboard(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, HeaderMap, String) {
+        let url = format!("{}{path}", self.address);
+        let mut request = if method == "POST" {
+            self.http.post(url)
+        } else {
+            self.http.get(url)
+        };
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut response = request.send().await.expect("request reaches the app");
+        let body = response.body().await.unwrap();
+        let mut headers = HeaderMap::new();
+        for (name, value) in response.headers() {
+            headers.append(name.clone(), value.clone());
+        }
+        let body = String::from_utf8_lossy(&body).to_string();
+        (response.status().as_u16(), headers, body)
+    }
+
     /// POSTs a form body to any path of the app.
     pub async fn post_raw_path(&self, path: &str, body: Vec<u8>) -> Answer {
         let response = self
@@ -267,24 +209,6 @@ impl TestApp {
 
     pub fn key(&self, topic: &str, rest: &str) -> String {
         format!("{}:{{{topic}}}:{rest}", self.prefix)
-    }
-
-    /// The record of a message, once it exists (polls up to `timeout`).
-    pub async fn wait_record(&self, topic: &str, sid: &str, timeout: Duration) -> Value {
-        let key = self.key(topic, &format!("record:{sid}"));
-        let deadline = Instant::now() + timeout;
-        let mut redis = self.redis.clone();
-        loop {
-            let raw: Option<String> = redis.get(&key).await.unwrap();
-            if let Some(raw) = raw {
-                return serde_json::from_str(&raw).unwrap();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no record at {key} within {timeout:?}"
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 
     /// Number of entries on a topic's queue stream.

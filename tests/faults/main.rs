@@ -1,0 +1,38 @@
+//! Process-level fault tests of the real `pyrowire` executable: SIGKILL mid-stream, Redis stopped
+//! mid-stream, a worker process lost, SIGTERM while jobs are in flight. Each test starts the built
+//! binary with a temporary settings file, talks to it over HTTP like Twilio does, and checks what
+//! reached Redis and the Twilio stand-in: every message answered 200 gets exactly one reply.
+//!
+//! Tests that only kill pyrowire use the Redis of `scripts/test` (`REDIS_URL`) under a random key
+//! prefix; the test that stops Redis runs its own `redis-server` on a free loopback port.
+//!
+//! One file per fault (`crash`, `redis_outage`, `shutdown`); the rest is what they share: the
+//! settings and Redis reader (`setup`), the process (`server`), the senders (`webhooks`) and the
+//! tally of replies (`delivery`), on top of `tests/common`.
+
+#[path = "../common/mod.rs"]
+#[allow(dead_code)] // these tests use only part of the harness
+mod common;
+
+mod delivery;
+mod server;
+mod setup;
+mod webhooks;
+
+mod crash;
+mod redis_outage;
+mod shutdown;
+
+use std::time::Duration;
+
+const TOPIC: &str = "sample";
+const CLAIM_IDLE_MS: u64 = 1000;
+const SHUTDOWN_GRACE_MS: u64 = 5000;
+/// How long a process may take to log that it is ready.
+const STARTUP: Duration = Duration::from_secs(20);
+/// How long every accepted message may take to get its reply after the fault.
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}

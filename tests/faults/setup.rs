@@ -1,0 +1,123 @@
+//! Each test's settings file (its own key prefix, a topic of echo replies pointed at the
+//! stand-in) and a reader of what that topic holds in Redis.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::common::{ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
+use crate::{secs, CLAIM_IDLE_MS, SHUTDOWN_GRACE_MS, TOPIC};
+
+/// A settings file with its own key prefix, and the Redis it points at.
+pub struct Setup {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub store: Store,
+}
+
+impl Setup {
+    pub fn new(redis_url: &str, api_base: &str, workers: usize) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = format!("fault{:08x}", rand::random::<u32>());
+        let text = format!(
+            r#"
+[profiles.test]
+port = 0
+log_level = "info"
+redis = "{redis_url}"
+redis_prefix = "{prefix}"
+claim_idle_ms = {CLAIM_IDLE_MS}
+shutdown_grace_ms = {SHUTDOWN_GRACE_MS}
+max_queue_depth = 100000
+
+[topics.{TOPIC}]
+handler = "echo"
+accept_response = "ok"
+error_response = "try later"
+workers = {workers}
+[topics.{TOPIC}.retry]
+max_attempts = 5
+backoff_initial_ms = 50
+backoff_max_ms = 500
+[topics.{TOPIC}.twilio]
+account_sid = "{ACCOUNT_SID}"
+auth_token = "{AUTH_TOKEN}"
+from_number = "{FROM_NUMBER}"
+api_base = "{api_base}"
+"#
+        );
+        let path = dir.path().join("settings.toml");
+        std::fs::write(&path, text).unwrap();
+        let store = Store {
+            client: redis::Client::open(redis_url).unwrap(),
+            prefix,
+        };
+        Setup {
+            _dir: dir,
+            path,
+            store,
+        }
+    }
+}
+
+/// Reads the topic's keys under one prefix (short blocking calls on a local Redis).
+pub struct Store {
+    client: redis::Client,
+    prefix: String,
+}
+
+impl Store {
+    fn connection(&self) -> redis::RedisResult<redis::Connection> {
+        let connection = self.client.get_connection_with_timeout(secs(1))?;
+        connection.set_read_timeout(Some(secs(2)))?;
+        Ok(connection)
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}:{{{TOPIC}}}:{rest}", self.prefix)
+    }
+
+    /// Entries still in the queue stream (pending or not yet read).
+    pub fn queue_len(&self) -> redis::RedisResult<usize> {
+        redis::cmd("XLEN")
+            .arg(self.key("queue"))
+            .query(&mut self.connection()?)
+    }
+
+    /// Jobs a consumer read but has not acknowledged.
+    pub fn pending_of(&self, consumer: &str) -> redis::RedisResult<usize> {
+        let reply: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+            .arg(self.key("queue"))
+            .arg("workers")
+            .query(&mut self.connection()?)?;
+        Ok(match reply {
+            redis::streams::StreamPendingReply::Empty => 0,
+            redis::streams::StreamPendingReply::Data(data) => data
+                .consumers
+                .iter()
+                .filter(|c| c.name == consumer)
+                .map(|c| c.pending)
+                .sum(),
+        })
+    }
+
+    /// The JSON records that exist for these MessageSids.
+    pub fn records(&self, sids: &[String]) -> redis::RedisResult<HashMap<String, Value>> {
+        if sids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys: Vec<String> = sids
+            .iter()
+            .map(|sid| self.key(&format!("record:{sid}")))
+            .collect();
+        let values: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(keys)
+            .query(&mut self.connection()?)?;
+        Ok(sids
+            .iter()
+            .zip(values)
+            .filter_map(|(sid, v)| Some((sid.clone(), serde_json::from_str(&v?).ok()?)))
+            .collect())
+    }
+}
