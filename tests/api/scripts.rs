@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, Script};
 
-use crate::helpers::{random_prefix, redis_url};
+use crate::common::redis_url;
+use crate::helpers::random_prefix;
 
 const ENQUEUE: &str = include_str!("../../src/actors/queue/enqueue.lua");
 const OPT_OUT: &str = include_str!("../../src/actors/recorder/opt_out.lua");

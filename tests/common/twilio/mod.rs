@@ -1,5 +1,5 @@
 //! `FakeTwilio`: a small actix-web server that answers the Messages API as Twilio's OpenAPI
-//! description (shared/twilio) says: it checks the path, basic auth and required fields, records
+//! description of its REST API (v2010) says: it checks the path, basic auth and required fields, records
 //! every request, and answers 201 with a message resource, or a status the test scripts. It also
 //! answers ListMessage (`GET .../Messages.json?To=&From=&DateSent>=`) from the messages it created,
 //! newest first, as Twilio does.
