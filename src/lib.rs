@@ -91,13 +91,13 @@
 //! - [`settings`]: `settings.toml` as types: load, interpolate `${VAR}`, validate.
 //! - [`domain`]: the inbound message, job and reply; a message's record; a topic ready to run;
 //!   the clock.
-//! - [`ingress`]: the HTTP routes: Twilio's webhook and status callback, health, metrics, the
+//! - `ingress`: the HTTP routes: Twilio's webhook and status callback, health, metrics, the
 //!   dashboard.
-//! - [`actors`]: one room per actor (`validator`, `queue`, `pool`, `worker`, `sender`,
+//! - `actors`: one room per actor (`validator`, `queue`, `pool`, `worker`, `sender`,
 //!   `recorder`) and the typed messages between them.
-//! - [`outbound`]: the rules of sending: at most once, paced, delivery status.
+//! - `outbound`: the rules of sending: at most once, paced, delivery status.
 //! - [`twilio`]: Twilio's protocol only: REST client, signatures, TwiML, keywords, segments.
-//! - [`store`]: Redis: every key, connections, the breaker, dead letters, the overview.
+//! - `store`: Redis: every key, connections, the breaker, dead letters, the overview.
 //! - [`handlers`] and [`validators`]: the built-in ones and the traits for your own.
 //! - [`commands`]: `check`, `status`, `recent`, `dead`, `init`.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
@@ -105,17 +105,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod actors;
+pub(crate) mod actors;
 pub mod app;
 pub mod builder;
 pub mod commands;
 pub mod domain;
 pub mod handlers;
-pub mod ingress;
+pub(crate) mod ingress;
 pub mod metrics;
-pub mod outbound;
+pub(crate) mod outbound;
 pub mod settings;
-pub mod store;
+pub(crate) mod store;
 pub mod twilio;
 pub mod validators;
 

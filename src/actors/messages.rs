@@ -104,7 +104,7 @@ pub struct SendSms {
     pub topic: String,
     /// The inbound message's MessageSid: with `kind`, names the at-most-once marker.
     pub inbound_sid: MessageSid,
-    /// `accept`, `reply`, or `reply-2`... for the parts of a long reply.
+    /// Which of the job's sends this is (`accept`, `reply`, `reply-N`, `extra-N`).
     pub kind: SendKind,
     /// What to send.
     pub sms: OutboundSms,

@@ -1,5 +1,5 @@
 //! `pyrowire dead TOPIC`: list a topic's dead letters with every attempt's reason, and re-queue
-//! them (`--requeue SID`, `--requeue-all`; see [`crate::store::dead_letters`]). A re-queue onto
+//! them (`--requeue SID`, `--requeue-all`; see `store::dead_letters`). A re-queue onto
 //! a queue that holds `max_queue_depth` jobs or more is refused, and the command stops there.
 
 use std::fmt::Write;

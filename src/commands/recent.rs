@@ -28,7 +28,7 @@ pub enum RecentError {
     },
 }
 
-/// The newest `limit` completed and error records of `topic`, formatted for a terminal.
+/// The newest `limit` completed records of `topic`, formatted for a terminal.
 pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, RecentError> {
     if !settings.topics.contains_key(topic) {
         return Err(RecentError::UnknownTopic(topic.to_string()));

@@ -1,5 +1,5 @@
 //! What the recorder writes for each inbound message: the outcome, the reply, what Twilio said,
-//! and how long each step took. Stored as JSON under [`crate::store::keys::Keys::record`].
+//! and how long each step took. Stored as JSON under the `record:{sid}` key (`store::keys`).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +30,7 @@ impl Outcome {
 /// One message sent to Twilio for an inbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentSms {
-    /// `accept` (send_on_accept) or `reply`.
+    /// Which of the job's sends this is (`accept`, `reply`, `reply-N`, `extra-N`).
     pub kind: SendKind,
     /// Twilio's SID for the outbound message.
     pub sid: String,

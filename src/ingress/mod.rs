@@ -15,8 +15,6 @@ mod status;
 mod submit;
 pub mod webhook;
 
-pub use body::MAX_BODY_BYTES;
-pub use error::IngressError;
 pub(crate) use state::WebhookTopic;
 pub use state::{IngressShared, IngressState};
 

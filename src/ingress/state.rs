@@ -41,7 +41,7 @@ pub struct IngressShared {
     pub keys: Keys,
     /// A MessageSid is not queued again within this window (seconds).
     pub dedup_ttl_s: u64,
-    /// Ingress answers 503 above this many queued jobs.
+    /// Ingress answers 503 when this many jobs or more are queued.
     pub max_queue_depth: u64,
 }
 

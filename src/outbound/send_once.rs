@@ -36,7 +36,7 @@ pub struct SendContext {
     pub topic: String,
     /// The inbound MessageSid.
     pub inbound_sid: MessageSid,
-    /// `accept`, `reply`, or `reply-2`, `reply-3`... for the parts of a long reply.
+    /// Which of the job's sends this is (`accept`, `reply`, `reply-N`, `extra-N`).
     pub kind: SendKind,
     /// TTL of markers and delivery records (seconds).
     pub ttl_s: u64,

@@ -74,10 +74,10 @@ pub struct Profile {
     /// A MessageSid seen within this window is answered but not queued again.
     #[serde(default = "defaults::dedup_ttl_s", deserialize_with = "flex::u64")]
     pub dedup_ttl_s: u64,
-    /// How long a message's completed or error record is kept.
+    /// How long a message's record (completed or dead-lettered) is kept.
     #[serde(default = "defaults::record_ttl_s", deserialize_with = "flex::u64")]
     pub record_ttl_s: u64,
-    /// How many recent completed (and, separately, error) message ids each topic lists.
+    /// How many recent completed message ids each topic lists.
     #[serde(default = "defaults::recent_records", deserialize_with = "flex::usize")]
     pub recent_records: usize,
     /// How long a dead letter is kept.
@@ -92,7 +92,7 @@ pub struct Profile {
         deserialize_with = "flex::usize"
     )]
     pub max_dead_letters: usize,
-    /// Ingress answers 503 when a topic's queue holds more jobs than this.
+    /// Ingress answers 503 when a topic's queue holds this many jobs or more.
     #[serde(default = "defaults::max_queue_depth", deserialize_with = "flex::u64")]
     pub max_queue_depth: u64,
     /// How long a client may take to send a request's headers, and again its body.
@@ -147,7 +147,7 @@ pub struct TopicSettings {
     /// Text answered (or sent, see `send_on_accept`) when a message is accepted.
     #[serde(default)]
     pub accept_response: Option<String>,
-    /// Text answered with a 503/500 when the message could not be queued.
+    /// Text answered with the 503 when the message could not be queued.
     #[serde(default)]
     pub error_response: Option<String>,
     /// Longest accepted message, in characters.

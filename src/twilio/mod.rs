@@ -3,9 +3,9 @@
 //! split into segments (`segments`, over the GSM 03.38 alphabet in `gsm`). Nothing here knows
 //! about Redis or actors.
 
-pub mod client;
-pub mod gsm;
-pub mod keywords;
+pub(crate) mod client;
+pub(crate) mod gsm;
+pub(crate) mod keywords;
 pub mod segments;
 pub mod signature;
-pub mod twiml;
+pub(crate) mod twiml;
