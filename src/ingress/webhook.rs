@@ -26,7 +26,12 @@ pub async fn read(
     topic: &Topic,
     state: &IngressState,
 ) -> Result<Vec<(String, String)>, IngressError> {
-    let body = body::read(payload, MAX_BODY_BYTES, state.request_timeout).await?;
+    // Refused before its body is read: a request that cannot pass the signature check should not
+    // hold a connection and a buffer while its body trickles in.
+    if state.signatures && !request.headers().contains_key(SIGNATURE_HEADER) {
+        return Err(IngressError::Forbidden);
+    }
+    let body = body::read(request, payload, MAX_BODY_BYTES, state.request_timeout).await?;
     let is_get = request.method() == Method::GET;
     let raw: &[u8] = if is_get {
         request.query_string().as_bytes()

@@ -101,6 +101,13 @@ pub struct Profile {
         deserialize_with = "flex::u64"
     )]
     pub request_timeout_ms: u64,
+    /// Most client connections the HTTP server holds open at once; more wait in the listen
+    /// backlog. Bounds the memory a flood of slow connections can take.
+    #[serde(
+        default = "defaults::max_connections",
+        deserialize_with = "flex::usize"
+    )]
+    pub max_connections: usize,
     /// The dashboard's token (`Authorization: Bearer ...`); unset, the dashboard is off.
     #[serde(default)]
     pub dashboard_token: Option<Secret>,
@@ -325,6 +332,9 @@ mod defaults {
     }
     pub fn request_timeout_ms() -> u64 {
         10_000
+    }
+    pub fn max_connections() -> usize {
+        256
     }
     pub fn twilio_timeout_ms() -> u64 {
         10_000

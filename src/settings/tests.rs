@@ -104,6 +104,22 @@ fn numbers_and_booleans_may_come_from_the_environment() {
 }
 
 #[test]
+fn max_connections_defaults_to_what_the_root_file_documents_and_must_be_above_0() {
+    let prod_env = env_with(&[("REDIS_URL", "redis://cache:6379/0")]);
+    let dev = load_str(ROOT, Path::new("settings.toml"), "dev", &env_with(&[])).unwrap();
+    let prod = load_str(ROOT, Path::new("settings.toml"), "prod", &prod_env).unwrap();
+    assert_eq!(dev.profile.max_connections, 256);
+    assert_eq!(prod.profile.max_connections, dev.profile.max_connections);
+
+    let text = ROOT.replace("max_connections = 256", "max_connections = 0");
+    let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert_eq!(
+        err.problems()[0].to_string(),
+        "`profiles.dev.max_connections` must be above 0"
+    );
+}
+
+#[test]
 fn an_unknown_profile_lists_the_known_ones() {
     let err = load_str(ROOT, Path::new("settings.toml"), "staging", &env_with(&[])).unwrap_err();
     let text = err.to_string();

@@ -132,6 +132,7 @@ fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
         ("max_queue_depth", profile.max_queue_depth),
         ("twilio_timeout_ms", profile.twilio_timeout_ms),
         ("request_timeout_ms", profile.request_timeout_ms),
+        ("max_connections", profile.max_connections as u64),
     ] {
         if value == 0 {
             push(problems, format!("{key}.{name}"), "must be above 0".into());
