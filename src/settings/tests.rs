@@ -105,7 +105,11 @@ fn numbers_and_booleans_may_come_from_the_environment() {
 
 #[test]
 fn max_connections_defaults_to_what_the_root_file_documents_and_must_be_above_0() {
-    let prod_env = env_with(&[("REDIS_URL", "redis://cache:6379/0")]);
+    let prod_env = env_with(&[
+        ("REDIS_URL", "redis://cache:6379/0"),
+        ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+        ("TWILIO_AUTH_TOKEN", "0123456789abcdef0123456789abcdef"),
+    ]);
     let dev = load_str(ROOT, Path::new("settings.toml"), "dev", &env_with(&[])).unwrap();
     let prod = load_str(ROOT, Path::new("settings.toml"), "prod", &prod_env).unwrap();
     assert_eq!(dev.profile.max_connections, 256);
