@@ -27,8 +27,9 @@ use crate::ingress::request_log::RequestLog;
 use crate::ingress::{self, IngressShared, IngressState};
 use crate::metrics::Metrics;
 use crate::settings::{Profile, Settings, SettingsError};
-use crate::store::connection::{connect, redact_url, COMMAND_TIMEOUT};
+use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
+use crate::store::target::{RedisTarget, TargetError};
 use crate::validators::ValidatorRegistry;
 
 /// Which parts of the pipeline this process runs.
@@ -87,10 +88,13 @@ pub enum StartupError {
     /// `--topic` named a topic the settings do not define.
     #[error("unknown topic `{0}` given with --topic or $TOPIC")]
     UnknownTopic(String),
+    /// The Redis settings cannot be used (the CA file cannot be read).
+    #[error(transparent)]
+    RedisTarget(#[from] TargetError),
     /// Redis could not be reached.
     #[error("failed to connect to redis at {url}")]
     Redis {
-        /// The Redis URL, password removed.
+        /// The Redis URL or sentinels, passwords removed.
         url: String,
         /// What Redis or the connection said.
         #[source]
@@ -142,11 +146,18 @@ impl App {
         }
         let profile = &settings.profile;
         let keys = Keys::new(profile.redis_prefix.clone());
+        let target = RedisTarget::from_profile(profile)?;
+        if target.tls_insecure() {
+            log::warn!(
+                "redis_tls_insecure is on: Redis's TLS certificate is not checked, so the connection can be intercepted"
+            );
+        }
         let redis_error = |source| StartupError::Redis {
-            url: redact_url(profile.redis.expose()),
+            url: target.describe(),
             source,
         };
-        let shared = connect(&profile.redis, COMMAND_TIMEOUT)
+        let events = options.metrics.redis.clone();
+        let shared = connect(&target, COMMAND_TIMEOUT, events.clone())
             .await
             .map_err(redis_error)?;
         let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
@@ -170,7 +181,7 @@ impl App {
                 if !wanted || topic.settings.workers == 0 {
                     continue;
                 }
-                let reader = connect(&profile.redis, READ_BLOCK + COMMAND_TIMEOUT)
+                let reader = connect(&target, READ_BLOCK + COMMAND_TIMEOUT, events.clone())
                     .await
                     .map_err(redis_error)?;
                 let deps = WorkerDeps {
@@ -223,7 +234,7 @@ impl App {
                 .clone()
                 .filter(|t| !t.expose().is_empty()),
             redis: shared,
-            redis_url: profile.redis.clone(),
+            redis_target: target.clone(),
             keys,
             dedup_ttl_s: profile.dedup_ttl_s,
             max_queue_depth: profile.max_queue_depth,

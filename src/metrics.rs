@@ -4,7 +4,8 @@
 //! files) come with them.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Every metric; cloned cheaply (the vectors are shared handles).
@@ -39,11 +40,38 @@ pub struct Metrics {
     pub handler_seconds: HistogramVec,
     /// Seconds from webhook received to outcome recorded, per topic.
     pub end_to_end_seconds: HistogramVec,
+    /// Redis connection events: broken connections and primaries that moved.
+    pub redis: RedisEvents,
+}
+
+/// What this process's Redis connections saw.
+#[derive(Clone)]
+pub struct RedisEvents {
+    /// Requests that found their connection broken (the connection then reconnects).
+    pub reconnects: IntCounter,
+    /// Times a connection moved to a new primary after a failover.
+    pub failovers: IntCounter,
+}
+
+impl Default for RedisEvents {
+    /// Counters that no registry serves, for connections outside the server (the tools).
+    fn default() -> Self {
+        let counter = |name: &str| IntCounter::new(name, name).expect("a valid metric name");
+        RedisEvents {
+            reconnects: counter("redis_reconnects_total"),
+            failovers: counter("redis_failovers_total"),
+        }
+    }
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let opts = Opts::new(name, help).namespace("pyrowire");
     register(registry, IntCounterVec::new(opts, labels))
+}
+
+fn single_counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let opts = Opts::new(name, help).namespace("pyrowire");
+    register(registry, IntCounter::with_opts(opts))
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGaugeVec {
@@ -138,6 +166,18 @@ impl Metrics {
                 "Webhook received to outcome recorded",
                 slow,
             ),
+            redis: RedisEvents {
+                reconnects: single_counter(
+                    &r,
+                    "redis_reconnects_total",
+                    "Redis requests that found their connection broken (it then reconnects)",
+                ),
+                failovers: single_counter(
+                    &r,
+                    "redis_failovers_total",
+                    "Times a Redis connection moved to a new primary",
+                ),
+            },
             registry: r,
         }
     }

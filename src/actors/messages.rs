@@ -57,10 +57,21 @@ pub enum Enqueued {
     },
 }
 
-/// Check that Redis answers.
+/// Check that Redis answers, and whether the node written to is a primary.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), crate::actors::queue::error::QueueError>")]
+#[rtype(result = "Result<Pong, crate::actors::queue::error::QueueError>")]
 pub struct Ping;
+
+/// What [`Ping`] found.
+#[derive(Debug, Clone)]
+pub struct Pong {
+    /// The connection form (`single`, `sentinel`).
+    pub form: &'static str,
+    /// `host:port` of the node written to.
+    pub address: String,
+    /// Whether that node says it is a primary (`ROLE`); false for a demoted node.
+    pub primary: bool,
+}
 
 /// Handle one queued job (pool → worker).
 #[derive(Debug, Clone, Message)]

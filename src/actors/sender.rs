@@ -8,8 +8,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::connection::RedisConn;
 use actix::{Actor, Context, Handler, ResponseFuture};
-use redis::aio::ConnectionManager;
 
 use crate::actors::messages::SendSms;
 use crate::domain::mask_number;
@@ -23,7 +23,7 @@ use crate::twilio::segments::analyze;
 /// Sends SMS/MMS for every topic.
 pub struct TwilioSender {
     topics: Arc<Topics>,
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     options: SenderOptions,
     clients: HashMap<String, Rc<TwilioClient>>,
@@ -42,12 +42,7 @@ pub struct SenderOptions {
 
 impl TwilioSender {
     /// A sender for these topics, keeping its markers through `conn`.
-    pub fn new(
-        topics: Arc<Topics>,
-        conn: ConnectionManager,
-        keys: Keys,
-        options: SenderOptions,
-    ) -> Self {
+    pub fn new(topics: Arc<Topics>, conn: RedisConn, keys: Keys, options: SenderOptions) -> Self {
         TwilioSender {
             topics,
             conn,

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::domain::topic::build_topics;
 use crate::handlers::HandlerRegistry;
 use crate::settings::{Settings, SettingsError};
-use crate::store::connection::redact_url;
+use crate::store::target::RedisTarget;
 use crate::validators::ValidatorRegistry;
 
 /// Validates everything `serve` would (handlers and validators included) and returns a summary.
@@ -31,7 +31,7 @@ pub fn check(settings: &Settings) -> Result<String, SettingsError> {
         out,
         "  listen {}:{port}, redis {}, signatures {}, dry run {}",
         profile.host,
-        redact_url(profile.redis.expose()),
+        RedisTarget::from_profile(profile).map_or_else(|e| e.to_string(), |t| t.describe()),
         if profile.signatures_checked(&settings.profile_name) {
             "checked"
         } else {

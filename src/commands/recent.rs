@@ -8,8 +8,9 @@ use redis::Commands;
 use crate::domain::mask_number;
 use crate::domain::record::Record;
 use crate::settings::Settings;
-use crate::store::connection::{connect_blocking, redact_url};
+use crate::store::connection::connect_blocking;
 use crate::store::keys::Keys;
+use crate::store::target::RedisTarget;
 
 /// Why the records could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +34,17 @@ pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, 
     if !settings.topics.contains_key(topic) {
         return Err(RecentError::UnknownTopic(topic.to_string()));
     }
-    let url = &settings.profile.redis;
+    let target = RedisTarget::for_tools(&settings.profile);
+    let url = target
+        .as_ref()
+        .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
     let redis_error = |source| RecentError::Redis {
-        url: redact_url(url.expose()),
+        url: url.clone(),
         source,
     };
-    let mut conn = connect_blocking(url).map_err(redis_error)?;
+    let mut conn = target
+        .and_then(|target| connect_blocking(&target))
+        .map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let mut out = String::new();
     let last = limit.saturating_sub(1) as isize;

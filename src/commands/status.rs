@@ -3,10 +3,12 @@
 
 use std::fmt::Write;
 
+use crate::metrics::RedisEvents;
 use crate::settings::Settings;
-use crate::store::connection::{connect, redact_url, COMMAND_TIMEOUT};
+use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
 use crate::store::overview::{overview, TopicOverview};
+use crate::store::target::RedisTarget;
 
 /// Why the status could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -21,15 +23,15 @@ pub struct StatusError {
 
 /// Reads every topic's status and formats it as a table.
 pub fn status(settings: &Settings) -> Result<String, StatusError> {
-    let url = settings.profile.redis.clone();
+    let target = RedisTarget::for_tools(&settings.profile);
+    let url = target
+        .as_ref()
+        .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let topics: Vec<String> = settings.topics.keys().cloned().collect();
-    let redis_error = |source| StatusError {
-        url: redact_url(url.expose()),
-        source,
-    };
+    let redis_error = |source| StatusError { url, source };
     let snapshot = actix_rt::System::new().block_on(async {
-        let mut conn = connect(&url, COMMAND_TIMEOUT).await?;
+        let mut conn = connect(&target?, COMMAND_TIMEOUT, RedisEvents::default()).await?;
         overview(&mut conn, &keys, &topics).await
     });
     let snapshot = snapshot.map_err(redis_error)?;

@@ -1,5 +1,6 @@
-//! `GET /health` (readiness): 200 when Redis answers and the process takes webhooks, 503 when
-//! Redis is down or the process is shutting down. `GET /health/live` (liveness): 200 while the
+//! `GET /health` (readiness): 200 when the Redis primary answers and the process takes webhooks,
+//! 503 when Redis is down, only a replica answers, or the process is shutting down; the JSON
+//! names the connection form (`single`, `sentinel`) and the primary's `host:port`. `GET /health/live` (liveness): 200 while the
 //! process runs, whatever Redis does, so a platform does not restart it during a Redis outage.
 
 use actix_web::{web, HttpResponse};
@@ -13,10 +14,18 @@ pub async fn health(state: web::Data<IngressState>) -> HttpResponse {
     if state.is_draining() {
         return HttpResponse::ServiceUnavailable().json(json!({"status": "draining"}));
     }
+    let form = state.redis.form().name();
     match state.queue.send(Ping).await {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ok", "redis": "up"})),
+        Ok(Ok(pong)) if pong.primary => HttpResponse::Ok().json(json!({
+            "status": "ok", "redis": "up", "form": pong.form, "primary": pong.address,
+        })),
+        // A demoted node answers but takes no writes: not ready until the primary is found.
+        Ok(Ok(pong)) => HttpResponse::ServiceUnavailable().json(json!({
+            "status": "unavailable", "redis": "no primary", "form": pong.form,
+            "node": pong.address,
+        })),
         _ => HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "unavailable", "redis": "down"})),
+            .json(json!({"status": "unavailable", "redis": "down", "form": form})),
     }
 }
 

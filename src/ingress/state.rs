@@ -13,6 +13,7 @@ use crate::domain::topic::{Topic, Topics};
 use crate::metrics::Metrics;
 use crate::settings::Secret;
 use crate::store::keys::Keys;
+use crate::store::target::RedisTarget;
 
 /// What all HTTP worker threads share.
 pub struct IngressShared {
@@ -34,9 +35,9 @@ pub struct IngressShared {
     pub dashboard_token: Option<Secret>,
     /// The shared Redis connection, for the dashboard and the queue gauges (and the queue
     /// actors until their own connections are up).
-    pub redis: redis::aio::ConnectionManager,
+    pub redis: crate::store::connection::RedisConn,
     /// Where each queue actor opens its own connection.
-    pub redis_url: Secret,
+    pub redis_target: RedisTarget,
     /// Key builder.
     pub keys: Keys,
     /// A MessageSid is not queued again within this window (seconds).
@@ -60,7 +61,8 @@ impl IngressState {
     pub fn start(shared: Arc<IngressShared>) -> Self {
         let queue = RedisQueue::new(
             shared.redis.clone(),
-            shared.redis_url.clone(),
+            shared.redis_target.clone(),
+            shared.metrics.redis.clone(),
             shared.keys.clone(),
             shared.dedup_ttl_s,
             shared.max_queue_depth,

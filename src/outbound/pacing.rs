@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::store::connection::RedisConn;
 use redis::Script;
 
 /// See `pacing.lua`.
@@ -14,7 +14,7 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("pa
 
 /// Reserves `segments` sends at `per_second` on `key`; returns how long to wait before sending.
 pub async fn reserve(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     key: &str,
     per_second: f64,
     segments: u32,

@@ -10,7 +10,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::store::connection::RedisConn;
 use redis::{AsyncCommands, Script};
 
 use crate::domain::clock::{now_ms, parse_twilio_date, utc_day};
@@ -50,7 +50,7 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("clai
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
 /// recipient opted out.
 pub async fn send_once(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     client: &TwilioClient,
     cx: &SendContext,
     sms: &OutboundSms,
@@ -118,7 +118,7 @@ pub async fn send_once(
 
 /// Runs [`CLAIM_LUA`]: whether the number opted out, and the marker's fields before the call.
 async fn claim(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     cx: &SendContext,
     mark: &str,
     to: &str,
@@ -132,6 +132,13 @@ async fn claim(
         .invoke_async(conn)
         .await
         .map_err(redis_error)?;
+    // The mark must outlive a failover before Twilio is called: a mark only the dead primary
+    // held would let the same reply go out twice. Not confirmed = not sent (retried later).
+    conn.confirm_replicated().await.map_err(|e| {
+        TwilioError::not_sent(format!(
+            "the send marker was not confirmed by replicas: {e}"
+        ))
+    })?;
     let opted_out = matches!(reply.first(), Some(redis::Value::Int(1)));
     let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
     let fields = reply[1.min(reply.len())..]
@@ -144,7 +151,7 @@ async fn claim(
 
 /// Waits for this send's turn (`segments` of it) under the topic's pace; a Redis failure does not
 /// hold it up.
-async fn pace(conn: &mut ConnectionManager, cx: &SendContext, segments: u32) {
+async fn pace(conn: &mut RedisConn, cx: &SendContext, segments: u32) {
     let Some(per_second) = cx.max_per_second else {
         return;
     };
@@ -176,7 +183,7 @@ fn find_sent<'a>(
 /// Stores the SID (and status, segments) of a message Twilio has on the marker, and answers it as
 /// sent.
 async fn store_sent(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     cx: &SendContext,
     mark: &str,
     message: &MessageResource,

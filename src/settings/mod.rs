@@ -6,6 +6,7 @@ mod flex;
 mod interpolate;
 pub mod load;
 mod problem;
+mod redis;
 mod secret;
 mod validate;
 
@@ -17,6 +18,7 @@ use serde::Deserialize;
 
 pub use load::{choose_profile, load, load_str, LoadOptions, SettingsError};
 pub use problem::Problem;
+pub use redis::SentinelSettings;
 pub use secret::Secret;
 
 /// The hard upper bound for `max_message_length`: Twilio's own limit for one message body.
@@ -48,8 +50,29 @@ pub struct Profile {
     /// Log filter used when `RUST_LOG` is unset.
     #[serde(default = "defaults::log_level")]
     pub log_level: String,
-    /// Redis URL; password and db go in the URL, `rediss://` for TLS.
-    pub redis: Secret,
+    /// One Redis node: a `redis://`, `rediss://` (TLS) or `unix://` URL with password and db.
+    /// Exactly one of `redis` and `redis_sentinel` is set.
+    #[serde(default)]
+    pub redis: Option<Secret>,
+    /// A primary with replicas behind Redis Sentinel.
+    #[serde(default)]
+    pub redis_sentinel: Option<SentinelSettings>,
+    /// A CA certificate (PEM) to trust for `rediss://`, instead of the system's roots.
+    #[serde(default)]
+    pub redis_ca_file: Option<PathBuf>,
+    /// Accept any certificate for `rediss://` (Heroku Redis serves a self-signed one); warns.
+    #[serde(default, deserialize_with = "flex::bool")]
+    pub redis_tls_insecure: bool,
+    /// Above 0, a webhook is answered 200 (and a reply sent) only once `WAIT` confirms that
+    /// this many replicas hold the write.
+    #[serde(default, deserialize_with = "flex::u32")]
+    pub min_replica_acks: u32,
+    /// How long `WAIT` may take for `min_replica_acks`.
+    #[serde(
+        default = "defaults::replica_ack_timeout_ms",
+        deserialize_with = "flex::u64"
+    )]
+    pub replica_ack_timeout_ms: u64,
     /// Prefix of every Redis key this server writes.
     #[serde(default = "defaults::redis_prefix")]
     pub redis_prefix: String,
@@ -294,6 +317,9 @@ pub struct TwilioSettings {
 }
 
 mod defaults {
+    pub fn replica_ack_timeout_ms() -> u64 {
+        200
+    }
     pub fn host() -> String {
         "127.0.0.1".into()
     }

@@ -361,3 +361,47 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_profile_sets_exactly_one_redis_form_and_a_readable_ca_file() {
+    let none = ROOT.replace("redis = \"${REDIS_URL:-redis://127.0.0.1:6379/0}\"", "");
+    let err = load_str(&none, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`profiles.dev` must set exactly one of `redis`"),
+        "{err}"
+    );
+    let both = format!(
+        "{ROOT}\n[profiles.dev.redis_sentinel]\nmaster = \"m\"\nnodes = [\"redis://127.0.0.1:26379\"]\n"
+    );
+    let err = load_str(&both, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert!(err.to_string().contains("exactly one of"), "{err}");
+
+    let text = ROOT.replace(
+        "redis = \"${REDIS_URL:-redis://127.0.0.1:6379/0}\"",
+        "redis = \"http://127.0.0.1:6379\"\nredis_ca_file = \"/no/such/ca.pem\"",
+    );
+    let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"profiles.dev.redis"), "{keys:?}");
+    assert!(keys.contains(&"profiles.dev.redis_ca_file"), "{keys:?}");
+}
+
+#[test]
+fn a_sentinel_profile_is_read_and_checked() {
+    let text = ROOT.replace(
+        "redis = \"${REDIS_URL:-redis://127.0.0.1:6379/0}\"",
+        "",
+    ) + "\n[profiles.dev.redis_sentinel]\nmaster = \"mymaster\"\nnodes = [\"redis://:pw@127.0.0.1:26379\", \"tcp://x\"]\npassword = \"secret\"\n";
+    let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert_eq!(
+        err.problems()[0].to_string(),
+        "`profiles.dev.redis_sentinel.nodes[1]` must be a redis:// or rediss:// URL"
+    );
+    assert!(!err.to_string().contains("pw@"), "no password in messages");
+    let good = text.replace(", \"tcp://x\"", "");
+    let settings = load_str(&good, Path::new("s.toml"), "dev", &env_with(&[])).unwrap();
+    let sentinel = settings.profile.redis_sentinel.unwrap();
+    assert_eq!(sentinel.master, "mymaster");
+    assert_eq!(sentinel.nodes.len(), 1);
+}

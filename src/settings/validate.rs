@@ -96,16 +96,7 @@ fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
     if profile.host.trim().is_empty() {
         push(problems, format!("{key}.host"), "must not be empty".into());
     }
-    let url = profile.redis.expose();
-    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
-        || redis::parse_redis_url(url).is_none()
-    {
-        push(
-            problems,
-            format!("{key}.redis"),
-            "must be a redis://, rediss:// or unix:// URL".into(),
-        );
-    }
+    check_redis(profile, key, problems);
     let prefix = &profile.redis_prefix;
     if prefix.is_empty() || prefix.contains(['{', '}', ' ']) {
         push(
@@ -138,6 +129,87 @@ fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
             push(problems, format!("{key}.{name}"), "must be above 0".into());
         }
     }
+}
+
+/// Exactly one connection form, each well formed; a CA file that exists. Values are secrets
+/// (URLs may hold passwords): no message prints one.
+fn check_redis(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
+    let single = profile
+        .redis
+        .as_ref()
+        .filter(|u| !u.expose().trim().is_empty());
+    match (single, &profile.redis_sentinel) {
+        (Some(_), Some(_)) | (None, None) => push(
+            problems,
+            key.to_string(),
+            "must set exactly one of `redis` (one node) and `redis_sentinel` (a primary with \
+             replicas behind sentinels)"
+                .into(),
+        ),
+        _ => {}
+    }
+    if let Some(url) = single {
+        if !is_redis_url(url.expose(), &["redis://", "rediss://", "unix://"]) {
+            push(
+                problems,
+                format!("{key}.redis"),
+                "must be a redis://, rediss:// or unix:// URL".into(),
+            );
+        }
+    }
+    if let Some(sentinel) = &profile.redis_sentinel {
+        let key = format!("{key}.redis_sentinel");
+        if sentinel.master.trim().is_empty() {
+            push(
+                problems,
+                format!("{key}.master"),
+                "must not be empty".into(),
+            );
+        }
+        if sentinel.nodes.is_empty() {
+            push(
+                problems,
+                format!("{key}.nodes"),
+                "must list at least one sentinel".into(),
+            );
+        }
+        for (i, node) in sentinel.nodes.iter().enumerate() {
+            if !is_redis_url(node.expose(), &["redis://", "rediss://"]) {
+                push(
+                    problems,
+                    format!("{key}.nodes[{i}]"),
+                    "must be a redis:// or rediss:// URL".into(),
+                );
+            }
+        }
+    }
+    if let Some(path) = &profile.redis_ca_file {
+        if !path.is_file() {
+            push(
+                problems,
+                format!("{key}.redis_ca_file"),
+                format!("is not a readable file, got `{}`", path.display()),
+            );
+        }
+    }
+    if profile.min_replica_acks > 16 {
+        push(
+            problems,
+            format!("{key}.min_replica_acks"),
+            format!("must be at most 16, got {}", profile.min_replica_acks),
+        );
+    }
+    if profile.replica_ack_timeout_ms == 0 {
+        push(
+            problems,
+            format!("{key}.replica_ack_timeout_ms"),
+            "must be above 0".into(),
+        );
+    }
+}
+
+fn is_redis_url(url: &str, schemes: &[&str]) -> bool {
+    schemes.iter().any(|s| url.starts_with(s)) && redis::parse_redis_url(url).is_some()
 }
 
 fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {

@@ -7,3 +7,4 @@ pub mod connection;
 pub mod dead_letters;
 pub mod keys;
 pub mod overview;
+pub mod target;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use redis::aio::ConnectionManager;
+use crate::store::connection::RedisConn;
 use redis::AsyncCommands;
 use serde::Serialize;
 
@@ -108,7 +108,7 @@ pub struct SentSummary {
 
 /// Reads the snapshot of `topics`.
 pub async fn overview(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     keys: &Keys,
     topics: &[String],
 ) -> redis::RedisResult<Overview> {
@@ -124,7 +124,7 @@ pub async fn overview(
 
 /// Queue depth and in-flight jobs of a topic (for the gauges).
 pub async fn depth(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
 ) -> redis::RedisResult<(u64, u64)> {
@@ -154,7 +154,7 @@ pub async fn depth(
 }
 
 async fn topic_overview(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
 ) -> redis::RedisResult<TopicOverview> {
@@ -192,7 +192,7 @@ async fn topic_overview(
 }
 
 async fn dead_letters(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
 ) -> redis::RedisResult<Vec<DeadSummary>> {
@@ -216,7 +216,7 @@ async fn dead_letters(
 }
 
 async fn recent(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
 ) -> redis::RedisResult<Vec<RecentSummary>> {
@@ -264,7 +264,7 @@ async fn recent(
 }
 
 async fn get_all(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     keys: Vec<String>,
 ) -> redis::RedisResult<Vec<Option<String>>> {
     if keys.is_empty() {

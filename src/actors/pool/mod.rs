@@ -12,11 +12,11 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::store::connection::RedisConn;
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseFuture, Supervisor,
     WrapFuture,
 };
-use redis::aio::ConnectionManager;
 use redis::streams::StreamId;
 use tokio::sync::oneshot;
 
@@ -44,9 +44,9 @@ const MAX_PARKED: usize = 512;
 /// Redis connections of a pool.
 pub struct PoolConnections {
     /// Used only for the blocking read.
-    pub reader: ConnectionManager,
+    pub reader: RedisConn,
     /// The process's shared connection, for everything else.
-    pub shared: ConnectionManager,
+    pub shared: RedisConn,
 }
 
 struct Parked {

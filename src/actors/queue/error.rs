@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::store::breaker::{is_outage, Outage};
+use crate::store::connection::ReplicationError;
 
 /// Why a job could not be queued. Cloned to every job of a failed batch.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum QueueError {
     /// The script answered something it never answers.
     #[error("unexpected answer from the enqueue script: {0}")]
     Unexpected(String),
+    /// `WAIT` did not see `min_replica_acks` replicas hold the batch in time.
+    #[error("the write was not confirmed by enough replicas")]
+    NotReplicated(#[source] Arc<ReplicationError>),
     /// Redis failed moments ago; the request was not tried (see [`crate::store::breaker::Breaker`]).
     #[error("redis is unavailable (failing fast until the next probe)")]
     Down,
@@ -37,12 +41,24 @@ impl From<serde_json::Error> for QueueError {
     }
 }
 
+impl From<ReplicationError> for QueueError {
+    fn from(error: ReplicationError) -> Self {
+        QueueError::NotReplicated(Arc::new(error))
+    }
+}
+
 impl Outage for QueueError {
     fn down() -> Self {
         QueueError::Down
     }
 
     fn is_outage(&self) -> bool {
-        matches!(self, QueueError::Redis(e) if is_outage(e))
+        match self {
+            QueueError::Redis(e) => is_outage(e),
+            QueueError::NotReplicated(e) => {
+                matches!(&**e, ReplicationError::Redis(e) if is_outage(e))
+            }
+            _ => false,
+        }
     }
 }

@@ -23,16 +23,17 @@ pub use error::QueueError;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::store::connection::RedisConn;
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
-use redis::aio::ConnectionManager;
 use tokio::sync::oneshot;
 
 use self::batch::{answer, Pending, ENQUEUE};
-use crate::actors::messages::{Enqueue, Enqueued, Ping};
-use crate::settings::Secret;
+use crate::actors::messages::{Enqueue, Enqueued, Ping, Pong};
+use crate::metrics::RedisEvents;
 use crate::store::breaker::Breaker;
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
+use crate::store::target::RedisTarget;
 
 /// Most jobs in one script call: bounds how long the script holds Redis (a few µs per job).
 pub const MAX_BATCH: usize = 64;
@@ -49,11 +50,11 @@ struct TopicBatches {
 
 /// Queues jobs; one instance per HTTP worker thread.
 pub struct RedisQueue {
-    conn: ConnectionManager,
+    conn: RedisConn,
     /// Where to open this actor's own connection (`None` once it is open, or without one).
-    own_connection: Option<Secret>,
+    own_connection: Option<(RedisTarget, RedisEvents)>,
     /// This actor's own connection, opened and waiting for no batch to be in flight.
-    opened: Option<ConnectionManager>,
+    opened: Option<RedisConn>,
     keys: Keys,
     dedup_ttl_s: u64,
     max_depth: u64,
@@ -65,15 +66,16 @@ impl RedisQueue {
     /// A queue writing through `conn`, or, once it is up, through its own connection to
     /// `own_connection` (opened when the actor starts, on the actor's thread).
     pub fn new(
-        conn: ConnectionManager,
-        own_connection: Secret,
+        conn: RedisConn,
+        own_connection: RedisTarget,
+        events: RedisEvents,
         keys: Keys,
         dedup_ttl_s: u64,
         max_depth: u64,
     ) -> Self {
         RedisQueue {
             conn,
-            own_connection: Some(own_connection),
+            own_connection: Some((own_connection, events)),
             opened: None,
             keys,
             dedup_ttl_s,
@@ -114,6 +116,10 @@ impl RedisQueue {
         let mut conn = self.conn.clone();
         let call = self.breaker.clone().call(async move {
             let answers: Vec<String> = invocation.invoke_async(&mut conn).await?;
+            // With `min_replica_acks`, a webhook is answered 200 only once replicas hold its
+            // job (and its MessageSid mark): a failover then cannot lose what Twilio was told
+            // was taken. A batch that is not confirmed is answered 503 and Twilio retries.
+            conn.confirm_replicated().await?;
             Ok::<_, QueueError>(answers)
         });
         let topic = topic.to_string();
@@ -148,10 +154,10 @@ impl RedisQueue {
 impl RedisQueue {
     /// Opens this actor's own connection; tries again every [`REOPEN_EVERY`] while it fails.
     fn open_own_connection(&mut self, ctx: &mut Context<Self>) {
-        let Some(url) = self.own_connection.clone() else {
+        let Some((target, events)) = self.own_connection.clone() else {
             return;
         };
-        let opening = async move { connect(&url, COMMAND_TIMEOUT).await };
+        let opening = async move { connect(&target, COMMAND_TIMEOUT, events).await };
         ctx.spawn(
             opening
                 .into_actor(self)
@@ -221,7 +227,7 @@ impl Handler<Enqueue> for RedisQueue {
 }
 
 impl Handler<Ping> for RedisQueue {
-    type Result = ResponseFuture<Result<(), QueueError>>;
+    type Result = ResponseFuture<Result<Pong, QueueError>>;
 
     fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
         let mut conn = self.conn.clone();
@@ -229,8 +235,16 @@ impl Handler<Ping> for RedisQueue {
         Box::pin(async move {
             breaker
                 .call(async move {
-                    redis::cmd("PING").query_async::<String>(&mut conn).await?;
-                    Ok(())
+                    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await?;
+                    let primary = role
+                        .first()
+                        .and_then(|r| redis::from_redis_value::<String>(r).ok())
+                        .is_some_and(|r| r == "master");
+                    Ok(Pong {
+                        form: conn.form().name(),
+                        address: conn.address(),
+                        primary,
+                    })
                 })
                 .await
         })

@@ -7,8 +7,8 @@ pub mod error;
 
 pub use error::RecordError;
 
+use crate::store::connection::RedisConn;
 use actix::{Actor, Context, Handler, ResponseFuture};
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use crate::actors::messages::{
@@ -38,14 +38,14 @@ pub struct Retention {
 
 /// Writes records through the shared connection.
 pub struct Recorder {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     retention: Retention,
 }
 
 impl Recorder {
     /// A recorder with these retention limits.
-    pub fn new(conn: ConnectionManager, keys: Keys, retention: Retention) -> Self {
+    pub fn new(conn: RedisConn, keys: Keys, retention: Retention) -> Self {
         Recorder {
             conn,
             keys,
