@@ -1,6 +1,7 @@
 //! The harness every test binary shares: child processes whose log lines can be awaited
 //! (`process`), the test Redis and private `redis-server`s (`redis_server`), Redis over TLS
-//! (`tls`), the stand-in for Twilio's Messages API (`twilio`), and the account it accepts.
+//! (`tls`), a Sentinel-watched primary and replica (`sentinel`), the stand-in for Twilio's
+//! Messages API (`twilio`), and the account it accepts.
 //!
 //! A binary at the top of `tests/` declares it with `mod common;`, one in a directory with
 //! `#[path = "../common/mod.rs"] mod common;`; each uses only part of it, hence
@@ -8,6 +9,7 @@
 
 pub mod process;
 pub mod redis_server;
+pub mod sentinel;
 pub mod tls;
 pub mod twilio;
 
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 pub use {
     process::Process,
     redis_server::{redis_url, PrivateRedis},
+    sentinel::SentinelSet,
     tls::TlsRedis,
     twilio::{FakeTwilio, Received, Scripted},
 };
