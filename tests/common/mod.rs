@@ -1,12 +1,13 @@
 //! The harness every test binary shares: child processes whose log lines can be awaited
 //! (`process`), the test Redis and private `redis-server`s (`redis_server`), Redis over TLS
-//! (`tls`), a Sentinel-watched primary and replica (`sentinel`), the stand-in for Twilio's
-//! Messages API (`twilio`), and the account it accepts.
+//! (`tls`), a Sentinel-watched primary and replica (`sentinel`), a six-node Redis Cluster
+//! (`cluster`), the stand-in for Twilio's Messages API (`twilio`), and the account it accepts.
 //!
 //! A binary at the top of `tests/` declares it with `mod common;`, one in a directory with
 //! `#[path = "../common/mod.rs"] mod common;`; each uses only part of it, hence
 //! `#[allow(dead_code)]` on that declaration.
 
+pub mod cluster;
 pub mod process;
 pub mod redis_server;
 pub mod sentinel;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 // The names most tests need, at the top; a binary that leaves one unused is not warned.
 #[allow(unused_imports)]
 pub use {
+    cluster::ClusterSet,
     process::Process,
     redis_server::{redis_url, PrivateRedis},
     sentinel::SentinelSet,
