@@ -20,6 +20,15 @@ ensure_redis_server() {
   apt_install redis-server
 }
 
+# The TLS tests make a throwaway certificate authority and server certificate with openssl.
+ensure_openssl() {
+  if command -v openssl >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "openssl is missing; installing it with apt-get" >&2
+  apt_install openssl
+}
+
 port_is_free() {
   ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }

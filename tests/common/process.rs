@@ -1,5 +1,5 @@
-//! A real child process (pyrowire, an example, redis-server) whose output lines can be awaited;
-//! killed when dropped.
+//! A real child process (pyrowire, an example, redis-server) whose output lines can be awaited,
+//! killed when dropped; and short commands run to completion within a time limit.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -147,4 +147,28 @@ impl Process {
         let child = &mut self.child;
         super::poll_until(timeout, || child.try_wait().ok().flatten()).await
     }
+}
+
+/// Runs a short command (openssl, redis-cli) to completion with its output captured, polling
+/// without blocking the runtime; kills it and panics when it is still running after `timeout`.
+/// Its output must stay small (a few KiB: it sits in the pipes until the command exits).
+pub async fn run_bounded(mut command: Command, timeout: Duration) -> std::process::Output {
+    let shown = format!("{command:?}");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{shown} does not start: {error}"));
+    let exited = super::poll_until(timeout, || child.try_wait().ok().flatten()).await;
+    if exited.is_none() {
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "{shown} still running after {timeout:?}; it printed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    child.wait_with_output().unwrap()
 }

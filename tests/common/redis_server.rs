@@ -1,5 +1,6 @@
 //! Redis for tests: the shared test Redis that `scripts/test` starts (`REDIS_URL`; tests keep
-//! apart by key prefix), and a private `redis-server` for a test that stops and restarts Redis.
+//! apart by key prefix), a private `redis-server` for a test that stops and restarts Redis, and
+//! one-off commands to a server of a test's own by port (what the topologies poll with).
 
 use std::process::Command;
 use std::time::Duration;
@@ -63,4 +64,28 @@ impl PrivateRedis {
         let exited = server.wait_for_exit(Duration::from_secs(10)).await;
         assert!(exited.is_some(), "redis-server did not stop on SIGTERM");
     }
+}
+
+/// Sends one command to the plain (not TLS) Redis or Sentinel on a loopback port, with short
+/// connect, read and write timeouts; None when it does not answer, answers with an error or
+/// answers with something that is not a `T`.
+pub fn query<T: redis::FromRedisValue>(port: u16, command: &redis::Cmd) -> Option<T> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
+    let mut connection = client
+        .get_connection_with_timeout(Duration::from_millis(500))
+        .ok()?;
+    connection
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .ok()?;
+    connection
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .ok()?;
+    command.query(&mut connection).ok()
+}
+
+/// The `field:value` lines of an INFO section, by field.
+pub fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix(field)?.strip_prefix(':'))
+        .map(str::to_string)
 }
