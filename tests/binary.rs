@@ -238,3 +238,55 @@ async fn refused_and_unknown_requests_log_no_number_no_text_and_no_huge_line() {
         assert!(line.len() < 400, "a {} character log line", line.len());
     }
 }
+
+#[actix_web::test]
+async fn redis_tls_insecure_warns_at_start() {
+    let tls = common::TlsRedis::start().await;
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings_file(dir.path(), &twilio.base);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let redis_line = text.lines().find(|l| l.starts_with("redis =")).unwrap();
+    let text = text.replace(
+        redis_line,
+        &format!("redis = \"{}\"\nredis_tls_insecure = true", tls.url()),
+    );
+    std::fs::write(&path, text).unwrap();
+    let mut command = exe();
+    command
+        .args(["serve", "--profile", "test", "--settings"])
+        .arg(&path)
+        .env("TEST_SID", ACCOUNT_SID)
+        .env("TEST_TOKEN", AUTH_TOKEN)
+        .env_remove("PORT");
+    let server = Process::start(command);
+    let warning = server.wait_for_line("redis_tls_insecure is on", Duration::from_secs(20));
+    assert!(warning.contains("WARN"), "{warning}");
+    server.listening_address();
+}
+
+#[test]
+fn check_names_the_sentinels_without_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings_file(dir.path(), "https://api.twilio.com");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let redis_line = text.lines().find(|l| l.starts_with("redis =")).unwrap();
+    let text = text.replace(redis_line, "")
+        + "\n[profiles.test.redis_sentinel]\nmaster = \"mymaster\"\n\
+           nodes = [\"redis://:sentinel-pw@127.0.0.1:26379\"]\npassword = \"data-pw\"\n";
+    std::fs::write(&path, text).unwrap();
+    let output = exe()
+        .args(["check", "--profile", "test", "--settings"])
+        .arg(&path)
+        .env("TEST_SID", ACCOUNT_SID)
+        .env("TEST_TOKEN", AUTH_TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("redis sentinel master `mymaster` via redis://[redacted]@127.0.0.1:26379"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("-pw"), "{stdout}");
+}
