@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use super::breaker::is_outage;
 use super::target::{Form, RedisTarget, CONNECT_TIMEOUT};
@@ -153,14 +153,16 @@ impl RedisConn {
         }
     }
 
-    /// After a failed request: counts a broken connection, and for a sentinel-backed one asks
-    /// the sentinels where the primary is now (at most every [`RESOLVE_EVERY`]).
-    async fn after_error(&self, error: &RedisError) {
-        let readonly = error.kind() == ErrorKind::ReadOnly;
-        if !(is_outage(error) || readonly) {
+    /// After a request that failed as a dead node's (`broken`) or a demoted one's (`readonly`):
+    /// counts a broken connection, and for a sentinel-backed one asks the sentinels where the
+    /// primary is now (at most every [`RESOLVE_EVERY`]).
+    async fn after_error(&self, broken: bool, readonly: bool) {
+        if !(broken || readonly) {
             return;
         }
-        self.shared.events.reconnects.inc();
+        if broken {
+            self.shared.events.reconnects.inc();
+        }
         if self.form() != Form::Sentinel {
             return;
         }
@@ -193,13 +195,25 @@ impl RedisConn {
     }
 }
 
+/// Whether a reply is Redis's `READONLY` error: the node was demoted to a replica. (Server
+/// errors arrive as values; they become `Err` only when the caller reads the reply.)
+fn is_readonly(value: &Value) -> bool {
+    match value {
+        Value::ServerError(error) => error.code() == "READONLY",
+        Value::Array(items) => items.iter().any(is_readonly),
+        _ => false,
+    }
+}
+
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
             let mut conn = self.current().conn;
             let result = conn.req_packed_command(cmd).await;
-            if let Err(error) = &result {
-                self.after_error(error).await;
+            match &result {
+                Err(error) => self.after_error(is_outage(error), false).await,
+                Ok(value) if is_readonly(value) => self.after_error(false, true).await,
+                Ok(_) => {}
             }
             result
         })
@@ -214,8 +228,10 @@ impl ConnectionLike for RedisConn {
         Box::pin(async move {
             let mut conn = self.current().conn;
             let result = conn.req_packed_commands(cmd, offset, count).await;
-            if let Err(error) = &result {
-                self.after_error(error).await;
+            match &result {
+                Err(error) => self.after_error(is_outage(error), false).await,
+                Ok(values) if values.iter().any(is_readonly) => self.after_error(false, true).await,
+                Ok(_) => {}
             }
             result
         })

@@ -65,7 +65,11 @@ async fn a_rediss_url_with_the_ca_in_redis_ca_file_carries_the_whole_pipeline() 
     assert!(record.is_some(), "the record is in the TLS Redis");
     let health = app.get_path("/health").await;
     assert_eq!(health.status, 200, "{}", health.body);
-    assert!(health.body.contains("\"form\":\"single\""), "{}", health.body);
+    assert!(
+        health.body.contains("\"form\":\"single\""),
+        "{}",
+        health.body
+    );
 }
 
 #[actix_web::test]

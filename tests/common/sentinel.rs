@@ -164,6 +164,25 @@ impl SentinelSet {
         self.killed_at = Some(Instant::now());
     }
 
+    /// Starts the killed primary again, as a replica of the promoted one (as its supervisor
+    /// would, with the configuration an operator gives a node that lost its role), and waits
+    /// until it is in sync: the promoted primary has a replica again.
+    pub async fn restart_old_primary_as_replica(&mut self) {
+        assert!(self.primary.is_none(), "the old primary is still running");
+        let mut command = data_node(self.primary_port, &self.dir.path().join("primary"));
+        command.args(["--replicaof", "127.0.0.1", &self.replica_port.to_string()]);
+        self.primary = Some(Process::start(command));
+        self.wait(
+            "the old primary to be in sync as a replica",
+            Duration::from_secs(20),
+            |set| {
+                let info: String = query(set.primary_port, redis::cmd("INFO").arg("replication"))?;
+                (info_field(&info, "master_link_status")? == "up").then_some(())
+            },
+        )
+        .await;
+    }
+
     /// Waits until every sentinel names the former replica as the primary and the replica says
     /// it is one (`role:master`); returns the seconds since [`SentinelSet::kill_primary`].
     /// Panics, with the servers' last log lines, when that takes longer than `timeout`.
@@ -227,7 +246,7 @@ impl SentinelSet {
 
 /// A `redis-server` on `port` with its data (an append-only log) in `dir`, logging to stdout.
 fn data_node(port: u16, dir: &Path) -> Command {
-    std::fs::create_dir(dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let mut command = Command::new("redis-server");
     command
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])

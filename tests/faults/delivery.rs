@@ -91,6 +91,21 @@ impl Delivery {
         }
     }
 
+    /// Accepted messages without a reply.
+    pub fn lost(&self) -> usize {
+        self.lost.len()
+    }
+
+    /// Messages replied to more than once.
+    pub fn duplicated(&self) -> usize {
+        self.duplicated.len()
+    }
+
+    /// Messages answered 200.
+    pub fn accepted(&self) -> usize {
+        self.accepted
+    }
+
     pub fn summary(&self) -> String {
         format!(
             "sent={} accepted={} replied={} duplicated={} lost={} misaddressed={} unknown={} \

@@ -42,6 +42,11 @@ pub struct Pyrowire {
 }
 
 impl Pyrowire {
+    /// Every line printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.process.all_lines()
+    }
+
     pub async fn start(settings: &Path, role: Role) -> Pyrowire {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pyrowire"));
         command

@@ -18,6 +18,25 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(redis_url: &str, api_base: &str, workers: usize) -> Setup {
+        Setup::with_redis(
+            &format!("redis = \"{redis_url}\""),
+            "",
+            redis_url,
+            api_base,
+            workers,
+        )
+    }
+
+    /// A settings file whose profile reaches Redis through `redis_lines` (profile keys) and
+    /// `redis_table` (a table of the profile, such as `redis_sentinel`); `store_url` is where the
+    /// test reads what the topic holds.
+    pub fn with_redis(
+        redis_lines: &str,
+        redis_table: &str,
+        store_url: &str,
+        api_base: &str,
+        workers: usize,
+    ) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let prefix = format!("fault{:08x}", rand::random::<u32>());
         let text = format!(
@@ -25,11 +44,12 @@ impl Setup {
 [profiles.test]
 port = 0
 log_level = "info"
-redis = "{redis_url}"
+{redis_lines}
 redis_prefix = "{prefix}"
 claim_idle_ms = {CLAIM_IDLE_MS}
 shutdown_grace_ms = {SHUTDOWN_GRACE_MS}
 max_queue_depth = 100000
+{redis_table}
 
 [topics.{TOPIC}]
 handler = "echo"
@@ -50,7 +70,7 @@ api_base = "{api_base}"
         let path = dir.path().join("settings.toml");
         std::fs::write(&path, text).unwrap();
         let store = Store {
-            client: redis::Client::open(redis_url).unwrap(),
+            client: redis::Client::open(store_url).unwrap(),
             prefix,
         };
         Setup {
@@ -68,6 +88,14 @@ pub struct Store {
 }
 
 impl Store {
+    /// The same keys, read from another node (the primary after a failover).
+    pub fn on(&self, url: &str) -> Store {
+        Store {
+            client: redis::Client::open(url).unwrap(),
+            prefix: self.prefix.clone(),
+        }
+    }
+
     fn connection(&self) -> redis::RedisResult<redis::Connection> {
         let connection = self.client.get_connection_with_timeout(secs(1))?;
         connection.set_read_timeout(Some(secs(2)))?;
