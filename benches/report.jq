@@ -13,6 +13,8 @@ def row(cells): cells | map(tostring)
 row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
 (.ingress | row(["ingress, --role web (no workers)", f(.rps; 0), f(.p50_ms; 2), f(.p99_ms; 2),
   .non_2xx, mem(.), .memory_end.peak_rss_mb])),
+(.ingress_acks | select(. != null) | row(["ingress, min_replica_acks=1", f(.rps; 0), f(.p50_ms; 2),
+  f(.p99_ms; 2), .non_2xx, mem(.), .memory_end.peak_rss_mb])),
 (.ceiling | row(["ceiling (parse, 1 RPUSH)", f(.rps; 0), f(.p50_ms; 2), f(.p99_ms; 2), .non_2xx,
   mem(.), .memory_end.peak_rss_mb])),
 (.end_to_end | row(["end to end, --role all: webhooks", "-", f(.burst.webhooks.p50_ms; 2),
@@ -26,6 +28,9 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
 "wrk: 64 connections, 2 threads, --latency, a unique MessageSid and sender per webhook",
 (.ingress | "ingress: \(.requests) answered, \(.queued) queued, \(.socket_errors) socket errors,"
   + " \(.log_warn_error_lines) warn/error log lines"),
+(.ingress_acks | select(. != null) | "ingress, min_replica_acks=1 (one replica on loopback):"
+  + " \(.requests) answered, \(.queued) queued, \(.replica_queued) on the replica,"
+  + " \(.socket_errors) socket errors, \(.log_warn_error_lines) warn/error log lines"),
 (.end_to_end | "end to end (\(.workers) workers, echo handler): burst of \(.burst.webhooks.requests)"
   + " webhooks (plus any in flight when wrk stopped), \(.burst.replies) replies in"
   + " \(f(.burst.span_s; 2)) s from the first webhook, so its latency includes the queue;"
@@ -41,7 +46,12 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
 ([.ingress, .ceiling] | map(.cpu_us_per_request) | "CPU per request, µs (user + system, from"
   + " /proc): ingress \(f(.[0].server; 1)) + Redis \(f(.[0].redis; 1)); ceiling"
   + " \(f(.[1].server; 1)) + Redis \(f(.[1].redis; 1))"),
+(.ingress_acks | select(. != null) | .cpu_us_per_request | "CPU per request with"
+  + " min_replica_acks=1, µs: ingress \(f(.server; 1)) + Redis \(f(.redis; 1)) + replica"
+  + " \(f(.replica; 1))"),
 (.startup_ms | "start-up, --role all, exec to /health 200: median \(f(.median_ms; 1)) ms"
   + " (\(.runs_ms | map(f(.; 1)) | join(", ")))"),
 "",
-"ratio ingress / ceiling (requests/s): \(f(.ratio_ingress_ceiling; 3))"
+"ratio ingress / ceiling (requests/s): \(f(.ratio_ingress_ceiling; 3))",
+(.ratio_acks_plain | select(. != null) | "ratio ingress min_replica_acks=1 / plain: requests/s"
+  + " \(f(.rps; 3)), p99 \(f(.p99; 3))")

@@ -66,18 +66,61 @@ start_private_redis() {
   return 1
 }
 
+# start_redis_on DIR PORT [SERVER ARGS...]: extra arguments go to redis-server as they are.
 start_redis_on() {
   local dir=$1 port=$2 i
+  shift 2
   mkdir -p "$dir"
   redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly yes \
-    --appendfsync everysec >/dev/null || return 1
+    --appendfsync everysec "$@" >/dev/null || return 1
   for i in $(seq 1 100); do
     if redis-cli -p "$port" ping >/dev/null 2>&1; then
       return 0
     fi
     sleep 0.05
   done
+  return 1
+}
+
+# info_has PORT LINE...: whether every LINE (such as master_link_status:up) is in the INFO of the
+# redis-server on PORT.
+info_has() {
+  local port=$1 info line
+  shift
+  info=$(redis-cli -p "$port" info 2>/dev/null | tr -d '\r') || return 1
+  for line in "$@"; do grep -qx "$line" <<<"$info" || return 1; done
+}
+
+# start_private_replica DIR PRIMARY_PORT -> prints the port of a private redis-server (as
+# start_private_redis) that replicates the one on PRIMARY_PORT; returns once its link to the
+# primary is up, the append-only file it rewrites after the first sync is written, and a write
+# to the primary is confirmed by WAIT (20 s at most), so that a load can start at once. Sets the
+# primary's repl-diskless-sync-delay to 0: the first sync starts at once instead of after 5 s.
+start_private_replica() {
+  local dir=$1 primary=$2 attempt port i
+  redis-cli -p "$primary" config set repl-diskless-sync-delay 0 >/dev/null || return 1
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port) || return 1
+    start_redis_on "$dir" "$port" --replicaof 127.0.0.1 "$primary" && break
+    port=""
+  done
+  if [ -z "$port" ]; then
+    echo "the replica redis-server did not start; see $dir/redis.log" >&2
+    return 1
+  fi
+  for i in $(seq 1 400); do
+    if info_has "$port" master_link_status:up aof_rewrite_in_progress:0 \
+      aof_rewrite_scheduled:0 &&
+      [ "$(printf 'SET replica-probe 1\nWAIT 1 100\nDEL replica-probe\n' |
+        redis-cli -p "$primary" 2>/dev/null | sed -n 2p)" = 1 ]; then
+      echo "$port"
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "the replica on port $port was not linked to its primary, with its append-only file" \
+    "written and writes acknowledged, within 20 s; see $dir/redis.log" >&2
   return 1
 }
 
