@@ -47,6 +47,18 @@ pub struct SendContext {
 /// See `claim_send.lua`.
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("claim_send.lua")));
 
+/// Why a send did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Twilio refused it or could not be reached.
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+    /// The send marker could not be written or confirmed on enough replicas: Redis is
+    /// unavailable. Nothing was sent, and the attempt does not count against the job.
+    #[error("redis unavailable for the send marker: {0}")]
+    Store(String),
+}
+
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
 /// recipient opted out.
 pub async fn send_once(
@@ -54,7 +66,7 @@ pub async fn send_once(
     client: &TwilioClient,
     cx: &SendContext,
     sms: &OutboundSms,
-) -> Result<SentSms, TwilioError> {
+) -> Result<SentSms, SendError> {
     let mark = cx
         .keys
         .send_mark(&cx.topic, &cx.inbound_sid, &cx.kind.to_string());
@@ -111,7 +123,7 @@ pub async fn send_once(
                 let _: Result<(), _> = conn.hset(&opt_outs, &sms.to, now_ms()).await;
                 return Ok(sent(String::new(), Some("opted_out".into()), None));
             }
-            Err(error)
+            Err(error.into())
         }
     }
 }
@@ -122,7 +134,7 @@ async fn claim(
     cx: &SendContext,
     mark: &str,
     to: &str,
-) -> Result<(bool, Vec<(String, String)>), TwilioError> {
+) -> Result<(bool, Vec<(String, String)>), SendError> {
     let reply: Vec<redis::Value> = CLAIM
         .key(mark)
         .key(cx.keys.opt_outs(&cx.topic))
@@ -134,7 +146,7 @@ async fn claim(
         .map_err(redis_error)?;
     // The mark must outlive a failover before Twilio is called: a mark only the dead primary
     // held would let the same reply go out twice. Not confirmed = not sent (retried later).
-    conn.confirm_replicated().await.map_err(|e| {
+    conn.confirm_replicated(mark).await.map_err(|e| {
         TwilioError::not_sent(format!(
             "the send marker was not confirmed by replicas: {e}"
         ))
@@ -217,6 +229,6 @@ async fn store_sent(
 }
 
 /// Redis failing before the POST means nothing was sent.
-fn redis_error(error: redis::RedisError) -> TwilioError {
-    TwilioError::not_sent(format!("redis unavailable for the send marker: {error}"))
+fn redis_error(error: redis::RedisError) -> SendError {
+    SendError::Store(error.to_string())
 }

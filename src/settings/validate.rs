@@ -138,15 +138,37 @@ fn check_redis(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
         .redis
         .as_ref()
         .filter(|u| !u.expose().trim().is_empty());
-    match (single, &profile.redis_sentinel) {
-        (Some(_), Some(_)) | (None, None) => push(
+    let forms = [
+        single.is_some(),
+        profile.redis_cluster.is_some(),
+        profile.redis_sentinel.is_some(),
+    ];
+    if forms.iter().filter(|set| **set).count() != 1 {
+        push(
             problems,
             key.to_string(),
-            "must set exactly one of `redis` (one node) and `redis_sentinel` (a primary with \
-             replicas behind sentinels)"
+            "must set exactly one of `redis` (one node), `redis_cluster` (a Redis Cluster) and \
+             `redis_sentinel` (a primary with replicas behind sentinels)"
                 .into(),
-        ),
-        _ => {}
+        );
+    }
+    if let Some(seeds) = &profile.redis_cluster {
+        if seeds.is_empty() {
+            push(
+                problems,
+                format!("{key}.redis_cluster"),
+                "must list at least one seed node".into(),
+            );
+        }
+        for (i, seed) in seeds.iter().enumerate() {
+            if !is_redis_url(seed.expose(), &["redis://", "rediss://"]) {
+                push(
+                    problems,
+                    format!("{key}.redis_cluster[{i}]"),
+                    "must be a redis:// or rediss:// URL".into(),
+                );
+            }
+        }
     }
     if let Some(url) = single {
         if !is_redis_url(url.expose(), &["redis://", "rediss://", "unix://"]) {

@@ -14,6 +14,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use super::breaker::is_outage;
@@ -44,9 +46,18 @@ struct Shared {
 
 #[derive(Clone)]
 struct Current {
-    conn: ConnectionManager,
-    /// `host:port` of the node, for comparing and logging (never a password).
+    conn: Conn,
+    /// `host:port` of the node, for comparing and logging (never a password); `cluster` for a
+    /// cluster connection.
     address: String,
+}
+
+/// One node's self-reconnecting connection, or a cluster connection that routes each request
+/// by its key's slot and follows the cluster's topology by itself.
+#[derive(Clone)]
+enum Conn {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
 }
 
 /// A write that `WAIT` did not see on `min_replica_acks` replicas in time.
@@ -84,15 +95,87 @@ pub async fn connect(
     })
 }
 
-/// Opens a plain blocking connection to the primary, for the command-line tools.
-pub fn connect_blocking(target: &RedisTarget) -> RedisResult<redis::Connection> {
-    target
-        .primary_client_blocking()?
-        .get_connection_with_timeout(CONNECT_TIMEOUT)
+/// A blocking connection for the command-line tools: to the primary, or to the cluster.
+pub enum BlockingConn {
+    /// One node (the primary).
+    Node(redis::Connection),
+    /// A Redis Cluster.
+    Cluster(Box<redis::cluster::ClusterConnection>),
+}
+
+/// Opens a plain blocking connection to the primary (or the cluster), for the command-line tools.
+pub fn connect_blocking(target: &RedisTarget) -> RedisResult<BlockingConn> {
+    if let Some(cluster) = target.cluster_client(COMMAND_TIMEOUT)? {
+        return Ok(BlockingConn::Cluster(Box::new(cluster.get_connection()?)));
+    }
+    let client = target.primary_client_blocking()?.ok_or_else(no_client)?;
+    Ok(BlockingConn::Node(
+        client.get_connection_with_timeout(CONNECT_TIMEOUT)?,
+    ))
+}
+
+fn no_client() -> RedisError {
+    RedisError::from((redis::ErrorKind::ClientError, "no redis node to connect to"))
+}
+
+impl redis::ConnectionLike for BlockingConn {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        match self {
+            BlockingConn::Node(c) => c.req_packed_command(cmd),
+            BlockingConn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        match self {
+            BlockingConn::Node(c) => c.req_packed_commands(cmd, offset, count),
+            BlockingConn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn req_command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        match self {
+            BlockingConn::Node(c) => c.req_command(cmd),
+            BlockingConn::Cluster(c) => c.req_command(cmd),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            BlockingConn::Node(c) => c.get_db(),
+            BlockingConn::Cluster(c) => c.get_db(),
+        }
+    }
+
+    fn check_connection(&mut self) -> bool {
+        match self {
+            BlockingConn::Node(c) => c.check_connection(),
+            BlockingConn::Cluster(c) => c.check_connection(),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        match self {
+            BlockingConn::Node(c) => c.is_open(),
+            BlockingConn::Cluster(c) => c.is_open(),
+        }
+    }
 }
 
 async fn open(target: &RedisTarget, response_timeout: Duration) -> RedisResult<Current> {
-    let client = target.primary_client().await?;
+    if let Some(cluster) = target.cluster_client(response_timeout)? {
+        let conn = cluster.get_async_connection().await?;
+        return Ok(Current {
+            conn: Conn::Cluster(conn),
+            address: "cluster".into(),
+        });
+    }
+    let client = target.primary_client().await?.ok_or_else(no_client)?;
     let address = address_of(&client);
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(CONNECT_TIMEOUT)
@@ -100,7 +183,10 @@ async fn open(target: &RedisTarget, response_timeout: Duration) -> RedisResult<C
         .set_number_of_retries(2)
         .set_max_delay(1000);
     let conn = ConnectionManager::new_with_config(client, config).await?;
-    Ok(Current { conn, address })
+    Ok(Current {
+        conn: Conn::Node(conn),
+        address,
+    })
 }
 
 fn address_of(client: &redis::Client) -> String {
@@ -133,19 +219,26 @@ impl RedisConn {
     }
 
     /// With `min_replica_acks` above 0: waits (`WAIT`, up to `replica_ack_timeout_ms`) until that
-    /// many replicas hold every write this connection made so far; an error when they do not.
-    pub async fn confirm_replicated(&mut self) -> Result<(), ReplicationError> {
+    /// many replicas hold every write this connection made so far to the node that holds `key`
+    /// (in a cluster, the primary of its slot); an error when they do not.
+    pub async fn confirm_replicated(&mut self, key: &str) -> Result<(), ReplicationError> {
         let target = &self.shared.target;
         let wanted = target.min_replica_acks;
         if wanted == 0 {
             return Ok(());
         }
         let timeout_ms = target.replica_ack_timeout.as_millis() as u64;
-        let acked: u32 = redis::cmd("WAIT")
-            .arg(wanted)
-            .arg(timeout_ms)
-            .query_async(self)
-            .await?;
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(wanted).arg(timeout_ms);
+        let acked: u32 = match self.current().conn {
+            Conn::Node(mut conn) => wait.query_async(&mut conn).await?,
+            Conn::Cluster(mut conn) => {
+                let route = Route::new(key_slot(key), SlotAddr::Master);
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                let value = conn.route_command(&wait, routing).await?;
+                redis::from_redis_value(&value)?
+            }
+        };
         if acked >= wanted {
             Ok(())
         } else {
@@ -174,7 +267,7 @@ impl RedisConn {
         }
         *resolved_at = Some(Instant::now());
         let shared = &self.shared;
-        let Ok(client) = shared.target.primary_client().await else {
+        let Ok(Some(client)) = shared.target.primary_client().await else {
             return;
         };
         let (from, to) = (self.address(), address_of(&client));
@@ -193,6 +286,31 @@ impl RedisConn {
             ),
         }
     }
+}
+
+/// The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag (the part between the first
+/// `{` and the next `}`, when not empty) or of the whole key, modulo 16384.
+pub fn key_slot(key: &str) -> u16 {
+    let bytes = key.as_bytes();
+    let hashed = match key.find('{') {
+        Some(open) => match key[open + 1..].find('}') {
+            Some(len) if len > 0 => &bytes[open + 1..open + 1 + len],
+            _ => bytes,
+        },
+        None => bytes,
+    };
+    let mut crc: u16 = 0;
+    for byte in hashed {
+        crc ^= u16::from(*byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16384
 }
 
 /// Whether a reply is Redis's `READONLY` error: the node was demoted to a replica. (Server
@@ -239,5 +357,48 @@ impl ConnectionLike for RedisConn {
 
     fn get_db(&self) -> i64 {
         self.current().conn.get_db()
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Node(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Node(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Node(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_slots_match_redis_cluster_keyslot() {
+        // Values from `CLUSTER KEYSLOT` on Redis 7.
+        assert_eq!(key_slot("foo"), 12182);
+        assert_eq!(key_slot("bar"), 5061);
+        assert_eq!(key_slot("{user1000}.following"), key_slot("user1000"));
+        assert_eq!(key_slot("foo{}{bar}"), key_slot("foo{}{bar}"));
+        assert_eq!(key_slot("pyrowire:{sample}:queue"), key_slot("sample"));
     }
 }

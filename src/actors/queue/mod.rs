@@ -33,7 +33,7 @@ use crate::metrics::RedisEvents;
 use crate::store::breaker::Breaker;
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
-use crate::store::target::RedisTarget;
+use crate::store::target::{Form, RedisTarget};
 
 /// Most jobs in one script call: bounds how long the script holds Redis (a few µs per job).
 pub const MAX_BATCH: usize = 64;
@@ -114,12 +114,13 @@ impl RedisQueue {
             invocation.key(&job.seen).key(&job.sender).arg(&job.payload);
         }
         let mut conn = self.conn.clone();
+        let stream_key = stream.clone();
         let call = self.breaker.clone().call(async move {
             let answers: Vec<String> = invocation.invoke_async(&mut conn).await?;
             // With `min_replica_acks`, a webhook is answered 200 only once replicas hold its
             // job (and its MessageSid mark): a failover then cannot lose what Twilio was told
             // was taken. A batch that is not confirmed is answered 503 and Twilio retries.
-            conn.confirm_replicated().await?;
+            conn.confirm_replicated(&stream_key).await?;
             Ok::<_, QueueError>(answers)
         });
         let topic = topic.to_string();
@@ -235,11 +236,20 @@ impl Handler<Ping> for RedisQueue {
         Box::pin(async move {
             breaker
                 .call(async move {
-                    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await?;
-                    let primary = role
-                        .first()
-                        .and_then(|r| redis::from_redis_value::<String>(r).ok())
-                        .is_some_and(|r| r == "master");
+                    let primary = if conn.form() == Form::Cluster {
+                        // Every slot served by a primary.
+                        let info: String = redis::cmd("CLUSTER")
+                            .arg("INFO")
+                            .query_async(&mut conn)
+                            .await?;
+                        info.lines().any(|l| l.trim() == "cluster_state:ok")
+                    } else {
+                        let role: Vec<redis::Value> =
+                            redis::cmd("ROLE").query_async(&mut conn).await?;
+                        role.first()
+                            .and_then(|r| redis::from_redis_value::<String>(r).ok())
+                            .is_some_and(|r| r == "master")
+                    };
                     Ok(Pong {
                         form: conn.form().name(),
                         address: conn.address(),
