@@ -164,9 +164,18 @@ impl App {
         let metrics = options.metrics.clone();
         let mut pools = Vec::new();
         if options.role.runs_workers() {
+            // The sender has a connection of its own: with `min_replica_acks`, each mark's WAIT
+            // holds the connection it runs on, and must not hold up records and heartbeats.
+            let sender_conn = if target.min_replica_acks > 0 {
+                connect(&target, COMMAND_TIMEOUT, events.clone())
+                    .await
+                    .map_err(redis_error)?
+            } else {
+                shared.clone()
+            };
             let sender = TwilioSender::new(
                 topics.clone(),
-                shared.clone(),
+                sender_conn,
                 keys.clone(),
                 SenderOptions {
                     timeout: profile.twilio_timeout(),

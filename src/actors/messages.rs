@@ -65,7 +65,7 @@ pub struct Ping;
 /// What [`Ping`] found.
 #[derive(Debug, Clone)]
 pub struct Pong {
-    /// The connection form (`single`, `sentinel`).
+    /// The connection form (`single`, `sentinel`, `cluster`).
     pub form: &'static str,
     /// `host:port` of the node written to.
     pub address: String,

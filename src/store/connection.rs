@@ -1,21 +1,24 @@
 //! Connections to Redis. The process shares one multiplexed connection for short commands; each
 //! HTTP worker thread's queue actor opens its own (so its reader and writer run on the thread it
 //! serves); each topic's worker pool has one more for its blocking `XREADGROUP`, because a
-//! blocked command would hold up everything pipelined behind it. All reconnect by themselves.
+//! blocked command would hold up everything pipelined behind it; with `min_replica_acks` the
+//! sender has one more, because a `WAIT` holds its connection. A connection whose socket breaks
+//! reconnects by itself on its next request.
 //!
 //! A [`RedisConn`] follows the primary: when a request fails the way a dead or demoted node's
 //! requests fail (refused, dropped, timed out, `READONLY`), a sentinel-backed connection asks the
-//! sentinels for the primary again and, once they name another node, moves to it. The request
+//! sentinels for the primary again and, once they name another node, moves to it; a single node
+//! that answers `READONLY` is reopened (its name may now lead to a new primary); a cluster
+//! connection follows the cluster's topology by itself. The request
 //! that failed still fails (its caller answers 503 or retries); the next one goes to the new
-//! primary. With `min_replica_acks`, [`RedisConn::confirm_replicated`] holds a write until
-//! `WAIT` says enough replicas have it.
+//! primary. With `min_replica_acks`, [`RedisConn::run_script`] sends a script and a `WAIT` in
+//! one pipeline on one connection, so a write counts only once enough replicas hold it.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use super::breaker::is_outage;
@@ -83,7 +86,14 @@ pub async fn connect(
     response_timeout: Duration,
     events: RedisEvents,
 ) -> RedisResult<RedisConn> {
-    let current = open(target, response_timeout).await?;
+    let current = tokio::time::timeout(CONNECT_TIMEOUT * 2, open(target, response_timeout))
+        .await
+        .unwrap_or_else(|_| {
+            Err(RedisError::from((
+                redis::ErrorKind::IoError,
+                "timed out connecting",
+            )))
+        })?;
     Ok(RedisConn {
         shared: Arc::new(Shared {
             current: RwLock::new(current),
@@ -208,7 +218,7 @@ impl RedisConn {
             .clone()
     }
 
-    /// The connection form (`single`, `sentinel`).
+    /// The connection form (`single`, `sentinel`, `cluster`).
     pub fn form(&self) -> Form {
         self.shared.target.form()
     }
@@ -218,31 +228,55 @@ impl RedisConn {
         self.current().address
     }
 
-    /// With `min_replica_acks` above 0: waits (`WAIT`, up to `replica_ack_timeout_ms`) until that
-    /// many replicas hold every write this connection made so far to the node that holds `key`
-    /// (in a cluster, the primary of its slot); an error when they do not.
-    pub async fn confirm_replicated(&mut self, key: &str) -> Result<(), ReplicationError> {
+    /// Runs a Lua script (`source`, the text `script` was made from). Without
+    /// `min_replica_acks` it is `EVALSHA` as usual. With it, the script and a `WAIT` go in one
+    /// pipeline on one connection (in a cluster, to the node of the script's keys), so the
+    /// `WAIT` counts the replicas holding this very write; fewer than asked for is an error
+    /// (the write may still have happened).
+    pub async fn run_script<T: redis::FromRedisValue>(
+        &mut self,
+        script: &redis::Script,
+        source: &str,
+        keys: &[String],
+        args: &[Vec<u8>],
+    ) -> Result<T, ReplicationError> {
         let target = &self.shared.target;
         let wanted = target.min_replica_acks;
         if wanted == 0 {
-            return Ok(());
-        }
-        let timeout_ms = target.replica_ack_timeout.as_millis() as u64;
-        let mut wait = redis::cmd("WAIT");
-        wait.arg(wanted).arg(timeout_ms);
-        let acked: u32 = match self.current().conn {
-            Conn::Node(mut conn) => wait.query_async(&mut conn).await?,
-            Conn::Cluster(mut conn) => {
-                let route = Route::new(key_slot(key), SlotAddr::Master);
-                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
-                let value = conn.route_command(&wait, routing).await?;
-                redis::from_redis_value(&value)?
+            let mut invocation = script.prepare_invoke();
+            for key in keys {
+                invocation.key(key);
             }
-        };
-        if acked >= wanted {
-            Ok(())
-        } else {
-            Err(ReplicationError::TooFew { wanted, acked })
+            for arg in args {
+                invocation.arg(arg.as_slice());
+            }
+            return Ok(invocation.invoke_async(self).await?);
+        }
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(source).arg(keys.len()).arg(keys);
+        for arg in args {
+            eval.arg(arg.as_slice());
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(eval)
+            .cmd("WAIT")
+            .arg(wanted)
+            .arg(target.replica_ack_timeout.as_millis() as u64);
+        // One connection, captured once: a swap between the write and the WAIT would make the
+        // WAIT count another socket's writes.
+        let mut conn = self.current().conn;
+        let result: RedisResult<(T, u32)> = pipe.query_async(&mut conn).await;
+        match result {
+            Ok((value, acked)) if acked >= wanted => Ok(value),
+            Ok((_, acked)) => Err(ReplicationError::TooFew { wanted, acked }),
+            Err(error) => {
+                self.after_error(
+                    is_outage(&error),
+                    error.kind() == redis::ErrorKind::ReadOnly,
+                )
+                .await;
+                Err(error.into())
+            }
         }
     }
 
@@ -256,7 +290,14 @@ impl RedisConn {
         if broken {
             self.shared.events.reconnects.inc();
         }
-        if self.form() != Form::Sentinel {
+        // A cluster connection follows the topology by itself; a single node is reopened only
+        // when it says it was demoted (a managed Redis that moved its name to a new primary).
+        let follows = match self.form() {
+            Form::Sentinel => true,
+            Form::Single => readonly,
+            Form::Cluster => false,
+        };
+        if !follows {
             return;
         }
         let Ok(mut resolved_at) = self.shared.resolved_at.try_lock() else {
@@ -267,14 +308,28 @@ impl RedisConn {
         }
         *resolved_at = Some(Instant::now());
         let shared = &self.shared;
-        let Ok(Some(client)) = shared.target.primary_client().await else {
+        // Bounded: a node that drops packets must not hold the request (and every other
+        // connection's next resolve) for the kernel's connect timeout.
+        let asked = tokio::time::timeout(CONNECT_TIMEOUT, shared.target.primary_client()).await;
+        let Ok(Ok(Some(client))) = asked else {
             return;
         };
         let (from, to) = (self.address(), address_of(&client));
         if from == to && !readonly {
             return;
         }
-        match open(&shared.target, shared.response_timeout).await {
+        let opened = tokio::time::timeout(
+            CONNECT_TIMEOUT * 2,
+            open(&shared.target, shared.response_timeout),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(RedisError::from((
+                redis::ErrorKind::IoError,
+                "timed out connecting to the new primary",
+            )))
+        });
+        match opened {
             Ok(next) => {
                 let to = next.address.clone();
                 *shared.current.write().expect("the lock is never held across a panic") = next;
@@ -288,29 +343,15 @@ impl RedisConn {
     }
 }
 
-/// The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag (the part between the first
-/// `{` and the next `}`, when not empty) or of the whole key, modulo 16384.
-pub fn key_slot(key: &str) -> u16 {
-    let bytes = key.as_bytes();
-    let hashed = match key.find('{') {
-        Some(open) => match key[open + 1..].find('}') {
-            Some(len) if len > 0 => &bytes[open + 1..open + 1 + len],
-            _ => bytes,
-        },
-        None => bytes,
-    };
-    let mut crc: u16 = 0;
-    for byte in hashed {
-        crc ^= u16::from(*byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
+/// A Redis error for a log line. A reply that could not be parsed is described by its kind
+/// only: redis puts the whole reply in the message, and a reply of jobs holds numbers and texts.
+pub fn loggable(error: &RedisError) -> String {
+    match error.kind() {
+        redis::ErrorKind::TypeError | redis::ErrorKind::ParseError => {
+            format!("{:?} (reply not shown)", error.kind())
         }
+        _ => error.to_string(),
     }
-    crc % 16384
 }
 
 /// Whether a reply is Redis's `READONLY` error: the node was demoted to a replica. (Server
@@ -329,7 +370,10 @@ impl ConnectionLike for RedisConn {
             let mut conn = self.current().conn;
             let result = conn.req_packed_command(cmd).await;
             match &result {
-                Err(error) => self.after_error(is_outage(error), false).await,
+                Err(error) => {
+                    self.after_error(is_outage(error), error.kind() == redis::ErrorKind::ReadOnly)
+                        .await
+                }
                 Ok(value) if is_readonly(value) => self.after_error(false, true).await,
                 Ok(_) => {}
             }
@@ -385,20 +429,5 @@ impl ConnectionLike for Conn {
             Conn::Node(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_slots_match_redis_cluster_keyslot() {
-        // Values from `CLUSTER KEYSLOT` on Redis 7.
-        assert_eq!(key_slot("foo"), 12182);
-        assert_eq!(key_slot("bar"), 5061);
-        assert_eq!(key_slot("{user1000}.following"), key_slot("user1000"));
-        assert_eq!(key_slot("foo{}{bar}"), key_slot("foo{}{bar}"));
-        assert_eq!(key_slot("pyrowire:{sample}:queue"), key_slot("sample"));
     }
 }

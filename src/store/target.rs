@@ -1,6 +1,6 @@
-//! Which Redis a profile uses and how to reach it: one node (`redis`, TLS with `rediss://`) or a
-//! primary behind Redis Sentinel (`redis_sentinel`), with the CA to trust and how many replicas
-//! must confirm a write. Built once from the settings; every connection is opened from it.
+//! Which Redis a profile uses and how to reach it: one node (`redis`, TLS with `rediss://`), a
+//! Redis Cluster (`redis_cluster`) or a primary behind Redis Sentinel (`redis_sentinel`), with
+//! the CA to trust and how many replicas must confirm a write. Built once from the settings; every connection is opened from it.
 //! Nothing here prints a password: [`RedisTarget::describe`] is what messages show.
 
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub enum Form {
 }
 
 impl Form {
-    /// `single` or `sentinel`.
+    /// `single`, `sentinel` or `cluster`.
     pub fn name(self) -> &'static str {
         match self {
             Form::Single => "single",
@@ -58,7 +58,7 @@ pub struct RedisTarget {
 /// Why the profile's Redis settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    /// Neither `redis` nor `redis_sentinel` is set (settings validation prevents this).
+    /// No Redis form is set (settings validation prevents this).
     #[error("no redis is configured")]
     Missing,
     /// `redis_ca_file` could not be read.
@@ -223,7 +223,11 @@ impl RedisTarget {
 
     fn sentinel_builder(&self, s: &SentinelSettings) -> RedisResult<SentinelClientBuilder> {
         let mut addresses = Vec::new();
-        let mut sentinel_password = s.sentinel_password.as_ref().map(|p| p.expose().to_string());
+        let mut sentinel_password = s
+            .sentinel_password
+            .as_ref()
+            .map(|p| p.expose().to_string())
+            .filter(|p| !p.is_empty());
         let mut tls = None;
         for node in &s.nodes {
             let info = node.expose().into_connection_info()?;

@@ -27,7 +27,7 @@ use crate::store::connection::RedisConn;
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
 use tokio::sync::oneshot;
 
-use self::batch::{answer, Pending, ENQUEUE};
+use self::batch::{answer, Pending, ENQUEUE, ENQUEUE_LUA};
 use crate::actors::messages::{Enqueue, Enqueued, Ping, Pong};
 use crate::metrics::RedisEvents;
 use crate::store::breaker::Breaker;
@@ -105,22 +105,23 @@ impl RedisQueue {
         let count = batches.waiting.len().min(MAX_BATCH);
         let jobs: Vec<Pending> = batches.waiting.drain(..count).collect();
         let stream = self.keys.queue(topic);
-        let mut invocation = ENQUEUE.prepare_invoke();
-        invocation
-            .key(&stream)
-            .arg(self.dedup_ttl_s)
-            .arg(self.max_depth);
+        let mut keys = vec![stream.clone()];
+        let mut args = vec![
+            self.dedup_ttl_s.to_string().into_bytes(),
+            self.max_depth.to_string().into_bytes(),
+        ];
         for job in &jobs {
-            invocation.key(&job.seen).key(&job.sender).arg(&job.payload);
+            keys.push(job.seen.clone());
+            keys.push(job.sender.clone());
+            args.push(job.payload.clone().into_bytes());
         }
         let mut conn = self.conn.clone();
-        let stream_key = stream.clone();
         let call = self.breaker.clone().call(async move {
-            let answers: Vec<String> = invocation.invoke_async(&mut conn).await?;
             // With `min_replica_acks`, a webhook is answered 200 only once replicas hold its
             // job (and its MessageSid mark): a failover then cannot lose what Twilio was told
-            // was taken. A batch that is not confirmed is answered 503 and Twilio retries.
-            conn.confirm_replicated(&stream_key).await?;
+            // was taken. A batch that is not confirmed is answered 503 (its jobs may still be
+            // handled: they were written).
+            let answers: Vec<String> = conn.run_script(&ENQUEUE, ENQUEUE_LUA, &keys, &args).await?;
             Ok::<_, QueueError>(answers)
         });
         let topic = topic.to_string();

@@ -88,8 +88,10 @@ impl Handler<RunJob> for TopicWorker {
     }
 }
 
-/// How long a worker waits before trying again when Redis could not mark a send.
+/// How long a worker waits before trying again when Redis could not mark a send: at first this,
+/// then as long as it has waited so far (so the handler re-runs ever less often), up to the max.
 const UNAVAILABLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+const UNAVAILABLE_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs one job to its record, retrying as the topic's retry settings say.
 async fn process(deps: WorkerDeps, run: RunJob) -> End {
@@ -135,7 +137,9 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
             Err(failure) if failure.unavailable => {
                 let first = unavailable_since.is_none();
                 let since = *unavailable_since.get_or_insert_with(std::time::Instant::now);
-                if since.elapsed() >= deps.record_patience {
+                // Well before another process may claim the job (idle for `claim_idle_ms`; the
+                // heartbeat that keeps it claimed fails while Redis does).
+                if since.elapsed() >= deps.record_patience / 3 {
                     // Leave the job pending: it is claimed again once Redis is back.
                     log::warn!(
                         "Redis kept the send from being marked for too long; the job stays queued. topic={} sid={} error={}",
@@ -153,7 +157,8 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
                         failure.reason
                     );
                 }
-                actix_rt::time::sleep(UNAVAILABLE_PAUSE).await;
+                let waited = since.elapsed().min(UNAVAILABLE_PAUSE_MAX);
+                actix_rt::time::sleep(waited.max(UNAVAILABLE_PAUSE)).await;
             }
             Err(failure) => {
                 unavailable_since = None;
