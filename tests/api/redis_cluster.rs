@@ -1,11 +1,12 @@
 //! Redis Cluster, against six real `redis-server --cluster-enabled yes` nodes (three primaries,
 //! three replicas): three topics whose keys land on three different primaries; the pipeline,
-//! dedupe, order per sender and dead letters work on each; every key a topic's scripts wrote is
+//! dedupe, order per sender, dead letters and their re-queue work; every key a topic's scripts wrote is
 //! in that topic's slot (`CLUSTER KEYSLOT`); `status` and `recent` read all of them.
 
 use std::time::Duration;
 
 use pyrowire::app::RunOptions;
+use pyrowire::commands::dead::{dead as dead_letters, DeadOptions};
 
 use crate::common::{new_sid, ClusterSet, Scripted};
 use crate::helpers::{default_topic, inbound, spawn_app_with, TestApp, SENDER};
@@ -180,4 +181,21 @@ async fn a_permanent_twilio_error_dead_letters_on_the_cluster() {
         dead.iter().any(|k| k.ends_with(&format!(":dead:{sid}"))),
         "{dead:?}"
     );
+
+    // `pyrowire dead --requeue`, straight against the cluster: the job goes back and is replied to.
+    let settings = app.settings.clone();
+    let (topic_for_tool, sid_for_tool) = (topic.clone(), sid.clone());
+    let listed = std::thread::spawn(move || {
+        let options = DeadOptions {
+            requeue: vec![sid_for_tool],
+            requeue_all: false,
+            limit: 10,
+        };
+        dead_letters(&settings, &topic_for_tool, &options).unwrap()
+    })
+    .join()
+    .unwrap();
+    assert!(listed.contains("re-queued"), "{listed}");
+    let replies = replies_to(&app, 2).await;
+    assert_eq!(replies[1].1, "doomed", "{replies:?}");
 }
