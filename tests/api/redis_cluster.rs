@@ -1,7 +1,7 @@
 //! Redis Cluster, against six real `redis-server --cluster-enabled yes` nodes (three primaries,
 //! three replicas): three topics whose keys land on three different primaries; the pipeline,
-//! dedupe, order per sender, dead letters and their re-queue work; every key a topic's scripts wrote is
-//! in that topic's slot (`CLUSTER KEYSLOT`); `status` and `recent` read all of them.
+//! dedupe, order per sender, dead letters and their re-queue work; every key a topic's scripts
+//! wrote is in that topic's slot (`CLUSTER KEYSLOT`); `status` and `recent` read all of them.
 
 use std::time::Duration;
 
