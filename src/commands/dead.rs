@@ -9,7 +9,7 @@ use redis::Commands;
 use crate::domain::mask_number;
 use crate::domain::record::DeadLetter;
 use crate::settings::Settings;
-use crate::store::connection::{connect_blocking, BlockingConn};
+use crate::store::blocking::{connect_blocking, BlockingConn};
 use crate::store::dead_letters::Requeued;
 use crate::store::keys::Keys;
 use crate::store::target::RedisTarget;

@@ -8,7 +8,7 @@ use redis::Commands;
 use crate::domain::mask_number;
 use crate::domain::record::Record;
 use crate::settings::Settings;
-use crate::store::connection::{connect_blocking, BlockingConn};
+use crate::store::blocking::{connect_blocking, BlockingConn};
 use crate::store::keys::Keys;
 use crate::store::target::RedisTarget;
 

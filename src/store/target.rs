@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
-use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisResult, TlsCertificates};
+use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisError, RedisResult, TlsCertificates};
 
 use crate::settings::{Profile, Secret, SentinelSettings};
 
@@ -264,6 +264,11 @@ impl RedisTarget {
         }
         Ok(builder)
     }
+}
+
+/// The error for a form that has no single node to connect to.
+pub(crate) fn no_client() -> RedisError {
+    RedisError::from((redis::ErrorKind::ClientError, "no redis node to connect to"))
 }
 
 /// A Redis URL with any credentials replaced, for messages: the user and password before `@`,
