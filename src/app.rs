@@ -21,13 +21,13 @@ use crate::actors::pool::{PoolConnections, WorkerPool, READ_BLOCK};
 use crate::actors::recorder::{Recorder, Retention};
 use crate::actors::sender::{SenderOptions, TwilioSender};
 use crate::actors::worker::WorkerDeps;
-use crate::domain::topic::build_topics;
+use crate::domain::topic::{build_topics, Topics};
 use crate::handlers::HandlerRegistry;
 use crate::ingress::request_log::RequestLog;
 use crate::ingress::{self, IngressShared, IngressState};
 use crate::metrics::Metrics;
 use crate::settings::{Profile, Settings, SettingsError};
-use crate::store::connection::{connect, COMMAND_TIMEOUT};
+use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
 use crate::store::target::{RedisTarget, TargetError};
 use crate::validators::ValidatorRegistry;
@@ -162,53 +162,21 @@ impl App {
             .map_err(redis_error)?;
         let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
         let metrics = options.metrics.clone();
-        let mut pools = Vec::new();
-        if options.role.runs_workers() {
-            let sender = TwilioSender::new(
-                topics.clone(),
-                shared.clone(),
-                keys.clone(),
-                SenderOptions {
-                    timeout: profile.twilio_timeout(),
-                    dry_run: profile.dry_run,
-                    mark_ttl_s: profile.record_ttl_s,
-                },
-            )
-            .start();
-            let consumer = consumer_name();
-            for topic in topics.values() {
-                let wanted = options.topics.is_empty() || options.topics.contains(&topic.name);
-                if !wanted || topic.settings.workers == 0 {
-                    continue;
-                }
-                let reader = connect(&target, READ_BLOCK + COMMAND_TIMEOUT, events.clone())
-                    .await
-                    .map_err(redis_error)?;
-                let deps = WorkerDeps {
-                    topic: topic.clone(),
-                    sender: sender.clone(),
-                    recorder: recorder.clone(),
-                    consumer: consumer.clone(),
-                    record_patience: profile.claim_idle(),
-                    metrics: metrics.clone(),
-                    status_callback: (!profile.public_url.is_empty()).then(|| {
-                        format!(
-                            "{}/status/{}",
-                            profile.public_url.trim_end_matches('/'),
-                            topic.name
-                        )
-                    }),
-                };
-                let conns = PoolConnections {
-                    reader,
-                    shared: shared.clone(),
-                };
-                let size = topic.settings.workers;
-                pools.push(
-                    WorkerPool::new(deps, keys.clone(), conns, size, profile.claim_idle()).start(),
-                );
-            }
-        }
+        let parts = Parts {
+            settings: &settings,
+            target: &target,
+            keys: &keys,
+            shared: &shared,
+            recorder: &recorder,
+            metrics: &metrics,
+        };
+        let pools = if options.role.runs_workers() {
+            start_pools(&parts, &topics, &options.topics)
+                .await
+                .map_err(redis_error)?
+        } else {
+            Vec::new()
+        };
         let draining = Arc::new(AtomicBool::new(false));
         let mut app = App {
             server: None,
@@ -239,33 +207,7 @@ impl App {
             dedup_ttl_s: profile.dedup_ttl_s,
             max_queue_depth: profile.max_queue_depth,
         });
-        let address = format!("{}:{}", profile.host, listen_port(profile.port));
-        let bind_error = |source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&address).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
-        let (workers, per_worker) = connection_limits(profile.max_connections);
-        let server = HttpServer::new(move || {
-            // Runs once per HTTP worker thread: its own validator and queue actors, so a
-            // webhook is validated and queued without leaving its thread.
-            let state = IngressState::start(shared.clone());
-            let topics = state.topics.clone();
-            actix_web::App::new()
-                .app_data(web::Data::new(state))
-                .wrap(RequestLog)
-                .configure(|cfg| ingress::configure(cfg, &topics))
-        })
-        .listen(listener)
-        .map_err(bind_error)?
-        .disable_signals()
-        .workers(workers)
-        .max_connections(per_worker)
-        .client_request_timeout(profile.request_timeout())
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .shutdown_timeout(settings.profile.shutdown_grace_ms.div_ceil(1000))
-        .run();
+        let (server, port) = serve_http(profile, shared)?;
         log::info!("Listening on http://{}:{port}", settings.profile.host);
         app.server = Some(server);
         app.port = Some(port);
@@ -309,6 +251,114 @@ impl App {
         log::info!("Stopped");
         Ok(())
     }
+}
+
+/// What starting the pools needs from [`App::build`].
+struct Parts<'a> {
+    settings: &'a Settings,
+    target: &'a RedisTarget,
+    keys: &'a Keys,
+    shared: &'a RedisConn,
+    recorder: &'a Addr<Recorder>,
+    metrics: &'a Metrics,
+}
+
+/// Starts the sender and a supervised worker pool for each topic worked here (`only`: the
+/// topics given with `--topic`; empty means all), each pool with its own reading connection.
+async fn start_pools(
+    parts: &Parts<'_>,
+    topics: &Arc<Topics>,
+    only: &[String],
+) -> redis::RedisResult<Vec<Addr<WorkerPool>>> {
+    let (profile, target, keys) = (&parts.settings.profile, parts.target, parts.keys);
+    let (shared, recorder, metrics) = (parts.shared, parts.recorder, parts.metrics);
+    let events = metrics.redis.clone();
+    let mut pools = Vec::new();
+    // The sender has a connection of its own: with `min_replica_acks`, each mark's WAIT
+    // holds the connection it runs on, and must not hold up records and heartbeats.
+    let sender_conn = if target.min_replica_acks > 0 {
+        connect(target, COMMAND_TIMEOUT, events.clone()).await?
+    } else {
+        shared.clone()
+    };
+    let sender = TwilioSender::new(
+        topics.clone(),
+        sender_conn,
+        keys.clone(),
+        SenderOptions {
+            timeout: profile.twilio_timeout(),
+            dry_run: profile.dry_run,
+            mark_ttl_s: profile.record_ttl_s,
+        },
+    )
+    .start();
+    let consumer = consumer_name();
+    for topic in topics.values() {
+        let wanted = only.is_empty() || only.contains(&topic.name);
+        if !wanted || topic.settings.workers == 0 {
+            continue;
+        }
+        let reader = connect(target, READ_BLOCK + COMMAND_TIMEOUT, events.clone()).await?;
+        let deps = WorkerDeps {
+            topic: topic.clone(),
+            sender: sender.clone(),
+            recorder: recorder.clone(),
+            consumer: consumer.clone(),
+            record_patience: profile.claim_idle(),
+            metrics: metrics.clone(),
+            status_callback: (!profile.public_url.is_empty()).then(|| {
+                format!(
+                    "{}/status/{}",
+                    profile.public_url.trim_end_matches('/'),
+                    topic.name
+                )
+            }),
+        };
+        let conns = PoolConnections {
+            reader,
+            shared: shared.clone(),
+        };
+        let size = topic.settings.workers;
+        pools.push(WorkerPool::new(deps, keys.clone(), conns, size, profile.claim_idle()).start());
+    }
+
+    Ok(pools)
+}
+
+/// Binds the listening socket and starts the HTTP server; each worker thread gets its own
+/// validator and queue actors. Answers the server and the port it listens on.
+fn serve_http(
+    profile: &Profile,
+    shared: Arc<IngressShared>,
+) -> Result<(Server, u16), StartupError> {
+    let address = format!("{}:{}", profile.host, listen_port(profile.port));
+    let bind_error = |source| StartupError::Bind {
+        address: address.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&address).map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    let (workers, per_worker) = connection_limits(profile.max_connections);
+    let server = HttpServer::new(move || {
+        // Runs once per HTTP worker thread: its own validator and queue actors, so a
+        // webhook is validated and queued without leaving its thread.
+        let state = IngressState::start(shared.clone());
+        let topics = state.topics.clone();
+        actix_web::App::new()
+            .app_data(web::Data::new(state))
+            .wrap(RequestLog)
+            .configure(|cfg| ingress::configure(cfg, &topics))
+    })
+    .listen(listener)
+    .map_err(bind_error)?
+    .disable_signals()
+    .workers(workers)
+    .max_connections(per_worker)
+    .client_request_timeout(profile.request_timeout())
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .shutdown_timeout(profile.shutdown_grace_ms.div_ceil(1000))
+    .run();
+    Ok((server, port))
 }
 
 fn retention(profile: &Profile) -> Retention {

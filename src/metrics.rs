@@ -47,7 +47,7 @@ pub struct Metrics {
 /// What this process's Redis connections saw.
 #[derive(Clone)]
 pub struct RedisEvents {
-    /// Requests that found their connection broken (the connection then reconnects).
+    /// Requests that found their connection broken.
     pub reconnects: IntCounter,
     /// Times a connection moved to a new primary after a failover.
     pub failovers: IntCounter,
@@ -170,7 +170,7 @@ impl Metrics {
                 reconnects: single_counter(
                     &r,
                     "redis_reconnects_total",
-                    "Redis requests that found their connection broken (it then reconnects)",
+                    "Redis requests that found their connection broken",
                 ),
                 failovers: single_counter(
                     &r,

@@ -41,6 +41,25 @@ api_base = "{api_base}"
     path
 }
 
+/// Replaces the settings file's `redis = ...` line with `lines`.
+fn replace_redis_line(path: &std::path::Path, lines: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let redis_line = text.lines().find(|l| l.starts_with("redis =")).unwrap();
+    let text = text.replace(redis_line, lines);
+    std::fs::write(path, text).unwrap();
+}
+
+/// `pyrowire check` of the test profile in `path`.
+fn check_test_profile(path: &std::path::Path) -> std::process::Output {
+    exe()
+        .args(["check", "--profile", "test", "--settings"])
+        .arg(path)
+        .env("TEST_SID", ACCOUNT_SID)
+        .env("TEST_TOKEN", AUTH_TOKEN)
+        .output()
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn serves_a_message_end_to_end_and_logs_no_secret() {
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
@@ -168,20 +187,11 @@ fn the_shipped_prod_profile_refuses_placeholder_credentials() {
 fn check_redacts_a_password_given_in_the_query() {
     let dir = tempfile::tempdir().unwrap();
     let path = settings_file(dir.path(), "https://api.twilio.com");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let redis_line = text.lines().find(|l| l.starts_with("redis =")).unwrap();
-    let text = text.replace(
-        redis_line,
+    replace_redis_line(
+        &path,
         "redis = \"unix:///run/redis/redis.sock?db=3&pass=hunter2secret\"",
     );
-    std::fs::write(&path, text).unwrap();
-    let output = exe()
-        .args(["check", "--profile", "test", "--settings"])
-        .arg(&path)
-        .env("TEST_SID", ACCOUNT_SID)
-        .env("TEST_TOKEN", AUTH_TOKEN)
-        .output()
-        .unwrap();
+    let output = check_test_profile(&path);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("pass=[redacted]"), "{stdout}");
@@ -245,13 +255,10 @@ async fn redis_tls_insecure_warns_at_start() {
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let dir = tempfile::tempdir().unwrap();
     let path = settings_file(dir.path(), &twilio.base);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let redis_line = text.lines().find(|l| l.starts_with("redis =")).unwrap();
-    let text = text.replace(
-        redis_line,
+    replace_redis_line(
+        &path,
         &format!("redis = \"{}\"\nredis_tls_insecure = true", tls.url()),
     );
-    std::fs::write(&path, text).unwrap();
     let mut command = exe();
     command
         .args(["serve", "--profile", "test", "--settings"])
@@ -269,19 +276,12 @@ async fn redis_tls_insecure_warns_at_start() {
 fn check_names_the_sentinels_without_passwords() {
     let dir = tempfile::tempdir().unwrap();
     let path = settings_file(dir.path(), "https://api.twilio.com");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let redis_line = text.lines().find(|l| l.starts_with("redis =")).unwrap();
-    let text = text.replace(redis_line, "")
+    replace_redis_line(&path, "");
+    let text = std::fs::read_to_string(&path).unwrap()
         + "\n[profiles.test.redis_sentinel]\nmaster = \"mymaster\"\n\
            nodes = [\"redis://:sentinel-pw@127.0.0.1:26379\"]\npassword = \"data-pw\"\n";
     std::fs::write(&path, text).unwrap();
-    let output = exe()
-        .args(["check", "--profile", "test", "--settings"])
-        .arg(&path)
-        .env("TEST_SID", ACCOUNT_SID)
-        .env("TEST_TOKEN", AUTH_TOKEN)
-        .output()
-        .unwrap();
+    let output = check_test_profile(&path);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(

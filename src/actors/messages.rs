@@ -12,7 +12,7 @@ use crate::domain::record::{DeadLetter, Record, SentSms};
 use crate::domain::topic::Topic;
 use crate::domain::{InboundMessage, Job};
 use crate::domain::{MessageSid, PhoneNumber, SendKind};
-use crate::twilio::client::{OutboundSms, TwilioError};
+use crate::twilio::client::OutboundSms;
 use crate::validators::Verdict;
 
 /// Run a topic's validators on a message.
@@ -65,7 +65,7 @@ pub struct Ping;
 /// What [`Ping`] found.
 #[derive(Debug, Clone)]
 pub struct Pong {
-    /// The connection form (`single`, `sentinel`).
+    /// The connection form (`single`, `sentinel`, `cluster`).
     pub form: &'static str,
     /// `host:port` of the node written to.
     pub address: String,
@@ -109,7 +109,7 @@ pub struct WorkerReady {
 
 /// Send one message through the topic's Twilio account.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<SentSms, TwilioError>")]
+#[rtype(result = "Result<SentSms, crate::outbound::send_once::SendError>")]
 pub struct SendSms {
     /// The topic whose account sends it.
     pub topic: String,

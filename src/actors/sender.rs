@@ -15,7 +15,7 @@ use crate::actors::messages::SendSms;
 use crate::domain::mask_number;
 use crate::domain::record::SentSms;
 use crate::domain::topic::Topics;
-use crate::outbound::send_once::{send_once, SendContext};
+use crate::outbound::send_once::{send_once, SendContext, SendError};
 use crate::store::keys::Keys;
 use crate::twilio::client::{TwilioClient, TwilioError};
 use crate::twilio::segments::analyze;
@@ -65,7 +65,7 @@ impl Actor for TwilioSender {
 }
 
 impl Handler<SendSms> for TwilioSender {
-    type Result = ResponseFuture<Result<SentSms, TwilioError>>;
+    type Result = ResponseFuture<Result<SentSms, SendError>>;
 
     fn handle(&mut self, msg: SendSms, _: &mut Self::Context) -> Self::Result {
         let to = mask_number(&msg.sms.to);
@@ -91,9 +91,7 @@ impl Handler<SendSms> for TwilioSender {
         let Some(client) = self.clients.get(&msg.topic).cloned() else {
             let topic = msg.topic.clone();
             return Box::pin(async move {
-                Err(TwilioError::not_sent(format!(
-                    "no twilio client for topic `{topic}`"
-                )))
+                Err(TwilioError::not_sent(format!("no twilio client for topic `{topic}`")).into())
             });
         };
         let cx = SendContext {

@@ -9,7 +9,7 @@ use redis::Commands;
 use crate::domain::mask_number;
 use crate::domain::record::DeadLetter;
 use crate::settings::Settings;
-use crate::store::connection::connect_blocking;
+use crate::store::blocking::{connect_blocking, BlockingConn};
 use crate::store::dead_letters::Requeued;
 use crate::store::keys::Keys;
 use crate::store::target::RedisTarget;
@@ -122,7 +122,7 @@ pub fn dead(settings: &Settings, topic: &str, options: &DeadOptions) -> Result<S
 }
 
 fn requeue_one(
-    conn: &mut redis::Connection,
+    conn: &mut BlockingConn,
     keys: &Keys,
     topic: &str,
     sid: &str,

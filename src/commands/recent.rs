@@ -8,7 +8,7 @@ use redis::Commands;
 use crate::domain::mask_number;
 use crate::domain::record::Record;
 use crate::settings::Settings;
-use crate::store::connection::connect_blocking;
+use crate::store::blocking::{connect_blocking, BlockingConn};
 use crate::store::keys::Keys;
 use crate::store::target::RedisTarget;
 
@@ -74,7 +74,7 @@ pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, 
 
 /// Each sent message's delivery history (`queued,sent,delivered`), when Twilio reported one.
 fn delivery_history(
-    conn: &mut redis::Connection,
+    conn: &mut BlockingConn,
     keys: &Keys,
     topic: &str,
     record: &Record,

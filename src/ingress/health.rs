@@ -1,6 +1,6 @@
 //! `GET /health` (readiness): 200 when the Redis primary answers and the process takes webhooks,
 //! 503 when Redis is down, only a replica answers, or the process is shutting down; the JSON
-//! names the connection form (`single`, `sentinel`) and the primary's `host:port`. `GET /health/live` (liveness): 200 while the
+//! names the connection form (`single`, `sentinel`, `cluster`) and the primary's `host:port`. `GET /health/live` (liveness): 200 while the
 //! process runs, whatever Redis does, so a platform does not restart it during a Redis outage.
 
 use actix_web::{web, HttpResponse};

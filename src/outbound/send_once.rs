@@ -10,7 +10,8 @@
 
 use std::sync::LazyLock;
 
-use crate::store::connection::RedisConn;
+use crate::store::breaker::is_outage;
+use crate::store::connection::{RedisConn, ReplicationError};
 use redis::{AsyncCommands, Script};
 
 use crate::domain::clock::{now_ms, parse_twilio_date, utc_day};
@@ -45,7 +46,21 @@ pub struct SendContext {
 }
 
 /// See `claim_send.lua`.
-static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("claim_send.lua")));
+const CLAIM_LUA: &str = include_str!("claim_send.lua");
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM_LUA));
+
+/// Why a send did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Twilio refused it or could not be reached.
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+    /// The send marker could not be written (Redis down, demoted, between primaries) or not
+    /// confirmed on `min_replica_acks` replicas. Nothing was sent, and the attempt does not
+    /// count against the job.
+    #[error("redis unavailable for the send marker: {0}")]
+    Store(String),
+}
 
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
 /// recipient opted out.
@@ -54,7 +69,7 @@ pub async fn send_once(
     client: &TwilioClient,
     cx: &SendContext,
     sms: &OutboundSms,
-) -> Result<SentSms, TwilioError> {
+) -> Result<SentSms, SendError> {
     let mark = cx
         .keys
         .send_mark(&cx.topic, &cx.inbound_sid, &cx.kind.to_string());
@@ -111,34 +126,33 @@ pub async fn send_once(
                 let _: Result<(), _> = conn.hset(&opt_outs, &sms.to, now_ms()).await;
                 return Ok(sent(String::new(), Some("opted_out".into()), None));
             }
-            Err(error)
+            Err(error.into())
         }
     }
 }
 
-/// Runs [`CLAIM_LUA`]: whether the number opted out, and the marker's fields before the call.
+/// Runs `claim_send.lua`: whether the number opted out, and the marker's fields before the call.
 async fn claim(
     conn: &mut RedisConn,
     cx: &SendContext,
     mark: &str,
     to: &str,
-) -> Result<(bool, Vec<(String, String)>), TwilioError> {
-    let reply: Vec<redis::Value> = CLAIM
-        .key(mark)
-        .key(cx.keys.opt_outs(&cx.topic))
-        .arg(to)
-        .arg(now_ms())
-        .arg(cx.ttl_s)
-        .invoke_async(conn)
+) -> Result<(bool, Vec<(String, String)>), SendError> {
+    // With `min_replica_acks`, the mark must be on replicas before Twilio is called: a mark
+    // only a dead primary held would let the same reply go out twice. Not confirmed = not sent.
+    let keys = [mark.to_string(), cx.keys.opt_outs(&cx.topic)];
+    let args = [
+        to.as_bytes().to_vec(),
+        now_ms().to_string().into_bytes(),
+        cx.ttl_s.to_string().into_bytes(),
+    ];
+    let reply: Vec<redis::Value> = conn
+        .run_script(&CLAIM, CLAIM_LUA, &keys, &args)
         .await
-        .map_err(redis_error)?;
-    // The mark must outlive a failover before Twilio is called: a mark only the dead primary
-    // held would let the same reply go out twice. Not confirmed = not sent (retried later).
-    conn.confirm_replicated().await.map_err(|e| {
-        TwilioError::not_sent(format!(
-            "the send marker was not confirmed by replicas: {e}"
-        ))
-    })?;
+        .map_err(|e| match e {
+            ReplicationError::Redis(e) => redis_error(e),
+            unconfirmed => SendError::Store(unconfirmed.to_string()),
+        })?;
     let opted_out = matches!(reply.first(), Some(redis::Value::Int(1)));
     let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
     let fields = reply[1.min(reply.len())..]
@@ -217,6 +231,17 @@ async fn store_sent(
 }
 
 /// Redis failing before the POST means nothing was sent.
-fn redis_error(error: redis::RedisError) -> TwilioError {
-    TwilioError::not_sent(format!("redis unavailable for the send marker: {error}"))
+/// A Redis failure that passes (the node is down, demoted, loading, or between primaries) makes
+/// the send wait without counting as an attempt; any other (out of memory, a full disk) counts.
+fn redis_error(error: redis::RedisError) -> SendError {
+    let passing = is_outage(&error)
+        || matches!(
+            error.code(),
+            Some("READONLY" | "MASTERDOWN" | "LOADING" | "TRYAGAIN" | "CLUSTERDOWN")
+        );
+    if passing {
+        SendError::Store(error.to_string())
+    } else {
+        TwilioError::not_sent(format!("redis refused the send marker: {error}")).into()
+    }
 }

@@ -51,9 +51,12 @@ pub struct Profile {
     #[serde(default = "defaults::log_level")]
     pub log_level: String,
     /// One Redis node: a `redis://`, `rediss://` (TLS) or `unix://` URL with password and db.
-    /// Exactly one of `redis` and `redis_sentinel` is set.
+    /// Exactly one of `redis`, `redis_cluster` and `redis_sentinel` is set.
     #[serde(default)]
     pub redis: Option<Secret>,
+    /// Seed nodes of a Redis Cluster (`redis://` or `rediss://` URLs, password in the URL).
+    #[serde(default)]
+    pub redis_cluster: Option<Vec<Secret>>,
     /// A primary with replicas behind Redis Sentinel.
     #[serde(default)]
     pub redis_sentinel: Option<SentinelSettings>,

@@ -1,6 +1,5 @@
-//! The Redis a profile uses: one node (`redis`) or a primary with replicas behind Redis
-//! Sentinel (`[profiles.X.redis_sentinel]`), with TLS options and how many replicas must
-//! confirm a write.
+//! The Sentinel form of the Redis a profile uses (`[profiles.X.redis_sentinel]`); the other
+//! forms (`redis`, `redis_cluster`) and the TLS and replica options are plain profile keys.
 
 use serde::Deserialize;
 

@@ -405,3 +405,36 @@ fn a_sentinel_profile_is_read_and_checked() {
     assert_eq!(sentinel.master, "mymaster");
     assert_eq!(sentinel.nodes.len(), 1);
 }
+
+#[test]
+fn tls_and_replica_options_that_contradict_each_other_are_named() {
+    let text = ROOT
+        .replace(
+            "redis = \"${REDIS_URL:-redis://127.0.0.1:6379/0}\"",
+            "redis = \"rediss://127.0.0.1:6380/0\"\nredis_ca_file = \"settings.toml\"",
+        )
+        .replace("redis_tls_insecure = false", "redis_tls_insecure = true")
+        .replace(
+            "replica_ack_timeout_ms = 200",
+            "replica_ack_timeout_ms = 5000",
+        );
+    let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert!(
+        keys.contains(&"profiles.dev.redis_tls_insecure"),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"profiles.dev.replica_ack_timeout_ms"),
+        "{keys:?}"
+    );
+
+    let mixed = ROOT.replace("redis = \"${REDIS_URL:-redis://127.0.0.1:6379/0}\"", "")
+        + "\n[profiles.dev.redis_sentinel]\nmaster = \"m\"\n\
+           nodes = [\"redis://127.0.0.1:26379\", \"rediss://127.0.0.1:26380\"]\n";
+    let err = load_str(&mixed, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert_eq!(
+        err.problems()[0].to_string(),
+        "`profiles.dev.redis_sentinel.nodes` must all be redis:// or all rediss:// URLs"
+    );
+}

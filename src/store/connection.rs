@@ -1,23 +1,28 @@
 //! Connections to Redis. The process shares one multiplexed connection for short commands; each
 //! HTTP worker thread's queue actor opens its own (so its reader and writer run on the thread it
 //! serves); each topic's worker pool has one more for its blocking `XREADGROUP`, because a
-//! blocked command would hold up everything pipelined behind it. All reconnect by themselves.
+//! blocked command would hold up everything pipelined behind it; with `min_replica_acks` the
+//! sender has one more, because a `WAIT` holds its connection. A connection whose socket breaks
+//! reconnects by itself on its next request.
 //!
 //! A [`RedisConn`] follows the primary: when a request fails the way a dead or demoted node's
 //! requests fail (refused, dropped, timed out, `READONLY`), a sentinel-backed connection asks the
-//! sentinels for the primary again and, once they name another node, moves to it. The request
+//! sentinels for the primary again and, once they name another node, moves to it; a single node
+//! that answers `READONLY` is reopened (its name may now lead to a new primary); a cluster
+//! connection follows the cluster's topology by itself. The request
 //! that failed still fails (its caller answers 503 or retries); the next one goes to the new
-//! primary. With `min_replica_acks`, [`RedisConn::confirm_replicated`] holds a write until
-//! `WAIT` says enough replicas have it.
+//! primary. With `min_replica_acks`, [`RedisConn::run_script`] sends a script and a `WAIT` in
+//! one pipeline on one connection, so a write counts only once enough replicas hold it.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use super::breaker::is_outage;
-use super::target::{Form, RedisTarget, CONNECT_TIMEOUT};
+use super::target::{no_client, Form, RedisTarget, CONNECT_TIMEOUT};
 use crate::metrics::RedisEvents;
 
 /// How long a short command may take before it counts as failed.
@@ -44,9 +49,18 @@ struct Shared {
 
 #[derive(Clone)]
 struct Current {
-    conn: ConnectionManager,
-    /// `host:port` of the node, for comparing and logging (never a password).
+    conn: Conn,
+    /// `host:port` of the node, for comparing and logging (never a password); `cluster` for a
+    /// cluster connection.
     address: String,
+}
+
+/// One node's self-reconnecting connection, or a cluster connection that routes each request
+/// by its key's slot and follows the cluster's topology by itself.
+#[derive(Clone)]
+enum Conn {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
 }
 
 /// A write that `WAIT` did not see on `min_replica_acks` replicas in time.
@@ -72,7 +86,14 @@ pub async fn connect(
     response_timeout: Duration,
     events: RedisEvents,
 ) -> RedisResult<RedisConn> {
-    let current = open(target, response_timeout).await?;
+    let current = tokio::time::timeout(CONNECT_TIMEOUT * 2, open(target, response_timeout))
+        .await
+        .unwrap_or_else(|_| {
+            Err(RedisError::from((
+                redis::ErrorKind::IoError,
+                "timed out connecting",
+            )))
+        })?;
     Ok(RedisConn {
         shared: Arc::new(Shared {
             current: RwLock::new(current),
@@ -84,15 +105,15 @@ pub async fn connect(
     })
 }
 
-/// Opens a plain blocking connection to the primary, for the command-line tools.
-pub fn connect_blocking(target: &RedisTarget) -> RedisResult<redis::Connection> {
-    target
-        .primary_client_blocking()?
-        .get_connection_with_timeout(CONNECT_TIMEOUT)
-}
-
 async fn open(target: &RedisTarget, response_timeout: Duration) -> RedisResult<Current> {
-    let client = target.primary_client().await?;
+    if let Some(cluster) = target.cluster_client(response_timeout)? {
+        let conn = cluster.get_async_connection().await?;
+        return Ok(Current {
+            conn: Conn::Cluster(conn),
+            address: "cluster".into(),
+        });
+    }
+    let client = target.primary_client().await?.ok_or_else(no_client)?;
     let address = address_of(&client);
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(CONNECT_TIMEOUT)
@@ -100,7 +121,10 @@ async fn open(target: &RedisTarget, response_timeout: Duration) -> RedisResult<C
         .set_number_of_retries(2)
         .set_max_delay(1000);
     let conn = ConnectionManager::new_with_config(client, config).await?;
-    Ok(Current { conn, address })
+    Ok(Current {
+        conn: Conn::Node(conn),
+        address,
+    })
 }
 
 fn address_of(client: &redis::Client) -> String {
@@ -122,7 +146,7 @@ impl RedisConn {
             .clone()
     }
 
-    /// The connection form (`single`, `sentinel`).
+    /// The connection form (`single`, `sentinel`, `cluster`).
     pub fn form(&self) -> Form {
         self.shared.target.form()
     }
@@ -132,24 +156,55 @@ impl RedisConn {
         self.current().address
     }
 
-    /// With `min_replica_acks` above 0: waits (`WAIT`, up to `replica_ack_timeout_ms`) until that
-    /// many replicas hold every write this connection made so far; an error when they do not.
-    pub async fn confirm_replicated(&mut self) -> Result<(), ReplicationError> {
+    /// Runs a Lua script (`source`, the text `script` was made from). Without
+    /// `min_replica_acks` it is `EVALSHA` as usual. With it, the script and a `WAIT` go in one
+    /// pipeline on one connection (in a cluster, to the node of the script's keys), so the
+    /// `WAIT` counts the replicas holding this very write; fewer than asked for is an error
+    /// (the write may still have happened).
+    pub async fn run_script<T: redis::FromRedisValue>(
+        &mut self,
+        script: &redis::Script,
+        source: &str,
+        keys: &[String],
+        args: &[Vec<u8>],
+    ) -> Result<T, ReplicationError> {
         let target = &self.shared.target;
         let wanted = target.min_replica_acks;
         if wanted == 0 {
-            return Ok(());
+            let mut invocation = script.prepare_invoke();
+            for key in keys {
+                invocation.key(key);
+            }
+            for arg in args {
+                invocation.arg(arg.as_slice());
+            }
+            return Ok(invocation.invoke_async(self).await?);
         }
-        let timeout_ms = target.replica_ack_timeout.as_millis() as u64;
-        let acked: u32 = redis::cmd("WAIT")
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(source).arg(keys.len()).arg(keys);
+        for arg in args {
+            eval.arg(arg.as_slice());
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(eval)
+            .cmd("WAIT")
             .arg(wanted)
-            .arg(timeout_ms)
-            .query_async(self)
-            .await?;
-        if acked >= wanted {
-            Ok(())
-        } else {
-            Err(ReplicationError::TooFew { wanted, acked })
+            .arg(target.replica_ack_timeout.as_millis() as u64);
+        // One connection, captured once: a swap between the write and the WAIT would make the
+        // WAIT count another socket's writes.
+        let mut conn = self.current().conn;
+        let result: RedisResult<(T, u32)> = pipe.query_async(&mut conn).await;
+        match result {
+            Ok((value, acked)) if acked >= wanted => Ok(value),
+            Ok((_, acked)) => Err(ReplicationError::TooFew { wanted, acked }),
+            Err(error) => {
+                self.after_error(
+                    is_outage(&error),
+                    error.kind() == redis::ErrorKind::ReadOnly,
+                )
+                .await;
+                Err(error.into())
+            }
         }
     }
 
@@ -163,7 +218,14 @@ impl RedisConn {
         if broken {
             self.shared.events.reconnects.inc();
         }
-        if self.form() != Form::Sentinel {
+        // A cluster connection follows the topology by itself; a single node is reopened only
+        // when it says it was demoted (a managed Redis that moved its name to a new primary).
+        let follows = match self.form() {
+            Form::Sentinel => true,
+            Form::Single => readonly,
+            Form::Cluster => false,
+        };
+        if !follows {
             return;
         }
         let Ok(mut resolved_at) = self.shared.resolved_at.try_lock() else {
@@ -174,14 +236,28 @@ impl RedisConn {
         }
         *resolved_at = Some(Instant::now());
         let shared = &self.shared;
-        let Ok(client) = shared.target.primary_client().await else {
+        // Bounded: a node that drops packets must not hold the request (and every other
+        // connection's next resolve) for the kernel's connect timeout.
+        let asked = tokio::time::timeout(CONNECT_TIMEOUT, shared.target.primary_client()).await;
+        let Ok(Ok(Some(client))) = asked else {
             return;
         };
         let (from, to) = (self.address(), address_of(&client));
         if from == to && !readonly {
             return;
         }
-        match open(&shared.target, shared.response_timeout).await {
+        let opened = tokio::time::timeout(
+            CONNECT_TIMEOUT * 2,
+            open(&shared.target, shared.response_timeout),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(RedisError::from((
+                redis::ErrorKind::IoError,
+                "timed out connecting to the new primary",
+            )))
+        });
+        match opened {
             Ok(next) => {
                 let to = next.address.clone();
                 *shared.current.write().expect("the lock is never held across a panic") = next;
@@ -192,6 +268,17 @@ impl RedisConn {
                 "Failed to connect to the primary the sentinels name; will ask again. to={to} error={e}"
             ),
         }
+    }
+}
+
+/// A Redis error for a log line. A reply that could not be parsed is described by its kind
+/// only: redis puts the whole reply in the message, and a reply of jobs holds numbers and texts.
+pub fn loggable(error: &RedisError) -> String {
+    match error.kind() {
+        redis::ErrorKind::TypeError | redis::ErrorKind::ParseError => {
+            format!("{:?} (reply not shown)", error.kind())
+        }
+        _ => error.to_string(),
     }
 }
 
@@ -211,7 +298,10 @@ impl ConnectionLike for RedisConn {
             let mut conn = self.current().conn;
             let result = conn.req_packed_command(cmd).await;
             match &result {
-                Err(error) => self.after_error(is_outage(error), false).await,
+                Err(error) => {
+                    self.after_error(is_outage(error), error.kind() == redis::ErrorKind::ReadOnly)
+                        .await
+                }
                 Ok(value) if is_readonly(value) => self.after_error(false, true).await,
                 Ok(_) => {}
             }
@@ -239,5 +329,33 @@ impl ConnectionLike for RedisConn {
 
     fn get_db(&self) -> i64 {
         self.current().conn.get_db()
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Node(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Node(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Node(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
     }
 }

@@ -1,7 +1,9 @@
-//! Redis storage: every key (`keys`), the connections (`connection`), failing fast while Redis is
+//! Redis storage: every key (`keys`), the profile's Redis form (`target`), the connections
+//! (`connection`, and `blocking` for the tools), failing fast while Redis is
 //! down (`breaker`), re-queueing dead letters (`dead_letters`) and the per-topic snapshot read by
 //! the dashboard, `status` and `/metrics` (`overview`).
 
+pub mod blocking;
 pub mod breaker;
 pub mod connection;
 pub mod dead_letters;

@@ -1,12 +1,12 @@
-//! Which Redis a profile uses and how to reach it: one node (`redis`, TLS with `rediss://`) or a
-//! primary behind Redis Sentinel (`redis_sentinel`), with the CA to trust and how many replicas
-//! must confirm a write. Built once from the settings; every connection is opened from it.
+//! Which Redis a profile uses and how to reach it: one node (`redis`, TLS with `rediss://`), a
+//! Redis Cluster (`redis_cluster`) or a primary behind Redis Sentinel (`redis_sentinel`), with
+//! the CA to trust and how many replicas must confirm a write. Built once from the settings; every connection is opened from it.
 //! Nothing here prints a password: [`RedisTarget::describe`] is what messages show.
 
 use std::time::Duration;
 
 use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
-use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisResult, TlsCertificates};
+use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisError, RedisResult, TlsCertificates};
 
 use crate::settings::{Profile, Secret, SentinelSettings};
 
@@ -20,14 +20,17 @@ pub enum Form {
     Single,
     /// A primary found through Redis Sentinel.
     Sentinel,
+    /// A Redis Cluster: each topic's keys on the primary that serves its slot.
+    Cluster,
 }
 
 impl Form {
-    /// `single` or `sentinel`.
+    /// `single`, `sentinel` or `cluster`.
     pub fn name(self) -> &'static str {
         match self {
             Form::Single => "single",
             Form::Sentinel => "sentinel",
+            Form::Cluster => "cluster",
         }
     }
 }
@@ -36,6 +39,7 @@ impl Form {
 enum Nodes {
     Single(Secret),
     Sentinel(SentinelSettings),
+    Cluster(Vec<Secret>),
 }
 
 /// Everything needed to open a connection to the profile's Redis.
@@ -54,7 +58,7 @@ pub struct RedisTarget {
 /// Why the profile's Redis settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    /// Neither `redis` nor `redis_sentinel` is set (settings validation prevents this).
+    /// No Redis form is set (settings validation prevents this).
     #[error("no redis is configured")]
     Missing,
     /// `redis_ca_file` could not be read.
@@ -71,10 +75,15 @@ pub enum TargetError {
 impl RedisTarget {
     /// The target a validated profile describes.
     pub fn from_profile(profile: &Profile) -> Result<Self, TargetError> {
-        let nodes = match (&profile.redis, &profile.redis_sentinel) {
-            (_, Some(sentinel)) => Nodes::Sentinel(sentinel.clone()),
-            (Some(url), None) => Nodes::Single(url.clone()),
-            (None, None) => return Err(TargetError::Missing),
+        let nodes = match (
+            &profile.redis,
+            &profile.redis_cluster,
+            &profile.redis_sentinel,
+        ) {
+            (_, _, Some(sentinel)) => Nodes::Sentinel(sentinel.clone()),
+            (_, Some(seeds), None) => Nodes::Cluster(seeds.clone()),
+            (Some(url), None, None) => Nodes::Single(url.clone()),
+            (None, None, None) => return Err(TargetError::Missing),
         };
         let ca = match &profile.redis_ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|source| TargetError::CaFile {
@@ -111,6 +120,7 @@ impl RedisTarget {
         match self.nodes {
             Nodes::Single(_) => Form::Single,
             Nodes::Sentinel(_) => Form::Sentinel,
+            Nodes::Cluster(_) => Form::Cluster,
         }
     }
 
@@ -127,23 +137,68 @@ impl RedisTarget {
                 let nodes: Vec<String> = s.nodes.iter().map(|n| redact_url(n.expose())).collect();
                 format!("sentinel master `{}` via {}", s.master, nodes.join(", "))
             }
+            Nodes::Cluster(seeds) => {
+                let seeds: Vec<String> = seeds.iter().map(|n| redact_url(n.expose())).collect();
+                format!("cluster via {}", seeds.join(", "))
+            }
         }
     }
 
     /// A client for the node to write to now: the one node, or the primary the sentinels name.
-    pub async fn primary_client(&self) -> RedisResult<Client> {
+    /// `None` for a cluster, whose nodes [`RedisTarget::cluster_client`] reaches.
+    pub async fn primary_client(&self) -> RedisResult<Option<Client>> {
         match &self.nodes {
-            Nodes::Single(url) => self.client_for(url.expose()),
-            Nodes::Sentinel(s) => self.sentinel_builder(s)?.build()?.async_get_client().await,
+            Nodes::Single(url) => self.client_for(url.expose()).map(Some),
+            Nodes::Sentinel(s) => Ok(Some(
+                self.sentinel_builder(s)?
+                    .build()?
+                    .async_get_client()
+                    .await?,
+            )),
+            Nodes::Cluster(_) => Ok(None),
         }
     }
 
     /// The same, without an async runtime (the command-line tools).
-    pub fn primary_client_blocking(&self) -> RedisResult<Client> {
+    pub fn primary_client_blocking(&self) -> RedisResult<Option<Client>> {
         match &self.nodes {
-            Nodes::Single(url) => self.client_for(url.expose()),
-            Nodes::Sentinel(s) => self.sentinel_builder(s)?.build()?.get_client(),
+            Nodes::Single(url) => self.client_for(url.expose()).map(Some),
+            Nodes::Sentinel(s) => Ok(Some(self.sentinel_builder(s)?.build()?.get_client()?)),
+            Nodes::Cluster(_) => Ok(None),
         }
+    }
+
+    /// A cluster client from the seed nodes (`None` for the other forms). Requests time out
+    /// after `response_timeout`; a request that meets a moved slot or a dead node is retried a
+    /// few times while the client learns the new topology.
+    pub fn cluster_client(
+        &self,
+        response_timeout: Duration,
+    ) -> RedisResult<Option<redis::cluster::ClusterClient>> {
+        let Nodes::Cluster(seeds) = &self.nodes else {
+            return Ok(None);
+        };
+        let urls: Vec<String> = seeds
+            .iter()
+            .map(|s| {
+                let url = s.expose();
+                if url.starts_with("rediss://") && self.insecure && !url.contains('#') {
+                    format!("{url}#insecure")
+                } else {
+                    url.to_string()
+                }
+            })
+            .collect();
+        let mut builder = redis::cluster::ClusterClientBuilder::new(urls)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(response_timeout)
+            .retries(3)
+            .min_retry_wait(100)
+            .max_retry_wait(1000);
+        if self.ca.is_some() {
+            builder = builder.certs(self.certificates());
+        }
+        builder.build().map(Some)
     }
 
     fn certificates(&self) -> TlsCertificates {
@@ -168,7 +223,11 @@ impl RedisTarget {
 
     fn sentinel_builder(&self, s: &SentinelSettings) -> RedisResult<SentinelClientBuilder> {
         let mut addresses = Vec::new();
-        let mut sentinel_password = s.sentinel_password.as_ref().map(|p| p.expose().to_string());
+        let mut sentinel_password = s
+            .sentinel_password
+            .as_ref()
+            .map(|p| p.expose().to_string())
+            .filter(|p| !p.is_empty());
         let mut tls = None;
         for node in &s.nodes {
             let info = node.expose().into_connection_info()?;
@@ -205,6 +264,11 @@ impl RedisTarget {
         }
         Ok(builder)
     }
+}
+
+/// The error for a form that has no single node to connect to.
+pub(crate) fn no_client() -> RedisError {
+    RedisError::from((redis::ErrorKind::ClientError, "no redis node to connect to"))
 }
 
 /// A Redis URL with any credentials replaced, for messages: the user and password before `@`,

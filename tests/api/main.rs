@@ -14,6 +14,7 @@ mod ingress_cases;
 mod observability;
 mod pipeline;
 mod protocol;
+mod redis_cluster;
 mod redis_tls;
 mod scripts;
 mod settings_errors;

@@ -229,6 +229,39 @@ impl ClusterSet {
         primary.port
     }
 
+    /// Starts every killed node again from its own directory (its `nodes.conf` remembers the
+    /// cluster), so it rejoins as a replica of the node that took its slots over, and waits
+    /// until it is in sync: the new primary has a replica again.
+    pub async fn restart_killed(&mut self) {
+        let stopped: Vec<usize> = (0..self.ports.len())
+            .filter(|&i| self.nodes[i].is_none())
+            .collect();
+        for &index in &stopped {
+            let port = self.ports[index];
+            self.nodes[index] = Some(Process::start(node(
+                port,
+                &self.dir.path().join(port.to_string()),
+            )));
+        }
+        self.wait(
+            "the restarted nodes to rejoin as replicas in sync",
+            Duration::from_secs(30),
+            |set| {
+                stopped
+                    .iter()
+                    .all(|&i| {
+                        let info: Option<String> =
+                            query(set.ports[i], redis::cmd("INFO").arg("replication"));
+                        info.as_deref()
+                            .and_then(|info| info_field(info, "master_link_status"))
+                            .is_some_and(|status| status == "up")
+                    })
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
     /// Waits until every live node says `cluster_state:ok` and names a former replica of the
     /// killed primary as the primary serving `key`'s slot; returns the seconds since
     /// [`ClusterSet::kill_primary_of`]. Panics, with the nodes' last log lines, when that takes
@@ -308,7 +341,7 @@ fn free_node_port() -> u16 {
 /// A cluster node on `port` with its data (an append-only log and `nodes.conf`) in `dir`,
 /// logging to stdout.
 fn node(port: u16, dir: &Path) -> Command {
-    std::fs::create_dir(dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let mut command = Command::new("redis-server");
     command
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])

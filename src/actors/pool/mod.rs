@@ -26,6 +26,7 @@ pub mod stream;
 use crate::actors::messages::{Drain, JobFinished, RunJob, WorkerReady};
 use crate::actors::worker::{TopicWorker, WorkerDeps};
 use crate::domain::Job;
+use crate::store::connection::loggable;
 use crate::store::keys::Keys;
 use stream as ops;
 
@@ -160,8 +161,9 @@ impl WorkerPool {
                 }
                 Err(e) => {
                     log::warn!(
-                        "Failed to read jobs; retrying. topic={} error={e}",
-                        act.topic()
+                        "Failed to read jobs; retrying. topic={} error={}",
+                        act.topic(),
+                        loggable(&e)
                     );
                     ctx.run_later(RETRY_PAUSE, |act, ctx| act.fetch(ctx));
                 }
@@ -195,7 +197,11 @@ impl WorkerPool {
                     act.accept(claimed, true, ctx);
                 }
                 Ok(_) => {}
-                Err(e) => log::warn!("Failed to claim idle jobs. topic={} error={e}", act.topic()),
+                Err(e) => log::warn!(
+                    "Failed to claim idle jobs. topic={} error={}",
+                    act.topic(),
+                    loggable(&e)
+                ),
             }
         }));
     }

@@ -9,9 +9,11 @@ use tokio::sync::oneshot;
 use super::error::QueueError;
 use crate::actors::messages::Enqueued;
 
+/// The enqueue script's text (see `enqueue.lua`).
+pub(super) const ENQUEUE_LUA: &str = include_str!("enqueue.lua");
+
 /// See `enqueue.lua`.
-pub(super) static ENQUEUE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("enqueue.lua")));
+pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(ENQUEUE_LUA));
 
 /// One job waiting for its batch, its keys built and its payload encoded.
 pub(super) struct Pending {

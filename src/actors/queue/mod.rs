@@ -27,13 +27,13 @@ use crate::store::connection::RedisConn;
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
 use tokio::sync::oneshot;
 
-use self::batch::{answer, Pending, ENQUEUE};
+use self::batch::{answer, Pending, ENQUEUE, ENQUEUE_LUA};
 use crate::actors::messages::{Enqueue, Enqueued, Ping, Pong};
 use crate::metrics::RedisEvents;
 use crate::store::breaker::Breaker;
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
-use crate::store::target::RedisTarget;
+use crate::store::target::{Form, RedisTarget};
 
 /// Most jobs in one script call: bounds how long the script holds Redis (a few µs per job).
 pub const MAX_BATCH: usize = 64;
@@ -105,21 +105,23 @@ impl RedisQueue {
         let count = batches.waiting.len().min(MAX_BATCH);
         let jobs: Vec<Pending> = batches.waiting.drain(..count).collect();
         let stream = self.keys.queue(topic);
-        let mut invocation = ENQUEUE.prepare_invoke();
-        invocation
-            .key(&stream)
-            .arg(self.dedup_ttl_s)
-            .arg(self.max_depth);
+        let mut keys = vec![stream.clone()];
+        let mut args = vec![
+            self.dedup_ttl_s.to_string().into_bytes(),
+            self.max_depth.to_string().into_bytes(),
+        ];
         for job in &jobs {
-            invocation.key(&job.seen).key(&job.sender).arg(&job.payload);
+            keys.push(job.seen.clone());
+            keys.push(job.sender.clone());
+            args.push(job.payload.clone().into_bytes());
         }
         let mut conn = self.conn.clone();
         let call = self.breaker.clone().call(async move {
-            let answers: Vec<String> = invocation.invoke_async(&mut conn).await?;
             // With `min_replica_acks`, a webhook is answered 200 only once replicas hold its
             // job (and its MessageSid mark): a failover then cannot lose what Twilio was told
-            // was taken. A batch that is not confirmed is answered 503 and Twilio retries.
-            conn.confirm_replicated().await?;
+            // was taken. A batch that is not confirmed is answered 503 (its jobs may still be
+            // handled: they were written).
+            let answers: Vec<String> = conn.run_script(&ENQUEUE, ENQUEUE_LUA, &keys, &args).await?;
             Ok::<_, QueueError>(answers)
         });
         let topic = topic.to_string();
@@ -235,11 +237,20 @@ impl Handler<Ping> for RedisQueue {
         Box::pin(async move {
             breaker
                 .call(async move {
-                    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await?;
-                    let primary = role
-                        .first()
-                        .and_then(|r| redis::from_redis_value::<String>(r).ok())
-                        .is_some_and(|r| r == "master");
+                    let primary = if conn.form() == Form::Cluster {
+                        // Every slot served by a primary.
+                        let info: String = redis::cmd("CLUSTER")
+                            .arg("INFO")
+                            .query_async(&mut conn)
+                            .await?;
+                        info.lines().any(|l| l.trim() == "cluster_state:ok")
+                    } else {
+                        let role: Vec<redis::Value> =
+                            redis::cmd("ROLE").query_async(&mut conn).await?;
+                        role.first()
+                            .and_then(|r| redis::from_redis_value::<String>(r).ok())
+                            .is_some_and(|r| r == "master")
+                    };
                     Ok(Pong {
                         form: conn.form().name(),
                         address: conn.address(),

@@ -14,6 +14,7 @@ use crate::actors::messages::SendSms;
 use crate::domain::record::SentSms;
 use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind};
 use crate::handlers::{HandlerContext, SendFn};
+use crate::outbound::send_once::SendError;
 use crate::twilio::client::{OutboundSms, TwilioError};
 use crate::twilio::segments::{split, MAX_BODY_CHARS};
 
@@ -23,6 +24,8 @@ pub(super) struct Failure {
     pub(super) permanent: bool,
     pub(super) retry_after: Option<Duration>,
     pub(super) panicked: bool,
+    /// Redis could not mark the send: nothing was sent, and the attempt does not count.
+    pub(super) unavailable: bool,
 }
 
 impl Failure {
@@ -32,6 +35,7 @@ impl Failure {
             permanent: false,
             retry_after: None,
             panicked,
+            unavailable: false,
         }
     }
 }
@@ -137,15 +141,24 @@ async fn send(
             status_callback: deps.status_callback.clone(),
         },
     };
-    let result = deps
-        .sender
-        .send(request)
-        .await
-        .unwrap_or_else(|e| Err(TwilioError::not_sent(format!("sender unavailable: {e}"))));
-    result.map_err(|error| Failure {
-        reason: format!("sending the {kind} failed: {error}"),
-        permanent: !error.is_transient(),
-        retry_after: error.retry_after(),
-        panicked: false,
+    let result =
+        deps.sender.send(request).await.unwrap_or_else(|e| {
+            Err(TwilioError::not_sent(format!("sender unavailable: {e}")).into())
+        });
+    result.map_err(|error| match error {
+        SendError::Twilio(error) => Failure {
+            reason: format!("sending the {kind} failed: {error}"),
+            permanent: !error.is_transient(),
+            retry_after: error.retry_after(),
+            panicked: false,
+            unavailable: false,
+        },
+        SendError::Store(_) => Failure {
+            reason: format!("sending the {kind} failed: {error}"),
+            permanent: false,
+            retry_after: None,
+            panicked: false,
+            unavailable: true,
+        },
     })
 }

@@ -88,6 +88,11 @@ impl Handler<RunJob> for TopicWorker {
     }
 }
 
+/// How long a worker waits before trying again when Redis could not mark a send: at first this,
+/// then as long as it has waited so far (so the handler re-runs ever less often), up to the max.
+const UNAVAILABLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+const UNAVAILABLE_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs one job to its record, retrying as the topic's retry settings say.
 async fn process(deps: WorkerDeps, run: RunJob) -> End {
     let retry = deps.topic.settings.retry.clone();
@@ -98,6 +103,8 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
     };
     let started_at = now_ms();
     let mut retry_after = None;
+    // Since when Redis has kept the send from being marked (such tries do not count).
+    let mut unavailable_since: Option<std::time::Instant> = None;
     loop {
         if attempts.len() >= retry.max_attempts as usize {
             return dead_letter(&deps, run, attempts, started_at).await;
@@ -127,7 +134,34 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
                 finish(&deps, run.entry_id, record, None).await;
                 return End::Done;
             }
+            Err(failure) if failure.unavailable => {
+                let first = unavailable_since.is_none();
+                let since = *unavailable_since.get_or_insert_with(std::time::Instant::now);
+                // Well before another process may claim the job (idle for `claim_idle_ms`; the
+                // heartbeat that keeps it claimed fails while Redis does).
+                if since.elapsed() >= deps.record_patience / 3 {
+                    // Leave the job pending: it is claimed again once Redis is back.
+                    log::warn!(
+                        "Redis kept the send from being marked for too long; the job stays queued. topic={} sid={} error={}",
+                        deps.topic.name,
+                        run.job.message.sid,
+                        failure.reason
+                    );
+                    return End::Done;
+                }
+                if first {
+                    log::warn!(
+                        "Send not marked, Redis unavailable; trying again (not counted as an attempt). topic={} sid={} error={}",
+                        deps.topic.name,
+                        run.job.message.sid,
+                        failure.reason
+                    );
+                }
+                let waited = since.elapsed().min(UNAVAILABLE_PAUSE_MAX);
+                actix_rt::time::sleep(waited.max(UNAVAILABLE_PAUSE)).await;
+            }
             Err(failure) => {
+                unavailable_since = None;
                 log::warn!(
                     "Attempt failed. topic={} sid={} attempt={} error={}",
                     deps.topic.name,
