@@ -12,6 +12,7 @@ use super::error::IngressError;
 use super::state::{IngressState, WebhookTopic};
 use super::{request_log, webhook};
 use crate::actors::messages::{Enqueue, Enqueued, SetOptOut, Validate};
+use crate::actors::queue::QueueError;
 use crate::domain::topic::Topic;
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
 use crate::twilio::keywords::{keyword, Keyword};
@@ -114,6 +115,10 @@ async fn answer(
         Ok(Ok(Enqueued::Duplicate { id })) => {
             state.metrics.duplicates.with_label_values(&[name]).inc();
             log::info!("Duplicate MessageSid answered, not queued again. topic={name} sid={sid} job_id={id}")
+        }
+        Ok(Err(e @ QueueError::NotReplicated(_))) => {
+            log::warn!("Message written but not confirmed by replicas; answered 503 (it may still be handled). topic={name} sid={sid} error={e}");
+            return Err(unavailable());
         }
         Ok(Err(e)) => {
             log::warn!("Message not queued; answered 503. topic={name} sid={sid} error={e}");

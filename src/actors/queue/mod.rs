@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 use self::batch::{answer, Pending, ENQUEUE, ENQUEUE_LUA};
 use crate::actors::messages::{Enqueue, Enqueued, Ping, Pong};
 use crate::metrics::RedisEvents;
-use crate::store::breaker::Breaker;
+use crate::store::breaker::{is_outage, Breaker};
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
 use crate::store::target::{Form, RedisTarget};
@@ -245,11 +245,21 @@ impl Handler<Ping> for RedisQueue {
                             .await?;
                         info.lines().any(|l| l.trim() == "cluster_state:ok")
                     } else {
-                        let role: Vec<redis::Value> =
-                            redis::cmd("ROLE").query_async(&mut conn).await?;
-                        role.first()
-                            .and_then(|r| redis::from_redis_value::<String>(r).ok())
-                            .is_some_and(|r| r == "master")
+                        let role: redis::RedisResult<Vec<redis::Value>> =
+                            redis::cmd("ROLE").query_async(&mut conn).await;
+                        match role {
+                            Ok(role) => role
+                                .first()
+                                .and_then(|r| redis::from_redis_value::<String>(r).ok())
+                                .is_some_and(|r| r == "master"),
+                            // Some managed services (Redis Cloud, Upstash) refuse ROLE: there,
+                            // answering PING is all that can be known.
+                            Err(e) if !is_outage(&e) => {
+                                redis::cmd("PING").query_async::<String>(&mut conn).await?;
+                                true
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
                     };
                     Ok(Pong {
                         form: conn.form().name(),
