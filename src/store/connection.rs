@@ -192,27 +192,31 @@ impl RedisConn {
             .arg(target.replica_ack_timeout.as_millis() as u64);
         // One connection, captured once: a swap between the write and the WAIT would make the
         // WAIT count another socket's writes.
-        let mut conn = self.current().conn;
+        let Current { mut conn, address } = self.current();
         let result: RedisResult<(T, u32)> = pipe.query_async(&mut conn).await;
         match result {
             Ok((value, acked)) if acked >= wanted => Ok(value),
             Ok((_, acked)) => Err(ReplicationError::TooFew { wanted, acked }),
             Err(error) => {
-                self.after_error(
-                    is_outage(&error),
-                    error.kind() == redis::ErrorKind::ReadOnly,
-                )
-                .await;
+                self.after_failed(&address, &error).await;
                 Err(error.into())
             }
         }
     }
 
-    /// After a request that failed as a dead node's (`broken`) or a demoted one's (`readonly`):
-    /// counts a broken connection, and for a sentinel-backed one asks the sentinels where the
-    /// primary is now (at most every [`RESOLVE_EVERY`]).
-    async fn after_error(&self, broken: bool, readonly: bool) {
-        if !(broken || readonly) {
+    /// After a request to `failed_on` that failed with `error`.
+    async fn after_failed(&self, failed_on: &str, error: &RedisError) {
+        let readonly = error.kind() == redis::ErrorKind::ReadOnly;
+        self.after_error(failed_on, is_outage(error), readonly)
+            .await;
+    }
+
+    /// After a request to `failed_on` that failed as a dead node's (`broken`) or a demoted one's
+    /// (`readonly`): counts a broken connection, and for a sentinel-backed one asks the sentinels
+    /// where the primary is now (at most every [`RESOLVE_EVERY`]). A late failure from a node
+    /// this connection has already moved away from changes nothing.
+    async fn after_error(&self, failed_on: &str, broken: bool, readonly: bool) {
+        if !(broken || readonly) || self.address() != failed_on {
             return;
         }
         if broken {
@@ -295,14 +299,11 @@ fn is_readonly(value: &Value) -> bool {
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let mut conn = self.current().conn;
+            let Current { mut conn, address } = self.current();
             let result = conn.req_packed_command(cmd).await;
             match &result {
-                Err(error) => {
-                    self.after_error(is_outage(error), error.kind() == redis::ErrorKind::ReadOnly)
-                        .await
-                }
-                Ok(value) if is_readonly(value) => self.after_error(false, true).await,
+                Err(error) => self.after_failed(&address, error).await,
+                Ok(value) if is_readonly(value) => self.after_error(&address, false, true).await,
                 Ok(_) => {}
             }
             result
@@ -316,11 +317,14 @@ impl ConnectionLike for RedisConn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let mut conn = self.current().conn;
+            let Current { mut conn, address } = self.current();
             let result = conn.req_packed_commands(cmd, offset, count).await;
             match &result {
-                Err(error) => self.after_error(is_outage(error), false).await,
-                Ok(values) if values.iter().any(is_readonly) => self.after_error(false, true).await,
+                // A transaction's READONLY arrives as an error, not as a value.
+                Err(error) => self.after_failed(&address, error).await,
+                Ok(values) if values.iter().any(is_readonly) => {
+                    self.after_error(&address, false, true).await
+                }
                 Ok(_) => {}
             }
             result
