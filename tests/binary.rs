@@ -49,6 +49,18 @@ fn replace_redis_line(path: &std::path::Path, lines: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// `pyrowire serve` of the test profile in `path`, started.
+fn serve_test_profile(path: &std::path::Path) -> Process {
+    let mut command = exe();
+    command
+        .args(["serve", "--profile", "test", "--settings"])
+        .arg(path)
+        .env("TEST_SID", ACCOUNT_SID)
+        .env("TEST_TOKEN", AUTH_TOKEN)
+        .env_remove("PORT");
+    Process::start(command)
+}
+
 /// `pyrowire check` of the test profile in `path`.
 fn check_test_profile(path: &std::path::Path) -> std::process::Output {
     exe()
@@ -65,14 +77,7 @@ async fn serves_a_message_end_to_end_and_logs_no_secret() {
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_file(dir.path(), &twilio.base);
-    let mut command = exe();
-    command
-        .args(["serve", "--profile", "test", "--settings"])
-        .arg(&settings)
-        .env("TEST_SID", ACCOUNT_SID)
-        .env("TEST_TOKEN", AUTH_TOKEN)
-        .env_remove("PORT");
-    let mut server = Process::start(command);
+    let mut server = serve_test_profile(&settings);
     let address = server.listening_address();
 
     let body = "From=%2B15551234567&To=%2B15005550006&MessageSid=SMbinary1&Body=ping";
@@ -207,14 +212,7 @@ async fn refused_and_unknown_requests_log_no_number_no_text_and_no_huge_line() {
         .unwrap()
         .replace("validate_signatures = false", "validate_signatures = true");
     std::fs::write(&path, text).unwrap();
-    let mut command = exe();
-    command
-        .args(["serve", "--profile", "test", "--settings"])
-        .arg(&path)
-        .env("TEST_SID", ACCOUNT_SID)
-        .env("TEST_TOKEN", AUTH_TOKEN)
-        .env_remove("PORT");
-    let server = Process::start(command);
+    let server = serve_test_profile(&path);
     let address = server.listening_address();
     let client = awc::Client::default();
 
@@ -259,14 +257,7 @@ async fn redis_tls_insecure_warns_at_start() {
         &path,
         &format!("redis = \"{}\"\nredis_tls_insecure = true", tls.url()),
     );
-    let mut command = exe();
-    command
-        .args(["serve", "--profile", "test", "--settings"])
-        .arg(&path)
-        .env("TEST_SID", ACCOUNT_SID)
-        .env("TEST_TOKEN", AUTH_TOKEN)
-        .env_remove("PORT");
-    let server = Process::start(command);
+    let server = serve_test_profile(&path);
     let warning = server.wait_for_line("redis_tls_insecure is on", Duration::from_secs(20));
     assert!(warning.contains("WARN"), "{warning}");
     server.listening_address();

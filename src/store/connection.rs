@@ -86,14 +86,7 @@ pub async fn connect(
     response_timeout: Duration,
     events: RedisEvents,
 ) -> RedisResult<RedisConn> {
-    let current = tokio::time::timeout(CONNECT_TIMEOUT * 2, open(target, response_timeout))
-        .await
-        .unwrap_or_else(|_| {
-            Err(RedisError::from((
-                redis::ErrorKind::IoError,
-                "timed out connecting",
-            )))
-        })?;
+    let current = bounded(CONNECT_TIMEOUT * 2, open(target, response_timeout)).await?;
     Ok(RedisConn {
         shared: Arc::new(Shared {
             current: RwLock::new(current),
@@ -114,6 +107,11 @@ async fn open(target: &RedisTarget, response_timeout: Duration) -> RedisResult<C
         });
     }
     let client = target.primary_client().await?.ok_or_else(no_client)?;
+    open_node(client, response_timeout).await
+}
+
+/// A self-reconnecting connection to the node `client` points at.
+async fn open_node(client: redis::Client, response_timeout: Duration) -> RedisResult<Current> {
     let address = address_of(&client);
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(CONNECT_TIMEOUT)
@@ -125,6 +123,22 @@ async fn open(target: &RedisTarget, response_timeout: Duration) -> RedisResult<C
         conn: Conn::Node(conn),
         address,
     })
+}
+
+/// Connecting (asking the sentinels included) may take at most `limit`: a node that drops
+/// packets must not hold a request for the kernel's connect timeout.
+async fn bounded<T>(
+    limit: Duration,
+    opening: impl std::future::Future<Output = RedisResult<T>>,
+) -> RedisResult<T> {
+    tokio::time::timeout(limit, opening)
+        .await
+        .unwrap_or_else(|_| {
+            Err(RedisError::from((
+                redis::ErrorKind::IoError,
+                "timed out connecting",
+            )))
+        })
 }
 
 fn address_of(client: &redis::Client) -> String {
@@ -240,28 +254,18 @@ impl RedisConn {
         }
         *resolved_at = Some(Instant::now());
         let shared = &self.shared;
-        // Bounded: a node that drops packets must not hold the request (and every other
-        // connection's next resolve) for the kernel's connect timeout.
-        let asked = tokio::time::timeout(CONNECT_TIMEOUT, shared.target.primary_client()).await;
-        let Ok(Ok(Some(client))) = asked else {
+        // Bounded, as is the reconnect below: while this request waits, every other request of
+        // this connection skips asking.
+        let Ok(Some(client)) = bounded(CONNECT_TIMEOUT, shared.target.primary_client()).await
+        else {
             return;
         };
         let (from, to) = (self.address(), address_of(&client));
         if from == to && !readonly {
             return;
         }
-        let opened = tokio::time::timeout(
-            CONNECT_TIMEOUT * 2,
-            open(&shared.target, shared.response_timeout),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(RedisError::from((
-                redis::ErrorKind::IoError,
-                "timed out connecting to the new primary",
-            )))
-        });
-        match opened {
+        // The client the sentinels just named, not a second question to them.
+        match bounded(CONNECT_TIMEOUT * 2, open_node(client, shared.response_timeout)).await {
             Ok(next) => {
                 let to = next.address.clone();
                 *shared.current.write().expect("the lock is never held across a panic") = next;

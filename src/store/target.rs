@@ -178,17 +178,7 @@ impl RedisTarget {
         let Nodes::Cluster(seeds) = &self.nodes else {
             return Ok(None);
         };
-        let urls: Vec<String> = seeds
-            .iter()
-            .map(|s| {
-                let url = s.expose();
-                if url.starts_with("rediss://") && self.insecure && !url.contains('#') {
-                    format!("{url}#insecure")
-                } else {
-                    url.to_string()
-                }
-            })
-            .collect();
+        let urls: Vec<String> = seeds.iter().map(|s| self.tls_url(s.expose())).collect();
         let mut builder = redis::cluster::ClusterClientBuilder::new(urls)
             .connection_timeout(CONNECT_TIMEOUT)
             .response_timeout(response_timeout)
@@ -208,13 +198,19 @@ impl RedisTarget {
         }
     }
 
+    /// A `rediss://` URL with `#insecure` when `redis_tls_insecure` asks for it.
+    fn tls_url(&self, url: &str) -> String {
+        if url.starts_with("rediss://") && self.insecure && !url.contains('#') {
+            format!("{url}#insecure")
+        } else {
+            url.to_string()
+        }
+    }
+
     /// A client for one node URL: with the CA when given, and `#insecure` when asked.
     fn client_for(&self, url: &str) -> RedisResult<Client> {
-        let tls = url.starts_with("rediss://");
-        if tls && self.insecure && !url.contains('#') {
-            return self.client_for(&format!("{url}#insecure"));
-        }
-        if tls && self.ca.is_some() {
+        let url = self.tls_url(url);
+        if url.starts_with("rediss://") && self.ca.is_some() {
             Client::build_with_tls(url, self.certificates())
         } else {
             Client::open(url)
