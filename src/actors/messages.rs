@@ -1,7 +1,7 @@
 //! Every message one actor sends to another. Requests are imperatives; the pipeline is:
 //! ingress —`Validate`→ Validator, ingress —`Enqueue`→ RedisQueue, WorkerPool —`RunJob`→
 //! TopicWorker —`SendSms`→ TwilioSender, TopicWorker —`RecordOutcome`/`RecordAttempt`/
-//! `LoadAttempts`→ Recorder, TopicWorker —`JobFinished`/`WorkerReady`→ WorkerPool, and on
+//! `LoadAttempts`/`LoadSession`→ Recorder, TopicWorker —`JobFinished`/`WorkerReady`→ WorkerPool, and on
 //! shutdown `Drain` → WorkerPool.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use actix::Message;
 use crate::domain::record::{DeadLetter, Record, SentSms};
 use crate::domain::topic::Topic;
 use crate::domain::{InboundMessage, Job};
-use crate::domain::{MessageSid, PhoneNumber, SendKind};
+use crate::domain::{MessageSid, PhoneNumber, SendKind, Session, SessionChange};
 use crate::twilio::client::OutboundSms;
 use crate::validators::Verdict;
 
@@ -131,6 +131,30 @@ pub struct RecordOutcome {
     pub record: Record,
     /// The dead letter to keep, when the job failed for good.
     pub dead: Option<DeadLetter>,
+    /// What the completed job does to its sender's session; `None` leaves it untouched (a dead
+    /// letter).
+    pub session: Option<SessionWrite>,
+}
+
+/// A completed job's change to its sender's session, saved in the completion's transaction.
+#[derive(Debug, Clone)]
+pub struct SessionWrite {
+    /// The sender.
+    pub number: PhoneNumber,
+    /// Keep (restart its clock), replace or end. A replacement is known to fit.
+    pub change: SessionChange,
+    /// The topic's `session_ttl_s`.
+    pub ttl_s: u64,
+}
+
+/// Read a sender's session (before an attempt).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Session, crate::actors::recorder::error::RecordError>")]
+pub struct LoadSession {
+    /// The topic.
+    pub topic: String,
+    /// The sender.
+    pub number: PhoneNumber,
 }
 
 /// Add one failed attempt's reason to a job's durable attempt list.

@@ -1,7 +1,8 @@
 //! Domain types, parsed at the edge and not checked again: the inbound message a webhook
 //! carries (`inbound`), the job queued for the workers (`job`), the reply a handler produces
 //! (`reply`), Twilio's MessageSid and phone numbers (`ids`), which of a job's sends a send is
-//! (`send_kind`), a message's record (`record`), a topic ready to run (`topic`), and the clock.
+//! (`send_kind`), a message's record (`record`), a sender's conversation (`session`), a topic
+//! ready to run (`topic`), and the clock.
 
 pub mod clock;
 mod error;
@@ -11,6 +12,7 @@ mod job;
 pub mod record;
 mod reply;
 mod send_kind;
+mod session;
 pub mod topic;
 
 pub use clock::now_ms;
@@ -21,3 +23,4 @@ pub use inbound::{InboundMessage, Media, MAX_MEDIA};
 pub use job::{Job, JOB_VERSION};
 pub use reply::Reply;
 pub use send_kind::SendKind;
+pub use session::{Session, SessionChange, SessionError, MAX_SESSION_BYTES};

@@ -1,7 +1,25 @@
-//! What a handler gets besides the message: the topic's name and `properties`, and a way to send
-//! extra SMS/MMS to the sender while it works (the original framework's `sms()` and `mms()`).
+//! What a handler gets besides the message: the topic's name and `properties`, the sender's
+//! conversation so far (its session), and a way to send extra SMS/MMS to the sender while it
+//! works (the original framework's `sms()` and `mms()`).
+//!
 //! Extra sends go through the same sender as replies — at most once per message even when the
 //! handler is retried, opt-outs respected, paced — and appear in the message's record.
+//!
+//! The session is the JSON object the sender's previous message left. [`HandlerContext::get`]
+//! and [`HandlerContext::set`] read and write one value with serde; [`HandlerContext::end_session`]
+//! ends the conversation. A change is saved only when the job completes, in the same Redis
+//! transaction that records it: a failed attempt's changes are dropped, and the retry sees the
+//! session as it was.
+//!
+//! ```
+//! # use pyrowire::handlers::{from_fn, HandlerError};
+//! # use pyrowire::domain::Reply;
+//! let counter = from_fn(|_message, context| async move {
+//!     let count = context.get::<u32>("count")?.unwrap_or(0) + 1;
+//!     context.set("count", count)?;
+//!     Ok::<_, HandlerError>(Reply::text(format!("message {count}")))
+//! });
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -9,9 +27,12 @@ use std::sync::Arc;
 
 use futures_util::future::LocalBoxFuture;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use super::error::HandlerError;
 use crate::domain::record::SentSms;
-use crate::domain::{Reply, SendKind};
+use crate::domain::{Reply, SendKind, Session, SessionChange, SessionError};
 
 /// Sends one extra message for the job being handled: `(kind, reply)` → what was sent.
 pub type SendFn = Rc<dyn Fn(SendKind, Reply) -> LocalBoxFuture<'static, Result<SentSms, String>>>;
@@ -26,6 +47,20 @@ pub struct HandlerContext {
     send: Option<SendFn>,
     extras: Rc<Cell<u32>>,
     sent: Rc<RefCell<Vec<SentSms>>>,
+    session: Rc<RefCell<SessionState>>,
+}
+
+/// The session as the handler sees it now, and what it did to it.
+#[derive(Debug, Default)]
+struct SessionState {
+    current: Session,
+    change: SessionChange,
+}
+
+impl From<SessionError> for HandlerError {
+    fn from(error: SessionError) -> Self {
+        HandlerError::new(error.to_string())
+    }
 }
 
 impl std::fmt::Debug for HandlerContext {
@@ -46,7 +81,63 @@ impl HandlerContext {
             send: None,
             extras: Rc::new(Cell::new(0)),
             sent: Rc::new(RefCell::new(Vec::new())),
+            session: Rc::default(),
         }
+    }
+
+    /// The same context, seeing `session` as the sender's conversation so far.
+    pub fn with_session(self, session: Session) -> Self {
+        *self.session.borrow_mut() = SessionState {
+            current: session,
+            change: SessionChange::Keep,
+        };
+        self
+    }
+
+    /// The sender's session as it stands (with this run's changes); empty when there is none.
+    pub fn session(&self) -> Session {
+        self.session.borrow().current.clone()
+    }
+
+    /// The session's value under `key` as a `T`: `None` when absent, an error when it is not a
+    /// `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, HandlerError> {
+        Ok(self.session.borrow().current.get(key)?)
+    }
+
+    /// Stores `value` under `key` in the session (saved when the job completes).
+    pub fn set<T: Serialize>(&self, key: &str, value: T) -> Result<(), HandlerError> {
+        let mut state = self.session.borrow_mut();
+        state.current.set(key, value)?;
+        state.change = SessionChange::Replace(state.current.clone());
+        Ok(())
+    }
+
+    /// Removes `key` from the session (saved when the job completes).
+    pub fn remove(&self, key: &str) {
+        let mut state = self.session.borrow_mut();
+        state.current.remove(key);
+        state.change = SessionChange::Replace(state.current.clone());
+    }
+
+    /// Replaces the whole session (saved when the job completes).
+    pub fn replace_session(&self, session: Session) {
+        let mut state = self.session.borrow_mut();
+        state.current = session.clone();
+        state.change = SessionChange::Replace(session);
+    }
+
+    /// Ends the conversation: the session is deleted when the job completes, and the sender's
+    /// next message starts with an empty one.
+    pub fn end_session(&self) {
+        let mut state = self.session.borrow_mut();
+        state.current = Session::new();
+        state.change = SessionChange::End;
+    }
+
+    /// What this run did to the session: kept, replaced or ended.
+    pub fn session_change(&self) -> SessionChange {
+        self.session.borrow().change.clone()
     }
 
     /// A context whose extra sends go through `send`.

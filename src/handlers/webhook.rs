@@ -1,9 +1,11 @@
 //! `webhook`: lets an application in any language be the handler. Each message is POSTed as
-//! JSON (the message fields, plus the topic's `properties` as a nested `properties` object) to
-//! the topic's `url`, with `X-Pyrowire-Secret` when a `secret` is set so the application can
-//! trust the call. The JSON answer is the reply: `{"reply": "text", "media_url": "..." | [...]}`;
-//! 204 or an empty body means no reply. A non-2xx answer, a bad body or a timeout (`timeout_ms`,
-//! default 10000) is a handler error: retried, then dead-lettered.
+//! JSON (the message fields, the topic's `properties` as a nested `properties` object and the
+//! sender's session as `session`, `{}` when there is none) to the topic's `url`, with
+//! `X-Pyrowire-Secret` when a `secret` is set so the application can trust the call. The JSON
+//! answer is the reply: `{"reply": "text", "media_url": "..." | [...], "session": {...}}`, where
+//! `session` replaces the session, `"session": null` ends it and no `session` key leaves it as it
+//! is; 204 or an empty body means no reply and no change. A non-2xx answer, a bad body or a
+//! timeout (`timeout_ms`, default 10000) is a handler error: retried, then dead-lettered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use serde::Deserialize;
 use super::context::HandlerContext;
 use super::error::HandlerError;
 use super::handler::Handler;
-use crate::domain::{InboundMessage, Reply};
+use crate::domain::{InboundMessage, Reply, Session};
 use crate::settings::Secret;
 
 /// The header carrying the topic's shared secret.
@@ -93,6 +95,7 @@ impl Webhook {
             serde_json::to_value(message).map_err(|e| HandlerError::new(e.to_string()))?;
         let properties = serde_json::to_value(&*context.properties).unwrap_or_default();
         payload["properties"] = properties;
+        payload["session"] = serde_json::Value::Object(context.session().as_map().clone());
         let mut request = CLIENT
             .with(|client| client.post(&self.url))
             .timeout(self.timeout);
@@ -115,9 +118,18 @@ impl Webhook {
         if status.as_u16() == 204 || body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Reply::none());
         }
-        let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-            HandlerError::new(format!("webhook answer is not the expected JSON: {e}"))
-        })?;
+        let bad =
+            |e: String| HandlerError::new(format!("webhook answer is not the expected JSON: {e}"));
+        let mut answer: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+        match answer.remove("session") {
+            None => {}
+            Some(serde_json::Value::Null) => context.end_session(),
+            Some(serde_json::Value::Object(map)) => context.replace_session(Session::from_map(map)),
+            Some(_) => return Err(bad("`session` must be an object or null".into())),
+        }
+        let answer: Answer = serde_json::from_value(serde_json::Value::Object(answer))
+            .map_err(|e| bad(e.to_string()))?;
         let media_urls = match answer.media_url {
             None => Vec::new(),
             Some(MediaUrls::One(url)) => vec![url],

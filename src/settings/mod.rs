@@ -198,6 +198,10 @@ pub struct TopicSettings {
     /// Most message segments sent per second, across every process (unset: no pacing).
     #[serde(default, deserialize_with = "flex::opt_f64")]
     pub max_sends_per_second: Option<f64>,
+    /// A sender's session ends after this many seconds without a message from them (default
+    /// 14400: Twilio's four-hour cookie).
+    #[serde(default = "defaults::session_ttl_s", deserialize_with = "flex::u64")]
+    pub session_ttl_s: u64,
     /// Retry policy for handler errors and transient Twilio failures.
     #[serde(default)]
     pub retry: RetrySettings,
@@ -373,6 +377,9 @@ mod defaults {
     }
     pub fn workers() -> usize {
         1
+    }
+    pub fn session_ttl_s() -> u64 {
+        4 * 3600
     }
     pub fn max_attempts() -> u32 {
         5

@@ -54,6 +54,9 @@ pub fn is_placeholder_sid(sid: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c == '0'))
 }
 
+/// Longest `session_ttl_s`: a year.
+const MAX_SESSION_TTL_S: u64 = 366 * 24 * 3600;
+
 /// Refuses placeholder credentials in a profile that checks signatures or sends for real. The
 /// value itself is never printed.
 fn check_no_placeholders(
@@ -305,6 +308,16 @@ fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
                 format!("must be above 0 and at most 10000, got {rate}"),
             );
         }
+    }
+    if !(1..=MAX_SESSION_TTL_S).contains(&topic.session_ttl_s) {
+        push(
+            problems,
+            format!("{key}.session_ttl_s"),
+            format!(
+                "must be between 1 and {MAX_SESSION_TTL_S} (a year), got {}",
+                topic.session_ttl_s
+            ),
+        );
     }
     check_retry(&key, topic, problems);
     check_twilio(&key, topic, problems);

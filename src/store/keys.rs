@@ -114,6 +114,21 @@ impl Keys {
         self.key(topic, &format!("stats:{minute_ms}"))
     }
 
+    /// String, with a TTL of the topic's `session_ttl_s`: one sender's session (`number`), a JSON
+    /// object of at most 16 KiB. Read by workers before each attempt; written (SET EX, EXPIRE
+    /// or DEL) only by the recorder, in the transaction that records the job's completion;
+    /// deleted by an opt-out (STOP, or Twilio's 21610) and by `pyrowire session --clear`.
+    pub fn session(&self, topic: &str, number: &str) -> String {
+        self.key(topic, &format!("session:{number}"))
+    }
+
+    /// Sorted set of the numbers that have a session, each scored by when it expires (ms): the
+    /// dashboard counts the live ones. Written beside each session (same writers); entries
+    /// past their time are trimmed when a session is saved.
+    pub fn sessions(&self, topic: &str) -> String {
+        self.key(topic, "sessions")
+    }
+
     /// Sorted set of dead-lettered MessageSids scored by when they died (ms), trimmed to
     /// `max_dead_letters`. Written by the recorder; read by `pyrowire dead`, `pyrowire recent`
     /// and the dashboard; a re-queue removes its MessageSid.
@@ -156,6 +171,8 @@ mod tests {
             "px:{sample}:stats:60000"
         );
         assert_eq!(keys.dead_entry("sample", "SM1"), "px:{sample}:dead:SM1");
+        assert_eq!(keys.session("sample", "+1555"), "px:{sample}:session:+1555");
+        assert_eq!(keys.sessions("sample"), "px:{sample}:sessions");
     }
 
     /// The architecture document, whose "Redis keys" table this module's tests check.
@@ -194,6 +211,8 @@ mod tests {
             ),
             ("dead", keys.dead(topic)),
             ("dead_entry", keys.dead_entry(topic, sid)),
+            ("session", keys.session(topic, "{number}")),
+            ("sessions", keys.sessions(topic)),
         ]
     }
 

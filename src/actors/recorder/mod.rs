@@ -1,9 +1,11 @@
 //! `Recorder`: writes each job's outcome and acknowledges the job in one MULTI/EXEC, so a job
 //! leaves the queue only together with its record (and, when it failed for good, its dead
-//! letter). It also keeps each job's durable list of failed attempts. If a write fails the job
-//! stays pending and is retried or claimed again later.
+//! letter, and the sender's changed session). It also keeps each job's durable list of failed
+//! attempts and reads sessions for the workers. If a write fails the job stays pending and is
+//! retried or claimed again later.
 
 pub mod error;
+mod session;
 
 pub use error::RecordError;
 
@@ -79,6 +81,9 @@ impl Recorder {
         pipe.hincr(self.keys.stats(topic), outcome, 1)
             .hincr(&minute, outcome, 1)
             .expire(&minute, MINUTE_STATS_TTL_S);
+        if let Some(write) = &msg.session {
+            session::save(&mut pipe, &self.keys, topic, write);
+        }
         match &msg.dead {
             Some(dead) => {
                 let list = self.keys.dead(topic);
@@ -158,6 +163,8 @@ impl Handler<SetOptOut> for Recorder {
     fn handle(&mut self, msg: SetOptOut, _: &mut Self::Context) -> Self::Result {
         let key = self.keys.opt_outs(&msg.topic);
         let seen = msg.sid.as_ref().map(|sid| self.keys.seen(&msg.topic, sid));
+        let session = self.keys.session(&msg.topic, msg.number.as_str());
+        let sessions = self.keys.sessions(&msg.topic);
         let ttl = self.retention.dedup_ttl_s;
         let mut conn = self.conn.clone();
         Box::pin(async move {
@@ -165,6 +172,8 @@ impl Handler<SetOptOut> for Recorder {
                 let applied: i64 = OPT_OUT_ONCE
                     .key(seen)
                     .key(key)
+                    .key(session)
+                    .key(sessions)
                     .arg(msg.number.as_str())
                     .arg(if msg.opted_out { "1" } else { "0" })
                     .arg(now_ms())
@@ -174,7 +183,12 @@ impl Handler<SetOptOut> for Recorder {
                 return Ok(applied == 1);
             }
             if msg.opted_out {
-                conn.hset::<_, _, _, ()>(&key, msg.number.as_str(), now_ms())
+                redis::pipe()
+                    .atomic()
+                    .hset(&key, msg.number.as_str(), now_ms())
+                    .del(&session)
+                    .zrem(&sessions, msg.number.as_str())
+                    .query_async::<()>(&mut conn)
                     .await?;
             } else {
                 conn.hdel::<_, _, ()>(&key, msg.number.as_str()).await?;

@@ -1,7 +1,9 @@
-//! One attempt at a job, for `TopicWorker`: send the accept text when the topic asks for it, run
-//! the handler (its extra sends going through the sender too), then send the reply — split into
-//! several messages when it is over 1600 characters. Sends already made are not made again
-//! (see [`crate::outbound::send_once`]), so an attempt can be repeated safely.
+//! One attempt at a job, for `TopicWorker`: read the sender's session, send the accept text when
+//! the topic asks for it, run the handler (its extra sends going through the sender too), then
+//! send the reply — split into several messages when it is over 1600 characters. Sends already
+//! made are not made again (see [`crate::outbound::send_once`]), so an attempt can be repeated
+//! safely; the session it changed is saved only with the job's completion, so a repeated attempt
+//! sees it as it was.
 
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
@@ -10,9 +12,9 @@ use std::time::Duration;
 use futures_util::FutureExt;
 
 use super::deps::WorkerDeps;
-use crate::actors::messages::SendSms;
+use crate::actors::messages::{LoadSession, SendSms};
 use crate::domain::record::SentSms;
-use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind};
+use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind, Session, SessionChange};
 use crate::handlers::{HandlerContext, SendFn};
 use crate::outbound::send_once::SendError;
 use crate::twilio::client::{OutboundSms, TwilioError};
@@ -38,20 +40,35 @@ impl Failure {
             unavailable: false,
         }
     }
+
+    fn unavailable(reason: String) -> Self {
+        Failure {
+            unavailable: true,
+            ..Failure::handler(reason, false)
+        }
+    }
 }
 
-/// One try: accept text (if any), handler, reply. Sends already made are not made again.
-pub(super) async fn attempt(
-    deps: &WorkerDeps,
-    job: &Job,
-) -> Result<(Reply, Vec<SentSms>, u64), Failure> {
+/// What a successful attempt produced.
+pub(super) struct Handled {
+    pub(super) reply: Reply,
+    pub(super) sent: Vec<SentSms>,
+    pub(super) handled_at: u64,
+    /// What the handler did to the sender's session, to save with the completion.
+    pub(super) session: SessionChange,
+}
+
+/// One try: session, accept text (if any), handler, reply. Sends already made are not made
+/// again.
+pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Failure> {
     let topic = &deps.topic;
     let message = &job.message;
+    let session = load_session(deps, message).await?;
     let mut sent = Vec::new();
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
         sent.push(send(deps, SendKind::Accept, message, &Reply::text(text)).await?);
     }
-    let context = handler_context(deps, message);
+    let context = handler_context(deps, message).with_session(session);
     let started = std::time::Instant::now();
     let handled = AssertUnwindSafe(topic.handler.handle(message, &context))
         .catch_unwind()
@@ -68,12 +85,43 @@ pub(super) async fn attempt(
         Err(_) => return Err(Failure::handler("handler panicked".into(), true)),
     };
     let handled_at = now_ms();
+    let session = context.session_change();
+    if let Err(reason) = session.checked_json() {
+        // Before the reply goes out: the sender hears nothing of a step that was not saved.
+        return Err(Failure {
+            permanent: true,
+            ..Failure::handler(reason, false)
+        });
+    }
     if !reply.is_empty() {
         for (kind, part) in reply_parts(&reply) {
             sent.push(send(deps, kind, message, &part).await?);
         }
     }
-    Ok((reply, sent, handled_at))
+    Ok(Handled {
+        reply,
+        sent,
+        handled_at,
+        session,
+    })
+}
+
+/// The sender's session as their previous completed message left it. Redis being away fails
+/// the attempt without counting it, as for a send that could not be marked.
+async fn load_session(deps: &WorkerDeps, message: &InboundMessage) -> Result<Session, Failure> {
+    let request = LoadSession {
+        topic: deps.topic.name.clone(),
+        number: message.number.clone(),
+    };
+    match deps.recorder.send(request).await {
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err(e)) => Err(Failure::unavailable(format!(
+            "reading the session failed: {e}"
+        ))),
+        Err(e) => Err(Failure::unavailable(format!(
+            "reading the session failed: {e}"
+        ))),
+    }
 }
 
 /// The handler's context for one attempt: its extra sends (`sms`, `mms`) go through the sender

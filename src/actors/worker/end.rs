@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::deps::{End, WorkerDeps};
-use crate::actors::messages::{LoadAttempts, RecordAttempt, RecordOutcome, RunJob};
+use crate::actors::messages::{LoadAttempts, RecordAttempt, RecordOutcome, RunJob, SessionWrite};
 use crate::domain::record::{DeadLetter, Outcome, Record, SentSms, Timings};
 use crate::domain::{now_ms, InboundMessage, Reply};
 
@@ -70,7 +70,13 @@ pub(super) async fn dead_letter(
     );
     let labels = [deps.topic.name.as_str(), Outcome::DeadLettered.as_str()];
     deps.metrics.processed.with_label_values(&labels).inc();
-    finish(deps, run.entry_id, record, Some(dead)).await;
+    finish(
+        deps,
+        run.entry_id,
+        record,
+        Ending::DeadLettered(Box::new(dead)),
+    )
+    .await;
     End::Done
 }
 
@@ -125,14 +131,21 @@ pub(super) async fn save_attempt(deps: &WorkerDeps, message: &InboundMessage, re
     }
 }
 
+/// What is written with a job's record besides it.
+pub(super) enum Ending {
+    /// Completed: the handler's change to the sender's session is saved.
+    Completed(SessionWrite),
+    /// Failed for good: this dead letter is kept, and the session left as it was.
+    DeadLettered(Box<DeadLetter>),
+}
+
 /// Writes the record and acknowledges the job, retrying while Redis is away; after
 /// `record_patience` the job is left pending, to be claimed again.
-pub(super) async fn finish(
-    deps: &WorkerDeps,
-    entry_id: String,
-    record: Record,
-    dead: Option<DeadLetter>,
-) {
+pub(super) async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: Ending) {
+    let (dead, session) = match ending {
+        Ending::Completed(session) => (None, Some(session)),
+        Ending::DeadLettered(dead) => (Some(*dead), None),
+    };
     let topic = deps.topic.name.clone();
     let sid = record.message.sid.clone();
     let total_ms = record.timings.total_ms();
@@ -143,6 +156,7 @@ pub(super) async fn finish(
             entry_id: entry_id.clone(),
             record: record.clone(),
             dead: dead.clone(),
+            session: session.clone(),
         };
         let error = match deps.recorder.send(request).await {
             Ok(Ok(())) => {

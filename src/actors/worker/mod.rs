@@ -20,11 +20,11 @@ mod end;
 use deps::End;
 pub use deps::WorkerDeps;
 
-use crate::actors::messages::{JobFinished, RunJob, WorkerReady};
+use crate::actors::messages::{JobFinished, RunJob, SessionWrite, WorkerReady};
 use crate::domain::now_ms;
 use crate::domain::record::{Outcome, Timings};
 use attempt::attempt;
-use end::{count_completed, dead_letter, finish, load_attempts, record, save_attempt};
+use end::{count_completed, dead_letter, finish, load_attempts, record, save_attempt, Ending};
 
 /// One worker of a topic's pool.
 pub struct TopicWorker {
@@ -114,24 +114,29 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
             actix_rt::time::sleep(wait).await;
         }
         match attempt(&deps, &run.job).await {
-            Ok((reply, sent, handled_at)) => {
+            Ok(handled) => {
                 let timings = Timings {
                     received_at: run.job.message.received_at,
                     started_at,
-                    handled_at,
+                    handled_at: handled.handled_at,
                     finished_at: now_ms(),
                 };
-                count_completed(&deps, &sent, &timings);
+                count_completed(&deps, &handled.sent, &timings);
+                let session = SessionWrite {
+                    number: run.job.message.number.clone(),
+                    change: handled.session,
+                    ttl_s: deps.topic.settings.session_ttl_s,
+                };
                 let record = record(
                     &deps,
                     &run,
                     Outcome::Completed,
-                    reply,
-                    sent,
+                    handled.reply,
+                    handled.sent,
                     attempts,
                     timings,
                 );
-                finish(&deps, run.entry_id, record, None).await;
+                finish(&deps, run.entry_id, record, Ending::Completed(session)).await;
                 return End::Done;
             }
             Err(failure) if failure.unavailable => {
