@@ -17,6 +17,7 @@ mod protocol;
 mod redis_cluster;
 mod redis_tls;
 mod scripts;
+mod sessions;
 mod settings_errors;
 mod signatures;
 mod webhook_handler;
