@@ -1,12 +1,13 @@
 //! Process-level fault tests of the real `pyrowire` executable: SIGKILL mid-stream, Redis stopped
-//! mid-stream, a Sentinel failover, a worker process lost, SIGTERM while jobs are in flight. Each test starts the built
-//! binary with a temporary settings file, talks to it over HTTP like Twilio does, and checks what
-//! reached Redis and the Twilio stand-in: every message answered 200 gets exactly one reply.
+//! mid-stream, a Sentinel failover, a worker process lost, SIGTERM while jobs are in flight, a
+//! conversation's session across SIGKILL. Each test starts the built binary with a temporary
+//! settings file, talks to it over HTTP like Twilio does, and checks what reached Redis and the
+//! Twilio stand-in: every message answered 200 gets exactly one reply.
 //!
 //! Tests that only kill pyrowire use the Redis of `scripts/test` (`REDIS_URL`) under a random key
 //! prefix; the test that stops Redis runs its own `redis-server` on a free loopback port.
 //!
-//! One file per fault (`crash`, `failover`, `redis_outage`, `shutdown`); the rest is what they share: the
+//! One file per fault (`conversation`, `crash`, `failover`, `redis_outage`, `shutdown`); the rest is what they share: the
 //! settings and Redis reader (`setup`), the process (`server`), the senders (`webhooks`) and the
 //! tally of replies (`delivery`), on top of `tests/common`.
 
@@ -19,6 +20,7 @@ mod server;
 mod setup;
 mod webhooks;
 
+mod conversation;
 mod crash;
 mod failover;
 mod redis_outage;

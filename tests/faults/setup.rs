@@ -1,5 +1,5 @@
-//! Each test's settings file (its own key prefix, a topic of echo replies pointed at the
-//! stand-in) and a reader of what that topic holds in Redis.
+//! Each test's settings file (its own key prefix, a topic of echo replies, or of another
+//! handler, pointed at the stand-in) and a reader of what that topic holds in Redis.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,6 +37,30 @@ impl Setup {
         api_base: &str,
         workers: usize,
     ) -> Setup {
+        Setup::build(
+            redis_lines,
+            redis_table,
+            store_url,
+            api_base,
+            workers,
+            "\"echo\"",
+        )
+    }
+
+    /// A topic whose handler is `handler` (the TOML value), on the test Redis.
+    pub fn with_handler(redis_url: &str, api_base: &str, workers: usize, handler: &str) -> Setup {
+        let redis_line = format!("redis = \"{redis_url}\"");
+        Setup::build(&redis_line, "", redis_url, api_base, workers, handler)
+    }
+
+    fn build(
+        redis_lines: &str,
+        redis_table: &str,
+        store_url: &str,
+        api_base: &str,
+        workers: usize,
+        handler: &str,
+    ) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let prefix = format!("fault{:08x}", rand::random::<u32>());
         let text = format!(
@@ -52,7 +76,7 @@ max_queue_depth = 100000
 {redis_table}
 
 [topics.{TOPIC}]
-handler = "echo"
+handler = {handler}
 accept_response = "ok"
 error_response = "try later"
 workers = {workers}
@@ -128,6 +152,14 @@ impl Store {
                 .map(|c| c.pending)
                 .sum(),
         })
+    }
+
+    /// The session of `number`, if it has one.
+    pub fn session(&self, number: &str) -> redis::RedisResult<Option<Value>> {
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(self.key(&format!("session:{number}")))
+            .query(&mut self.connection()?)?;
+        Ok(raw.map(|raw| serde_json::from_str(&raw).unwrap()))
     }
 
     /// The JSON records that exist for these MessageSids.

@@ -1,0 +1,128 @@
+//! A conversation across SIGKILL: the process dies after the handler ran and its reply reached
+//! Twilio, before the job's completion (and so the session) was recorded. After a restart the
+//! job runs again, sees the session as it was, sends nothing twice, and the session moves on
+//! exactly once.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+use crate::common::{new_sid, redis_url, FakeTwilio, ACCOUNT_SID, AUTH_TOKEN};
+use crate::server::{Pyrowire, Role};
+use crate::setup::Setup;
+use crate::webhooks::{post_webhook, webhook_client, Answer, Inbound};
+use crate::{secs, SETTLE};
+
+const SENDER: &str = "+15550001111";
+
+/// The sessions' `count` each call saw, in call order.
+type Seen = Arc<Mutex<Vec<Option<u64>>>>;
+
+/// A webhook application that adds one to the session's `count` and replies with it.
+fn start_counter() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    let shared = seen.clone();
+    let server = HttpServer::new(move || {
+        let seen = shared.clone();
+        actix_web::App::new().route(
+            "/sms",
+            web::post().to(move |body: web::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    let count = body["session"]["count"].as_u64();
+                    seen.lock().unwrap().push(count);
+                    let next = count.unwrap_or(0) + 1;
+                    HttpResponse::Ok().json(json!({
+                        "reply": format!("count {next}"),
+                        "session": {"count": next},
+                    }))
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    (url, seen)
+}
+
+async fn text(address: &str, body: &str) {
+    let message = Inbound {
+        sid: new_sid(),
+        from: SENDER.to_string(),
+        body: body.to_string(),
+    };
+    let answer = post_webhook(&webhook_client(secs(5)), address, &message).await;
+    assert_eq!(answer, Answer::Accepted);
+}
+
+/// Waits until the stand-in has created `n` messages.
+async fn wait_created(twilio: &FakeTwilio, n: usize) {
+    twilio.wait_for_created(n, SETTLE).await;
+}
+
+/// Polls until the session's count is `count`, or panics.
+async fn wait_session(setup: &Setup, count: u64) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let session = setup.store.session(SENDER).unwrap();
+        if session == Some(json!({"count": count})) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "session never reached count {count}: {session:?}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn sigkill_between_the_reply_and_the_completion_moves_the_session_on_exactly_once() {
+    // Arrange
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let (url, seen) = start_counter();
+    let handler = format!(r#"{{ kind = "webhook", url = "{url}", timeout_ms = 5000 }}"#);
+    let setup = Setup::with_handler(&redis_url(), &twilio.base, 2, &handler);
+    let mut server = Pyrowire::start(&setup.path, Role::All).await;
+    text(&server.address, "one").await;
+    wait_created(&twilio, 1).await;
+    text(&server.address, "two").await;
+    wait_created(&twilio, 2).await;
+    wait_session(&setup, 2).await;
+
+    // Act: the third reply is created at Twilio but its answer is held back, so the worker is
+    // still waiting for it, the job unfinished, when the process dies.
+    twilio.set_delay(Duration::from_secs(30));
+    text(&server.address, "three").await;
+    wait_created(&twilio, 3).await;
+    let session_at_kill = setup.store.session(SENDER).unwrap();
+    server.sigkill();
+    twilio.set_delay(Duration::ZERO);
+    let restarted = Pyrowire::start(&setup.path, Role::All).await;
+    wait_session(&setup, 3).await;
+    text(&restarted.address, "four").await;
+    wait_created(&twilio, 4).await;
+    wait_session(&setup, 4).await;
+
+    // Assert
+    assert_eq!(session_at_kill, Some(json!({"count": 2})));
+    let replies: Vec<String> = twilio
+        .creates()
+        .iter()
+        .filter_map(|r| r.field("Body").map(str::to_string))
+        .collect();
+    assert_eq!(replies, vec!["count 1", "count 2", "count 3", "count 4"]);
+    // The third text's handler ran twice (before the kill and after), both times on count 2.
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![None, Some(1), Some(2), Some(2), Some(3)]
+    );
+}
