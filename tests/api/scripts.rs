@@ -17,6 +17,7 @@ const STATUS_FN: &str = include_str!("../../src/outbound/status_fn.lua");
 const RECORD_STATUS: &str = include_str!("../../src/outbound/record_status.lua");
 const STORE_SENT: &str = include_str!("../../src/outbound/store_sent.lua");
 const REQUEUE: &str = include_str!("../../src/store/requeue.lua");
+const SAVE_SESSION: &str = include_str!("../../src/actors/recorder/save_session.lua");
 
 /// A connection, and a key builder under a prefix of its own.
 async fn lab() -> (MultiplexedConnection, impl Fn(&str) -> String) {
@@ -111,13 +112,23 @@ async fn enqueue_fills_the_queue_part_way_through_a_batch() {
 }
 
 #[actix_web::test]
-async fn opt_out_acts_once_per_message_sid() {
+async fn opt_out_acts_once_per_message_sid_and_ends_the_session() {
     let (mut redis, key) = lab().await;
+    let _: () = redis
+        .set(key("session:+15551234567"), r#"{"n":1}"#)
+        .await
+        .unwrap();
+    let _: () = redis
+        .zadd(key("sessions"), "+15551234567", u64::MAX / 2)
+        .await
+        .unwrap();
     let script = Script::new(OPT_OUT);
     let call = |sid: &str, out: &str| {
         let mut call = script.prepare_invoke();
         call.key(key(&format!("seen:{sid}")))
             .key(key("optout"))
+            .key(key("session:+15551234567"))
+            .key(key("sessions"))
             .arg("+15551234567")
             .arg(out)
             .arg(1_000)
@@ -137,6 +148,81 @@ async fn opt_out_acts_once_per_message_sid() {
     );
     let out: bool = redis.hexists(key("optout"), "+15551234567").await.unwrap();
     assert!(out);
+    let session: Option<String> = redis.get(key("session:+15551234567")).await.unwrap();
+    assert_eq!(session, None);
+    let live: u64 = redis.zcard(key("sessions")).await.unwrap();
+    assert_eq!(live, 0);
+}
+
+/// Runs the save-session script for `number` as the recorder does: mode, JSON, TTL, now.
+async fn save_session(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    number: &str,
+    mode: &str,
+    json: &str,
+    now: u64,
+) -> i64 {
+    Script::new(SAVE_SESSION)
+        .key(key(&format!("session:{number}")))
+        .key(key("sessions"))
+        .key(key("optout"))
+        .arg(number)
+        .arg(mode)
+        .arg(json)
+        .arg(100)
+        .arg(now)
+        .invoke_async(redis)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn save_session_replaces_keeps_ends_and_saves_nothing_for_an_opted_out_number() {
+    let (mut redis, key) = lab().await;
+    let now = 1_000_000;
+    // Keep creates nothing.
+    assert_eq!(
+        save_session(&mut redis, &key, "a", "keep", "", now).await,
+        0
+    );
+    let exists: bool = redis.exists(key("session:a")).await.unwrap();
+    assert!(!exists);
+    // Replace stores with the TTL and scores the expiry; a past entry is trimmed.
+    let _: () = redis.zadd(key("sessions"), "stale", now - 1).await.unwrap();
+    assert_eq!(
+        save_session(&mut redis, &key, "a", "replace", r#"{"n":1}"#, now).await,
+        1
+    );
+    let stored: String = redis.get(key("session:a")).await.unwrap();
+    assert_eq!(stored, r#"{"n":1}"#);
+    let ttl: i64 = redis.ttl(key("session:a")).await.unwrap();
+    assert!((99..=100).contains(&ttl), "{ttl}");
+    let live: Vec<(String, u64)> = redis
+        .zrange_withscores(key("sessions"), 0, -1)
+        .await
+        .unwrap();
+    assert_eq!(live, vec![("a".to_string(), now + 100_000)]);
+    // Keep restarts the clock of an existing session.
+    let _: () = redis.expire(key("session:a"), 5).await.unwrap();
+    assert_eq!(
+        save_session(&mut redis, &key, "a", "keep", "", now + 1).await,
+        1
+    );
+    let ttl: i64 = redis.ttl(key("session:a")).await.unwrap();
+    assert!(ttl > 5, "{ttl}");
+    // End deletes it and its entry.
+    assert_eq!(save_session(&mut redis, &key, "a", "end", "", now).await, 0);
+    let live: u64 = redis.zcard(key("sessions")).await.unwrap();
+    assert_eq!(live, 0);
+    // A number in the opt-out hash keeps no session, whatever the job asked for.
+    let _: () = redis.hset(key("optout"), "b", 1).await.unwrap();
+    assert_eq!(
+        save_session(&mut redis, &key, "b", "replace", r#"{"n":2}"#, now).await,
+        0
+    );
+    let exists: bool = redis.exists(key("session:b")).await.unwrap();
+    assert!(!exists);
 }
 
 #[actix_web::test]
