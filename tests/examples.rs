@@ -1,6 +1,6 @@
 //! The examples run end to end: the Rust "yo momma" app (custom validator and handler calling an
 //! HTTP API), the Rust survey (a conversation kept in the session) and the Python webhook app
-//! called by a `webhook` topic. Replies are checked at the
+//! called by a `webhook` topic (a per-sender counter in the session). Replies are checked at the
 //! Twilio stand-in. The Python app's secret check is also probed on its own.
 
 #[allow(dead_code)] // the example tests use only part of the harness
@@ -161,7 +161,7 @@ async fn the_survey_example_keeps_each_senders_answers_and_ends_with_a_summary()
 }
 
 #[actix_web::test]
-async fn the_python_webhook_app_is_a_topics_handler() {
+async fn the_python_webhook_app_is_a_topics_handler_counting_each_senders_messages() {
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let port = free_port();
     let mut python = Command::new("python3");
@@ -187,12 +187,20 @@ async fn the_python_webhook_app_is_a_topics_handler() {
     let app = Process::start(command);
     let address = app.listening_address();
 
-    text(&address, "app", "hi there").await;
-    let created = twilio.wait_for_created(1, Duration::from_secs(15)).await;
+    let (twilio, address) = (&twilio, address.as_str());
+    let ask = |from: &'static str, body: &'static str| converse(twilio, address, "app", from, body);
+    let (ada, bob) = ("+15550000001", "+15550000002");
+
     assert_eq!(
-        created[0]["body"],
-        "Hello from PORTLAND! You said: hi there"
+        ask(ada, "hi there").await,
+        "Hello from PORTLAND! You said: hi there (message 1 from you)"
     );
+    assert!(ask(ada, "again").await.ends_with("(message 2 from you)"));
+    assert!(ask(bob, "hello").await.ends_with("(message 1 from you)"));
+    assert!(ask(ada, "third").await.ends_with("(message 3 from you)"));
+    assert_eq!(ask(ada, " Reset ").await, "Your message counter was reset.");
+    assert!(ask(ada, "back").await.ends_with("(message 1 from you)"));
+    assert!(ask(bob, "more").await.ends_with("(message 2 from you)"));
 }
 
 /// Loads examples/webhook_app.py as a module with `hmac.compare_digest` counting its calls,
@@ -214,7 +222,8 @@ spec.loader.exec_module(app)
 app.SECRET = "s3cret"
 server = ThreadingHTTPServer(("127.0.0.1", 0), app.Webhook)
 threading.Thread(target=server.serve_forever, daemon=True).start()
-message = {"properties": {}, "message": "hi", "from_city": "PORTLAND", "media": {"media": []}}
+message = {"properties": {}, "message": "hi", "from_city": "PORTLAND", "media": {"media": []},
+           "session": {}}
 
 def post(secret):
     request = urllib.request.Request(
