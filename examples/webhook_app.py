@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """An SMS application in a few lines of Python, called by a pyrowire topic with the `webhook`
 handler (see examples/webhook.toml). pyrowire POSTs each message as JSON; the JSON answer is the
-reply. Standard library only.
+reply. It counts each sender's messages in their session: the message carries the session as the
+sender's previous message left it, and the answer's `session` replaces it (`None` ends it).
+Standard library only.
 
     python3 examples/webhook_app.py --port 8000 --secret change-me
 """
@@ -15,9 +17,16 @@ def handle(message):
     """The application: turn a message into a reply (None for no reply)."""
     greeting = message["properties"].get("greeting", "Hi")
     text = message["message"].strip()
+    if text.lower() == "reset":
+        return {"reply": "Your message counter was reset.", "session": None}
+    count = message["session"].get("count", 0) + 1
+    session = {"count": count}
     if not text:
-        return {"reply": f"{greeting}! Nice picture.", "media_url": list(message["media"]["media"])}
-    return {"reply": f"{greeting} from {message['from_city'] or 'somewhere'}! You said: {text}"}
+        return {"reply": f"{greeting}! Nice picture. (message {count} from you)",
+                "media_url": list(message["media"]["media"]), "session": session}
+    place = message["from_city"] or "somewhere"
+    return {"reply": f"{greeting} from {place}! You said: {text} (message {count} from you)",
+            "session": session}
 
 
 class Webhook(BaseHTTPRequestHandler):

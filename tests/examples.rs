@@ -1,5 +1,6 @@
 //! The examples run end to end: the Rust "yo momma" app (custom validator and handler calling an
-//! HTTP API) and the Python webhook app called by a `webhook` topic. Replies are checked at the
+//! HTTP API), the Rust survey (a conversation kept in the session) and the Python webhook app
+//! called by a `webhook` topic (a per-sender counter in the session). Replies are checked at the
 //! Twilio stand-in. The Python app's secret check is also probed on its own.
 
 #[allow(dead_code)] // the example tests use only part of the harness
@@ -9,7 +10,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_port, new_sid, redis_url, FakeTwilio, Process, ACCOUNT_SID, AUTH_TOKEN};
+use common::{
+    free_port, new_sid, poll_until, redis_url, FakeTwilio, Process, ACCOUNT_SID, AUTH_TOKEN,
+};
 use serde_json::Value;
 
 /// The built example executable (cargo builds examples for `cargo test`).
@@ -40,9 +43,17 @@ fn env(command: &mut Command, twilio: &FakeTwilio) {
         .env_remove("ENV");
 }
 
+/// How long a test waits for one reply.
+const REPLY_WAIT: Duration = Duration::from_secs(15);
+
 async fn text(address: &str, topic: &str, body: &str) -> String {
+    text_from(address, topic, "+15551234567", body).await
+}
+
+/// Texts `body` from `from`; answers the TwiML.
+async fn text_from(address: &str, topic: &str, from: &str, body: &str) -> String {
     let form = [
-        ("From", "+15551234567"),
+        ("From", from),
         ("To", "+15005550006"),
         ("FromCity", "PORTLAND"),
         ("MessageSid", &new_sid()),
@@ -55,6 +66,32 @@ async fn text(address: &str, topic: &str, body: &str) -> String {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     String::from_utf8(response.body().await.unwrap().to_vec()).unwrap()
+}
+
+/// The bodies of the messages the stand-in created for `to`, oldest first.
+fn replies_to(twilio: &FakeTwilio, to: &str) -> Vec<String> {
+    twilio
+        .created()
+        .iter()
+        .filter(|m| m["to"] == to)
+        .map(|m| m["body"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Texts `body` from `from` and waits for the app's reply to that number (its next message
+/// there), so that the next text is sent only once this one was answered.
+async fn converse(
+    twilio: &FakeTwilio,
+    address: &str,
+    topic: &str,
+    from: &str,
+    body: &str,
+) -> String {
+    let before = replies_to(twilio, from).len();
+    text_from(address, topic, from, body).await;
+    poll_until(REPLY_WAIT, || replies_to(twilio, from).get(before).cloned())
+        .await
+        .unwrap_or_else(|| panic!("no reply to {body:?} from {from} within {REPLY_WAIT:?}"))
 }
 
 #[actix_web::test]
@@ -84,7 +121,47 @@ async fn the_yo_momma_example_insists_on_yo_momma_and_answers_with_a_joke() {
 }
 
 #[actix_web::test]
-async fn the_python_webhook_app_is_a_topics_handler() {
+async fn the_survey_example_keeps_each_senders_answers_and_ends_with_a_summary() {
+    // Arrange
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let mut command = Command::new(example("survey"));
+    env(&mut command, &twilio);
+    command.env_remove("PYROWIRE_SETTINGS");
+    let app = Process::start(command);
+    let address = app.listening_address();
+    let (twilio, address) = (&twilio, address.as_str());
+    let ask =
+        |from: &'static str, body: &'static str| converse(twilio, address, "survey", from, body);
+    let (ada, bob) = ("+15550000001", "+15550000002");
+    let name = "What's your name?";
+    let city = "Which city do you live in?";
+    let rating = "From 1 to 5, how much do you like SMS surveys?";
+
+    // Act and assert: two senders, interleaved, each at its own step
+    assert_eq!(ask(ada, "hi").await, name);
+    assert_eq!(ask(bob, "hello").await, name);
+    assert_eq!(ask(ada, "Ada").await, city);
+    assert_eq!(ask(bob, "Bob").await, city);
+    assert_eq!(ask(ada, "Lisbon").await, rating);
+    let again = ask(ada, "9").await;
+    assert!(again.ends_with(rating) && again != rating, "{again}");
+    assert_eq!(ask(bob, "Paris").await, rating);
+    let summary = ask(ada, "4").await;
+    for part in ["Ada", "Lisbon", "4/5"] {
+        assert!(summary.contains(part), "{part} in {summary}");
+    }
+    let summary = ask(bob, "2").await;
+    for part in ["Bob", "Paris", "2/5"] {
+        assert!(summary.contains(part), "{part} in {summary}");
+    }
+
+    // The summary ended the session: the next text starts the survey again
+    assert_eq!(ask(ada, "hi again").await, name);
+    assert_eq!(twilio.created().len(), 10, "one reply per text");
+}
+
+#[actix_web::test]
+async fn the_python_webhook_app_is_a_topics_handler_counting_each_senders_messages() {
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let port = free_port();
     let mut python = Command::new("python3");
@@ -110,12 +187,20 @@ async fn the_python_webhook_app_is_a_topics_handler() {
     let app = Process::start(command);
     let address = app.listening_address();
 
-    text(&address, "app", "hi there").await;
-    let created = twilio.wait_for_created(1, Duration::from_secs(15)).await;
+    let (twilio, address) = (&twilio, address.as_str());
+    let ask = |from: &'static str, body: &'static str| converse(twilio, address, "app", from, body);
+    let (ada, bob) = ("+15550000001", "+15550000002");
+
     assert_eq!(
-        created[0]["body"],
-        "Hello from PORTLAND! You said: hi there"
+        ask(ada, "hi there").await,
+        "Hello from PORTLAND! You said: hi there (message 1 from you)"
     );
+    assert!(ask(ada, "again").await.ends_with("(message 2 from you)"));
+    assert!(ask(bob, "hello").await.ends_with("(message 1 from you)"));
+    assert!(ask(ada, "third").await.ends_with("(message 3 from you)"));
+    assert_eq!(ask(ada, " Reset ").await, "Your message counter was reset.");
+    assert!(ask(ada, "back").await.ends_with("(message 1 from you)"));
+    assert!(ask(bob, "more").await.ends_with("(message 2 from you)"));
 }
 
 /// Loads examples/webhook_app.py as a module with `hmac.compare_digest` counting its calls,
@@ -137,7 +222,8 @@ spec.loader.exec_module(app)
 app.SECRET = "s3cret"
 server = ThreadingHTTPServer(("127.0.0.1", 0), app.Webhook)
 threading.Thread(target=server.serve_forever, daemon=True).start()
-message = {"properties": {}, "message": "hi", "from_city": "PORTLAND", "media": {"media": []}}
+message = {"properties": {}, "message": "hi", "from_city": "PORTLAND", "media": {"media": []},
+           "session": {}}
 
 def post(secret):
     request = urllib.request.Request(
