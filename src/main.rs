@@ -75,7 +75,7 @@ enum Command {
         #[command(flatten)]
         settings: SettingsArgs,
     },
-    /// Print each topic's queue depth, in-flight jobs, totals, dead letters and rates.
+    /// Print each topic's queue depth, in-flight jobs, totals, dead letters, sessions and rates.
     Status {
         #[command(flatten)]
         settings: SettingsArgs,
