@@ -10,6 +10,7 @@ use pyrowire::commands::check::check;
 use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::commands::init::init;
 use pyrowire::commands::recent::recent;
+use pyrowire::commands::session::session;
 use pyrowire::commands::status::status;
 use pyrowire::settings::{self, LoadOptions, Settings};
 
@@ -74,7 +75,7 @@ enum Command {
         #[command(flatten)]
         settings: SettingsArgs,
     },
-    /// Print each topic's queue depth, in-flight jobs, totals, dead letters and rates.
+    /// Print each topic's queue depth, in-flight jobs, totals, dead letters, sessions and rates.
     Status {
         #[command(flatten)]
         settings: SettingsArgs,
@@ -104,6 +105,18 @@ enum Command {
         /// How many to list.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+    },
+    /// Print a sender's session and when it expires; --clear deletes it.
+    Session {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// The topic.
+        topic: String,
+        /// The sender's number, as Twilio sends it (+15551234567).
+        number: String,
+        /// Delete the session.
+        #[arg(long)]
+        clear: bool,
     },
     /// Write a commented starter settings.toml and Dockerfile into DIR.
     Init {
@@ -168,6 +181,14 @@ fn main() -> ExitCode {
             };
             report(settings, ExitCode::FAILURE, |s| dead(s, &topic, &options))
         }
+        Command::Session {
+            settings,
+            topic,
+            number,
+            clear,
+        } => report(settings, ExitCode::FAILURE, |s| {
+            session(s, &topic, &number, clear)
+        }),
         Command::Init { dir } => match init(&dir) {
             Ok(written) => {
                 for path in written {

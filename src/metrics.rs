@@ -1,7 +1,7 @@
 //! Prometheus metrics of this process, served at `GET /metrics`: per-topic counters of what
 //! ingress and the workers did, latency histograms, and, read from Redis at each scrape, the
-//! queue depth and in-flight jobs (which all processes share). Process metrics (CPU, RSS, open
-//! files) come with them.
+//! queue depth, in-flight jobs and live sessions (which all processes share). Process metrics
+//! (CPU, RSS, open files) come with them.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -34,6 +34,8 @@ pub struct Metrics {
     pub queue_depth: IntGaugeVec,
     /// Jobs taken by a worker and not yet finished, all processes.
     pub in_flight: IntGaugeVec,
+    /// Senders whose session has not expired, all processes.
+    pub sessions: IntGaugeVec,
     /// Seconds from webhook received to answer, per topic.
     pub ingress_seconds: HistogramVec,
     /// Seconds a handler took, per topic.
@@ -158,6 +160,7 @@ impl Metrics {
             ),
             queue_depth: gauge(&r, "queue_depth", "Jobs in the queue, waiting or running"),
             in_flight: gauge(&r, "in_flight", "Jobs taken by a worker, not yet finished"),
+            sessions: gauge(&r, "sessions", "Senders whose session has not expired"),
             ingress_seconds: histogram(&r, "ingress_seconds", "Webhook received to answered", fast),
             handler_seconds: histogram(&r, "handler_seconds", "Handler run time", slow.clone()),
             end_to_end_seconds: histogram(

@@ -1,4 +1,5 @@
-//! Smoke tests of the real `pyrowire` executable: serve one message end to end, `check`, `init`.
+//! Smoke tests of the real `pyrowire` executable: serve one message end to end, `check`, `init`,
+//! `session`.
 
 #[allow(dead_code)] // the binary tests use only part of the harness
 mod common;
@@ -65,6 +66,29 @@ fn serve_test_profile(path: &std::path::Path) -> Process {
 fn check_test_profile(path: &std::path::Path) -> std::process::Output {
     exe()
         .args(["check", "--profile", "test", "--settings"])
+        .arg(path)
+        .env("TEST_SID", ACCOUNT_SID)
+        .env("TEST_TOKEN", AUTH_TOKEN)
+        .output()
+        .unwrap()
+}
+
+/// The `redis_prefix` the settings file in `path` gives its test profile.
+fn prefix_in(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("redis_prefix ="))
+        .unwrap();
+    line.split('"').nth(1).unwrap().to_string()
+}
+
+/// `pyrowire session ARGS...` of the test profile in `path`.
+fn session_command(path: &std::path::Path, args: &[&str]) -> std::process::Output {
+    exe()
+        .arg("session")
+        .args(args)
+        .args(["--profile", "test", "--settings"])
         .arg(path)
         .env("TEST_SID", ACCOUNT_SID)
         .env("TEST_TOKEN", AUTH_TOKEN)
@@ -280,4 +304,78 @@ fn check_names_the_sentinels_without_passwords() {
         "{stdout}"
     );
     assert!(!stdout.contains("-pw"), "{stdout}");
+}
+
+#[test]
+fn session_prints_a_sender_session_and_clear_removes_it_with_its_set_entry() {
+    // Arrange: a session as the recorder leaves it, the key and its entry in the topic's set.
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings_file(dir.path(), "https://api.twilio.com");
+    let prefix = prefix_in(&path);
+    let number = "+15557654321";
+    let key = format!("{prefix}:{{sample}}:session:{number}");
+    let live = format!("{prefix}:{{sample}}:sessions");
+    let mut redis = redis::Client::open(common::redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("SET")
+        .arg(&key)
+        .arg(r#"{"step":2,"name":"Ada"}"#)
+        .arg("EX")
+        .arg(3600)
+        .query::<()>(&mut redis)
+        .unwrap();
+    let expires_at = pyrowire::domain::now_ms() + 3_600_000;
+    redis::cmd("ZADD")
+        .arg(&live)
+        .arg(expires_at)
+        .arg(number)
+        .query::<()>(&mut redis)
+        .unwrap();
+
+    // Act
+    let shown = session_command(&path, &["sample", number]);
+    let cleared = session_command(&path, &["sample", number, "--clear"]);
+    let key_left: bool = redis::cmd("EXISTS").arg(&key).query(&mut redis).unwrap();
+    let entry_left: Option<f64> = redis::cmd("ZSCORE")
+        .arg(&live)
+        .arg(number)
+        .query(&mut redis)
+        .unwrap();
+    let again = session_command(&path, &["sample", number, "--clear"]);
+    let unknown = session_command(&path, &["nosuch", number]);
+    let bad = session_command(&path, &["sample", "+1555\t1234"]);
+
+    // Assert
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let (heading, json) = stdout.split_once('\n').unwrap();
+    assert!(
+        heading.starts_with(&format!("session of {number} in `sample`, expires in ")),
+        "{heading}"
+    );
+    let json: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(json, serde_json::json!({"step": 2, "name": "Ada"}));
+    let stdout = String::from_utf8_lossy(&cleared.stdout);
+    assert!(cleared.status.success(), "{stdout}");
+    assert!(stdout.contains("cleared the session"), "{stdout}");
+    assert!(!key_left, "the session key is left");
+    assert_eq!(entry_left, None, "the entry in `sessions` is left");
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("no session") && stdout.contains("nothing cleared"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success(), "an unknown topic must fail");
+    assert!(stderr.contains("unknown topic `nosuch`"), "{stderr}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success(), "a bad number must fail");
+    assert!(stderr.contains("is not a phone number"), "{stderr}");
 }

@@ -1,7 +1,9 @@
-//! The command-line commands other than `serve`: `check`, `dead`, `init`, `recent` and `status`.
+//! The command-line commands other than `serve`: `check`, `dead`, `init`, `recent`, `session`
+//! and `status`.
 
 pub mod check;
 pub mod dead;
 pub mod init;
 pub mod recent;
+pub mod session;
 pub mod status;

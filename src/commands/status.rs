@@ -1,5 +1,5 @@
-//! `pyrowire status`: each topic's queue depth, in-flight jobs, totals, dead letters and recent
-//! rates, read from Redis, for people without the dashboard.
+//! `pyrowire status`: each topic's queue depth, in-flight jobs, totals, dead letters, live
+//! sessions and recent rates, read from Redis, for people without the dashboard.
 
 use std::fmt::Write;
 
@@ -38,24 +38,29 @@ pub fn status(settings: &Settings) -> Result<String, StatusError> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<20} {:>8} {:>9} {:>10} {:>6} {:>9} {:>9}",
-        "topic", "queued", "in flight", "completed", "dead", "last min", "last 5m"
+        "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9}",
+        "topic", "queued", "in flight", "completed", "dead", "sessions", "last min", "last 5m"
     );
     for topic in &snapshot.topics {
         let (last, five) = rates(topic);
         let _ = writeln!(
             out,
-            "{:<20} {:>8} {:>9} {:>10} {:>6} {:>9} {:>9}",
+            "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9}",
             topic.name,
             topic.queue_depth,
             topic.in_flight,
             topic.completed,
             topic.dead_lettered,
+            topic.sessions,
             last,
             five
         );
     }
-    let _ = writeln!(out, "(last min / last 5m: messages completed in that time)");
+    let _ = writeln!(
+        out,
+        "(sessions: senders whose session has not expired; last min / last 5m: messages \
+         completed in that time)"
+    );
     Ok(out)
 }
 

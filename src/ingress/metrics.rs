@@ -1,12 +1,12 @@
-//! `GET /metrics`: Prometheus text. The queue gauges are read from Redis at each scrape (bounded
-//! by a short timeout), so every process reports the shared queues the same way.
+//! `GET /metrics`: Prometheus text. The queue and session gauges are read from Redis at each
+//! scrape (bounded by a short timeout), so every process reports the shared queues the same way.
 
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 
 use super::state::IngressState;
-use crate::store::overview::depth;
+use crate::store::overview::{depth, live_sessions};
 
 /// How long a scrape waits for Redis before answering with the gauges it has.
 const GAUGE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -27,6 +27,13 @@ pub async fn metrics(state: web::Data<IngressState>) -> HttpResponse {
                     .in_flight
                     .with_label_values(&[name])
                     .set(in_flight as i64);
+            }
+            if let Ok(live) = live_sessions(&mut conn, &state.keys, name).await {
+                state
+                    .metrics
+                    .sessions
+                    .with_label_values(&[name])
+                    .set(live as i64);
             }
         }
     };

@@ -115,16 +115,18 @@ impl Keys {
     }
 
     /// String, with a TTL of the topic's `session_ttl_s`: one sender's session (`number`), a JSON
-    /// object of at most 16 KiB. Read by workers before each attempt; written (SET EX, EXPIRE
-    /// or DEL) only by the recorder, in the transaction that records the job's completion;
-    /// deleted by an opt-out (STOP, or Twilio's 21610) and by `pyrowire session --clear`.
+    /// object of at most 16 KiB. Read by workers before each attempt and by `pyrowire session`;
+    /// written (SET EX, EXPIRE or DEL) only by the recorder, in the transaction that records the
+    /// job's completion; deleted by an opt-out (STOP, or Twilio's 21610) and by
+    /// `pyrowire session --clear`.
     pub fn session(&self, topic: &str, number: &str) -> String {
         self.key(topic, &format!("session:{number}"))
     }
 
     /// Sorted set of the numbers that have a session, each scored by when it expires (ms): the
-    /// dashboard counts the live ones. Written beside each session (same writers); entries
-    /// past their time are trimmed when a session is saved.
+    /// dashboard, `pyrowire status` and `/metrics` count the live ones (scored after now).
+    /// Written beside each session (same writers); entries past their time are trimmed when a
+    /// session is saved.
     pub fn sessions(&self, topic: &str) -> String {
         self.key(topic, "sessions")
     }

@@ -1,7 +1,7 @@
 //! A snapshot of every topic read from Redis, so it is the same whichever process serves it:
-//! queue depth, jobs in flight, running totals, the last hour per minute, dead letters and the
-//! latest messages (numbers masked). The dashboard's JSON, `pyrowire status` and the queue
-//! gauges of `/metrics` come from here.
+//! queue depth, jobs in flight, running totals, live sessions, the last hour per minute, dead
+//! letters and the latest messages (numbers masked). The dashboard's JSON, `pyrowire status` and
+//! the queue and session gauges of `/metrics` come from here.
 
 use std::collections::HashMap;
 
@@ -42,6 +42,8 @@ pub struct TopicOverview {
     pub completed: u64,
     /// Jobs dead-lettered, in total.
     pub dead_lettered: u64,
+    /// Senders whose session has not expired.
+    pub sessions: u64,
     /// The last hour, per minute, oldest first.
     pub history: Vec<Minute>,
     /// The newest dead letters.
@@ -153,6 +155,18 @@ pub async fn depth(
     Ok((depth, in_flight))
 }
 
+/// Sessions not yet expired: the entries of the topic's `sessions` set scored after now. A
+/// session past its time may keep its entry until the next save trims the set, so the count
+/// goes by the score, not by the set's size.
+pub async fn live_sessions(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+) -> redis::RedisResult<u64> {
+    conn.zcount(keys.sessions(topic), format!("({}", now_ms()), "+inf")
+        .await
+}
+
 async fn topic_overview(
     conn: &mut RedisConn,
     keys: &Keys,
@@ -185,6 +199,7 @@ async fn topic_overview(
         in_flight,
         completed: totals.get("completed").copied().unwrap_or(0),
         dead_lettered: totals.get("dead_lettered").copied().unwrap_or(0),
+        sessions: live_sessions(conn, keys, topic).await?,
         history,
         dead_letters: dead_letters(conn, keys, topic).await?,
         recent: recent(conn, keys, topic).await?,

@@ -1,8 +1,10 @@
 //! The dashboard over HTTP: off without a token, its token check, the numbers Redis holds (phone
-//! numbers masked), re-queueing a dead letter (refused onto a full queue, from the dashboard and
-//! the CLI alike), and its Content-Security-Policy and hardening headers. dashboard_browser.rs
-//! drives it in a real browser.
+//! numbers masked; live sessions counted as `/metrics` and `pyrowire status` count them),
+//! re-queueing a dead letter (refused onto a full queue, from the dashboard and the CLI alike),
+//! and its Content-Security-Policy and hardening headers. dashboard_browser.rs drives it in a
+//! real browser.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::HeaderMap;
@@ -10,11 +12,15 @@ use pyrowire::app::{Role, RunOptions};
 use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::commands::status::status as status_table;
 use pyrowire::domain::clock::now_ms;
+use pyrowire::domain::Reply;
+use pyrowire::handlers::{from_fn, HandlerRegistry};
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
 use crate::common::{new_sid, Scripted};
-use crate::helpers::{default_topic, inbound, spawn_app, spawn_app_with, TestApp, SENDER};
+use crate::helpers::{
+    default_topic, inbound, spawn_app, spawn_app_with, twilio_table, TestApp, SENDER,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "dash-token-0123456789";
@@ -289,4 +295,77 @@ async fn the_dashboard_api_shows_redis_numbers_masked_and_requeues_dead_letters(
     let row = table.lines().find(|l| l.starts_with("sample")).unwrap();
     let columns: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(columns[..5], ["sample", "0", "0", "2", "1"], "{table}");
+}
+
+/// The app with the dashboard on and topic `sample` handled by `remember`, a Rust handler that
+/// keeps `{"n": 1}` in the sender's session.
+async fn remembering_app() -> TestApp {
+    let mut handlers = HandlerRegistry::default();
+    let handler = from_fn(|_message, context| async move {
+        context.set("n", 1)?;
+        Ok(Reply::text("noted"))
+    });
+    handlers.register(
+        "remember",
+        Arc::new(move |_: &toml::Table| Ok(handler.clone())),
+    );
+    let topics = format!(
+        "[topics.sample]\nhandler = \"remember\"\n{}",
+        twilio_table("sample")
+    );
+    let options = RunOptions {
+        handlers,
+        ..RunOptions::default()
+    };
+    let profile = format!("dashboard_token = \"{TOKEN}\"\n");
+    spawn_app_with(&topics, &profile, options).await
+}
+
+#[actix_web::test]
+async fn the_dashboard_metrics_and_status_count_live_sessions_only() {
+    // Arrange: one session saved by the real pipeline, then an entry past its time that no save
+    // has trimmed yet (the save trims the set, so it comes after).
+    let app = remembering_app().await;
+    let sid = new_sid();
+    assert_eq!(
+        app.post("sample", &inbound(&sid, "hello")).await.status,
+        200
+    );
+    app.wait_outcome("sample", &sid, "completed", WAIT).await;
+    let mut redis = app.redis.clone();
+    let _: () = redis
+        .zadd(
+            app.key("sample", "sessions"),
+            "+15550000000",
+            now_ms() - 1_000,
+        )
+        .await
+        .unwrap();
+    let listed: u64 = redis.zcard(app.key("sample", "sessions")).await.unwrap();
+
+    // Act
+    let (status, _, body) = app
+        .dashboard("GET", "/dashboard/api/overview", Some(TOKEN))
+        .await;
+    let metrics = app.get_path("/metrics").await.body;
+    let settings = app.settings.clone();
+    let table = actix_web::rt::task::spawn_blocking(move || status_table(&settings).unwrap())
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(listed, 2, "the saved session and the expired entry");
+    assert_eq!(status, 200, "{body}");
+    let overview: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(overview["topics"][0]["sessions"], 1, "{body}");
+    let line = r#"pyrowire_sessions{topic="sample"} 1"#;
+    assert!(
+        metrics.lines().any(|l| l == line),
+        "`{line}` in:\n{metrics}"
+    );
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    let row = table.lines().find(|l| l.starts_with("sample")).unwrap();
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(header[6], "sessions", "{table}");
+    assert_eq!(columns[5], "1", "{table}");
 }
