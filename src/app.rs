@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use crate::actors::messages::Drain;
 use crate::actors::pool::{PoolConnections, WorkerPool, READ_BLOCK};
 use crate::actors::recorder::{Recorder, Retention};
+use crate::actors::scheduler::Scheduler;
 use crate::actors::sender::{SenderOptions, TwilioSender};
 use crate::actors::worker::WorkerDeps;
 use crate::domain::topic::{build_topics, Topics};
@@ -116,6 +117,8 @@ pub struct App {
     server: Option<Server>,
     port: Option<u16>,
     pools: Vec<Addr<WorkerPool>>,
+    /// Held so that the scheduler lives as long as the app (processes with workers).
+    _scheduler: Option<Addr<Scheduler>>,
     draining: Arc<AtomicBool>,
     grace: Duration,
     stop: Arc<Notify>,
@@ -170,18 +173,31 @@ impl App {
             recorder: &recorder,
             metrics: &metrics,
         };
-        let pools = if options.role.runs_workers() {
-            start_pools(&parts, &topics, &options.topics)
+        for topic in topics.values() {
+            let validators: Vec<String> = topic.settings.validators.keys().cloned().collect();
+            metrics.init_topic(&topic.name, &validators);
+        }
+        let (pools, scheduler) = if options.role.runs_workers() {
+            let pools = start_pools(&parts, &topics, &options.topics)
                 .await
-                .map_err(redis_error)?
+                .map_err(redis_error)?;
+            let worked: Vec<String> = topics
+                .keys()
+                .filter(|t| options.topics.is_empty() || options.topics.contains(*t))
+                .cloned()
+                .collect();
+            let scheduler =
+                Scheduler::new(shared.clone(), keys.clone(), worked, profile.record_ttl_s);
+            (pools, Some(scheduler.start()))
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         let draining = Arc::new(AtomicBool::new(false));
         let mut app = App {
             server: None,
             port: None,
             pools,
+            _scheduler: scheduler,
             draining: draining.clone(),
             grace: profile.shutdown_grace(),
             stop: Arc::new(Notify::new()),
@@ -206,6 +222,8 @@ impl App {
             keys,
             dedup_ttl_s: profile.dedup_ttl_s,
             max_queue_depth: profile.max_queue_depth,
+            record_ttl_s: profile.record_ttl_s,
+            api_token: profile.api_token.clone().filter(|t| !t.expose().is_empty()),
         });
         let (server, port) = serve_http(profile, shared)?;
         log::info!("Listening on http://{}:{port}", settings.profile.host);

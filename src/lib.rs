@@ -77,6 +77,34 @@
 //!   register a factory instead ([`Pyrowire::handler_factory`], [`Pyrowire::validator_factory`]).
 //! - [`app::App`] is the running system, for tests and programs that manage their own actix
 //!   `System`; [`Pyrowire::build`] gives one.
+//! - [`Outbox`] queues texts pyrowire sends first (a reminder, a broadcast) into the running
+//!   system from any Rust program: the same durable path, opt-outs, pacing and records as the
+//!   outbound API.
+//!
+//! ```no_run
+//! # async fn remind() -> Result<(), Box<dyn std::error::Error>> {
+//! use pyrowire::domain::TextFields;
+//! use pyrowire::Outbox;
+//!
+//! let options = pyrowire::settings::LoadOptions {
+//!     path: "settings.toml".into(),
+//!     profile: None,
+//! };
+//! let settings = pyrowire::settings::load(&options)?;
+//! let outbox = Outbox::connect(&settings).await?;
+//! let text = TextFields {
+//!     to: Some("+15551234567".into()),
+//!     body: Some("Your appointment is tomorrow at 9.".into()),
+//!     send_at: Some("2026-12-01T09:00:00Z".into()),
+//!     ..TextFields::default()
+//! }
+//! .check(pyrowire::domain::now_ms())
+//! .map_err(|errors| format!("{errors:?}"))?;
+//! let accepted = outbox.send("sample", &[text]).await?;
+//! println!("{} is {}", accepted[0].id, accepted[0].status.as_str());
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! `examples/yo_momma.rs` is a complete program: a custom validator and a handler that calls an
 //! HTTP API. `examples/webhook_app.py` shows the other way: any language, through the `webhook`
@@ -92,10 +120,11 @@
 //! - [`domain`]: the inbound message, job and reply; a message's record; a topic ready to run;
 //!   the clock.
 //! - `ingress`: the HTTP routes: Twilio's webhook and status callback, health, metrics, the
-//!   dashboard.
+//!   dashboard, the outbound API.
 //! - `actors`: one room per actor (`validator`, `queue`, `pool`, `worker`, `sender`,
-//!   `recorder`) and the typed messages between them.
-//! - `outbound`: the rules of sending: at most once, paced, delivery status.
+//!   `recorder`, `scheduler`) and the typed messages between them.
+//! - `outbound`: the rules of sending: at most once, paced, delivery status; the outbox of texts
+//!   sent first (queue, schedule, cancel, status).
 //! - [`twilio`]: Twilio's protocol only: REST client, signatures, TwiML, keywords, segments.
 //! - `store`: Redis: every key, connections, the breaker, dead letters, the overview.
 //! - [`handlers`] and [`validators`]: the built-in ones and the traits for your own.
@@ -120,3 +149,4 @@ pub mod twilio;
 pub mod validators;
 
 pub use builder::Pyrowire;
+pub use outbound::outbox::{Accepted, Cancelled, OutboundView, Outbox, OutboxError};

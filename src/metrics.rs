@@ -36,6 +36,11 @@ pub struct Metrics {
     pub in_flight: IntGaugeVec,
     /// Senders whose session has not expired, all processes.
     pub sessions: IntGaugeVec,
+    /// Outbound texts (sent first, not replies), per topic and result: `queued` (by this
+    /// process's API), `sent`, `opted_out`, `failed` (dead-lettered) by its workers.
+    pub outbound: IntCounterVec,
+    /// Dead letters the topic holds, all processes.
+    pub dead_letters: IntGaugeVec,
     /// Seconds from webhook received to answer, per topic.
     pub ingress_seconds: HistogramVec,
     /// Seconds a handler took, per topic.
@@ -161,6 +166,13 @@ impl Metrics {
             queue_depth: gauge(&r, "queue_depth", "Jobs in the queue, waiting or running"),
             in_flight: gauge(&r, "in_flight", "Jobs taken by a worker, not yet finished"),
             sessions: gauge(&r, "sessions", "Senders whose session has not expired"),
+            outbound: counter(
+                &r,
+                "outbound_total",
+                "Outbound texts queued, sent, skipped for an opt-out, or failed",
+                &["topic", "result"],
+            ),
+            dead_letters: gauge(&r, "dead_letters", "Dead letters held"),
             ingress_seconds: histogram(&r, "ingress_seconds", "Webhook received to answered", fast),
             handler_seconds: histogram(&r, "handler_seconds", "Handler run time", slow.clone()),
             end_to_end_seconds: histogram(
@@ -182,6 +194,48 @@ impl Metrics {
                 ),
             },
             registry: r,
+        }
+    }
+
+    /// Creates every series of `topic` at 0, so that they exist from the start (an absent
+    /// series breaks alerts and rates); `validators` are the topic's validator names.
+    pub fn init_topic(&self, topic: &str, validators: &[String]) {
+        for counter in [
+            &self.received,
+            &self.queued,
+            &self.duplicates,
+            &self.unavailable,
+            &self.failed,
+            &self.segments,
+        ] {
+            counter.with_label_values(&[topic]);
+        }
+        for validator in validators {
+            self.rejected.with_label_values(&[topic, validator]);
+        }
+        for outcome in ["completed", "dead_lettered"] {
+            self.processed.with_label_values(&[topic, outcome]);
+        }
+        for encoding in ["gsm7", "ucs2"] {
+            self.sent.with_label_values(&[topic, encoding]);
+        }
+        for result in ["queued", "sent", "opted_out", "failed"] {
+            self.outbound.with_label_values(&[topic, result]);
+        }
+        for gauge in [
+            &self.queue_depth,
+            &self.in_flight,
+            &self.sessions,
+            &self.dead_letters,
+        ] {
+            gauge.with_label_values(&[topic]);
+        }
+        for histogram in [
+            &self.ingress_seconds,
+            &self.handler_seconds,
+            &self.end_to_end_seconds,
+        ] {
+            histogram.with_label_values(&[topic]);
         }
     }
 

@@ -1,5 +1,5 @@
 //! Every message one actor sends to another. Requests are imperatives; the pipeline is:
-//! ingress —`Validate`→ Validator, ingress —`Enqueue`→ RedisQueue, WorkerPool —`RunJob`→
+//! ingress —`Validate`→ Validator, ingress —`Enqueue`/`EnqueueOutbound`→ RedisQueue, WorkerPool —`RunJob`→
 //! TopicWorker —`SendSms`→ TwilioSender, TopicWorker —`RecordOutcome`/`RecordAttempt`/
 //! `LoadAttempts`/`LoadSession`→ Recorder, TopicWorker —`JobFinished`/`WorkerReady`→ WorkerPool, and on
 //! shutdown `Drain` → WorkerPool.
@@ -55,6 +55,18 @@ pub enum Enqueued {
         /// The earlier stream entry id.
         id: String,
     },
+}
+
+/// Queue outbound texts of a topic: all of them, or none.
+#[derive(Debug, Message)]
+#[rtype(
+    result = "Result<Vec<crate::outbound::outbox::Accepted>, crate::outbound::outbox::OutboxError>"
+)]
+pub struct EnqueueOutbound {
+    /// The topic whose workers send them.
+    pub topic: String,
+    /// The texts, checked.
+    pub texts: Vec<crate::domain::NewText>,
 }
 
 /// Check that Redis answers, and whether the node written to is a primary.

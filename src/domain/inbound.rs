@@ -115,6 +115,30 @@ impl InboundMessage {
         })
     }
 
+    /// The address of an outbound text (see [`crate::domain::Job::outbound`]): its id, recipient
+    /// and topic, every other field empty.
+    pub fn addressing(topic: &str, id: MessageSid, to: PhoneNumber, at: u64) -> Self {
+        InboundMessage {
+            message: String::new(),
+            number: to,
+            sid: id,
+            topic: topic.to_string(),
+            to: String::new(),
+            from_city: None,
+            from_state: None,
+            from_country: None,
+            from_zip: None,
+            to_city: None,
+            to_state: None,
+            to_country: None,
+            to_zip: None,
+            media: Media::default(),
+            reply: None,
+            received_at: at,
+            extra: BTreeMap::new(),
+        }
+    }
+
     /// The value of a field by its name, for reply templates (`{message}`, `{number}`, ...).
     /// Unknown names fall back to Twilio's own parameters in `extra`.
     pub fn field(&self, name: &str) -> Option<String> {

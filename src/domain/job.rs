@@ -4,18 +4,45 @@
 use serde::{Deserialize, Serialize};
 
 use super::inbound::InboundMessage;
+use super::reply::Reply;
 
 /// Version tag of queue payloads; bump when [`Job`] changes incompatibly.
 pub const JOB_VERSION: u32 = 1;
 
 /// The payload queued in Redis for the workers; versioned so the format can change.
+///
+/// A job is an inbound message for the topic's handler, or, when `outbound` is set, a text to
+/// send first: then no handler runs, and `message` only addresses it (`number` is the
+/// recipient, `sid` the text's id, `topic` its topic), so that it shares the replies' order per
+/// number, retries, dead letters and records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     /// Always [`JOB_VERSION`] when written by this build.
     pub v: u32,
-    /// The inbound message.
+    /// The inbound message (or, for an outbound text, its address).
     pub message: InboundMessage,
     /// Text to send first through the REST API (`send_on_accept`).
     #[serde(default)]
     pub accept_sms: Option<String>,
+    /// The text to send, for a job that is an outbound text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<Reply>,
+}
+
+impl Job {
+    /// The job of an outbound text `id` to `to` on `topic`.
+    pub fn outbound(
+        topic: &str,
+        id: super::ids::MessageSid,
+        to: super::ids::PhoneNumber,
+        content: Reply,
+        queued_at: u64,
+    ) -> Job {
+        Job {
+            v: JOB_VERSION,
+            message: InboundMessage::addressing(topic, id, to, queued_at),
+            accept_sms: None,
+            outbound: Some(content),
+        }
+    }
 }

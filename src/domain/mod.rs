@@ -1,5 +1,6 @@
 //! Domain types, parsed at the edge and not checked again: the inbound message a webhook
-//! carries (`inbound`), the job queued for the workers (`job`), the reply a handler produces
+//! carries (`inbound`), a text pyrowire sends first (`outbound`), the job queued for the workers
+//! (`job`), the reply a handler produces
 //! (`reply`), Twilio's MessageSid and phone numbers (`ids`), which of a job's sends a send is
 //! (`send_kind`), a message's record (`record`), a sender's conversation (`session`), a topic
 //! ready to run (`topic`), and the clock.
@@ -9,6 +10,7 @@ mod error;
 mod ids;
 mod inbound;
 mod job;
+mod outbound;
 pub mod record;
 mod reply;
 mod send_kind;
@@ -21,6 +23,10 @@ pub use ids::{mask_number, MessageSid, PhoneNumber, MAX_ID_BYTES};
 pub(crate) use inbound::check_plain;
 pub use inbound::{InboundMessage, Media, MAX_MEDIA};
 pub use job::{Job, JOB_VERSION};
+pub use outbound::{
+    is_e164, parse_time, FieldError, NewText, OutboundStatus, TextFields,
+    MAX_IDEMPOTENCY_KEY_BYTES, MAX_OUTBOUND_MEDIA,
+};
 pub use reply::Reply;
 pub use send_kind::SendKind;
 pub use session::{Session, SessionChange, SessionError, MAX_SESSION_BYTES};

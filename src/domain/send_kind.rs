@@ -1,7 +1,8 @@
 //! Which of a job's outbound messages a send is. It names the send's at-most-once marker and
 //! appears in the record, as `accept`, `reply`, `reply-N` (part N of a reply split at Twilio's
-//! 1600-character limit, N ≥ 2) or `extra-N` (the handler's Nth extra message through
-//! `HandlerContext::sms`/`mms`/`send`).
+//! 1600-character limit, N ≥ 2), `extra-N` (the handler's Nth extra message through
+//! `HandlerContext::sms`/`mms`/`send`) or `outbound` (a text queued through the outbound API or
+//! `pyrowire send`, which has no handler).
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,6 +18,8 @@ pub enum SendKind {
     Reply(u32),
     /// The handler's `n`th extra message (from 1).
     Extra(u32),
+    /// A text pyrowire sends first (the outbound API, `pyrowire send`).
+    Outbound,
 }
 
 impl fmt::Display for SendKind {
@@ -26,13 +29,14 @@ impl fmt::Display for SendKind {
             SendKind::Reply(1) => f.write_str("reply"),
             SendKind::Reply(n) => write!(f, "reply-{n}"),
             SendKind::Extra(n) => write!(f, "extra-{n}"),
+            SendKind::Outbound => f.write_str("outbound"),
         }
     }
 }
 
 /// A send kind that is none of `accept`, `reply`, `reply-N`, `extra-N`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a send kind (accept, reply, reply-N or extra-N)")]
+#[error("`{0}` is not a send kind (accept, reply, reply-N, extra-N or outbound)")]
 pub struct UnknownSendKind(String);
 
 impl FromStr for SendKind {
@@ -43,6 +47,7 @@ impl FromStr for SendKind {
         let kind = match text {
             "accept" => Some(SendKind::Accept),
             "reply" => Some(SendKind::Reply(1)),
+            "outbound" => Some(SendKind::Outbound),
             _ => match text.split_once('-') {
                 Some(("reply", n)) => number(n).filter(|n| *n >= 2).map(SendKind::Reply),
                 Some(("extra", n)) => number(n).map(SendKind::Extra),
@@ -78,6 +83,7 @@ mod tests {
             SendKind::Reply(3),
             SendKind::Extra(1),
             SendKind::Extra(12),
+            SendKind::Outbound,
         ] {
             assert_eq!(kind.to_string().parse::<SendKind>(), Ok(kind));
         }

@@ -1,4 +1,4 @@
-//! `GET /metrics`: Prometheus text. The queue and session gauges are read from Redis at each
+//! `GET /metrics`: Prometheus text. The queue, dead-letter and session gauges are read from Redis at each
 //! scrape (bounded by a short timeout), so every process reports the shared queues the same way.
 
 use std::time::Duration;
@@ -27,6 +27,15 @@ pub async fn metrics(state: web::Data<IngressState>) -> HttpResponse {
                     .in_flight
                     .with_label_values(&[name])
                     .set(in_flight as i64);
+            }
+            if let Ok(dead) =
+                redis::AsyncCommands::zcard::<_, u64>(&mut conn, state.keys.dead(name)).await
+            {
+                state
+                    .metrics
+                    .dead_letters
+                    .with_label_values(&[name])
+                    .set(dead as i64);
             }
             if let Ok(live) = live_sessions(&mut conn, &state.keys, name).await {
                 state

@@ -1,8 +1,10 @@
 //! HTTP ingress (actix-web): the routes, their shared state, and how errors become responses.
 //! `submit` is Twilio's inbound webhook, `status` its delivery status callback (both through
 //! `webhook`, which checks signatures); `health` tells whether Redis answers; `metrics` serves
-//! Prometheus; `dashboard` the page and its JSON; `request_log` logs one line per request.
+//! Prometheus; `dashboard` the page and its JSON; `api` the outbound API (texts pyrowire sends
+//! first); `request_log` logs one line per request.
 
+mod api;
 mod body;
 mod dashboard;
 mod error;
@@ -36,7 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
         .route("/health", web::get().to(health::health))
         .route("/health/live", web::get().to(health::live))
         .route("/metrics", web::get().to(metrics::metrics))
-        .configure(dashboard::configure);
+        .configure(dashboard::configure)
+        .configure(api::configure);
 }
 
 fn webhook_resource(path: &str) -> actix_web::Resource {

@@ -44,6 +44,10 @@ pub struct IngressShared {
     pub dedup_ttl_s: u64,
     /// Ingress answers 503 when this many jobs or more are queued.
     pub max_queue_depth: u64,
+    /// How long an outbound text's status is kept after its time (seconds).
+    pub record_ttl_s: u64,
+    /// The outbound API's token; the `/api` routes answer 404 without one.
+    pub api_token: Option<Secret>,
 }
 
 /// What every request handler can reach: the shared parts (through `Deref`) and this HTTP
@@ -66,6 +70,7 @@ impl IngressState {
             shared.keys.clone(),
             shared.dedup_ttl_s,
             shared.max_queue_depth,
+            shared.record_ttl_s,
         )
         .start();
         IngressState {

@@ -181,6 +181,7 @@ fn job_for(topic: &Topic, message: InboundMessage) -> Job {
         v: JOB_VERSION,
         message,
         accept_sms,
+        outbound: None,
     }
 }
 

@@ -137,6 +137,10 @@ pub struct Profile {
     /// The dashboard's token (`Authorization: Bearer ...`); unset, the dashboard is off.
     #[serde(default)]
     pub dashboard_token: Option<Secret>,
+    /// The outbound API's token (`Authorization: Bearer ...`); unset or empty, `/api` answers
+    /// 404.
+    #[serde(default)]
+    pub api_token: Option<Secret>,
     /// Timeout of one Twilio API request.
     #[serde(
         default = "defaults::twilio_timeout_ms",

@@ -91,6 +91,34 @@ fn check_no_placeholders(
     }
 }
 
+/// Shortest `api_token` accepted: it opens sending to anyone, so it must not be guessable.
+pub const MIN_API_TOKEN_CHARS: usize = 24;
+
+/// A set `api_token` must be long and no placeholder, in every profile: it lets a stranger
+/// text anyone on the account's bill. The value itself is never printed.
+fn check_api_token(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
+    let Some(token) = profile
+        .api_token
+        .as_ref()
+        .map(|t| t.expose().trim().to_string())
+    else {
+        return;
+    };
+    if token.is_empty() {
+        return;
+    }
+    if token.chars().count() < MIN_API_TOKEN_CHARS || is_placeholder_token(&token) {
+        push(
+            problems,
+            format!("{key}.api_token"),
+            format!(
+                "must be at least {MIN_API_TOKEN_CHARS} characters and not a placeholder \
+                 (e.g. `openssl rand -hex 24`), or empty to turn the outbound API off"
+            ),
+        );
+    }
+}
+
 fn push(problems: &mut Vec<Problem>, key: String, problem: String) {
     problems.push(Problem { key, problem });
 }
@@ -100,6 +128,7 @@ fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
         push(problems, format!("{key}.host"), "must not be empty".into());
     }
     check_redis(profile, key, problems);
+    check_api_token(profile, key, problems);
     let prefix = &profile.redis_prefix;
     if prefix.is_empty() || prefix.contains(['{', '}', ' ']) {
         push(

@@ -131,6 +131,29 @@ impl Keys {
         self.key(topic, "sessions")
     }
 
+    /// Hash: one outbound text (`id` is its `OB...` id): `to`, `status` (`scheduled`, `queued`,
+    /// `opted_out` or `cancelled` as queued; later statuses come from its record and delivery),
+    /// `created_at`, `send_at` (ms), `idempotency_key`, and while scheduled `job` (the JSON job
+    /// to queue when due). TTL `record_ttl_s` after its time. Written by the outbound enqueue,
+    /// due and cancel scripts; read by the outbound API.
+    pub fn outbound(&self, topic: &str, id: &str) -> String {
+        self.key(topic, &format!("out:{id}"))
+    }
+
+    /// Sorted set of scheduled outbound texts, member `{id}|{to}`, scored by when each is due
+    /// (ms). Added to by the outbound enqueue script; the due script moves members to the queue
+    /// (once: it removes them in the same script); the cancel script removes one.
+    pub fn scheduled(&self, topic: &str) -> String {
+        self.key(topic, "scheduled")
+    }
+
+    /// String, with a TTL of `dedup_ttl_s`: the id of the outbound text first queued with an
+    /// idempotency key (`digest` is the key's SHA-256, hex). Written and read by the outbound
+    /// enqueue script: a repeated key queues nothing.
+    pub fn idempotency(&self, topic: &str, digest: &str) -> String {
+        self.key(topic, &format!("idem:{digest}"))
+    }
+
     /// Sorted set of dead-lettered MessageSids scored by when they died (ms), trimmed to
     /// `max_dead_letters`. Written by the recorder; read by `pyrowire dead`, `pyrowire recent`
     /// and the dashboard; a re-queue removes its MessageSid.
@@ -175,6 +198,9 @@ mod tests {
         assert_eq!(keys.dead_entry("sample", "SM1"), "px:{sample}:dead:SM1");
         assert_eq!(keys.session("sample", "+1555"), "px:{sample}:session:+1555");
         assert_eq!(keys.sessions("sample"), "px:{sample}:sessions");
+        assert_eq!(keys.outbound("sample", "OB1"), "px:{sample}:out:OB1");
+        assert_eq!(keys.scheduled("sample"), "px:{sample}:scheduled");
+        assert_eq!(keys.idempotency("sample", "ab"), "px:{sample}:idem:ab");
     }
 
     /// The architecture document, whose "Redis keys" table this module's tests check.
@@ -215,6 +241,9 @@ mod tests {
             ("dead_entry", keys.dead_entry(topic, sid)),
             ("session", keys.session(topic, "{number}")),
             ("sessions", keys.sessions(topic)),
+            ("outbound", keys.outbound(topic, "{id}")),
+            ("scheduled", keys.scheduled(topic)),
+            ("idempotency", keys.idempotency(topic, "{digest}")),
         ]
     }
 

@@ -12,6 +12,7 @@ mod dashboard_browser;
 mod guarantees;
 mod ingress_cases;
 mod observability;
+mod outbound;
 mod pipeline;
 mod protocol;
 mod redis_cluster;

@@ -28,8 +28,9 @@ use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFutur
 use tokio::sync::oneshot;
 
 use self::batch::{answer, Pending, ENQUEUE, ENQUEUE_LUA};
-use crate::actors::messages::{Enqueue, Enqueued, Ping, Pong};
+use crate::actors::messages::{Enqueue, EnqueueOutbound, Enqueued, Ping, Pong};
 use crate::metrics::RedisEvents;
+use crate::outbound::outbox::{self, Accepted, OutboxError, OutboxLimits};
 use crate::store::breaker::{is_outage, Breaker};
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
@@ -58,6 +59,8 @@ pub struct RedisQueue {
     keys: Keys,
     dedup_ttl_s: u64,
     max_depth: u64,
+    /// How long an outbound text's status is kept after its time.
+    record_ttl_s: u64,
     breaker: Breaker,
     topics: HashMap<String, TopicBatches>,
 }
@@ -72,6 +75,7 @@ impl RedisQueue {
         keys: Keys,
         dedup_ttl_s: u64,
         max_depth: u64,
+        record_ttl_s: u64,
     ) -> Self {
         RedisQueue {
             conn,
@@ -80,6 +84,7 @@ impl RedisQueue {
             keys,
             dedup_ttl_s,
             max_depth,
+            record_ttl_s,
             breaker: Breaker::default(),
             topics: HashMap::new(),
         }
@@ -269,5 +274,23 @@ impl Handler<Ping> for RedisQueue {
                 })
                 .await
         })
+    }
+}
+
+impl Handler<EnqueueOutbound> for RedisQueue {
+    type Result = ResponseFuture<Result<Vec<Accepted>, OutboxError>>;
+
+    /// Outbound texts go in one script call per request (up to 1000 texts), not group-committed:
+    /// a request is already a batch.
+    fn handle(&mut self, msg: EnqueueOutbound, _: &mut Self::Context) -> Self::Result {
+        let (mut conn, keys) = (self.conn.clone(), self.keys.clone());
+        let limits = OutboxLimits {
+            dedup_ttl_s: self.dedup_ttl_s,
+            max_queue_depth: self.max_depth,
+            record_ttl_s: self.record_ttl_s,
+        };
+        Box::pin(
+            async move { outbox::queue(&mut conn, &keys, &msg.topic, &msg.texts, limits).await },
+        )
     }
 }

@@ -54,8 +54,9 @@ pub(super) struct Handled {
     pub(super) reply: Reply,
     pub(super) sent: Vec<SentSms>,
     pub(super) handled_at: u64,
-    /// What the handler did to the sender's session, to save with the completion.
-    pub(super) session: SessionChange,
+    /// What the handler did to the sender's session, to save with the completion (`None` for
+    /// an outbound text, which leaves the session alone).
+    pub(super) session: Option<SessionChange>,
 }
 
 /// One try: session, accept text (if any), handler, reply. Sends already made are not made
@@ -63,6 +64,16 @@ pub(super) struct Handled {
 pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Failure> {
     let topic = &deps.topic;
     let message = &job.message;
+    if let Some(content) = &job.outbound {
+        // A text sent first: no handler, no session; the sender checks the opt-outs once more.
+        let sent = send(deps, SendKind::Outbound, message, content).await?;
+        return Ok(Handled {
+            reply: content.clone(),
+            sent: vec![sent],
+            handled_at: now_ms(),
+            session: None,
+        });
+    }
     let session = load_session(deps, message).await?;
     let mut sent = Vec::new();
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
@@ -102,7 +113,7 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Fai
         reply,
         sent,
         handled_at,
-        session,
+        session: Some(session),
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::deps::{End, WorkerDeps};
 use crate::actors::messages::{LoadAttempts, RecordAttempt, RecordOutcome, RunJob, SessionWrite};
 use crate::domain::record::{DeadLetter, Outcome, Record, SentSms, Timings};
-use crate::domain::{now_ms, InboundMessage, Reply};
+use crate::domain::{now_ms, InboundMessage, Job, Reply};
 
 pub(super) fn record(
     deps: &WorkerDeps,
@@ -70,6 +70,10 @@ pub(super) async fn dead_letter(
     );
     let labels = [deps.topic.name.as_str(), Outcome::DeadLettered.as_str()];
     deps.metrics.processed.with_label_values(&labels).inc();
+    if run.job.outbound.is_some() {
+        let labels = [deps.topic.name.as_str(), "failed"];
+        deps.metrics.outbound.with_label_values(&labels).inc();
+    }
     finish(
         deps,
         run.entry_id,
@@ -105,6 +109,21 @@ pub(super) fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Tim
     }
 }
 
+/// Counts a completed outbound text as `sent` or `opted_out`.
+pub(super) fn count_outbound(deps: &WorkerDeps, job: &Job, sent: &[SentSms]) {
+    if job.outbound.is_none() {
+        return;
+    }
+    let opted_out = sent
+        .iter()
+        .any(|s| s.status.as_deref() == Some("opted_out"));
+    let result = if opted_out { "opted_out" } else { "sent" };
+    deps.metrics
+        .outbound
+        .with_label_values(&[&deps.topic.name, result])
+        .inc();
+}
+
 pub(super) async fn load_attempts(deps: &WorkerDeps, message: &InboundMessage) -> Vec<String> {
     let request = LoadAttempts {
         topic: deps.topic.name.clone(),
@@ -133,8 +152,9 @@ pub(super) async fn save_attempt(deps: &WorkerDeps, message: &InboundMessage, re
 
 /// What is written with a job's record besides it.
 pub(super) enum Ending {
-    /// Completed: the handler's change to the sender's session is saved.
-    Completed(SessionWrite),
+    /// Completed: the handler's change to the sender's session is saved (none for an outbound
+    /// text).
+    Completed(Option<SessionWrite>),
     /// Failed for good: this dead letter is kept, and the session left as it was.
     DeadLettered(Box<DeadLetter>),
 }
@@ -143,7 +163,7 @@ pub(super) enum Ending {
 /// `record_patience` the job is left pending, to be claimed again.
 pub(super) async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: Ending) {
     let (dead, session) = match ending {
-        Ending::Completed(session) => (None, Some(session)),
+        Ending::Completed(session) => (None, session),
         Ending::DeadLettered(dead) => (Some(*dead), None),
     };
     let topic = deps.topic.name.clone();

@@ -24,7 +24,10 @@ use crate::actors::messages::{JobFinished, RunJob, SessionWrite, WorkerReady};
 use crate::domain::now_ms;
 use crate::domain::record::{Outcome, Timings};
 use attempt::attempt;
-use end::{count_completed, dead_letter, finish, load_attempts, record, save_attempt, Ending};
+use end::{
+    count_completed, count_outbound, dead_letter, finish, load_attempts, record, save_attempt,
+    Ending,
+};
 
 /// One worker of a topic's pool.
 pub struct TopicWorker {
@@ -122,11 +125,12 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
                     finished_at: now_ms(),
                 };
                 count_completed(&deps, &handled.sent, &timings);
-                let session = SessionWrite {
+                count_outbound(&deps, &run.job, &handled.sent);
+                let session = handled.session.map(|change| SessionWrite {
                     number: run.job.message.number.clone(),
-                    change: handled.session,
+                    change,
                     ttl_s: deps.topic.settings.session_ttl_s,
-                };
+                });
                 let record = record(
                     &deps,
                     &run,

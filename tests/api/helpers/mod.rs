@@ -1,6 +1,7 @@
 //! `spawn_app`: the real app on a random port, its own Redis key prefix, and a `FakeTwilio`
 //! (from `tests/common`); requests to it and waits on what it wrote to Redis.
 
+mod api;
 mod settings;
 mod waits;
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 use crate::common::{redis_url, FakeTwilio, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
 
+pub use api::{api_profile, API_TOKEN};
 pub use settings::{default_topic, random_prefix, settings, settings_with, twilio_table};
 
 /// The number every inbound text of these tests comes from.

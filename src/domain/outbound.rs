@@ -1,0 +1,291 @@
+//! A text pyrowire sends first (not a reply): what the outbound API, `pyrowire send` and the
+//! library queue, checked here once for all three, and the statuses it moves through.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::PhoneNumber;
+use super::reply::Reply;
+use crate::twilio::segments::MAX_BODY_CHARS;
+
+/// Most media URLs on one text (Twilio's limit).
+pub const MAX_OUTBOUND_MEDIA: usize = 10;
+/// Longest media URL accepted.
+pub const MAX_MEDIA_URL_BYTES: usize = 2048;
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
+/// How far ahead a text may be scheduled: a year.
+pub const MAX_SCHEDULE_AHEAD_MS: u64 = 366 * 24 * 3600 * 1000;
+
+/// One text to send first, checked: an E.164 recipient, a body and/or media, an optional time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewText {
+    /// The recipient, E.164.
+    pub to: PhoneNumber,
+    /// What to send.
+    pub content: Reply,
+    /// When to send it (ms since the epoch); `None` or a past time means now.
+    pub send_at: Option<u64>,
+    /// A repeated key (per topic, within `dedup_ttl_s`) queues nothing and answers the first id.
+    pub idempotency_key: Option<String>,
+}
+
+/// One problem with one field of a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// `to`, `body`, `media_url`, `send_at` or `idempotency_key` (or the field not known).
+    pub field: String,
+    /// What is wrong, without the value.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A text's fields as given, before they are checked.
+#[derive(Debug, Clone, Default)]
+pub struct TextFields {
+    /// `to`.
+    pub to: Option<String>,
+    /// `body`.
+    pub body: Option<String>,
+    /// `media_url`: one URL or several.
+    pub media_urls: Vec<String>,
+    /// `send_at`, RFC 3339.
+    pub send_at: Option<String>,
+    /// `idempotency_key`.
+    pub idempotency_key: Option<String>,
+}
+
+impl TextFields {
+    /// Checks every field, naming every problem; `now` (ms) bounds `send_at`.
+    pub fn check(self, now: u64) -> Result<NewText, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let to = match self.to.as_deref() {
+            None => {
+                errors.push(FieldError::new("to", "is required"));
+                None
+            }
+            Some(to) if !is_e164(to) => {
+                errors.push(FieldError::new(
+                    "to",
+                    "must be an E.164 number: + and 2 to 15 digits, the first not 0",
+                ));
+                None
+            }
+            Some(to) => PhoneNumber::parse("to", to).ok(),
+        };
+        let body = self.body.filter(|b| !b.is_empty());
+        if let Some(body) = &body {
+            let chars = body.chars().count();
+            if chars > MAX_BODY_CHARS {
+                errors.push(FieldError::new(
+                    "body",
+                    format!("must be at most {MAX_BODY_CHARS} characters, got {chars}"),
+                ));
+            }
+        }
+        check_media(&self.media_urls, &mut errors);
+        if body.is_none() && self.media_urls.is_empty() {
+            errors.push(FieldError::new(
+                "body",
+                "is required when there is no media_url",
+            ));
+        }
+        let send_at = self
+            .send_at
+            .as_deref()
+            .and_then(|at| match parse_time(at, now) {
+                Ok(ms) => Some(ms),
+                Err(message) => {
+                    errors.push(FieldError::new("send_at", message));
+                    None
+                }
+            });
+        if let Some(key) = &self.idempotency_key {
+            if key.is_empty()
+                || key.len() > MAX_IDEMPOTENCY_KEY_BYTES
+                || key.chars().any(char::is_control)
+            {
+                errors.push(FieldError::new(
+                    "idempotency_key",
+                    format!(
+                        "must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes without control characters"
+                    ),
+                ));
+            }
+        }
+        match to {
+            Some(to) if errors.is_empty() => Ok(NewText {
+                to,
+                content: Reply {
+                    text: body,
+                    media_urls: self.media_urls,
+                },
+                send_at,
+                idempotency_key: self.idempotency_key,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn check_media(urls: &[String], errors: &mut Vec<FieldError>) {
+    if urls.len() > MAX_OUTBOUND_MEDIA {
+        errors.push(FieldError::new(
+            "media_url",
+            format!(
+                "may list at most {MAX_OUTBOUND_MEDIA} URLs, got {}",
+                urls.len()
+            ),
+        ));
+    }
+    let bad = urls.iter().any(|url| {
+        !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.len() > MAX_MEDIA_URL_BYTES
+            || url.chars().any(|c| c.is_control() || c.is_whitespace())
+    });
+    if bad {
+        errors.push(FieldError::new(
+            "media_url",
+            format!("must hold http(s) URLs of at most {MAX_MEDIA_URL_BYTES} bytes"),
+        ));
+    }
+}
+
+/// Whether `number` is E.164: `+`, then 2 to 15 digits, the first not 0.
+pub fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (2..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
+/// An RFC 3339 time as ms since the epoch, at most [`MAX_SCHEDULE_AHEAD_MS`] after `now`.
+pub fn parse_time(text: &str, now: u64) -> Result<u64, String> {
+    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| "must be an RFC 3339 time such as 2026-12-01T09:00:00Z".to_string())?;
+    let ms = (parsed.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+    if ms > now + MAX_SCHEDULE_AHEAD_MS {
+        return Err("must be at most a year ahead".into());
+    }
+    Ok(ms)
+}
+
+/// Where an outbound text stands, as the outbound API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundStatus {
+    /// Waiting for its `send_at`.
+    Scheduled,
+    /// In the queue for the topic's workers.
+    Queued,
+    /// Handed to Twilio.
+    Sent,
+    /// Twilio reported it delivered.
+    Delivered,
+    /// Twilio reported it undelivered.
+    Undelivered,
+    /// Twilio reported it failed.
+    Failed,
+    /// The recipient opted out: nothing was sent.
+    OptedOut,
+    /// Every attempt failed: it is in the dead letters.
+    DeadLettered,
+    /// Cancelled before it was due.
+    Cancelled,
+}
+
+impl OutboundStatus {
+    /// The status's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundStatus::Scheduled => "scheduled",
+            OutboundStatus::Queued => "queued",
+            OutboundStatus::Sent => "sent",
+            OutboundStatus::Delivered => "delivered",
+            OutboundStatus::Undelivered => "undelivered",
+            OutboundStatus::Failed => "failed",
+            OutboundStatus::OptedOut => "opted_out",
+            OutboundStatus::DeadLettered => "dead_lettered",
+            OutboundStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status named `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_790_000_000_000;
+
+    fn fields(to: &str, body: &str) -> TextFields {
+        TextFields {
+            to: Some(to.into()),
+            body: Some(body.into()),
+            ..TextFields::default()
+        }
+    }
+
+    #[test]
+    fn a_good_text_passes_and_every_problem_is_named() {
+        let text = fields("+15551234567", "hi").check(NOW).unwrap();
+        assert_eq!(text.to.as_str(), "+15551234567");
+        assert_eq!(text.content.text.as_deref(), Some("hi"));
+        let errors = TextFields {
+            to: Some("5551234567".into()),
+            body: Some("x".repeat(1601)),
+            media_urls: vec!["ftp://a".into()],
+            send_at: Some("tomorrow".into()),
+            idempotency_key: Some(String::new()),
+        }
+        .check(NOW)
+        .unwrap_err();
+        let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            named,
+            vec!["to", "body", "media_url", "send_at", "idempotency_key"]
+        );
+        let missing = TextFields::default().check(NOW).unwrap_err();
+        let named: Vec<&str> = missing.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, vec!["to", "body"]);
+    }
+
+    #[test]
+    fn e164_and_times() {
+        assert!(is_e164("+442071838750"));
+        assert!(!is_e164("+0123"));
+        assert!(!is_e164("+1"));
+        assert!(!is_e164("+1234567890123456"));
+        assert!(!is_e164("+1 555"));
+        assert_eq!(
+            parse_time("2026-12-01T09:00:00Z", NOW).unwrap(),
+            1_796_115_600_000
+        );
+        assert_eq!(
+            parse_time("2026-12-01T10:00:00+01:00", NOW).unwrap(),
+            1_796_115_600_000
+        );
+        assert!(parse_time("2030-01-01T00:00:00Z", NOW).is_err());
+        assert!(parse_time("2026-12-01 09:00", NOW).is_err());
+    }
+
+    #[test]
+    fn statuses_read_back() {
+        for status in [OutboundStatus::OptedOut, OutboundStatus::DeadLettered] {
+            assert_eq!(OutboundStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(OutboundStatus::parse("nope"), None);
+    }
+}

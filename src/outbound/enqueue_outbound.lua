@@ -1,0 +1,72 @@
+-- Queues a batch of outbound texts: each one now (into the topic's stream, in its recipient's
+-- order), at its time (into the scheduled set), or not at all (the recipient opted out, or its
+-- idempotency key was seen). Either the whole batch is taken or, when the queue has no room
+-- for the texts due now, nothing is written.
+-- KEYS[1]  the topic's stream
+-- KEYS[2]  the topic's opt-out hash
+-- KEYS[3]  the topic's scheduled set (member `{id}|{to}`, score: due, ms)
+-- then per text, three keys: its hash (`out:{id}`), its recipient's list of unfinished jobs,
+--          and its idempotency key's string (its own hash again when it has none)
+-- ARGV[1]  dedup_ttl_s (how long an idempotency key is kept)
+-- ARGV[2]  max_queue_depth
+-- ARGV[3]  now, ms since the epoch
+-- ARGV[4]  record_ttl_s (how long a text's hash is kept after its time)
+-- then per text, five values: id, to, the job's JSON, send_at in ms (0: now), idempotency key
+--          ('' when none)
+-- Returns per text: {id, status}, status `queued`, `scheduled`, `opted_out` or `duplicate`
+-- (then id is the first text's); or the error `QUEUEFULL` and nothing written.
+local ttl, max_depth, now, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local count = (#KEYS - 3) / 3
+
+local function text(i)
+  local k, a = 3 + (i - 1) * 3, 4 + (i - 1) * 5
+  return KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+    tonumber(ARGV[a + 4]), ARGV[a + 5]
+end
+
+local due_now = 0
+for i = 1, count do
+  local _, _, idem, _, to, _, send_at, key = text(i)
+  local repeated = key ~= '' and redis.call('EXISTS', idem) == 1
+  if not repeated and redis.call('HEXISTS', KEYS[2], to) == 0 and send_at <= now then
+    due_now = due_now + 1
+  end
+end
+if due_now > 0 and redis.call('XLEN', KEYS[1]) + due_now > max_depth then
+  return redis.error_reply('QUEUEFULL the queue has no room for ' .. due_now .. ' texts')
+end
+
+local out = {}
+for i = 1, count do
+  local hash, sender, idem, id, to, job, send_at, key = text(i)
+  local first = key ~= '' and redis.call('GET', idem)
+  if first then
+    out[#out + 1] = first
+    out[#out + 1] = 'duplicate'
+  else
+    if key ~= '' then
+      redis.call('SET', idem, id, 'EX', ttl)
+    end
+    redis.call('HSET', hash, 'to', to, 'created_at', now, 'idempotency_key', key)
+    local status
+    if redis.call('HEXISTS', KEYS[2], to) == 1 then
+      status = 'opted_out'
+      redis.call('EXPIRE', hash, keep)
+    elseif send_at > now then
+      status = 'scheduled'
+      redis.call('HSET', hash, 'send_at', send_at, 'job', job)
+      redis.call('ZADD', KEYS[3], send_at, id .. '|' .. to)
+      redis.call('EXPIRE', hash, keep + math.ceil((send_at - now) / 1000))
+    else
+      status = 'queued'
+      local entry = redis.call('XADD', KEYS[1], '*', 'job', job)
+      redis.call('RPUSH', sender, entry)
+      redis.call('HSET', hash, 'send_at', now, 'entry', entry)
+      redis.call('EXPIRE', hash, keep)
+    end
+    redis.call('HSET', hash, 'status', status)
+    out[#out + 1] = id
+    out[#out + 1] = status
+  end
+end
+return out

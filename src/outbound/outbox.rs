@@ -1,0 +1,408 @@
+//! The outbox: texts pyrowire sends first, queued into the same durable path as replies. One
+//! script (`enqueue_outbound.lua`) takes a whole batch or nothing; `due.lua` moves scheduled
+//! texts to the queue once they are due; `cancel.lua` cancels a scheduled one. A text's status
+//! is read from its hash, then its record and delivery status once a worker sent it.
+//!
+//! The outbound API, `pyrowire send` and Rust programs ([`Outbox`]) all queue through here.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+use sha2::{Digest, Sha256};
+
+use crate::domain::record::{Outcome, Record};
+use crate::domain::{now_ms, Job, MessageSid, NewText, OutboundStatus};
+use crate::store::connection::{RedisConn, ReplicationError};
+use crate::store::keys::Keys;
+
+/// Most texts in one request or script call.
+pub const MAX_BATCH_TEXTS: usize = 1000;
+
+static ENQUEUE: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(ENQUEUE_LUA));
+/// See `enqueue_outbound.lua`.
+pub(crate) const ENQUEUE_LUA: &str = include_str!("enqueue_outbound.lua");
+static DUE: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("due.lua")));
+static CANCEL: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("cancel.lua")));
+
+/// The limits a batch is queued under (from the profile).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxLimits {
+    /// How long an idempotency key is remembered (seconds).
+    pub dedup_ttl_s: u64,
+    /// A batch whose texts due now would take the queue past this is refused.
+    pub max_queue_depth: u64,
+    /// How long a text's status is kept after its time (seconds).
+    pub record_ttl_s: u64,
+}
+
+/// What happened to one text of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Accepted {
+    /// The text's id (the first text's, for a repeated idempotency key).
+    pub id: String,
+    /// The recipient.
+    pub to: String,
+    /// `queued`, `scheduled` or `opted_out` (for a repeat: the first text's status now).
+    pub status: OutboundStatus,
+}
+
+/// Why a batch was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The queue has no room for the batch's texts due now; nothing was queued.
+    #[error("the queue of topic `{0}` has no room for these texts")]
+    Full(String),
+    /// Redis failed (nothing, or the whole batch, was written: the script is atomic).
+    #[error("failed to reach redis")]
+    Redis(#[from] redis::RedisError),
+    /// `WAIT` did not see `min_replica_acks` replicas hold the batch in time.
+    #[error("the write was not confirmed by enough replicas")]
+    NotReplicated(#[source] ReplicationError),
+    /// A job could not be encoded.
+    #[error("failed to encode a text")]
+    Encode(#[from] serde_json::Error),
+    /// The script answered something it never answers.
+    #[error("unexpected answer from the outbound script")]
+    Unexpected,
+}
+
+impl From<ReplicationError> for OutboxError {
+    fn from(error: ReplicationError) -> Self {
+        match error {
+            ReplicationError::Redis(e) => OutboxError::from(e),
+            other => OutboxError::NotReplicated(other),
+        }
+    }
+}
+
+/// A new text id: `OB` and 32 hex digits.
+pub fn new_id() -> MessageSid {
+    let id = format!("OB{:032x}", rand::random::<u128>());
+    MessageSid::parse("id", &id).expect("a generated id is well formed")
+}
+
+/// The id a text gets when `pyrowire send --csv` queues it, and so the idempotency key of a row
+/// (the same file and row give the same key, so a second run queues nothing again).
+pub fn idempotency_digest(key: &str) -> String {
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The keys and arguments of `enqueue_outbound.lua` for `texts` of `topic`.
+pub(crate) fn enqueue_call(
+    keys: &Keys,
+    topic: &str,
+    texts: &[NewText],
+    limits: OutboxLimits,
+    now: u64,
+) -> Result<(Vec<String>, Vec<Vec<u8>>), serde_json::Error> {
+    let mut script_keys = vec![
+        keys.queue(topic),
+        keys.opt_outs(topic),
+        keys.scheduled(topic),
+    ];
+    let mut args: Vec<Vec<u8>> = [
+        limits.dedup_ttl_s,
+        limits.max_queue_depth,
+        now,
+        limits.record_ttl_s,
+    ]
+    .iter()
+    .map(|n| n.to_string().into_bytes())
+    .collect();
+    for text in texts {
+        let id = new_id();
+        let hash = keys.outbound(topic, &id);
+        let idem = match &text.idempotency_key {
+            Some(key) => keys.idempotency(topic, &idempotency_digest(key)),
+            None => hash.clone(),
+        };
+        script_keys.extend([hash, keys.sender(topic, text.to.as_str()), idem]);
+        let job = Job::outbound(
+            topic,
+            id.clone(),
+            text.to.clone(),
+            text.content.clone(),
+            now,
+        );
+        let send_at = text.send_at.filter(|at| *at > now).unwrap_or(0);
+        args.extend([
+            id.as_str().as_bytes().to_vec(),
+            text.to.as_str().as_bytes().to_vec(),
+            serde_json::to_vec(&job)?,
+            send_at.to_string().into_bytes(),
+            text.idempotency_key
+                .clone()
+                .unwrap_or_default()
+                .into_bytes(),
+        ]);
+    }
+    Ok((script_keys, args))
+}
+
+/// Reads the script's answer (`[id, status, ...]`); a `duplicate` is left for the caller to
+/// look up.
+pub(crate) fn read_answer(
+    texts: &[NewText],
+    answer: Vec<String>,
+) -> Result<Vec<(String, String, String)>, OutboxError> {
+    if answer.len() != texts.len() * 2 {
+        return Err(OutboxError::Unexpected);
+    }
+    Ok(texts
+        .iter()
+        .zip(answer.chunks(2))
+        .map(|(text, pair)| (pair[0].clone(), text.to.to_string(), pair[1].clone()))
+        .collect())
+}
+
+/// Whether a Redis error is the script's refusal of a batch for a full queue.
+pub(crate) fn is_full(error: &redis::RedisError) -> bool {
+    error.code() == Some("QUEUEFULL")
+}
+
+/// Queues texts of `topic` through `conn`: all of them or none.
+pub async fn queue(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    texts: &[NewText],
+    limits: OutboxLimits,
+) -> Result<Vec<Accepted>, OutboxError> {
+    let (script_keys, args) = enqueue_call(keys, topic, texts, limits, now_ms())?;
+    let answer: Vec<String> = match conn
+        .run_script(&ENQUEUE, ENQUEUE_LUA, &script_keys, &args)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(ReplicationError::Redis(e)) if is_full(&e) => {
+            return Err(OutboxError::Full(topic.to_string()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut accepted = Vec::with_capacity(texts.len());
+    for (id, to, status) in read_answer(texts, answer)? {
+        let status = match OutboundStatus::parse(&status) {
+            Some(status) => status,
+            // A repeated idempotency key: the first text's status now.
+            None => match lookup(conn, keys, topic, &id).await? {
+                Some(view) => view.status,
+                None => OutboundStatus::Queued,
+            },
+        };
+        accepted.push(Accepted { id, to, status });
+    }
+    Ok(accepted)
+}
+
+/// An outbound text as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboundView {
+    /// Its id.
+    pub id: String,
+    /// The recipient.
+    pub to: String,
+    /// Where it stands.
+    pub status: OutboundStatus,
+    /// Twilio's SID, once Twilio took it.
+    pub twilio_sid: Option<String>,
+    /// Every status Twilio reported for it, in order.
+    pub history: Vec<String>,
+    /// Why it failed, when it was dead-lettered.
+    pub error: Option<String>,
+}
+
+/// Reads one text's status: its hash, then its record and delivery status.
+pub async fn lookup(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    id: &str,
+) -> redis::RedisResult<Option<OutboundView>> {
+    let hash: HashMap<String, String> = conn.hgetall(keys.outbound(topic, id)).await?;
+    let (Some(to), Some(status)) = (hash.get("to"), hash.get("status")) else {
+        return Ok(None);
+    };
+    let mut view = OutboundView {
+        id: id.to_string(),
+        to: to.clone(),
+        status: OutboundStatus::parse(status).unwrap_or(OutboundStatus::Queued),
+        twilio_sid: None,
+        history: Vec::new(),
+        error: None,
+    };
+    let raw: Option<String> = conn.get(keys.record(topic, id)).await?;
+    let Some(record) = raw.and_then(|raw| serde_json::from_str::<Record>(&raw).ok()) else {
+        return Ok(Some(view));
+    };
+    if record.outcome == Outcome::DeadLettered {
+        view.status = OutboundStatus::DeadLettered;
+        view.error = record.error;
+        return Ok(Some(view));
+    }
+    let Some(sent) = record.sent.first() else {
+        return Ok(Some(view));
+    };
+    if sent.status.as_deref() == Some("opted_out") {
+        view.status = OutboundStatus::OptedOut;
+        return Ok(Some(view));
+    }
+    view.status = OutboundStatus::Sent;
+    view.twilio_sid = Some(sent.sid.clone()).filter(|sid| !sid.is_empty());
+    if let Some(sid) = &view.twilio_sid {
+        let delivery: HashMap<String, String> = conn.hgetall(keys.delivery(topic, sid)).await?;
+        if let Some(history) = delivery.get("history") {
+            view.history = history.split(',').map(str::to_string).collect();
+        }
+        view.status = match delivery.get("status").map(String::as_str) {
+            Some("delivered") => OutboundStatus::Delivered,
+            Some("undelivered") => OutboundStatus::Undelivered,
+            Some("failed") => OutboundStatus::Failed,
+            _ => OutboundStatus::Sent,
+        };
+    }
+    Ok(Some(view))
+}
+
+/// What cancelling a text did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancelled {
+    /// It will not be sent (cancelled now or before).
+    Cancelled,
+    /// No such text.
+    Missing,
+    /// Too late: it was queued (or opted out) already; its status is this.
+    TooLate(String),
+}
+
+/// Cancels a scheduled text.
+pub async fn cancel(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    id: &str,
+) -> Result<Cancelled, OutboxError> {
+    let answer: String = conn
+        .run_script(
+            &CANCEL,
+            include_str!("cancel.lua"),
+            &[keys.scheduled(topic), keys.outbound(topic, id)],
+            &[id.as_bytes().to_vec()],
+        )
+        .await?;
+    Ok(match answer.as_str() {
+        "cancelled" => Cancelled::Cancelled,
+        "missing" => Cancelled::Missing,
+        _ => Cancelled::TooLate(answer),
+    })
+}
+
+/// Most texts one [`move_due`] call moves.
+pub const DUE_BATCH: isize = 200;
+
+/// Moves up to [`DUE_BATCH`] of the topic's due scheduled texts to the queue (or, for a number
+/// that opted out since, to `opted_out`); answers how many due texts it found.
+pub async fn move_due(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    record_ttl_s: u64,
+) -> redis::RedisResult<u64> {
+    let scheduled = keys.scheduled(topic);
+    let due: Vec<String> = conn
+        .zrangebyscore_limit(&scheduled, "-inf", now_ms(), 0, DUE_BATCH)
+        .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut script_keys = vec![scheduled, keys.queue(topic), keys.opt_outs(topic)];
+    let mut args = vec![record_ttl_s.to_string().into_bytes()];
+    for member in &due {
+        let Some((id, to)) = member.split_once('|') else {
+            continue;
+        };
+        script_keys.extend([keys.outbound(topic, id), keys.sender(topic, to)]);
+        args.extend([member.as_bytes().to_vec(), to.as_bytes().to_vec()]);
+    }
+    let queued: u64 = conn
+        .run_script(&DUE, include_str!("due.lua"), &script_keys, &args)
+        .await
+        .map_err(|e| match e {
+            ReplicationError::Redis(e) => e,
+            other => redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "scheduled texts moved but not confirmed by replicas",
+                other.to_string(),
+            )),
+        })?;
+    if queued > 0 {
+        log::debug!("Scheduled texts queued. topic={topic} count={queued}");
+    }
+    Ok(due.len() as u64)
+}
+
+/// A handle Rust programs use to queue texts through a running pyrowire: the same Redis, the
+/// same topics, the same durable path as the outbound API.
+#[derive(Clone)]
+pub struct Outbox {
+    conn: RedisConn,
+    keys: Keys,
+    limits: OutboxLimits,
+    topics: Vec<String>,
+}
+
+impl Outbox {
+    /// Connects to the profile's Redis.
+    pub async fn connect(
+        settings: &crate::settings::Settings,
+    ) -> Result<Outbox, redis::RedisError> {
+        let target = crate::store::target::RedisTarget::for_tools(&settings.profile)?;
+        let conn = crate::store::connection::connect(
+            &target,
+            crate::store::connection::COMMAND_TIMEOUT,
+            crate::metrics::RedisEvents::default(),
+        )
+        .await?;
+        Ok(Outbox {
+            conn,
+            keys: Keys::new(settings.profile.redis_prefix.clone()),
+            limits: OutboxLimits {
+                dedup_ttl_s: settings.profile.dedup_ttl_s,
+                max_queue_depth: settings.profile.max_queue_depth,
+                record_ttl_s: settings.profile.record_ttl_s,
+            },
+            topics: settings.topics.keys().cloned().collect(),
+        })
+    }
+
+    /// Queues `texts` on `topic` (all or none; at most [`MAX_BATCH_TEXTS`] per call).
+    pub async fn send(&self, topic: &str, texts: &[NewText]) -> Result<Vec<Accepted>, OutboxError> {
+        if !self.topics.iter().any(|t| t == topic) {
+            return Err(OutboxError::Redis(redis::RedisError::from((
+                redis::ErrorKind::ClientError,
+                "unknown topic",
+                topic.to_string(),
+            ))));
+        }
+        let mut conn = self.conn.clone();
+        queue(&mut conn, &self.keys, topic, texts, self.limits).await
+    }
+
+    /// One text's status, if it exists.
+    pub async fn status(&self, topic: &str, id: &str) -> redis::RedisResult<Option<OutboundView>> {
+        let mut conn = self.conn.clone();
+        lookup(&mut conn, &self.keys, topic, id).await
+    }
+
+    /// Cancels a scheduled text.
+    pub async fn cancel(&self, topic: &str, id: &str) -> Result<Cancelled, OutboxError> {
+        let mut conn = self.conn.clone();
+        cancel(&mut conn, &self.keys, topic, id).await
+    }
+}

@@ -1,0 +1,302 @@
+//! Speaking first: the outbound API queues texts into the replies' durable path. What reached the
+//! Twilio stand-in and Redis is checked, as for replies.
+
+use std::time::{Duration, Instant};
+
+use pyrowire::app::RunOptions;
+use serde_json::{json, Value};
+
+use crate::common::{new_sid, FROM_NUMBER};
+use crate::helpers::{
+    api_profile, default_topic, inbound_from, spawn_app, spawn_app_with, TestApp, API_TOKEN,
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+const TO: &str = "+15557654321";
+
+async fn app_with_api(topics: &str) -> TestApp {
+    spawn_app_with(topics, &api_profile(), RunOptions::default()).await
+}
+
+fn echo_topic() -> String {
+    default_topic("sample", r#""echo""#)
+}
+
+/// Polls a text's status until it is `status`.
+async fn wait_status(app: &TestApp, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (code, view) = app.text_status("sample", id).await;
+        assert_eq!(code, 200, "{view}");
+        if view["status"] == status {
+            return view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "text {id} never became {status}: {view}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Nothing was queued, scheduled or remembered for the topic.
+async fn assert_no_texts(app: &TestApp) {
+    assert_eq!(app.queue_len("sample").await, 0);
+    let keys = app.keys("sample").await;
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains(":out:") && !k.contains(":idem:") && !k.ends_with(":scheduled")),
+        "{keys:?}"
+    );
+}
+
+fn ids(answer: &Value) -> Vec<String> {
+    answer["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_api_is_off_without_a_token_and_refuses_a_missing_or_wrong_one() {
+    let off = spawn_app(&echo_topic()).await;
+    let text = json!({"to": TO, "body": "hi"});
+    let (status, _) = off
+        .api(
+            "POST",
+            "/api/topics/sample/messages",
+            Some(API_TOKEN),
+            Some(&text),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let app = app_with_api(&echo_topic()).await;
+    for token in [None, Some("wrong"), Some("test-api-token-0123456789abcdeX")] {
+        let (status, _) = app
+            .api("POST", "/api/topics/sample/messages", token, Some(&text))
+            .await;
+        assert_eq!(status, 401, "token {token:?}");
+    }
+    assert_eq!(app.queue_len("sample").await, 0);
+    assert!(
+        app.keys("sample").await.is_empty(),
+        "{:?}",
+        app.keys("sample").await
+    );
+    let (status, _) = app
+        .api("GET", "/api/topics/sample/messages/OB0", None, None)
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[actix_web::test]
+async fn one_text_is_sent_once_and_its_status_follows_twilio() {
+    let app = app_with_api(&echo_topic()).await;
+    let (status, answer) = app
+        .send_texts("sample", &json!({"to": TO, "body": "Your table is ready"}))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["messages"][0]["status"], "queued");
+    assert_eq!(answer["messages"][0]["to"], TO);
+    let id = ids(&answer).remove(0);
+
+    let view = wait_status(&app, &id, "sent").await;
+    let creates = app.twilio.creates();
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0].field("To"), Some(TO));
+    assert_eq!(creates[0].field("From"), Some(FROM_NUMBER));
+    assert_eq!(creates[0].field("Body"), Some("Your table is ready"));
+    let twilio_sid = view["twilio_sid"].as_str().unwrap().to_string();
+    assert!(twilio_sid.starts_with("SM"), "{view}");
+
+    let callback = serde_urlencoded::to_string([
+        ("MessageSid", twilio_sid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("To", TO),
+    ])
+    .unwrap();
+    let answer = app
+        .post_raw_path("/status/sample", callback.into_bytes())
+        .await;
+    assert_eq!(answer.status, 200);
+    let view = wait_status(&app, &id, "delivered").await;
+    assert_eq!(view["id"], id.as_str());
+    assert_eq!(view["error"], Value::Null);
+    assert!(
+        view["history"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("delivered")),
+        "{view}"
+    );
+    assert_eq!(app.twilio.creates().len(), 1);
+}
+
+#[actix_web::test]
+async fn an_opted_out_number_gets_nothing() {
+    let app = app_with_api(&echo_topic()).await;
+    let stop = app
+        .post("sample", &inbound_from(&new_sid(), "STOP", TO))
+        .await;
+    assert_eq!(stop.status, 200);
+    let (status, answer) = app
+        .send_texts("sample", &json!({"to": TO, "body": "sale!"}))
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(answer["messages"][0]["status"], "opted_out");
+    let id = ids(&answer).remove(0);
+    let (_, view) = app.text_status("sample", &id).await;
+    assert_eq!(view["status"], "opted_out");
+    assert_eq!(app.queue_len("sample").await, 0);
+    assert!(app.twilio.creates().is_empty());
+}
+
+#[actix_web::test]
+async fn the_same_idempotency_key_twice_sends_one_text_with_one_id() {
+    let app = app_with_api(&echo_topic()).await;
+    let text = json!({"to": TO, "body": "once", "idempotency_key": "order-42"});
+    let (_, first) = app.send_texts("sample", &text).await;
+    let (status, second) = app.send_texts("sample", &text).await;
+    assert_eq!(status, 202);
+    assert_eq!(ids(&first), ids(&second));
+    wait_status(&app, &ids(&first)[0], "sent").await;
+    app.wait_until_drained("sample", WAIT).await;
+    assert_eq!(app.twilio.creates().len(), 1);
+}
+
+#[actix_web::test]
+async fn one_bad_message_among_ten_queues_nothing_and_is_named() {
+    let app = app_with_api(&echo_topic()).await;
+    let mut messages: Vec<Value> = (0..10)
+        .map(|i| json!({"to": format!("+1555000{i:04}"), "body": format!("hi {i}")}))
+        .collect();
+    messages[6] = json!({"to": "555-0100", "body": "bad number"});
+    let (status, answer) = app
+        .send_texts("sample", &json!({ "messages": messages }))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["errors"],
+        json!([{"index": 6, "field": "to", "message": "must be an E.164 number: + and 2 to 15 digits, the first not 0"}])
+    );
+    assert_no_texts(&app).await;
+}
+
+#[actix_web::test]
+async fn bad_requests_get_their_status_and_queue_nothing() {
+    let app = app_with_api(&echo_topic()).await;
+    let path = "/api/topics/sample/messages";
+    let (status, _) = app
+        .api(
+            "POST",
+            "/api/topics/nope/messages",
+            Some(API_TOKEN),
+            Some(&json!({"to": TO, "body": "x"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let too_many: Vec<Value> = (0..1001).map(|_| json!({"to": TO, "body": "x"})).collect();
+    let (status, _) = app
+        .api(
+            "POST",
+            path,
+            Some(API_TOKEN),
+            Some(&json!({ "messages": too_many })),
+        )
+        .await;
+    assert_eq!(status, 413);
+    let (status, _) = app
+        .api(
+            "POST",
+            path,
+            Some(API_TOKEN),
+            Some(&json!({"to": TO, "body": "x".repeat(1601)})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .api(
+            "POST",
+            path,
+            Some(API_TOKEN),
+            Some(&json!({"to": TO, "body": "y".repeat(1_100_000)})),
+        )
+        .await;
+    assert_eq!(status, 413);
+    let form = app
+        .post_raw_path(path, b"to=%2B15551234567&body=x".to_vec())
+        .await;
+    assert_eq!(
+        form.status, 401,
+        "the token is checked before anything else"
+    );
+    assert_no_texts(&app).await;
+}
+
+#[actix_web::test]
+async fn a_form_body_is_refused_with_415() {
+    let app = app_with_api(&echo_topic()).await;
+    let url = format!("{}/api/topics/sample/messages", app.address);
+    let response = awc::Client::default()
+        .post(url)
+        .insert_header(("Authorization", format!("Bearer {API_TOKEN}")))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .send_body("to=%2B15551234567&body=x")
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    assert_no_texts(&app).await;
+}
+
+#[actix_web::test]
+async fn a_scheduled_text_waits_for_its_time_and_a_cancelled_one_never_goes() {
+    let app = app_with_api(&echo_topic()).await;
+    let at = |secs: i64| {
+        let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let (status, answer) = app
+        .send_texts(
+            "sample",
+            &json!({"messages": [
+                {"to": TO, "body": "in three seconds", "send_at": at(3)},
+                {"to": "+15557654322", "body": "cancelled", "send_at": at(3)},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let sent_at = Instant::now();
+    assert_eq!(answer["messages"][0]["status"], "scheduled");
+    let ids = ids(&answer);
+    let cancel = format!("/api/topics/sample/messages/{}", ids[1]);
+    let (status, _) = app.api("DELETE", &cancel, Some(API_TOKEN), None).await;
+    assert_eq!(status, 204);
+    let (_, view) = app.text_status("sample", &ids[1]).await;
+    assert_eq!(view["status"], "cancelled");
+
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    assert!(app.twilio.creates().is_empty(), "sent early");
+    wait_status(&app, &ids[0], "sent").await;
+    assert!(sent_at.elapsed() >= Duration::from_millis(2500));
+    let (status, conflict) = app
+        .api(
+            "DELETE",
+            &format!("/api/topics/sample/messages/{}", ids[0]),
+            Some(API_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{conflict}");
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    let bodies: Vec<String> = app
+        .twilio
+        .creates()
+        .iter()
+        .map(|r| r.field("Body").unwrap().to_string())
+        .collect();
+    assert_eq!(bodies, vec!["in three seconds"]);
+}
