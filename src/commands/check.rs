@@ -43,11 +43,11 @@ pub fn check(settings: &Settings) -> Result<String, SettingsError> {
         let validators: Vec<&str> = topic.validators.keys().map(String::as_str).collect();
         let _ = writeln!(
             out,
-            "  topic `{name}`: handler {}, {} worker(s), validators [{}], from {}",
+            "  topic `{name}`: handler {}, {} worker(s), validators [{}], {}",
             topic.handler.kind().unwrap_or("?"),
             topic.workers,
             validators.join(", "),
-            topic.twilio.from_number
+            crate::twilio::client::Sender::from(&topic.twilio)
         );
     }
     Ok(out)

@@ -2,7 +2,9 @@
 //! before the POST to Twilio and its Twilio SID recorded after. A redelivered job whose send has
 //! a SID is not sent again; one whose send was marked without a SID (the crash or an uncertain
 //! failure fell between the two) is looked up in Twilio's Messages list first, and sent only when
-//! Twilio has no message with the same To, From and body created after the mark.
+//! Twilio has no message with the same To, From and body created after the mark. Through a
+//! messaging service Twilio picks the From, so the list is asked by To alone and a message
+//! matches by its `messaging_service_sid` and body.
 //!
 //! It is also where the sender's other rules apply: nothing goes to a number that opted out
 //! (Twilio's error 21610 records such an opt-out), and sends are paced to the topic's
@@ -21,7 +23,7 @@ use crate::outbound::delivery::{rank, STORE_SENT};
 use crate::outbound::pacing;
 use crate::store::keys::Keys;
 use crate::twilio::client::{
-    MessageResource, OutboundSms, TwilioClient, TwilioError, UNSUBSCRIBED,
+    MessageResource, OutboundSms, Sender, TwilioClient, TwilioError, UNSUBSCRIBED,
 };
 use crate::twilio::segments::{analyze, SegmentInfo};
 
@@ -92,7 +94,11 @@ pub async fn send_once(
     if let Some(marked_at) = field("marked_at").and_then(|m| m.parse::<u64>().ok()) {
         // Marked before, without a SID: ask Twilio whether it went out, then mark anew.
         let since = utc_day(marked_at.saturating_sub(CLOCK_SKEW_MS));
-        let listed = client.list_messages(&sms.to, &sms.from, &since).await?;
+        let from = match &sms.sender {
+            Sender::Number(number) => Some(number.as_str()),
+            Sender::MessagingService(_) => None,
+        };
+        let listed = client.list_messages(&sms.to, from, &since).await?;
         if let Some(found) = find_sent(&listed, sms, marked_at) {
             log::info!(
                 "Reply found at Twilio after an interrupted send; not sending again. sid={}",
@@ -185,8 +191,14 @@ fn find_sent<'a>(
     marked_at: u64,
 ) -> Option<&'a MessageResource> {
     let body = sms.body.as_deref().unwrap_or_default();
+    // Listed by From, every message is from the number; listed by To alone, only the service's.
+    let same_sender = |m: &MessageResource| match &sms.sender {
+        Sender::Number(_) => true,
+        Sender::MessagingService(sid) => m.messaging_service_sid.as_deref() == Some(sid.as_str()),
+    };
     listed.iter().find(|m| {
-        m.body.as_deref().unwrap_or_default() == body
+        same_sender(m)
+            && m.body.as_deref().unwrap_or_default() == body
             && m.date_created
                 .as_deref()
                 .and_then(parse_twilio_date)
@@ -243,5 +255,55 @@ fn redis_error(error: redis::RedisError) -> SendError {
         SendError::Store(error.to_string())
     } else {
         TwilioError::not_sent(format!("redis refused the send marker: {error}")).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICE: &str = "MG0123456789abcdef0123456789abcdef";
+
+    fn listed(sid: &str, service: Option<&str>, body: &str) -> MessageResource {
+        MessageResource {
+            sid: sid.into(),
+            status: Some("accepted".into()),
+            num_segments: Some("1".into()),
+            body: Some(body.into()),
+            date_created: Some("Mon, 01 Jan 2024 00:00:10 +0000".into()),
+            messaging_service_sid: service.map(str::to_string),
+        }
+    }
+
+    fn sms(sender: Sender) -> OutboundSms {
+        OutboundSms {
+            to: "+15551234567".into(),
+            sender,
+            body: Some("hello".into()),
+            media_urls: Vec::new(),
+            status_callback: None,
+        }
+    }
+
+    #[test]
+    fn through_a_messaging_service_only_that_services_message_matches() {
+        let marked_at = parse_twilio_date("Mon, 01 Jan 2024 00:00:00 +0000").unwrap();
+        let messages = [
+            listed("SM1", None, "hello"),
+            listed("SM2", Some("MGffffffffffffffffffffffffffffffff"), "hello"),
+            listed("SM3", Some(SERVICE), "other"),
+            listed("SM4", Some(SERVICE), "hello"),
+        ];
+
+        let found = find_sent(
+            &messages,
+            &sms(Sender::MessagingService(SERVICE.into())),
+            marked_at,
+        );
+        let from_number = find_sent(&messages, &sms(Sender::Number("+1".into())), marked_at);
+
+        assert_eq!(found.map(|m| m.sid.as_str()), Some("SM4"));
+        // Listed by From, Twilio already kept only the number's messages.
+        assert_eq!(from_number.map(|m| m.sid.as_str()), Some("SM1"));
     }
 }

@@ -1,5 +1,6 @@
 //! Deserializers that take a value either natively (`port = 8080`) or as a string
-//! (`port = "${PORT:-8080}"`), so that environment interpolation works for numbers and booleans.
+//! (`port = "${PORT:-8080}"`), so that environment interpolation works for numbers and booleans;
+//! and optional strings an empty interpolation (`"${VAR:-}"`) leaves unset.
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -56,4 +57,10 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
 
 pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     flex(d, "a number").map(Some)
+}
+
+/// A string where empty (or only spaces) means unset, so `"${VAR:-}"` can leave a key out.
+pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok(Some(text).filter(|t| !t.trim().is_empty()))
 }

@@ -309,7 +309,8 @@ impl Default for RetrySettings {
     }
 }
 
-/// A topic's Twilio account and sending number.
+/// A topic's Twilio account and sender: a number, a messaging service, or both (the service is
+/// then used and the number is not sent).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwilioSettings {
@@ -320,8 +321,15 @@ pub struct TwilioSettings {
     /// A second accepted token for signatures, so a token can be rotated without downtime.
     #[serde(default)]
     pub secondary_auth_token: Option<Secret>,
-    /// The number replies are sent from.
-    pub from_number: String,
+    /// The number texts are sent from (`From`). Required unless `messaging_service_sid` is set;
+    /// empty counts as unset.
+    #[serde(default, deserialize_with = "flex::opt_text")]
+    pub from_number: Option<String>,
+    /// A Messaging Service (`MG` + 32 hex digits) texts are sent through
+    /// (`MessagingServiceSid`, no `From`); Twilio picks the number from its sender pool. Empty
+    /// counts as unset.
+    #[serde(default, deserialize_with = "flex::opt_text")]
+    pub messaging_service_sid: Option<String>,
     /// Base URL of the REST API; tests point it at a local stand-in.
     #[serde(default = "defaults::api_base")]
     pub api_base: String,

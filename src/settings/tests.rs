@@ -162,6 +162,97 @@ fn an_empty_top_level_key_is_named() {
     assert!(err.problems().iter().all(|p| !p.key.is_empty()), "{err}");
 }
 
+/// The root file with its sample topic's `from_number` and `messaging_service_sid` lines set to
+/// these (None = the line removed).
+fn with_sender(from_number: Option<&str>, service: Option<&str>) -> String {
+    ROOT.lines()
+        .filter_map(
+            |line| match line.split('=').next().unwrap_or_default().trim() {
+                "from_number" => from_number.map(|v| format!("from_number = \"{v}\"")),
+                "messaging_service_sid" => {
+                    service.map(|v| format!("messaging_service_sid = \"{v}\""))
+                }
+                _ => Some(line.to_string()),
+            },
+        )
+        .map(|line| line + "\n")
+        .collect()
+}
+
+const SERVICE: &str = "MG0123456789abcdef0123456789abcdef";
+
+#[test]
+fn a_topic_without_from_number_or_messaging_service_is_refused_naming_the_key() {
+    let text = with_sender(None, None);
+
+    let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+
+    assert_eq!(
+        err.problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["`topics.sample.twilio.from_number` is required unless `messaging_service_sid` is set"]
+    );
+}
+
+#[test]
+fn a_messaging_service_sid_must_be_mg_and_32_hex_digits() {
+    for bad in [
+        "MG0123",
+        "AC0123456789abcdef0123456789abcdef",
+        "MG0123456789abcdef0123456789abcdeg",
+    ] {
+        let text = with_sender(None, Some(bad));
+
+        let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+
+        let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            problems,
+            [format!(
+                "`topics.sample.twilio.messaging_service_sid` must be `MG` followed by 32 hex \
+                 digits, got `{bad}`"
+            )]
+        );
+    }
+}
+
+#[test]
+fn a_messaging_service_alone_sends_through_it_and_wins_over_a_number() {
+    use crate::twilio::client::Sender;
+    let load = |text: &str| load_str(text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap();
+
+    let alone = load(&with_sender(None, Some(SERVICE)));
+    let empty_number = load(&with_sender(Some(""), Some(SERVICE)));
+    let both = load(&with_sender(Some("+15005550006"), Some(SERVICE)));
+    let number_only = load(&with_sender(Some("+15005550006"), Some("")));
+
+    let sender = |s: &Settings| Sender::from(&s.topics["sample"].twilio);
+    let service = Sender::MessagingService(SERVICE.into());
+    assert_eq!(sender(&alone), service);
+    assert_eq!(alone.topics["sample"].twilio.from_number, None);
+    assert_eq!(sender(&empty_number), service);
+    assert_eq!(sender(&both), service);
+    assert_eq!(sender(&number_only), Sender::Number("+15005550006".into()));
+}
+
+#[test]
+fn the_root_file_sends_through_a_messaging_service_from_the_environment() {
+    use crate::twilio::client::Sender;
+    let env = env_with(&[("TWILIO_MESSAGING_SERVICE_SID", SERVICE)]);
+
+    let dev = load_str(ROOT, Path::new("settings.toml"), "dev", &env).unwrap();
+    let unset = load_str(ROOT, Path::new("settings.toml"), "dev", &env_with(&[])).unwrap();
+
+    let twilio = &dev.topics["sample"].twilio;
+    assert_eq!(
+        Sender::from(twilio),
+        Sender::MessagingService(SERVICE.into())
+    );
+    assert_eq!(unset.topics["sample"].twilio.messaging_service_sid, None);
+}
+
 mod properties {
     use proptest::prelude::*;
     use proptest::sample::Index;
@@ -238,6 +329,7 @@ mod properties {
         "auth_token",
         "secondary_auth_token",
         "from_number",
+        "messaging_service_sid",
         "kind",
         "message",
         "must_match",

@@ -2,7 +2,7 @@
 //! names its key and the bad value; all problems are collected, not only the first.
 
 use super::problem::Problem;
-use super::{Profile, Settings, TopicSettings, MAX_BODY_CHARS};
+use super::{Profile, Settings, TopicSettings, TwilioSettings, MAX_BODY_CHARS};
 
 /// Most worker actors one topic may run in one process.
 pub const MAX_WORKERS: usize = 1024;
@@ -385,10 +385,7 @@ fn check_retry(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
 fn check_twilio(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
     let twilio = &topic.twilio;
     let sid = &twilio.account_sid;
-    if !(sid.len() == 34
-        && sid.starts_with("AC")
-        && sid[2..].chars().all(|c| c.is_ascii_hexdigit()))
-    {
+    if !is_sid(sid, "AC") {
         push(
             problems,
             format!("{key}.twilio.account_sid"),
@@ -402,16 +399,7 @@ fn check_twilio(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
             "must not be empty".into(),
         );
     }
-    if !is_sender(&twilio.from_number) {
-        push(
-            problems,
-            format!("{key}.twilio.from_number"),
-            format!(
-                "must be an E.164 number such as +15005550006 or a short code, got `{}`",
-                twilio.from_number
-            ),
-        );
-    }
+    check_sender(key, twilio, problems);
     if !is_http_url(&twilio.api_base) {
         push(
             problems,
@@ -419,6 +407,40 @@ fn check_twilio(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
             format!("must be an http(s) URL, got `{}`", twilio.api_base),
         );
     }
+}
+
+/// A topic sends from its number or through its messaging service; with both, the service is
+/// used and the number is not sent (Twilio would take a `From` beside the service only as a pick
+/// from the service's own sender pool).
+fn check_sender(key: &str, twilio: &TwilioSettings, problems: &mut Vec<Problem>) {
+    if let Some(number) = twilio.from_number.as_deref().filter(|n| !is_sender(n)) {
+        push(
+            problems,
+            format!("{key}.twilio.from_number"),
+            format!("must be an E.164 number such as +15005550006 or a short code, got `{number}`"),
+        );
+    }
+    if let Some(sid) = twilio.messaging_service_sid.as_deref() {
+        if !is_sid(sid, "MG") {
+            push(
+                problems,
+                format!("{key}.twilio.messaging_service_sid"),
+                format!("must be `MG` followed by 32 hex digits, got `{sid}`"),
+            );
+        }
+    } else if twilio.from_number.is_none() {
+        push(
+            problems,
+            format!("{key}.twilio.from_number"),
+            "is required unless `messaging_service_sid` is set".into(),
+        );
+    }
+}
+
+/// Whether `sid` is `prefix` followed by 32 hex digits, as Twilio's SIDs are.
+fn is_sid(sid: &str, prefix: &str) -> bool {
+    sid.strip_prefix(prefix)
+        .is_some_and(|hex| hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Topic names appear in URLs and Redis keys: keep them plain.

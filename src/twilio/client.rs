@@ -15,13 +15,44 @@ pub const UNSUBSCRIBED: i64 = 21610;
 /// Largest Twilio response body read.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
+/// Who sends a message: exactly one of the create form's `From` and `MessagingServiceSid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sender {
+    /// `From`: a number, short code or channel address of the account.
+    Number(String),
+    /// `MessagingServiceSid` (`MG…`): Twilio picks the number from the service's sender pool and
+    /// names it in the answer's `from`.
+    MessagingService(String),
+}
+
+impl From<&TwilioSettings> for Sender {
+    /// The topic's messaging service when it has one (its `from_number` is then not sent), else
+    /// its number. Validation requires one of them; without either, the empty `From` makes
+    /// Twilio refuse the send (21603) rather than the worker panic.
+    fn from(settings: &TwilioSettings) -> Self {
+        match (&settings.messaging_service_sid, &settings.from_number) {
+            (Some(service), _) => Sender::MessagingService(service.clone()),
+            (None, number) => Sender::Number(number.clone().unwrap_or_default()),
+        }
+    }
+}
+
+impl std::fmt::Display for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sender::Number(number) => write!(f, "from {number}"),
+            Sender::MessagingService(sid) => write!(f, "through messaging service {sid}"),
+        }
+    }
+}
+
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundSms {
     /// Recipient.
     pub to: String,
-    /// Sender: the topic's number.
-    pub from: String,
+    /// The topic's number or messaging service.
+    pub sender: Sender,
     /// Text, if any.
     pub body: Option<String>,
     /// Media URLs, sent as repeated `MediaUrl`.
@@ -33,7 +64,11 @@ pub struct OutboundSms {
 impl OutboundSms {
     /// The form fields, in the order the Messages API documents them.
     pub fn form(&self) -> Vec<(&'static str, &str)> {
-        let mut form = vec![("To", self.to.as_str()), ("From", self.from.as_str())];
+        let sender = match &self.sender {
+            Sender::Number(number) => ("From", number.as_str()),
+            Sender::MessagingService(sid) => ("MessagingServiceSid", sid.as_str()),
+        };
+        let mut form = vec![("To", self.to.as_str()), sender];
         if let Some(body) = self.body.as_deref().filter(|b| !b.is_empty()) {
             form.push(("Body", body));
         }
@@ -61,6 +96,8 @@ pub struct MessageResource {
     pub body: Option<String>,
     /// RFC 2822 creation time.
     pub date_created: Option<String>,
+    /// The messaging service it was sent through (`MG…`), if any.
+    pub messaging_service_sid: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,20 +217,19 @@ impl TwilioClient {
         read(request.send_form(&sms.form()).await).await
     }
 
-    /// Lists the messages from `from` to `to` sent on or after the UTC day `since_day`
-    /// (`YYYY-MM-DD`), newest first, one page of up to 50 (ListMessage).
+    /// Lists the messages to `to` (and from `from`, when given) sent on or after the UTC day
+    /// `since_day` (`YYYY-MM-DD`), newest first, one page of up to 50 (ListMessage). ListMessage
+    /// has no messaging service filter: a caller looking for a service's message lists without
+    /// `from` and matches `messaging_service_sid` itself.
     pub async fn list_messages(
         &self,
         to: &str,
-        from: &str,
+        from: Option<&str>,
         since_day: &str,
     ) -> Result<Vec<MessageResource>, TwilioError> {
-        let query = [
-            ("To", to),
-            ("From", from),
-            ("DateSent>", since_day),
-            ("PageSize", "50"),
-        ];
+        let mut query = vec![("To", to)];
+        query.extend(from.map(|from| ("From", from)));
+        query.extend([("DateSent>", since_day), ("PageSize", "50")]);
         // `DateSent>=DAY` is the parameter `DateSent>` with the value DAY, sent encoded as
         // `DateSent%3E=DAY` the way Twilio's helper libraries send it.
         let query =
@@ -273,7 +309,7 @@ mod tests {
     fn form_repeats_media_url_and_skips_empty_body() {
         let sms = OutboundSms {
             to: "+1".into(),
-            from: "+2".into(),
+            sender: Sender::Number("+2".into()),
             body: Some(String::new()),
             media_urls: vec!["https://a".into(), "https://b".into()],
             status_callback: None,
@@ -282,6 +318,25 @@ mod tests {
         assert_eq!(
             encoded,
             "To=%2B1&From=%2B2&MediaUrl=https%3A%2F%2Fa&MediaUrl=https%3A%2F%2Fb"
+        );
+    }
+
+    #[test]
+    fn a_messaging_service_replaces_from_in_the_form() {
+        let sms = OutboundSms {
+            to: "+1".into(),
+            sender: Sender::MessagingService("MG0123456789abcdef0123456789abcdef".into()),
+            body: Some("hi".into()),
+            media_urls: Vec::new(),
+            status_callback: Some("https://cb".into()),
+        };
+
+        let encoded = serde_urlencoded::to_string(sms.form()).unwrap();
+
+        assert_eq!(
+            encoded,
+            "To=%2B1&MessagingServiceSid=MG0123456789abcdef0123456789abcdef&Body=hi\
+             &StatusCallback=https%3A%2F%2Fcb"
         );
     }
 

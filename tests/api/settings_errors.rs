@@ -29,10 +29,10 @@ fn a_missing_handler_is_named() {
 
 #[test]
 fn a_missing_twilio_field_is_named() {
-    let text = "[topics.t]\nhandler = \"echo\"\n[topics.t.twilio]\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"x\"\n";
+    let text = "[topics.t]\nhandler = \"echo\"\n[topics.t.twilio]\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"0123456789abcdef0123456789abcdef\"\n";
     assert_eq!(
         problems(text),
-        vec!["`topics.t.twilio.from_number` is required"]
+        vec!["`topics.t.twilio.from_number` is required unless `messaging_service_sid` is set"]
     );
 }
 

@@ -194,7 +194,7 @@ async fn send(
         kind,
         sms: OutboundSms {
             to: message.number.to_string(),
-            from: twilio.from_number.clone(),
+            sender: twilio.into(),
             body: reply.text.clone(),
             media_urls: reply.media_urls.clone(),
             status_callback: deps.status_callback.clone(),

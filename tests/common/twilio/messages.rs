@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{Received, Scripted, State};
+use super::{Received, Scripted, State, POOL_NUMBER};
 
 /// The answer to one request, and how long to hold it back (ms).
 pub(super) fn respond(
@@ -15,7 +15,6 @@ pub(super) fn respond(
     sid: &str,
     token: &str,
     received: &Received,
-    query: &str,
 ) -> (HttpResponse, u64) {
     let expected_path = format!("/2010-04-01/Accounts/{sid}/Messages.json");
     if received.path != expected_path || !["GET", "POST"].contains(&received.method.as_str()) {
@@ -29,7 +28,7 @@ pub(super) fn respond(
         return (error(401, 20003, "Authenticate"), 0);
     }
     if received.method == "GET" {
-        return (list(state, sid, query), state.default_delay_ms);
+        return (list(state, sid, &received.query), state.default_delay_ms);
     }
     let scripted = state.script.pop_front().unwrap_or(Scripted {
         status: 201,
@@ -58,8 +57,9 @@ pub(super) fn respond(
     (HttpResponse::Created().json(created), scripted.delay_ms)
 }
 
-/// ListMessage: filters `To`, `From` and `DateSent>=` (a `YYYY-MM-DD` day, compared with the
-/// day of `date_sent`), newest first, one page.
+/// ListMessage: filters `To`, `From` (when given; a messaging service's message matches the
+/// number picked for it) and `DateSent>=` (a `YYYY-MM-DD` day, compared with the day of
+/// `date_sent`), newest first, one page.
 fn list(state: &State, account: &str, query: &str) -> HttpResponse {
     let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     let get = |name: &str| {
@@ -164,8 +164,16 @@ fn check_fields(received: &Received) -> Option<(u16, i64, &'static str)> {
     }
     if received.field("To").is_none_or(str::is_empty) {
         Some((400, 21604, "A 'To' phone number is required."))
-    } else if received.field("From").is_none() && received.field("MessagingServiceSid").is_none() {
-        Some((400, 21603, "A 'From' phone number is required."))
+    } else if received.field("From").is_none_or(str::is_empty)
+        && received
+            .field("MessagingServiceSid")
+            .is_none_or(str::is_empty)
+    {
+        Some((
+            400,
+            21603,
+            "A 'From' or 'MessagingServiceSid' parameter is required to send a message.",
+        ))
     } else if body.is_empty() && media == 0 {
         Some((400, 21602, "Message body is required."))
     } else if body.chars().count() > 1600 {
@@ -181,10 +189,25 @@ fn check_fields(received: &Received) -> Option<(u16, i64, &'static str)> {
     }
 }
 
+/// The Message resource Twilio answers a valid create with. Through a messaging service without
+/// a `From`, Twilio picks the sender from the service's pool (here always [`POOL_NUMBER`]) and
+/// the message starts `accepted` rather than `queued`.
 fn resource(account: &str, received: &Received, n: usize) -> Value {
     let sid = format!("SM{:032x}", n as u128 + 0xabc0_0000);
     let now = httpdate::fmt_http_date(SystemTime::now()).replace(" GMT", " +0000");
     let body = received.field("Body").unwrap_or_default();
+    let service = received
+        .field("MessagingServiceSid")
+        .filter(|s| !s.is_empty());
+    let from = received
+        .field("From")
+        .or(service.map(|_| POOL_NUMBER))
+        .unwrap_or_default();
+    let status = if service.is_some() {
+        "accepted"
+    } else {
+        "queued"
+    };
     json!({
         "account_sid": account,
         "api_version": "2010-04-01",
@@ -195,14 +218,14 @@ fn resource(account: &str, received: &Received, n: usize) -> Value {
         "direction": "outbound-api",
         "error_code": null,
         "error_message": null,
-        "from": received.field("From"),
-        "messaging_service_sid": null,
+        "from": from,
+        "messaging_service_sid": service,
         "num_media": received.fields("MediaUrl").len().to_string(),
         "num_segments": "1",
         "price": null,
         "price_unit": "USD",
         "sid": sid,
-        "status": "queued",
+        "status": status,
         "subresource_uris": {
             "media": format!("/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json")
         },

@@ -2,7 +2,8 @@
 //! description of its REST API (v2010) says: it checks the path, basic auth and required fields, records
 //! every request, and answers 201 with a message resource, or a status the test scripts. It also
 //! answers ListMessage (`GET .../Messages.json?To=&From=&DateSent>=`) from the messages it created,
-//! newest first, as Twilio does.
+//! newest first, as Twilio does. A create may name a `MessagingServiceSid` instead of a `From`;
+//! the stand-in then sends from [`POOL_NUMBER`].
 
 mod messages;
 
@@ -14,6 +15,10 @@ use std::time::Duration;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::Value;
 
+/// The number the stand-in picks from any messaging service's sender pool, for a create with a
+/// `MessagingServiceSid` and no `From`.
+pub const POOL_NUMBER: &str = "+15017122661";
+
 /// One request the stand-in received.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -21,6 +26,8 @@ pub struct Received {
     pub path: String,
     pub authorization: Option<String>,
     pub form: Vec<(String, String)>,
+    /// The query string, undecoded (ListMessage's filters).
+    pub query: String,
     /// When the request arrived.
     pub at: std::time::Instant,
 }
@@ -187,13 +194,13 @@ async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         form,
+        query: request.query_string().to_string(),
         at: std::time::Instant::now(),
     };
     let (response, delay) = {
         let mut state = state.lock().unwrap();
         state.received.push(received.clone());
-        let query = request.query_string().to_string();
-        messages::respond(&mut state, sid, token, &received, &query)
+        messages::respond(&mut state, sid, token, &received)
     };
     if delay > 0 {
         actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
