@@ -80,12 +80,7 @@ async fn the_api_is_off_without_a_token_and_refuses_a_missing_or_wrong_one() {
             .await;
         assert_eq!(status, 401, "token {token:?}");
     }
-    assert_eq!(app.queue_len("sample").await, 0);
-    assert!(
-        app.keys("sample").await.is_empty(),
-        "{:?}",
-        app.keys("sample").await
-    );
+    assert_no_texts(&app).await;
     let (status, _) = app
         .api("GET", "/api/topics/sample/messages/OB0", None, None)
         .await;
