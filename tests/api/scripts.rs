@@ -382,3 +382,166 @@ async fn requeue_of_a_dead_letter_that_no_longer_exists_changes_nothing() {
     assert_eq!((left, attempts), (0, false));
     assert_eq!(order, [&id[1..]]);
 }
+
+const ENQUEUE_OUTBOUND: &str = include_str!("../../src/outbound/enqueue_outbound.lua");
+const DUE: &str = include_str!("../../src/outbound/due.lua");
+const CANCEL: &str = include_str!("../../src/outbound/cancel.lua");
+
+/// One outbound text for the enqueue script: id, recipient, send_at (0: now), idempotency key.
+struct Text<'a>(&'a str, &'a str, u64, &'a str);
+
+/// Runs the outbound enqueue script as the outbox does; answers the flat `[id, status, ...]`.
+async fn enqueue_outbound(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    max_depth: u64,
+    now: u64,
+    texts: &[Text<'_>],
+) -> redis::RedisResult<Vec<String>> {
+    let script = Script::new(ENQUEUE_OUTBOUND);
+    let mut call = script.prepare_invoke();
+    call.key(key("queue"))
+        .key(key("optout"))
+        .key(key("scheduled"));
+    for Text(id, to, _, idem) in texts {
+        let idem = if idem.is_empty() {
+            key(&format!("out:{id}"))
+        } else {
+            key(&format!("idem:{idem}"))
+        };
+        call.key(key(&format!("out:{id}")))
+            .key(key(&format!("sender:{to}")))
+            .key(idem);
+    }
+    call.arg(60).arg(max_depth).arg(now).arg(600);
+    for Text(id, to, send_at, idem) in texts {
+        call.arg(*id)
+            .arg(*to)
+            .arg(format!("{{\"id\":\"{id}\"}}"))
+            .arg(*send_at)
+            .arg(*idem);
+    }
+    call.invoke_async(redis).await
+}
+
+#[actix_web::test]
+async fn enqueue_outbound_queues_schedules_skips_opt_outs_and_repeats_and_takes_all_or_nothing() {
+    let (mut redis, key) = lab().await;
+    let now = 1_000_000;
+    let _: () = redis.hset(key("optout"), "+3", 1).await.unwrap();
+    let answer = enqueue_outbound(
+        &mut redis,
+        &key,
+        10,
+        now,
+        &[
+            Text("OB1", "+1", 0, "k1"),
+            Text("OB2", "+2", now + 5_000, ""),
+            Text("OB3", "+3", 0, ""),
+            Text("OB4", "+1", 0, "k1"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        answer,
+        vec![
+            "OB1",
+            "queued",
+            "OB2",
+            "scheduled",
+            "OB3",
+            "opted_out",
+            "OB1",
+            "duplicate"
+        ]
+    );
+    assert_eq!(redis.xlen::<_, u64>(key("queue")).await.unwrap(), 1);
+    let sender: Vec<String> = redis.lrange(key("sender:+1"), 0, -1).await.unwrap();
+    assert_eq!(sender.len(), 1);
+    let scheduled: Vec<(String, u64)> = redis
+        .zrange_withscores(key("scheduled"), 0, -1)
+        .await
+        .unwrap();
+    assert_eq!(scheduled, vec![("OB2|+2".to_string(), now + 5_000)]);
+    let status: String = redis.hget(key("out:OB3"), "status").await.unwrap();
+    assert_eq!(status, "opted_out");
+
+    // Room for one more text due now, not two: nothing of the batch is written.
+    let _: () = redis.del(key("queue")).await.unwrap();
+    let error = enqueue_outbound(
+        &mut redis,
+        &key,
+        1,
+        now,
+        &[Text("OB5", "+5", 0, "k5"), Text("OB6", "+6", 0, "")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.code(), Some("QUEUEFULL"));
+    let written: bool = redis.exists(key("out:OB5")).await.unwrap();
+    let remembered: bool = redis.exists(key("idem:k5")).await.unwrap();
+    assert!(!written && !remembered);
+}
+
+#[actix_web::test]
+async fn due_moves_each_text_once_and_cancel_stops_only_scheduled_ones() {
+    let (mut redis, key) = lab().await;
+    let now = 1_000_000;
+    enqueue_outbound(
+        &mut redis,
+        &key,
+        10,
+        now,
+        &[
+            Text("OB1", "+1", now + 1, ""),
+            Text("OB2", "+2", now + 1, ""),
+            Text("OB3", "+3", now + 1, ""),
+        ],
+    )
+    .await
+    .unwrap();
+    // Cancelled before it is due; the opted-out one is marked, not queued.
+    let (cancel_script, due_script) = (Script::new(CANCEL), Script::new(DUE));
+    let cancel = |id: &str| {
+        let mut call = cancel_script.prepare_invoke();
+        call.key(key("scheduled"))
+            .key(key(&format!("out:{id}")))
+            .arg(id);
+        call
+    };
+    let answer: String = cancel("OB2").invoke_async(&mut redis).await.unwrap();
+    assert_eq!(answer, "cancelled");
+    let _: () = redis.hset(key("optout"), "+3", 1).await.unwrap();
+    let due = |members: &[(&str, &str)]| {
+        let mut call = due_script.prepare_invoke();
+        call.key(key("scheduled"))
+            .key(key("queue"))
+            .key(key("optout"));
+        for (id, to) in members {
+            call.key(key(&format!("out:{id}")))
+                .key(key(&format!("sender:{to}")));
+        }
+        call.arg(600);
+        for (id, to) in members {
+            call.arg(format!("{id}|{to}")).arg(*to);
+        }
+        call
+    };
+    let all = [("OB1", "+1"), ("OB2", "+2"), ("OB3", "+3")];
+    let first: u64 = due(&all).invoke_async(&mut redis).await.unwrap();
+    let second: u64 = due(&all).invoke_async(&mut redis).await.unwrap();
+    assert_eq!((first, second), (1, 0), "queued once");
+    assert_eq!(redis.xlen::<_, u64>(key("queue")).await.unwrap(), 1);
+    let statuses: Vec<String> = futures_util::future::join_all(["OB1", "OB2", "OB3"].map(|id| {
+        let mut redis = redis.clone();
+        let hash = key(&format!("out:{id}"));
+        async move { redis.hget::<_, _, String>(hash, "status").await.unwrap() }
+    }))
+    .await;
+    assert_eq!(statuses, vec!["queued", "cancelled", "opted_out"]);
+    let late: String = cancel("OB1").invoke_async(&mut redis).await.unwrap();
+    assert_eq!(late, "queued");
+    let missing: String = cancel("OB9").invoke_async(&mut redis).await.unwrap();
+    assert_eq!(missing, "missing");
+}
