@@ -295,3 +295,63 @@ async fn a_scheduled_text_waits_for_its_time_and_a_cancelled_one_never_goes() {
         .collect();
     assert_eq!(bodies, vec!["in three seconds"]);
 }
+
+#[actix_web::test]
+async fn every_per_topic_series_exists_at_zero_and_outbound_texts_are_counted() {
+    let app = app_with_api(&echo_topic()).await;
+    let metrics = app.get_path("/metrics").await.body;
+    for series in [
+        r#"pyrowire_received_total{topic="sample"} 0"#,
+        r#"pyrowire_rejected_total{topic="sample",validator="profanity"} 0"#,
+        r#"pyrowire_processed_total{outcome="dead_lettered",topic="sample"} 0"#,
+        r#"pyrowire_sent_total{encoding="ucs2",topic="sample"} 0"#,
+        r#"pyrowire_outbound_total{result="queued",topic="sample"} 0"#,
+        r#"pyrowire_outbound_total{result="sent",topic="sample"} 0"#,
+        r#"pyrowire_outbound_total{result="opted_out",topic="sample"} 0"#,
+        r#"pyrowire_outbound_total{result="failed",topic="sample"} 0"#,
+        r#"pyrowire_dead_letters{topic="sample"} 0"#,
+        r#"pyrowire_sessions{topic="sample"} 0"#,
+    ] {
+        assert!(metrics.contains(series), "no `{series}` in\n{metrics}");
+    }
+
+    app.post("sample", &inbound_from(&new_sid(), "STOP", "+15550000001"))
+        .await;
+    let (_, answer) = app
+        .send_texts(
+            "sample",
+            &json!({"messages": [
+                {"to": TO, "body": "one"},
+                {"to": "+15550000001", "body": "opted out"},
+            ]}),
+        )
+        .await;
+    wait_status(&app, &ids(&answer)[0], "sent").await;
+    let metrics = app.get_path("/metrics").await.body;
+    for series in [
+        r#"pyrowire_outbound_total{result="queued",topic="sample"} 1"#,
+        r#"pyrowire_outbound_total{result="sent",topic="sample"} 1"#,
+        r#"pyrowire_outbound_total{result="opted_out",topic="sample"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "no `{series}` in\n{metrics}");
+    }
+}
+
+#[actix_web::test]
+async fn a_scheduled_text_to_a_number_that_opts_out_before_its_time_is_not_sent() {
+    let app = app_with_api(&echo_topic()).await;
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (_, answer) = app
+        .send_texts("sample", &json!({"to": TO, "body": "later", "send_at": at}))
+        .await;
+    assert_eq!(answer["messages"][0]["status"], "scheduled");
+    app.post("sample", &inbound_from(&new_sid(), "STOP", TO))
+        .await;
+    let view = wait_status(&app, &ids(&answer)[0], "opted_out").await;
+    assert_eq!(view["twilio_sid"], Value::Null);
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    assert!(app.twilio.creates().is_empty());
+}
