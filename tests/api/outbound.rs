@@ -355,3 +355,29 @@ async fn a_scheduled_text_to_a_number_that_opts_out_before_its_time_is_not_sent(
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     assert!(app.twilio.creates().is_empty());
 }
+
+#[actix_web::test]
+async fn a_topic_with_a_messaging_service_sends_outbound_texts_through_it() {
+    const SERVICE: &str = "MG0123456789abcdef0123456789abcdef";
+    let topic = format!(
+        r#"
+[topics.sample]
+handler = "echo"
+[topics.sample.twilio]
+account_sid = "${{TWILIO_ACCOUNT_SID}}"
+auth_token = "${{TWILIO_AUTH_TOKEN}}"
+messaging_service_sid = "{SERVICE}"
+api_base = "${{TWILIO_API_BASE}}"
+"#
+    );
+    let app = app_with_api(&topic).await;
+    let (_, answer) = app
+        .send_texts("sample", &json!({"to": TO, "body": "via the pool"}))
+        .await;
+    wait_status(&app, &ids(&answer)[0], "sent").await;
+    let creates = app.twilio.creates();
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0].field("MessagingServiceSid"), Some(SERVICE));
+    assert_eq!(creates[0].field("From"), None);
+    assert_eq!(creates[0].field("Body"), Some("via the pool"));
+}
