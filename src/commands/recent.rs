@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use redis::Commands;
 
-use crate::domain::mask_number;
 use crate::domain::record::Record;
+use crate::domain::{is_outbound_id, mask_number};
 use crate::settings::Settings;
 use crate::store::blocking::{connect_blocking, BlockingConn};
 use crate::store::keys::Keys;
@@ -95,15 +95,17 @@ fn delivery_history(
 
 fn describe(out: &mut String, record: &Record, statuses: &[Option<String>]) {
     let message = &record.message;
-    let _ = writeln!(
-        out,
-        "  {} from {}: {:?}",
-        message.sid,
-        mask_number(&message.number),
-        message.message
-    );
+    let outbound = is_outbound_id(&message.sid);
+    if outbound {
+        let to = mask_number(&message.number);
+        let _ = writeln!(out, "  {} to {to}: outbound text", message.sid);
+    } else {
+        let from = mask_number(&message.number);
+        let _ = writeln!(out, "  {} from {from}: {:?}", message.sid, message.message);
+    }
     if let Some(text) = &record.reply.text {
-        let _ = writeln!(out, "    reply: {text:?}");
+        let label = if outbound { "text" } else { "reply" };
+        let _ = writeln!(out, "    {label}: {text:?}");
     }
     for url in &record.reply.media_urls {
         let _ = writeln!(out, "    media: {url}");
@@ -121,5 +123,6 @@ fn describe(out: &mut String, record: &Record, statuses: &[Option<String>]) {
         let _ = writeln!(out, "    error: {error}");
     }
     let took = record.timings.total_ms();
-    let _ = writeln!(out, "    took {took} ms from webhook to record");
+    let from = if outbound { "queued" } else { "webhook" };
+    let _ = writeln!(out, "    took {took} ms from {from} to record");
 }

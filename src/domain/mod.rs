@@ -10,7 +10,7 @@ mod error;
 mod ids;
 mod inbound;
 mod job;
-mod outbound;
+pub mod outbound;
 pub mod record;
 mod reply;
 mod send_kind;
@@ -24,7 +24,7 @@ pub(crate) use inbound::check_plain;
 pub use inbound::{InboundMessage, Media, MAX_MEDIA};
 pub use job::{Job, JOB_VERSION};
 pub use outbound::{
-    is_e164, parse_time, FieldError, NewText, OutboundStatus, TextFields,
+    is_e164, is_outbound_id, parse_time, FieldError, NewText, OutboundStatus, TextFields,
     MAX_IDEMPOTENCY_KEY_BYTES, MAX_OUTBOUND_MEDIA,
 };
 pub use reply::Reply;

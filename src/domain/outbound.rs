@@ -7,6 +7,16 @@ use super::ids::PhoneNumber;
 use super::reply::Reply;
 use crate::twilio::segments::MAX_BODY_CHARS;
 
+/// How the id of an outbound text starts (`OB` and 32 hex digits); Twilio's own SIDs never do.
+pub const OUTBOUND_ID_PREFIX: &str = "OB";
+
+/// Whether `sid` is the id of an outbound text rather than an inbound MessageSid.
+pub fn is_outbound_id(sid: &str) -> bool {
+    sid.len() == 34
+        && sid.starts_with(OUTBOUND_ID_PREFIX)
+        && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Most media URLs on one text (Twilio's limit).
 pub const MAX_OUTBOUND_MEDIA: usize = 10;
 /// Longest media URL accepted.

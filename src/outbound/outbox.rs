@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use redis::AsyncCommands;
 use sha2::{Digest, Sha256};
 
+use crate::domain::outbound::OUTBOUND_ID_PREFIX;
 use crate::domain::record::{Outcome, Record};
 use crate::domain::{now_ms, Job, MessageSid, NewText, OutboundStatus};
 use crate::store::connection::{RedisConn, ReplicationError};
@@ -80,7 +81,7 @@ impl From<ReplicationError> for OutboxError {
 
 /// A new text id: `OB` and 32 hex digits.
 pub fn new_id() -> MessageSid {
-    let id = format!("OB{:032x}", rand::random::<u128>());
+    let id = format!("{OUTBOUND_ID_PREFIX}{:032x}", rand::random::<u128>());
     MessageSid::parse("id", &id).expect("a generated id is well formed")
 }
 

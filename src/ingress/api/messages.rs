@@ -9,7 +9,7 @@ use serde_json::json;
 use super::request::{parse, Refused};
 use super::{error, refusal};
 use crate::actors::messages::EnqueueOutbound;
-use crate::domain::{now_ms, OutboundStatus};
+use crate::domain::{is_outbound_id, now_ms, OutboundStatus};
 use crate::ingress::body;
 use crate::ingress::error::IngressError;
 use crate::ingress::state::IngressState;
@@ -120,7 +120,7 @@ pub async fn show(
     if !state.topics.contains_key(&topic) {
         return unknown_topic();
     }
-    if !is_id(&id) {
+    if !is_outbound_id(&id) {
         return no_such_text();
     }
     let mut conn = state.redis.clone();
@@ -147,7 +147,7 @@ pub async fn cancel(
     if !state.topics.contains_key(&topic) {
         return unknown_topic();
     }
-    if !is_id(&id) {
+    if !is_outbound_id(&id) {
         return no_such_text();
     }
     let mut conn = state.redis.clone();
@@ -175,11 +175,6 @@ fn is_json(request: &HttpRequest) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// An id as [`outbox::new_id`] makes them: `OB` and 32 hex digits.
-fn is_id(id: &str) -> bool {
-    id.len() == 34 && id.starts_with("OB") && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn unknown_topic() -> HttpResponse {
