@@ -68,6 +68,9 @@ pub enum OutboxError {
     /// The script answered something it never answers.
     #[error("unexpected answer from the outbound script")]
     Unexpected,
+    /// No topic of that name in the settings.
+    #[error("unknown topic `{0}`")]
+    UnknownTopic(String),
 }
 
 impl From<ReplicationError> for OutboxError {
@@ -385,11 +388,7 @@ impl Outbox {
     /// Queues `texts` on `topic` (all or none; at most [`MAX_BATCH_TEXTS`] per call).
     pub async fn send(&self, topic: &str, texts: &[NewText]) -> Result<Vec<Accepted>, OutboxError> {
         if !self.topics.iter().any(|t| t == topic) {
-            return Err(OutboxError::Redis(redis::RedisError::from((
-                redis::ErrorKind::ClientError,
-                "unknown topic",
-                topic.to_string(),
-            ))));
+            return Err(OutboxError::UnknownTopic(topic.to_string()));
         }
         let mut conn = self.conn.clone();
         queue(&mut conn, &self.keys, topic, texts, self.limits).await

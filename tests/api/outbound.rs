@@ -381,3 +381,37 @@ api_base = "${{TWILIO_API_BASE}}"
     assert_eq!(creates[0].field("From"), None);
     assert_eq!(creates[0].field("Body"), Some("via the pool"));
 }
+
+#[actix_web::test]
+async fn a_rust_program_queues_through_the_outbox_of_the_running_system() {
+    let app = spawn_app(&echo_topic()).await; // the HTTP API need not be on
+    let outbox = pyrowire::Outbox::connect(&app.settings).await.unwrap();
+    let text = pyrowire::domain::TextFields {
+        to: Some(TO.into()),
+        body: Some("from a program".into()),
+        ..Default::default()
+    }
+    .check(pyrowire::domain::now_ms())
+    .unwrap();
+    let accepted = outbox.send("sample", &[text]).await.unwrap();
+    assert_eq!(accepted[0].status.as_str(), "queued");
+    app.twilio.wait_for_created(1, WAIT).await;
+    let deadline = Instant::now() + WAIT;
+    let view = loop {
+        let view = outbox
+            .status("sample", &accepted[0].id)
+            .await
+            .unwrap()
+            .unwrap();
+        if view.status.as_str() == "sent" || Instant::now() > deadline {
+            break view;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(view.status.as_str(), "sent");
+    assert_eq!(app.twilio.created_bodies(), vec!["from a program"]);
+    assert!(matches!(
+        outbox.send("nope", &[]).await,
+        Err(pyrowire::OutboxError::UnknownTopic(_))
+    ));
+}
