@@ -124,6 +124,37 @@ fn max_connections_defaults_to_what_the_root_file_documents_and_must_be_above_0(
 }
 
 #[test]
+fn the_outbound_api_is_off_by_default_and_a_short_or_placeholder_token_is_refused() {
+    let dev = load_str(ROOT, Path::new("settings.toml"), "dev", &env_with(&[])).unwrap();
+    assert!(dev
+        .profile
+        .api_token
+        .as_ref()
+        .is_none_or(|t| t.expose().is_empty()));
+    let good = env_with(&[("PYROWIRE_API_TOKEN", "3f2a9c1e7b4d8a6f0e5c2b9d7a1f4e8c")]);
+    let on = load_str(ROOT, Path::new("settings.toml"), "dev", &good).unwrap();
+    assert!(on.profile.api_token.is_some());
+    for bad in [
+        "short-token",
+        "changeme",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    ] {
+        let vars: &'static [(&'static str, &'static str)] =
+            Box::leak(Box::new([("PYROWIRE_API_TOKEN", bad)]));
+        let err = load_str(ROOT, Path::new("settings.toml"), "dev", &env_with(vars)).unwrap_err();
+        let problem = err.problems()[0].to_string();
+        assert!(
+            problem.starts_with("`profiles.dev.api_token` must be at least 24"),
+            "{problem}"
+        );
+        assert!(
+            !problem.contains(bad),
+            "the value is never printed: {problem}"
+        );
+    }
+}
+
+#[test]
 fn an_unknown_profile_lists_the_known_ones() {
     let err = load_str(ROOT, Path::new("settings.toml"), "staging", &env_with(&[])).unwrap_err();
     let text = err.to_string();
