@@ -96,6 +96,13 @@ pub async fn create(
             log::warn!("Outbound texts refused: the queue is full. topic={topic} count={count}");
             unavailable("the topic's queue is full; try again later")
         }
+        Ok(Err(e @ OutboxError::NotReplicated(_))) => {
+            log::warn!("Outbound texts written but not confirmed by replicas; answered 503. topic={topic} count={count} error={e}");
+            unavailable(
+                "the texts were written but not confirmed by enough replicas and may still be sent; \
+                 send again with the same idempotency keys to be sure of one text each",
+            )
+        }
         Ok(Err(e)) => {
             log::warn!("Outbound texts not queued. topic={topic} count={count} error={e}");
             unavailable("the texts could not be queued; nothing was queued")
