@@ -101,7 +101,9 @@ pub async fn wait_until_sent(
         })
         .await;
     }
-    Sent::of(twilio, texts)
+    let mut sent = Sent::of(twilio, texts);
+    sent.settled = settled.is_some();
+    sent
 }
 
 /// The create requests the stand-in received, matched against the texts posted.
@@ -119,6 +121,8 @@ pub struct Sent {
     all: Vec<Instant>,
     /// Messages-list lookups (a redelivered text checking whether it went out).
     lookups: usize,
+    /// Whether every text was recorded as done, with nothing left queued or scheduled.
+    settled: bool,
 }
 
 impl Sent {
@@ -151,6 +155,7 @@ impl Sent {
             all: creates.iter().map(|c| c.at).collect(),
             arrivals,
             lookups: lookups.len(),
+            settled: false,
         }
     }
 
@@ -175,7 +180,7 @@ impl Sent {
     pub fn summary(&self) -> String {
         format!(
             "creates={} numbers={} missing={} duplicated={} wrong={} span={:?} busiest second={} \
-             list lookups={}",
+             list lookups={} settled={}",
             self.all.len(),
             self.arrivals.len(),
             self.missing.len(),
@@ -183,7 +188,8 @@ impl Sent {
             self.wrong.len(),
             self.span(),
             self.busiest_second(),
-            self.lookups
+            self.lookups,
+            self.settled
         )
     }
 
@@ -222,6 +228,11 @@ impl Sent {
             self.wrong.is_empty(),
             "texts to a number not posted or with another body (first {:?}); {}",
             first(&self.wrong),
+            self.summary()
+        );
+        assert!(
+            self.settled,
+            "texts were left queued, scheduled or without their completion record; {}",
             self.summary()
         );
     }
