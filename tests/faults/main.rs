@@ -1,15 +1,18 @@
 //! Process-level fault tests of the real `pyrowire` executable: SIGKILL mid-stream, Redis stopped
 //! mid-stream, a Sentinel failover, a worker process lost, SIGTERM while jobs are in flight, a
-//! conversation's session across SIGKILL. Each test starts the built binary with a temporary
-//! settings file, talks to it over HTTP like Twilio does, and checks what reached Redis and the
-//! Twilio stand-in: every message answered 200 gets exactly one reply.
+//! conversation's session across SIGKILL, outbound texts (a paced broadcast, scheduled texts)
+//! across SIGKILL and between two worker processes. Each test starts the built binary with a
+//! temporary settings file, talks to it over HTTP like Twilio does (or like a client of the
+//! outbound API), and checks what reached Redis and the Twilio stand-in: every message answered
+//! 200 gets exactly one reply, every text accepted reaches its number exactly once.
 //!
 //! Tests that only kill pyrowire use the Redis of `scripts/test` (`REDIS_URL`) under a random key
 //! prefix; the test that stops Redis runs its own `redis-server` on a free loopback port.
 //!
-//! One file per fault (`conversation`, `crash`, `failover`, `redis_outage`, `shutdown`); the rest is what they share: the
-//! settings and Redis reader (`setup`), the process (`server`), the senders (`webhooks`) and the
-//! tally of replies (`delivery`), on top of `tests/common`.
+//! One file per fault (`conversation`, `crash`, `failover`, `outbound`, `redis_outage`,
+//! `shutdown`); the rest is what they share: the settings and Redis reader (`setup`), the process
+//! (`server`), the senders (`webhooks`), the tally of replies (`delivery`) and the outbound API's
+//! client and tally of texts (`texts`), on top of `tests/common`.
 
 #[path = "../common/mod.rs"]
 #[allow(dead_code)] // these tests use only part of the harness
@@ -18,11 +21,13 @@ mod common;
 mod delivery;
 mod server;
 mod setup;
+mod texts;
 mod webhooks;
 
 mod conversation;
 mod crash;
 mod failover;
+mod outbound;
 mod redis_outage;
 mod shutdown;
 

@@ -1,5 +1,6 @@
 //! Each test's settings file (its own key prefix, a topic of echo replies, or of another
-//! handler, pointed at the stand-in) and a reader of what that topic holds in Redis.
+//! handler, pointed at the stand-in, with any extra profile and topic lines) and a reader of
+//! what that topic holds in Redis.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,6 +9,15 @@ use serde_json::Value;
 
 use crate::common::{ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
 use crate::{secs, CLAIM_IDLE_MS, SHUTDOWN_GRACE_MS, TOPIC};
+
+/// Lines a test adds to the settings file: profile keys (such as `api_token`), topic keys
+/// (such as `max_sends_per_second`), and a log filter in place of `info`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Extra<'a> {
+    pub profile: &'a str,
+    pub topic: &'a str,
+    pub log_level: Option<&'a str>,
+}
 
 /// A settings file with its own key prefix, and the Redis it points at.
 pub struct Setup {
@@ -37,42 +47,62 @@ impl Setup {
         api_base: &str,
         workers: usize,
     ) -> Setup {
-        Setup::build(
-            redis_lines,
+        let handler = "\"echo\"";
+        let lines = Lines {
+            redis: redis_lines,
             redis_table,
-            store_url,
-            api_base,
-            workers,
-            "\"echo\"",
-        )
+            handler,
+            extra: Extra::default(),
+        };
+        Setup::build(lines, store_url, api_base, workers)
     }
 
     /// A topic whose handler is `handler` (the TOML value), on the test Redis.
     pub fn with_handler(redis_url: &str, api_base: &str, workers: usize, handler: &str) -> Setup {
         let redis_line = format!("redis = \"{redis_url}\"");
-        Setup::build(&redis_line, "", redis_url, api_base, workers, handler)
+        let lines = Lines {
+            redis: &redis_line,
+            redis_table: "",
+            handler,
+            extra: Extra::default(),
+        };
+        Setup::build(lines, redis_url, api_base, workers)
     }
 
-    fn build(
-        redis_lines: &str,
-        redis_table: &str,
-        store_url: &str,
-        api_base: &str,
-        workers: usize,
-        handler: &str,
-    ) -> Setup {
+    /// An echo topic on the test Redis, with `extra` lines.
+    pub fn with_extra(redis_url: &str, api_base: &str, workers: usize, extra: Extra) -> Setup {
+        let redis_line = format!("redis = \"{redis_url}\"");
+        let lines = Lines {
+            redis: &redis_line,
+            redis_table: "",
+            handler: "\"echo\"",
+            extra,
+        };
+        Setup::build(lines, redis_url, api_base, workers)
+    }
+
+    fn build(lines: Lines, store_url: &str, api_base: &str, workers: usize) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let prefix = format!("fault{:08x}", rand::random::<u32>());
+        let Lines {
+            redis: redis_lines,
+            redis_table,
+            handler,
+            extra,
+        } = lines;
+        let log_level = extra.log_level.unwrap_or("info");
+        let (extra_profile, extra_topic) = (extra.profile, extra.topic);
         let text = format!(
             r#"
 [profiles.test]
 port = 0
-log_level = "info"
+log_level = "{log_level}"
 {redis_lines}
 redis_prefix = "{prefix}"
 claim_idle_ms = {CLAIM_IDLE_MS}
 shutdown_grace_ms = {SHUTDOWN_GRACE_MS}
 max_queue_depth = 100000
+{extra_profile}
 {redis_table}
 
 [topics.{TOPIC}]
@@ -80,6 +110,7 @@ handler = {handler}
 accept_response = "ok"
 error_response = "try later"
 workers = {workers}
+{extra_topic}
 [topics.{TOPIC}.retry]
 max_attempts = 5
 backoff_initial_ms = 50
@@ -103,6 +134,17 @@ api_base = "{api_base}"
             store,
         }
     }
+}
+
+/// The lines of a settings file that differ between tests.
+struct Lines<'a> {
+    /// Profile keys reaching Redis.
+    redis: &'a str,
+    /// A table of the profile, such as `redis_sentinel`.
+    redis_table: &'a str,
+    /// The topic's handler (the TOML value).
+    handler: &'a str,
+    extra: Extra<'a>,
 }
 
 /// Reads the topic's keys under one prefix (short blocking calls on a local Redis).
@@ -134,6 +176,13 @@ impl Store {
     pub fn queue_len(&self) -> redis::RedisResult<usize> {
         redis::cmd("XLEN")
             .arg(self.key("queue"))
+            .query(&mut self.connection()?)
+    }
+
+    /// Texts waiting in the scheduled set.
+    pub fn scheduled_len(&self) -> redis::RedisResult<usize> {
+        redis::cmd("ZCARD")
+            .arg(self.key("scheduled"))
             .query(&mut self.connection()?)
     }
 
