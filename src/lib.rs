@@ -128,7 +128,7 @@
 //! - [`twilio`]: Twilio's protocol only: REST client, signatures, TwiML, keywords, segments.
 //! - `store`: Redis: every key, connections, the breaker, dead letters, the overview.
 //! - [`handlers`] and [`validators`]: the built-in ones and the traits for your own.
-//! - [`commands`]: `check`, `status`, `recent`, `dead`, `session`, `init`.
+//! - [`commands`]: `check`, `status`, `recent`, `dead`, `session`, `send`, `init`.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
 
 #![forbid(unsafe_code)]

@@ -10,6 +10,7 @@ use pyrowire::commands::check::check;
 use pyrowire::commands::dead::{dead, DeadOptions};
 use pyrowire::commands::init::init;
 use pyrowire::commands::recent::recent;
+use pyrowire::commands::send::{send, SendOptions};
 use pyrowire::commands::session::session;
 use pyrowire::commands::status::status;
 use pyrowire::settings::{self, LoadOptions, Settings};
@@ -118,6 +119,36 @@ enum Command {
         #[arg(long)]
         clear: bool,
     },
+    /// Queue texts to send first: one (--to) or one per row of a CSV file (--csv).
+    Send {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// The topic whose number and workers send them.
+        topic: String,
+        /// The recipient, E.164 (+15551234567).
+        #[arg(
+            long,
+            value_name = "NUMBER",
+            required_unless_present = "csv",
+            conflicts_with = "csv"
+        )]
+        to: Option<String>,
+        /// A CSV file: a header line naming a `to` column, one text per row.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// The text; with --csv a template: `{column}` is the row's value, `{{` and `}}` braces.
+        #[arg(long, value_name = "TEXT")]
+        body: Option<String>,
+        /// A media URL to attach (repeatable).
+        #[arg(long = "media", value_name = "URL")]
+        media: Vec<String>,
+        /// When to send, RFC 3339 (2026-12-01T09:00:00Z); now when absent.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// With --to: queue the text only once per key (within dedup_ttl_s).
+        #[arg(long, value_name = "KEY", conflicts_with = "csv")]
+        idempotency_key: Option<String>,
+    },
     /// Write a commented starter settings.toml and Dockerfile into DIR.
     Init {
         /// Where to write them.
@@ -189,6 +220,27 @@ fn main() -> ExitCode {
         } => report(settings, ExitCode::FAILURE, |s| {
             session(s, &topic, &number, clear)
         }),
+        Command::Send {
+            settings,
+            topic,
+            to,
+            csv,
+            body,
+            media,
+            at,
+            idempotency_key,
+        } => {
+            let options = SendOptions {
+                topic,
+                to,
+                csv,
+                body,
+                media,
+                at,
+                idempotency_key,
+            };
+            send_texts(settings, &options)
+        }
         Command::Init { dir } => match init(&dir) {
             Ok(written) => {
                 for path in written {
@@ -222,6 +274,31 @@ fn report<E: std::error::Error>(
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
             failure
+        }
+    }
+}
+
+/// `send`: bad input (every problem named) exits 2, a Redis failure 1.
+fn send_texts(settings: SettingsArgs, options: &SendOptions) -> ExitCode {
+    let settings = match settings.load() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    match send(&settings, options) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for problem in e.problems() {
+                eprintln!("error: {problem}");
+            }
+            eprintln!("error: {}", error_chain(&e));
+            if e.is_bad_input() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ pub use error::HandlerError;
 pub use from_fn::{from_fn, FnHandler};
 pub use handler::Handler;
 pub use reply::Template;
+pub(crate) use reply::{parse as parse_template, Piece as TemplatePiece};
 pub use webhook::Webhook;
 
 /// Builds a handler from its settings options (the table without `kind`).

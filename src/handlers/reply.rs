@@ -12,9 +12,12 @@ use super::error::HandlerError;
 use super::handler::Handler;
 use crate::domain::{InboundMessage, Reply};
 
+/// A piece of a parsed template (`pyrowire send --csv` fills its `--body` from the same parse).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
+pub(crate) enum Piece {
+    /// Text written as it is (`{{` and `}}` already turned into braces).
     Text(String),
+    /// A `{name}` placeholder.
     Field(String),
 }
 
@@ -80,7 +83,8 @@ fn media_list(value: &toml::Value) -> Result<Vec<String>, String> {
     }
 }
 
-fn parse(source: &str) -> Result<Vec<Piece>, String> {
+/// Parses a template; the error completes a sentence naming the template ("`text` has ...").
+pub(crate) fn parse(source: &str) -> Result<Vec<Piece>, String> {
     let mut pieces = Vec::new();
     let mut text = String::new();
     let mut chars = source.chars().peekable();

@@ -171,14 +171,15 @@ pub(crate) fn is_full(error: &redis::RedisError) -> bool {
     error.code() == Some("QUEUEFULL")
 }
 
-/// Queues texts of `topic` through `conn`: all of them or none.
-pub async fn queue(
+/// Runs the enqueue script for `texts` of `topic` (all of them or none): each text's
+/// `(id, to, status)` as the script answers it, `duplicate` (with the first text's id) included.
+pub(crate) async fn enqueue(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
     texts: &[NewText],
     limits: OutboxLimits,
-) -> Result<Vec<Accepted>, OutboxError> {
+) -> Result<Vec<(String, String, String)>, OutboxError> {
     let (script_keys, args) = enqueue_call(keys, topic, texts, limits, now_ms())?;
     let answer: Vec<String> = match conn
         .run_script(&ENQUEUE, ENQUEUE_LUA, &script_keys, &args)
@@ -190,8 +191,19 @@ pub async fn queue(
         }
         Err(e) => return Err(e.into()),
     };
+    read_answer(texts, answer)
+}
+
+/// Queues texts of `topic` through `conn`: all of them or none.
+pub async fn queue(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    texts: &[NewText],
+    limits: OutboxLimits,
+) -> Result<Vec<Accepted>, OutboxError> {
     let mut accepted = Vec::with_capacity(texts.len());
-    for (id, to, status) in read_answer(texts, answer)? {
+    for (id, to, status) in enqueue(conn, keys, topic, texts, limits).await? {
         let status = match OutboundStatus::parse(&status) {
             Some(status) => status,
             // A repeated idempotency key: the first text's status now.
