@@ -88,8 +88,8 @@ pub fn new_id() -> MessageSid {
     MessageSid::parse("id", &id).expect("a generated id is well formed")
 }
 
-/// The id a text gets when `pyrowire send --csv` queues it, and so the idempotency key of a row
-/// (the same file and row give the same key, so a second run queues nothing again).
+/// An idempotency key as its Redis key stores it: its SHA-256, hex (so a stranger's key of any
+/// form makes a short, plain Redis key).
 pub fn idempotency_digest(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
 }
