@@ -149,4 +149,6 @@ pub mod twilio;
 pub mod validators;
 
 pub use builder::Pyrowire;
-pub use outbound::outbox::{Accepted, Cancelled, OutboundView, Outbox, OutboxError};
+pub use outbound::lookup::OutboundView;
+pub use outbound::outbox::{Accepted, Outbox, OutboxError};
+pub use outbound::schedule::Cancelled;

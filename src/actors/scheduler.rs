@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, WrapFuture};
 
-use crate::outbound::outbox::{move_due, DUE_BATCH};
+use crate::outbound::schedule::{move_due, DUE_BATCH};
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
 

@@ -1,17 +1,14 @@
 //! The outbox: texts pyrowire sends first, queued into the same durable path as replies. One
-//! script (`enqueue_outbound.lua`) takes a whole batch or nothing; `due.lua` moves scheduled
-//! texts to the queue once they are due; `cancel.lua` cancels a scheduled one. A text's status
-//! is read from its hash, then its record and delivery status once a worker sent it.
+//! script (`enqueue_outbound.lua`) takes a whole batch or nothing. Scheduled texts are moved
+//! and cancelled in `schedule`; a text's status is read in `lookup`.
 //!
 //! The outbound API, `pyrowire send` and Rust programs ([`Outbox`]) all queue through here.
 
-use std::collections::HashMap;
-
-use redis::AsyncCommands;
 use sha2::{Digest, Sha256};
 
+use super::lookup::{lookup, OutboundView};
+use super::schedule::{cancel, Cancelled};
 use crate::domain::outbound::OUTBOUND_ID_PREFIX;
-use crate::domain::record::{Outcome, Record};
 use crate::domain::{now_ms, Job, MessageSid, NewText, OutboundStatus};
 use crate::store::connection::{RedisConn, ReplicationError};
 use crate::store::keys::Keys;
@@ -23,10 +20,6 @@ static ENQUEUE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(ENQUEUE_LUA));
 /// See `enqueue_outbound.lua`.
 pub(crate) const ENQUEUE_LUA: &str = include_str!("enqueue_outbound.lua");
-static DUE: std::sync::LazyLock<redis::Script> =
-    std::sync::LazyLock::new(|| redis::Script::new(include_str!("due.lua")));
-static CANCEL: std::sync::LazyLock<redis::Script> =
-    std::sync::LazyLock::new(|| redis::Script::new(include_str!("cancel.lua")));
 
 /// The limits a batch is queued under (from the profile).
 #[derive(Debug, Clone, Copy)]
@@ -215,152 +208,6 @@ pub async fn queue(
         accepted.push(Accepted { id, to, status });
     }
     Ok(accepted)
-}
-
-/// An outbound text as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct OutboundView {
-    /// Its id.
-    pub id: String,
-    /// The recipient.
-    pub to: String,
-    /// Where it stands.
-    pub status: OutboundStatus,
-    /// Twilio's SID, once Twilio took it.
-    pub twilio_sid: Option<String>,
-    /// Every status Twilio reported for it, in order.
-    pub history: Vec<String>,
-    /// Why it failed, when it was dead-lettered.
-    pub error: Option<String>,
-}
-
-/// Reads one text's status: its hash, then its record and delivery status.
-pub async fn lookup(
-    conn: &mut RedisConn,
-    keys: &Keys,
-    topic: &str,
-    id: &str,
-) -> redis::RedisResult<Option<OutboundView>> {
-    let hash: HashMap<String, String> = conn.hgetall(keys.outbound(topic, id)).await?;
-    let (Some(to), Some(status)) = (hash.get("to"), hash.get("status")) else {
-        return Ok(None);
-    };
-    let mut view = OutboundView {
-        id: id.to_string(),
-        to: to.clone(),
-        status: OutboundStatus::parse(status).unwrap_or(OutboundStatus::Queued),
-        twilio_sid: None,
-        history: Vec::new(),
-        error: None,
-    };
-    let raw: Option<String> = conn.get(keys.record(topic, id)).await?;
-    let Some(record) = raw.and_then(|raw| serde_json::from_str::<Record>(&raw).ok()) else {
-        return Ok(Some(view));
-    };
-    if record.outcome == Outcome::DeadLettered {
-        view.status = OutboundStatus::DeadLettered;
-        view.error = record.error;
-        return Ok(Some(view));
-    }
-    let Some(sent) = record.sent.first() else {
-        return Ok(Some(view));
-    };
-    if sent.status.as_deref() == Some("opted_out") {
-        view.status = OutboundStatus::OptedOut;
-        return Ok(Some(view));
-    }
-    view.status = OutboundStatus::Sent;
-    view.twilio_sid = Some(sent.sid.clone()).filter(|sid| !sid.is_empty());
-    if let Some(sid) = &view.twilio_sid {
-        let delivery: HashMap<String, String> = conn.hgetall(keys.delivery(topic, sid)).await?;
-        if let Some(history) = delivery.get("history") {
-            view.history = history.split(',').map(str::to_string).collect();
-        }
-        view.status = match delivery.get("status").map(String::as_str) {
-            Some("delivered") => OutboundStatus::Delivered,
-            Some("undelivered") => OutboundStatus::Undelivered,
-            Some("failed") => OutboundStatus::Failed,
-            _ => OutboundStatus::Sent,
-        };
-    }
-    Ok(Some(view))
-}
-
-/// What cancelling a text did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cancelled {
-    /// It will not be sent (cancelled now or before).
-    Cancelled,
-    /// No such text.
-    Missing,
-    /// Too late: it was queued (or opted out) already; its status is this.
-    TooLate(String),
-}
-
-/// Cancels a scheduled text.
-pub async fn cancel(
-    conn: &mut RedisConn,
-    keys: &Keys,
-    topic: &str,
-    id: &str,
-) -> Result<Cancelled, OutboxError> {
-    let answer: String = conn
-        .run_script(
-            &CANCEL,
-            include_str!("cancel.lua"),
-            &[keys.scheduled(topic), keys.outbound(topic, id)],
-            &[id.as_bytes().to_vec()],
-        )
-        .await?;
-    Ok(match answer.as_str() {
-        "cancelled" => Cancelled::Cancelled,
-        "missing" => Cancelled::Missing,
-        _ => Cancelled::TooLate(answer),
-    })
-}
-
-/// Most texts one [`move_due`] call moves.
-pub const DUE_BATCH: isize = 200;
-
-/// Moves up to [`DUE_BATCH`] of the topic's due scheduled texts to the queue (or, for a number
-/// that opted out since, to `opted_out`); answers how many due texts it found.
-pub async fn move_due(
-    conn: &mut RedisConn,
-    keys: &Keys,
-    topic: &str,
-    record_ttl_s: u64,
-) -> redis::RedisResult<u64> {
-    let scheduled = keys.scheduled(topic);
-    let due: Vec<String> = conn
-        .zrangebyscore_limit(&scheduled, "-inf", now_ms(), 0, DUE_BATCH)
-        .await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let mut script_keys = vec![scheduled, keys.queue(topic), keys.opt_outs(topic)];
-    let mut args = vec![record_ttl_s.to_string().into_bytes()];
-    for member in &due {
-        let Some((id, to)) = member.split_once('|') else {
-            continue;
-        };
-        script_keys.extend([keys.outbound(topic, id), keys.sender(topic, to)]);
-        args.extend([member.as_bytes().to_vec(), to.as_bytes().to_vec()]);
-    }
-    let queued: u64 = conn
-        .run_script(&DUE, include_str!("due.lua"), &script_keys, &args)
-        .await
-        .map_err(|e| match e {
-            ReplicationError::Redis(e) => e,
-            other => redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "scheduled texts moved but not confirmed by replicas",
-                other.to_string(),
-            )),
-        })?;
-    if queued > 0 {
-        log::debug!("Scheduled texts queued. topic={topic} count={queued}");
-    }
-    Ok(due.len() as u64)
 }
 
 /// A handle Rust programs use to queue texts through a running pyrowire: the same Redis, the

@@ -133,7 +133,8 @@ impl Queuer {
 
     /// A text's status now (`None` when it is gone or Redis failed: only for a message).
     pub(super) async fn status(&mut self, id: &str) -> Option<OutboundStatus> {
-        let view = outbox::lookup(&mut self.conn, &self.keys, &self.topic, id).await;
+        let view =
+            crate::outbound::lookup::lookup(&mut self.conn, &self.keys, &self.topic, id).await;
         view.ok().flatten().map(|view| view.status)
     }
 }

@@ -13,7 +13,9 @@ use crate::domain::{is_outbound_id, now_ms, OutboundStatus};
 use crate::ingress::body;
 use crate::ingress::error::IngressError;
 use crate::ingress::state::IngressState;
-use crate::outbound::outbox::{self, Cancelled, OutboxError, MAX_BATCH_TEXTS};
+use crate::outbound::lookup::lookup;
+use crate::outbound::outbox::{OutboxError, MAX_BATCH_TEXTS};
+use crate::outbound::schedule::{cancel as cancel_text, Cancelled};
 
 /// Largest request body (bytes); larger gets 413.
 pub const MAX_API_BODY_BYTES: usize = 1024 * 1024;
@@ -131,7 +133,7 @@ pub async fn show(
         return no_such_text();
     }
     let mut conn = state.redis.clone();
-    match outbox::lookup(&mut conn, &state.keys, &topic, &id).await {
+    match lookup(&mut conn, &state.keys, &topic, &id).await {
         Ok(Some(view)) => HttpResponse::Ok().json(view),
         Ok(None) => no_such_text(),
         Err(e) => {
@@ -158,7 +160,7 @@ pub async fn cancel(
         return no_such_text();
     }
     let mut conn = state.redis.clone();
-    match outbox::cancel(&mut conn, &state.keys, &topic, &id).await {
+    match cancel_text(&mut conn, &state.keys, &topic, &id).await {
         Ok(Cancelled::Cancelled) => {
             log::info!("Scheduled text cancelled. topic={topic} id={id}");
             HttpResponse::NoContent().finish()

@@ -1,0 +1,80 @@
+//! Where an outbound text stands: its hash (as queued), then its record and its delivery status
+//! once a worker sent it.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+
+use crate::domain::record::{Outcome, Record};
+use crate::domain::OutboundStatus;
+use crate::store::connection::RedisConn;
+use crate::store::keys::Keys;
+
+/// An outbound text as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboundView {
+    /// Its id.
+    pub id: String,
+    /// The recipient.
+    pub to: String,
+    /// Where it stands.
+    pub status: OutboundStatus,
+    /// Twilio's SID, once Twilio took it.
+    pub twilio_sid: Option<String>,
+    /// Every status Twilio reported for it, in order.
+    pub history: Vec<String>,
+    /// Why it failed, when it was dead-lettered.
+    pub error: Option<String>,
+}
+
+/// Reads one text's status: its hash, then its record and delivery status.
+pub async fn lookup(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    id: &str,
+) -> redis::RedisResult<Option<OutboundView>> {
+    let hash: HashMap<String, String> = conn.hgetall(keys.outbound(topic, id)).await?;
+    let (Some(to), Some(status)) = (hash.get("to"), hash.get("status")) else {
+        return Ok(None);
+    };
+    let mut view = OutboundView {
+        id: id.to_string(),
+        to: to.clone(),
+        status: OutboundStatus::parse(status).unwrap_or(OutboundStatus::Queued),
+        twilio_sid: None,
+        history: Vec::new(),
+        error: None,
+    };
+    let raw: Option<String> = conn.get(keys.record(topic, id)).await?;
+    let Some(record) = raw.and_then(|raw| serde_json::from_str::<Record>(&raw).ok()) else {
+        return Ok(Some(view));
+    };
+    if record.outcome == Outcome::DeadLettered {
+        view.status = OutboundStatus::DeadLettered;
+        view.error = record.error;
+        return Ok(Some(view));
+    }
+    let Some(sent) = record.sent.first() else {
+        return Ok(Some(view));
+    };
+    if sent.status.as_deref() == Some("opted_out") {
+        view.status = OutboundStatus::OptedOut;
+        return Ok(Some(view));
+    }
+    view.status = OutboundStatus::Sent;
+    view.twilio_sid = Some(sent.sid.clone()).filter(|sid| !sid.is_empty());
+    if let Some(sid) = &view.twilio_sid {
+        let delivery: HashMap<String, String> = conn.hgetall(keys.delivery(topic, sid)).await?;
+        if let Some(history) = delivery.get("history") {
+            view.history = history.split(',').map(str::to_string).collect();
+        }
+        view.status = match delivery.get("status").map(String::as_str) {
+            Some("delivered") => OutboundStatus::Delivered,
+            Some("undelivered") => OutboundStatus::Undelivered,
+            Some("failed") => OutboundStatus::Failed,
+            _ => OutboundStatus::Sent,
+        };
+    }
+    Ok(Some(view))
+}

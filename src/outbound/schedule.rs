@@ -1,0 +1,91 @@
+//! Scheduled outbound texts: moving the due ones to the queue (`due.lua`, for the `Scheduler`
+//! actor) and cancelling one (`cancel.lua`), each once across all processes.
+
+use redis::AsyncCommands;
+
+use super::outbox::OutboxError;
+use crate::domain::now_ms;
+use crate::store::connection::{RedisConn, ReplicationError};
+use crate::store::keys::Keys;
+
+static DUE: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("due.lua")));
+static CANCEL: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("cancel.lua")));
+
+/// What cancelling a text did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancelled {
+    /// It will not be sent (cancelled now or before).
+    Cancelled,
+    /// No such text.
+    Missing,
+    /// Too late: it was queued (or opted out) already; its status is this.
+    TooLate(String),
+}
+
+/// Cancels a scheduled text.
+pub async fn cancel(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    id: &str,
+) -> Result<Cancelled, OutboxError> {
+    let answer: String = conn
+        .run_script(
+            &CANCEL,
+            include_str!("cancel.lua"),
+            &[keys.scheduled(topic), keys.outbound(topic, id)],
+            &[id.as_bytes().to_vec()],
+        )
+        .await?;
+    Ok(match answer.as_str() {
+        "cancelled" => Cancelled::Cancelled,
+        "missing" => Cancelled::Missing,
+        _ => Cancelled::TooLate(answer),
+    })
+}
+
+/// Most texts one [`move_due`] call moves.
+pub const DUE_BATCH: isize = 200;
+
+/// Moves up to [`DUE_BATCH`] of the topic's due scheduled texts to the queue (or, for a number
+/// that opted out since, to `opted_out`); answers how many due texts it found.
+pub async fn move_due(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    record_ttl_s: u64,
+) -> redis::RedisResult<u64> {
+    let scheduled = keys.scheduled(topic);
+    let due: Vec<String> = conn
+        .zrangebyscore_limit(&scheduled, "-inf", now_ms(), 0, DUE_BATCH)
+        .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut script_keys = vec![scheduled, keys.queue(topic), keys.opt_outs(topic)];
+    let mut args = vec![record_ttl_s.to_string().into_bytes()];
+    for member in &due {
+        let Some((id, to)) = member.split_once('|') else {
+            continue;
+        };
+        script_keys.extend([keys.outbound(topic, id), keys.sender(topic, to)]);
+        args.extend([member.as_bytes().to_vec(), to.as_bytes().to_vec()]);
+    }
+    let queued: u64 = conn
+        .run_script(&DUE, include_str!("due.lua"), &script_keys, &args)
+        .await
+        .map_err(|e| match e {
+            ReplicationError::Redis(e) => e,
+            other => redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "scheduled texts moved but not confirmed by replicas",
+                other.to_string(),
+            )),
+        })?;
+    if queued > 0 {
+        log::debug!("Scheduled texts queued. topic={topic} count={queued}");
+    }
+    Ok(due.len() as u64)
+}
