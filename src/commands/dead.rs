@@ -9,10 +9,9 @@ use redis::Commands;
 use crate::domain::mask_number;
 use crate::domain::record::DeadLetter;
 use crate::settings::Settings;
-use crate::store::blocking::{connect_blocking, BlockingConn};
+use crate::store::blocking::{connect_for_tools, BlockingConn};
 use crate::store::dead_letters::Requeued;
 use crate::store::keys::Keys;
-use crate::store::target::RedisTarget;
 
 /// What to do with the dead letters.
 #[derive(Debug, Clone, Default)]
@@ -65,17 +64,12 @@ pub fn dead(settings: &Settings, topic: &str, options: &DeadOptions) -> Result<S
     if !settings.topics.contains_key(topic) {
         return Err(DeadError::UnknownTopic(topic.to_string()));
     }
-    let target = RedisTarget::for_tools(&settings.profile);
-    let url = target
-        .as_ref()
-        .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
+    let (conn, url) = connect_for_tools(&settings.profile);
     let redis_error = |source| DeadError::Redis {
         url: url.clone(),
         source,
     };
-    let mut conn = target
-        .and_then(|target| connect_blocking(&target))
-        .map_err(redis_error)?;
+    let mut conn = conn.map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let mut out = String::new();
     let mut requeue = options.requeue.clone();

@@ -8,9 +8,8 @@ use redis::Commands;
 use crate::domain::record::Record;
 use crate::domain::{is_outbound_id, mask_number};
 use crate::settings::Settings;
-use crate::store::blocking::{connect_blocking, BlockingConn};
+use crate::store::blocking::{connect_for_tools, BlockingConn};
 use crate::store::keys::Keys;
-use crate::store::target::RedisTarget;
 
 /// Why the records could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -34,17 +33,12 @@ pub fn recent(settings: &Settings, topic: &str, limit: usize) -> Result<String, 
     if !settings.topics.contains_key(topic) {
         return Err(RecentError::UnknownTopic(topic.to_string()));
     }
-    let target = RedisTarget::for_tools(&settings.profile);
-    let url = target
-        .as_ref()
-        .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
+    let (conn, url) = connect_for_tools(&settings.profile);
     let redis_error = |source| RecentError::Redis {
         url: url.clone(),
         source,
     };
-    let mut conn = target
-        .and_then(|target| connect_blocking(&target))
-        .map_err(redis_error)?;
+    let mut conn = conn.map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let mut out = String::new();
     let last = limit.saturating_sub(1) as isize;

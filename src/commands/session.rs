@@ -9,9 +9,8 @@ use serde_json::Value;
 
 use crate::domain::{InboundError, PhoneNumber};
 use crate::settings::Settings;
-use crate::store::blocking::{connect_blocking, BlockingConn};
+use crate::store::blocking::{connect_for_tools, BlockingConn};
 use crate::store::keys::Keys;
-use crate::store::target::RedisTarget;
 
 /// Why the session could not be shown or cleared.
 #[derive(Debug, thiserror::Error)]
@@ -51,17 +50,12 @@ pub fn session(
         return Err(SessionCommandError::UnknownTopic(topic.to_string()));
     }
     let number = parse_number(number)?;
-    let target = RedisTarget::for_tools(&settings.profile);
-    let url = target
-        .as_ref()
-        .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
+    let (conn, url) = connect_for_tools(&settings.profile);
     let redis_error = |source| SessionCommandError::Redis {
         url: url.clone(),
         source,
     };
-    let mut conn = target
-        .and_then(|target| connect_blocking(&target))
-        .map_err(redis_error)?;
+    let mut conn = conn.map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let answer = if clear {
         clear_session(&mut conn, &keys, topic, &number)

@@ -6,8 +6,8 @@
 //! it returns.
 
 use actix_web::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, RETRY_AFTER,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, RETRY_AFTER, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use actix_web::{web, HttpRequest, HttpResponse};
 use redis::AsyncCommands;
@@ -53,12 +53,7 @@ fn refusal(request: &HttpRequest, state: &IngressState) -> Option<HttpResponse> 
     let Some(token) = &state.dashboard_token else {
         return Some(not_found());
     };
-    let given = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let given = super::bearer(request);
     if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
         None
     } else {

@@ -47,3 +47,13 @@ fn webhook_resource(path: &str) -> actix_web::Resource {
         .route(web::post().to(submit::submit))
         .route(web::get().to(submit::submit))
 }
+
+/// The token of an `Authorization: Bearer <token>` header; empty without one.
+fn bearer(request: &actix_web::HttpRequest) -> &str {
+    request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+}

@@ -14,6 +14,18 @@ pub enum BlockingConn {
     Cluster(Box<redis::cluster::ClusterConnection>),
 }
 
+/// A blocking connection to the profile's Redis for a command-line tool, with the Redis URL its
+/// errors name (password removed).
+pub fn connect_for_tools(
+    profile: &crate::settings::Profile,
+) -> (RedisResult<BlockingConn>, String) {
+    let target = RedisTarget::for_tools(profile);
+    let url = target
+        .as_ref()
+        .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
+    (target.and_then(|target| connect_blocking(&target)), url)
+}
+
 /// Opens a plain blocking connection to the primary (or the cluster), for the command-line tools.
 pub fn connect_blocking(target: &RedisTarget) -> RedisResult<BlockingConn> {
     if let Some(cluster) = target.cluster_client(COMMAND_TIMEOUT)? {

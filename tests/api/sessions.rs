@@ -124,6 +124,12 @@ async fn stored(app: &TestApp, number: &str) -> Option<Value> {
     raw.map(|raw| serde_json::from_str(&raw).unwrap())
 }
 
+/// How many numbers the topic's live-sessions set holds.
+async fn live_sessions(app: &TestApp) -> u64 {
+    let key = app.key("sample", "sessions");
+    app.redis.clone().zcard(key).await.unwrap()
+}
+
 /// Posts a text from `from` and waits until its outcome is recorded.
 async fn text(app: &TestApp, from: &str, body: &str) -> Value {
     let sid = new_sid();
@@ -154,12 +160,7 @@ async fn five_texts_one_after_another_count_in_order_and_each_number_keeps_its_o
     assert_eq!(counts_seen(&seen, OTHER), vec![None, Some(1), Some(2)]);
     assert_eq!(replies_to(&app, OTHER), counting(3));
     assert_eq!(stored(&app, SENDER).await, Some(json!({"count": 5})));
-    let live: u64 = app
-        .redis
-        .clone()
-        .zcard(app.key("sample", "sessions"))
-        .await
-        .unwrap();
+    let live = live_sessions(&app).await;
     assert_eq!(live, 2);
 }
 
@@ -220,12 +221,7 @@ async fn null_ends_the_session_and_no_key_keeps_it() {
     assert_eq!(stored(&app, SENDER).await, Some(json!({"count": 1})));
     text(&app, SENDER, "done").await;
     assert_eq!(stored(&app, SENDER).await, None);
-    let live: u64 = app
-        .redis
-        .clone()
-        .zcard(app.key("sample", "sessions"))
-        .await
-        .unwrap();
+    let live = live_sessions(&app).await;
     assert_eq!(live, 0, "the ended session is not counted as live");
     text(&app, SENDER, "again").await;
     assert_eq!(
@@ -268,12 +264,7 @@ async fn stop_ends_the_session() {
     let answer = app.post("sample", &inbound(&new_sid(), "STOP")).await;
     assert_eq!(answer.status, 200);
     assert_eq!(stored(&app, SENDER).await, None);
-    let live: u64 = app
-        .redis
-        .clone()
-        .zcard(app.key("sample", "sessions"))
-        .await
-        .unwrap();
+    let live = live_sessions(&app).await;
     assert_eq!(live, 0);
     app.post("sample", &inbound(&new_sid(), "START")).await;
     text(&app, SENDER, "back").await;

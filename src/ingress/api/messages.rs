@@ -122,16 +122,10 @@ pub async fn show(
     path: web::Path<(String, String)>,
     state: web::Data<IngressState>,
 ) -> HttpResponse {
-    if let Some(refused) = refusal(&request, &state) {
-        return refused;
-    }
-    let (topic, id) = path.into_inner();
-    if !state.topics.contains_key(&topic) {
-        return unknown_topic();
-    }
-    if !is_outbound_id(&id) {
-        return no_such_text();
-    }
+    let (topic, id) = match one_text(&request, path, &state) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
     let mut conn = state.redis.clone();
     match lookup(&mut conn, &state.keys, &topic, &id).await {
         Ok(Some(view)) => HttpResponse::Ok().json(view),
@@ -149,16 +143,10 @@ pub async fn cancel(
     path: web::Path<(String, String)>,
     state: web::Data<IngressState>,
 ) -> HttpResponse {
-    if let Some(refused) = refusal(&request, &state) {
-        return refused;
-    }
-    let (topic, id) = path.into_inner();
-    if !state.topics.contains_key(&topic) {
-        return unknown_topic();
-    }
-    if !is_outbound_id(&id) {
-        return no_such_text();
-    }
+    let (topic, id) = match one_text(&request, path, &state) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
     let mut conn = state.redis.clone();
     match cancel_text(&mut conn, &state.keys, &topic, &id).await {
         Ok(Cancelled::Cancelled) => {
@@ -175,6 +163,26 @@ pub async fn cancel(
             unavailable("redis is unavailable")
         }
     }
+}
+
+/// The topic and id of a request about one text, unless it is refused (token, unknown topic, an
+/// id that no text can have).
+fn one_text(
+    request: &HttpRequest,
+    path: web::Path<(String, String)>,
+    state: &IngressState,
+) -> Result<(String, String), Box<HttpResponse>> {
+    if let Some(refused) = refusal(request, state) {
+        return Err(Box::new(refused));
+    }
+    let (topic, id) = path.into_inner();
+    if !state.topics.contains_key(&topic) {
+        return Err(Box::new(unknown_topic()));
+    }
+    if !is_outbound_id(&id) {
+        return Err(Box::new(no_such_text()));
+    }
+    Ok((topic, id))
 }
 
 fn is_json(request: &HttpRequest) -> bool {

@@ -7,12 +7,13 @@
 mod messages;
 mod request;
 
-use actix_web::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use actix_web::http::header::WWW_AUTHENTICATE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::bearer;
 use super::state::IngressState;
 
 /// Registers the API's routes.
@@ -44,12 +45,7 @@ fn refusal(request: &HttpRequest, state: &IngressState) -> Option<HttpResponse> 
             "the outbound API is off (set api_token)",
         ));
     };
-    let given = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let given = bearer(request);
     // Digests are compared, so neither the length nor the content of the token leaks through
     // timing.
     let same = Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(token.expose().as_bytes()));
