@@ -17,6 +17,8 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
   f(.p99_ms; 2), .non_2xx, mem(.), .memory_end.peak_rss_mb])),
 (.ceiling | row(["ceiling (parse, 1 RPUSH)", f(.rps; 0), f(.p50_ms; 2), f(.p99_ms; 2), .non_2xx,
   mem(.), .memory_end.peak_rss_mb])),
+(.outbound_api | select(. != null) | row(["outbound API, --role web: texts", f(.texts_per_s; 0),
+  f(.p50_ms; 2), f(.p99_ms; 2), .non_2xx, mem(.), .memory_end.peak_rss_mb])),
 (.end_to_end | row(["end to end, --role all: webhooks", "-", f(.burst.webhooks.p50_ms; 2),
   f(.burst.webhooks.p99_ms; 2), .burst.webhooks.non_2xx + .paced.webhooks.non_2xx, mem(.),
   .memory_end.peak_rss_mb])),
@@ -36,6 +38,11 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
   + " \(f(.burst.span_s; 2)) s from the first webhook, so its latency includes the queue;"
   + " paced: \(.paced.replies) replies on 4 connections; \(.log_warn_error_lines) warn/error"
   + " log lines"),
+(.outbound_api | select(. != null) | "outbound API: \(.requests) requests of"
+  + " \(.texts_per_request) texts on \(.connections) connections (\(f(.rps; 1)) requests/s; p50"
+  + " and p99 above are a request's), \(.queued) texts queued, Redis \(f(.redis_used_mb; 0)) MB"
+  + " (\(f(.redis_bytes_per_queued_text; 0)) bytes per queued text), \(.socket_errors) socket"
+  + " errors, \(.log_warn_error_lines) warn/error log lines"),
 (.end_to_end.soak | select(. != null) | "soak: \(.webhooks.requests) webhooks in"
   + " \(f(.webhooks.duration_s; 0)) s, \(.replies) replies (p50 \(f(.p50_ms; 2)) ms, p99"
   + " \(f(.p99_ms; 2)) ms); RSS every second: first \(.rss_first_mb) MB, mean of the first third"
@@ -49,9 +56,14 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
 (.ingress_acks | select(. != null) | .cpu_us_per_request | "CPU per request with"
   + " min_replica_acks=1, µs: ingress \(f(.server; 1)) + Redis \(f(.redis; 1)) + replica"
   + " \(f(.replica; 1))"),
+(.outbound_api | select(. != null) | .cpu_us_per_text | "CPU per outbound text queued through"
+  + " the API, µs: server \(f(.server; 1)) + Redis \(f(.redis; 1))"),
 (.startup_ms | "start-up, --role all, exec to /health 200: median \(f(.median_ms; 1)) ms"
   + " (\(.runs_ms | map(f(.; 1)) | join(", ")))"),
 "",
 "ratio ingress / ceiling (requests/s): \(f(.ratio_ingress_ceiling; 3))",
+(.ratio_outbound | select(. != null) | "ratio outbound API texts/s / ceiling requests/s:"
+  + " \(f(.api_texts_ceiling; 3)); CPU (server + Redis) per API text / per ingress webhook:"
+  + " \(f(.api_cpu_ingress; 3))"),
 (.ratio_acks_plain | select(. != null) | "ratio ingress min_replica_acks=1 / plain: requests/s"
   + " \(f(.rps; 3)), p99 \(f(.p99; 3))")
