@@ -17,6 +17,8 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
   f(.p99_ms; 2), .non_2xx, mem(.), .memory_end.peak_rss_mb])),
 (.ceiling | row(["ceiling (parse, 1 RPUSH)", f(.rps; 0), f(.p50_ms; 2), f(.p99_ms; 2), .non_2xx,
   mem(.), .memory_end.peak_rss_mb])),
+(.outbound_api | select(. != null) | row(["outbound API, --role web: texts", f(.texts_per_s; 0),
+  f(.p50_ms; 2), f(.p99_ms; 2), .non_2xx, mem(.), .memory_end.peak_rss_mb])),
 (.end_to_end | row(["end to end, --role all: webhooks", "-", f(.burst.webhooks.p50_ms; 2),
   f(.burst.webhooks.p99_ms; 2), .burst.webhooks.non_2xx + .paced.webhooks.non_2xx, mem(.),
   .memory_end.peak_rss_mb])),
@@ -24,6 +26,8 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
   f(.p99_ms; 1), "", "", ""])),
 (.end_to_end.paced | row(["  paced ~400/s, webhook to reply", f(.messages_per_s; 0),
   f(.p50_ms; 2), f(.p99_ms; 2), "", "", ""])),
+(.outbound_send | select(. != null) | row(["outbound send, --role all: texts",
+  f(.texts_per_s; 0), f(.p50_ms; 1), f(.p99_ms; 1), "", mem(.), .memory_end.peak_rss_mb])),
 "",
 "wrk: 64 connections, 2 threads, --latency, a unique MessageSid and sender per webhook",
 (.ingress | "ingress: \(.requests) answered, \(.queued) queued, \(.socket_errors) socket errors,"
@@ -36,6 +40,17 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
   + " \(f(.burst.span_s; 2)) s from the first webhook, so its latency includes the queue;"
   + " paced: \(.paced.replies) replies on 4 connections; \(.log_warn_error_lines) warn/error"
   + " log lines"),
+(.outbound_api | select(. != null) | "outbound API: \(.requests) requests of"
+  + " \(.texts_per_request) texts on \(.connections) connections (\(f(.rps; 1)) requests/s; p50"
+  + " and p99 above are a request's), \(.queued) texts queued, Redis \(f(.redis_used_mb; 0)) MB"
+  + " (\(f(.redis_bytes_per_queued_text; 0)) bytes per queued text), \(.socket_errors) socket"
+  + " errors, \(.log_warn_error_lines) warn/error log lines"),
+(.outbound_send | select(. != null) | "outbound send (\(.workers) workers, unpaced):"
+  + " \(.queued) texts in \(.requests) requests, accepted one after the other in"
+  + " \(f(.accepting_s; 2)) s; \(.sent) at the sink \(f(.span_s; 2)) s after the first was"
+  + " accepted; p50 and p99 from a request's posting to the sink, so they include the queue;"
+  + " Redis kept \(f(.redis_bytes_per_sent_text; 0)) bytes per sent text (its status, send mark,"
+  + " delivery and record, for record_ttl_s); \(.log_warn_error_lines) warn/error log lines"),
 (.end_to_end.soak | select(. != null) | "soak: \(.webhooks.requests) webhooks in"
   + " \(f(.webhooks.duration_s; 0)) s, \(.replies) replies (p50 \(f(.p50_ms; 2)) ms, p99"
   + " \(f(.p99_ms; 2)) ms); RSS every second: first \(.rss_first_mb) MB, mean of the first third"
@@ -49,9 +64,17 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
 (.ingress_acks | select(. != null) | .cpu_us_per_request | "CPU per request with"
   + " min_replica_acks=1, µs: ingress \(f(.server; 1)) + Redis \(f(.redis; 1)) + replica"
   + " \(f(.replica; 1))"),
+([.outbound_api, .outbound_send] | select(.[0] != null) | map(.cpu_us_per_text)
+  | "CPU per outbound text, µs: API (--role web) \(f(.[0].server; 1)) + Redis"
+  + " \(f(.[0].redis; 1)); sending (--role all, first request to last text at the sink)"
+  + " \(f(.[1].server; 1)) + Redis \(f(.[1].redis; 1))"),
 (.startup_ms | "start-up, --role all, exec to /health 200: median \(f(.median_ms; 1)) ms"
   + " (\(.runs_ms | map(f(.; 1)) | join(", ")))"),
 "",
 "ratio ingress / ceiling (requests/s): \(f(.ratio_ingress_ceiling; 3))",
+(.ratio_outbound | select(. != null) | "ratio outbound API texts/s / ceiling requests/s:"
+  + " \(f(.api_texts_ceiling; 3)); CPU (server + Redis) per API text / per ingress webhook:"
+  + " \(f(.api_cpu_ingress; 3))",
+  "ratio outbound send texts/s / end-to-end burst messages/s: \(f(.send_burst; 3))"),
 (.ratio_acks_plain | select(. != null) | "ratio ingress min_replica_acks=1 / plain: requests/s"
   + " \(f(.rps; 3)), p99 \(f(.p99; 3))")
