@@ -47,8 +47,15 @@ impl Scheduler {
                 // A full batch may leave more due: take them now rather than a tick later.
                 for _ in 0..50 {
                     match move_due(&mut conn, &keys, topic, keep).await {
-                        Ok(found) if found >= DUE_BATCH as u64 => {}
-                        Ok(_) => break,
+                        Ok(moved) => {
+                            if moved.queued > 0 {
+                                let count = moved.queued;
+                                log::debug!("Scheduled texts queued. topic={topic} count={count}");
+                            }
+                            if moved.found < DUE_BATCH as u64 {
+                                break;
+                            }
+                        }
                         Err(e) => {
                             log::warn!("Failed to queue due scheduled texts; trying again. topic={topic} error={e}");
                             break;

@@ -46,23 +46,33 @@ pub async fn cancel(
     })
 }
 
+/// What one [`move_due`] call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Moved {
+    /// Due texts it found (at most [`DUE_BATCH`]).
+    pub found: u64,
+    /// Of those, the ones this call queued (not moved by another process first, not cancelled,
+    /// not opted out).
+    pub queued: u64,
+}
+
 /// Most texts one [`move_due`] call moves.
 pub const DUE_BATCH: isize = 200;
 
 /// Moves up to [`DUE_BATCH`] of the topic's due scheduled texts to the queue (or, for a number
-/// that opted out since, to `opted_out`); answers how many due texts it found.
+/// that opted out since, to `opted_out`).
 pub async fn move_due(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
     record_ttl_s: u64,
-) -> redis::RedisResult<u64> {
+) -> redis::RedisResult<Moved> {
     let scheduled = keys.scheduled(topic);
     let due: Vec<String> = conn
         .zrangebyscore_limit(&scheduled, "-inf", now_ms(), 0, DUE_BATCH)
         .await?;
     if due.is_empty() {
-        return Ok(0);
+        return Ok(Moved::default());
     }
     let mut script_keys = vec![scheduled, keys.queue(topic), keys.opt_outs(topic)];
     let mut args = vec![record_ttl_s.to_string().into_bytes()];
@@ -84,8 +94,8 @@ pub async fn move_due(
                 other.to_string(),
             )),
         })?;
-    if queued > 0 {
-        log::debug!("Scheduled texts queued. topic={topic} count={queued}");
-    }
-    Ok(due.len() as u64)
+    Ok(Moved {
+        found: due.len() as u64,
+        queued,
+    })
 }

@@ -112,8 +112,8 @@ async fn a_scheduled_text_survives_sigkill_and_goes_out_once_at_its_time() {
 async fn fifty_texts_due_at_once_with_two_worker_processes_go_out_once_each() {
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
-    // The due script logs how many texts each call moved, at debug.
-    let setup = outbound_setup(&twilio, "", Some("info,pyrowire::outbound::outbox=debug"));
+    // The scheduler logs how many texts each of its calls moved, at debug.
+    let setup = outbound_setup(&twilio, "", Some("info,pyrowire::actors::scheduler=debug"));
     // Started together, so that their schedulers tick at about the same moments and both
     // look for the due texts at once.
     let (first, second) = tokio::join!(
