@@ -24,12 +24,20 @@ local function text(i)
     tonumber(ARGV[a + 4]), ARGV[a + 5]
 end
 
-local due_now = 0
+-- First what each text will be, reading only: a repeated idempotency key (in Redis, or earlier in
+-- this batch), an opted-out recipient, a future time.
+local first, opted, due_now, in_batch = {}, {}, 0, {}
 for i = 1, count do
-  local _, _, idem, _, to, _, send_at, key = text(i)
-  local repeated = key ~= '' and redis.call('EXISTS', idem) == 1
-  if not repeated and redis.call('HEXISTS', KEYS[2], to) == 0 and send_at <= now then
-    due_now = due_now + 1
+  local _, _, idem, id, to, _, send_at, key = text(i)
+  if key ~= '' then
+    first[i] = in_batch[key] or redis.call('GET', idem)
+    in_batch[key] = in_batch[key] or id
+  end
+  if not first[i] then
+    opted[i] = redis.call('HEXISTS', KEYS[2], to) == 1
+    if not opted[i] and send_at <= now then
+      due_now = due_now + 1
+    end
   end
 end
 if due_now > 0 and redis.call('XLEN', KEYS[1]) + due_now > max_depth then
@@ -39,32 +47,30 @@ end
 local out = {}
 for i = 1, count do
   local hash, sender, idem, id, to, job, send_at, key = text(i)
-  local first = key ~= '' and redis.call('GET', idem)
-  if first then
-    out[#out + 1] = first
+  if first[i] then
+    out[#out + 1] = first[i]
     out[#out + 1] = 'duplicate'
   else
     if key ~= '' then
       redis.call('SET', idem, id, 'EX', ttl)
     end
-    redis.call('HSET', hash, 'to', to, 'created_at', now, 'idempotency_key', key)
-    local status
-    if redis.call('HEXISTS', KEYS[2], to) == 1 then
-      status = 'opted_out'
-      redis.call('EXPIRE', hash, keep)
+    local status, ttl_s
+    if opted[i] then
+      status, ttl_s = 'opted_out', keep
+      redis.call('HSET', hash, 'to', to, 'created_at', now, 'idempotency_key', key, 'status', status)
     elseif send_at > now then
-      status = 'scheduled'
-      redis.call('HSET', hash, 'send_at', send_at, 'job', job)
+      status, ttl_s = 'scheduled', keep + math.ceil((send_at - now) / 1000)
       redis.call('ZADD', KEYS[3], send_at, id .. '|' .. to)
-      redis.call('EXPIRE', hash, keep + math.ceil((send_at - now) / 1000))
+      redis.call('HSET', hash, 'to', to, 'created_at', now, 'idempotency_key', key, 'status', status,
+        'send_at', send_at, 'job', job)
     else
-      status = 'queued'
+      status, ttl_s = 'queued', keep
       local entry = redis.call('XADD', KEYS[1], '*', 'job', job)
       redis.call('RPUSH', sender, entry)
-      redis.call('HSET', hash, 'send_at', now, 'entry', entry)
-      redis.call('EXPIRE', hash, keep)
+      redis.call('HSET', hash, 'to', to, 'created_at', now, 'idempotency_key', key, 'status', status,
+        'send_at', now, 'entry', entry)
     end
-    redis.call('HSET', hash, 'status', status)
+    redis.call('EXPIRE', hash, ttl_s)
     out[#out + 1] = id
     out[#out + 1] = status
   end
