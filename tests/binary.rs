@@ -143,6 +143,11 @@ fn check_accepts_the_repository_settings_and_names_bad_keys() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("topic `sample`"));
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("dashboard off, outbound API off"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

@@ -39,6 +39,19 @@ pub fn check(settings: &Settings) -> Result<String, SettingsError> {
         },
         if profile.dry_run { "on" } else { "off" }
     );
+    let on = |token: &Option<crate::settings::Secret>| {
+        if token.as_ref().is_some_and(|t| !t.expose().is_empty()) {
+            "on"
+        } else {
+            "off"
+        }
+    };
+    let _ = writeln!(
+        out,
+        "  dashboard {}, outbound API {}",
+        on(&profile.dashboard_token),
+        on(&profile.api_token)
+    );
     for (name, topic) in &settings.topics {
         let validators: Vec<&str> = topic.validators.keys().map(String::as_str).collect();
         let _ = writeln!(
