@@ -131,9 +131,14 @@ fn requeue_one(
 
 fn describe(out: &mut String, letter: &DeadLetter) {
     let message = &letter.job.message;
+    let direction = if letter.job.outbound.is_some() {
+        "outbound text to"
+    } else {
+        "from"
+    };
     let _ = writeln!(
         out,
-        "  {} from {} ({} attempt(s)):",
+        "  {} {direction} {} ({} attempt(s)):",
         message.sid,
         mask_number(&message.number),
         letter.reasons.len()
