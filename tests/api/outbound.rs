@@ -415,3 +415,23 @@ async fn a_rust_program_queues_through_the_outbox_of_the_running_system() {
         Err(pyrowire::OutboxError::UnknownTopic(_))
     ));
 }
+
+#[actix_web::test]
+async fn a_text_twilio_refuses_is_dead_lettered_and_a_requeue_sends_it() {
+    let token = "dashboard-token-for-outbound-tests";
+    let profile = format!("{}\ndashboard_token = \"{token}\"", api_profile());
+    let app = spawn_app_with(&echo_topic(), &profile, RunOptions::default()).await;
+    app.twilio
+        .script(vec![crate::common::Scripted::error(400, Some(21211))]);
+    let (_, answer) = app
+        .send_texts("sample", &json!({"to": TO, "body": "try me"}))
+        .await;
+    let id = ids(&answer).remove(0);
+    let view = wait_status(&app, &id, "dead_lettered").await;
+    assert!(view["error"].as_str().unwrap().contains("21211"), "{view}");
+    let path = format!("/dashboard/api/topics/sample/dead/{id}/requeue");
+    let (status, _, body) = app.dashboard("POST", &path, Some(token)).await;
+    assert_eq!(status, 200, "{body}");
+    wait_status(&app, &id, "sent").await;
+    assert_eq!(app.twilio.created_bodies(), vec!["try me"]);
+}
