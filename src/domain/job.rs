@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::inbound::InboundMessage;
 use super::reply::Reply;
 
-/// Version tag of queue payloads; bump when [`Job`] changes incompatibly.
-pub const JOB_VERSION: u32 = 1;
+/// Version tag of queue payloads; bump when [`Job`] changes incompatibly. 2: a job may be an
+/// outbound text (`outbound`). Workers read every version up to this one and leave a newer job
+/// for a newer build.
+pub const JOB_VERSION: u32 = 2;
 
 /// The payload queued in Redis for the workers; versioned so the format can change.
 ///

@@ -25,7 +25,7 @@ pub mod stream;
 
 use crate::actors::messages::{Drain, JobFinished, RunJob, WorkerReady};
 use crate::actors::worker::{TopicWorker, WorkerDeps};
-use crate::domain::Job;
+use crate::domain::{Job, JOB_VERSION};
 use crate::store::connection::loggable;
 use crate::store::keys::Keys;
 use stream as ops;
@@ -307,7 +307,14 @@ fn decode(entry: &StreamId) -> Result<Job, String> {
     let raw: String = entry
         .get("job")
         .ok_or_else(|| "entry has no `job` field".to_string())?;
-    serde_json::from_str(&raw).map_err(|e| e.to_string())
+    let job: Job = serde_json::from_str(&raw).map_err(|e| e.to_string())?;
+    if job.v > JOB_VERSION {
+        return Err(format!(
+            "job version {} is newer than this build reads ({JOB_VERSION}); a newer pyrowire handles it",
+            job.v
+        ));
+    }
+    Ok(job)
 }
 
 impl Actor for WorkerPool {
@@ -378,5 +385,37 @@ impl Handler<Drain> for WorkerPool {
         Box::pin(async move {
             let _ = wait.await;
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(job: &str) -> StreamId {
+        let mut map = std::collections::HashMap::new();
+        map.insert(
+            "job".to_string(),
+            redis::Value::BulkString(job.as_bytes().to_vec()),
+        );
+        StreamId {
+            id: "1-0".into(),
+            map,
+        }
+    }
+
+    #[test]
+    fn a_job_of_a_newer_version_is_left_for_a_newer_build() {
+        let message = r#"{"message":"hi","number":"+1555","sid":"SM1","topic":"t","from_city":null,
+            "from_state":null,"from_country":null,"from_zip":null,"to_city":null,"to_state":null,
+            "to_country":null,"to_zip":null,"media":{"count":0,"media":{}},"reply":null,
+            "received_at":0}"#;
+        for v in [1, JOB_VERSION] {
+            let job = decode(&entry(&format!(r#"{{"v":{v},"message":{message}}}"#))).unwrap();
+            assert_eq!(job.v, v);
+        }
+        let newer = format!(r#"{{"v":{},"message":{message}}}"#, JOB_VERSION + 1);
+        let error = decode(&entry(&newer)).unwrap_err();
+        assert!(error.contains("newer than this build"), "{error}");
     }
 }
