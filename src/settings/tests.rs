@@ -67,7 +67,7 @@ fn placeholders_are_refused_in_dev_once_it_sends_for_real_or_checks_signatures()
 
 #[test]
 fn placeholder_detection_spares_real_looking_credentials() {
-    use super::validate::{is_placeholder_sid, is_placeholder_token};
+    use super::validate::credentials::{is_placeholder_sid, is_placeholder_token};
     assert!(is_placeholder_token("placeholder"));
     assert!(is_placeholder_token("CHANGEME"));
     assert!(is_placeholder_token("00000000000000000000000000000000"));

@@ -1,0 +1,178 @@
+//! Checks that serde cannot express: ranges, formats, and relations between keys. Each problem
+//! names its key and the bad value; all problems are collected, not only the first. The profile
+//! and topic checks are here; the Redis connection forms in `redis`, a topic's Twilio account
+//! and sender in `twilio`, placeholder credentials and the API token in `credentials`.
+
+pub(super) mod credentials;
+mod redis;
+mod twilio;
+
+use super::problem::Problem;
+use super::{Profile, Settings, TopicSettings, MAX_BODY_CHARS};
+use credentials::{check_api_token, check_no_placeholders};
+use redis::check_redis;
+use twilio::check_twilio;
+
+/// Most worker actors one topic may run in one process.
+pub const MAX_WORKERS: usize = 1024;
+
+pub(super) fn validate(settings: &Settings, problems: &mut Vec<Problem>) {
+    let profile_key = format!("profiles.{}", settings.profile_name);
+    check_profile(&settings.profile, &profile_key, problems);
+    let profile = &settings.profile;
+    // Placeholders are harmless only where nothing trusts or spends them: no signature is checked
+    // (a known key would let anyone forge a webhook) and no text is really sent.
+    let strict = profile.signatures_checked(&settings.profile_name) || !profile.dry_run;
+    for (name, topic) in &settings.topics {
+        check_topic(name, topic, problems);
+        if strict {
+            check_no_placeholders(name, topic, &settings.profile_name, problems);
+        }
+    }
+}
+
+/// Longest `session_ttl_s`: a year.
+const MAX_SESSION_TTL_S: u64 = 366 * 24 * 3600;
+
+pub(super) fn push(problems: &mut Vec<Problem>, key: String, problem: String) {
+    problems.push(Problem { key, problem });
+}
+
+fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
+    if profile.host.trim().is_empty() {
+        push(problems, format!("{key}.host"), "must not be empty".into());
+    }
+    check_redis(profile, key, problems);
+    check_api_token(profile, key, problems);
+    let prefix = &profile.redis_prefix;
+    if prefix.is_empty() || prefix.contains(['{', '}', ' ']) {
+        push(
+            problems,
+            format!("{key}.redis_prefix"),
+            format!("must be non-empty without braces or spaces, got `{prefix}`"),
+        );
+    }
+    if !profile.public_url.is_empty() && !is_http_url(&profile.public_url) {
+        push(
+            problems,
+            format!("{key}.public_url"),
+            format!(
+                "must be empty or an http(s) URL, got `{}`",
+                profile.public_url
+            ),
+        );
+    }
+    for (name, value) in [
+        ("claim_idle_ms", profile.claim_idle_ms),
+        ("dedup_ttl_s", profile.dedup_ttl_s),
+        ("record_ttl_s", profile.record_ttl_s),
+        ("dead_letter_ttl_s", profile.dead_letter_ttl_s),
+        ("max_queue_depth", profile.max_queue_depth),
+        ("twilio_timeout_ms", profile.twilio_timeout_ms),
+        ("request_timeout_ms", profile.request_timeout_ms),
+        ("max_connections", profile.max_connections as u64),
+    ] {
+        if value == 0 {
+            push(problems, format!("{key}.{name}"), "must be above 0".into());
+        }
+    }
+}
+
+fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
+    let key = format!("topics.{name}");
+    if !is_topic_name(name) {
+        push(
+            problems,
+            key.clone(),
+            "is not a valid topic name (use 1-64 letters, digits, `_` or `-`)".into(),
+        );
+    }
+    let max = topic.max_message_length;
+    if max == 0 || max > MAX_BODY_CHARS {
+        push(
+            problems,
+            format!("{key}.max_message_length"),
+            format!("must be between 1 and {MAX_BODY_CHARS}, got {max}"),
+        );
+    }
+    if topic.workers > MAX_WORKERS {
+        push(
+            problems,
+            format!("{key}.workers"),
+            format!("must be at most {MAX_WORKERS}, got {}", topic.workers),
+        );
+    }
+    if topic.handler.kind().is_none() {
+        push(
+            problems,
+            format!("{key}.handler.kind"),
+            "is required when `handler` is a table".into(),
+        );
+    }
+    if let Some(rate) = topic.max_sends_per_second {
+        if !(rate > 0.0 && rate <= 10_000.0) {
+            push(
+                problems,
+                format!("{key}.max_sends_per_second"),
+                format!("must be above 0 and at most 10000, got {rate}"),
+            );
+        }
+    }
+    if !(1..=MAX_SESSION_TTL_S).contains(&topic.session_ttl_s) {
+        push(
+            problems,
+            format!("{key}.session_ttl_s"),
+            format!(
+                "must be between 1 and {MAX_SESSION_TTL_S} (a year), got {}",
+                topic.session_ttl_s
+            ),
+        );
+    }
+    check_retry(&key, topic, problems);
+    check_twilio(&key, topic, problems);
+    for (validator, spec) in &topic.validators {
+        if spec.message().is_none_or(|m| m.trim().is_empty()) {
+            push(
+                problems,
+                format!("{key}.validators.{validator}.message"),
+                "is required and must not be empty".into(),
+            );
+        }
+    }
+}
+
+fn check_retry(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
+    let retry = &topic.retry;
+    if retry.max_attempts == 0 {
+        push(
+            problems,
+            format!("{key}.retry.max_attempts"),
+            "must be at least 1".into(),
+        );
+    }
+    if retry.backoff_initial_ms > retry.backoff_max_ms {
+        push(
+            problems,
+            format!("{key}.retry.backoff_initial_ms"),
+            format!(
+                "must not exceed backoff_max_ms ({}), got {}",
+                retry.backoff_max_ms, retry.backoff_initial_ms
+            ),
+        );
+    }
+}
+
+/// Topic names appear in URLs and Redis keys: keep them plain.
+pub fn is_topic_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+pub(super) fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|host| !host.is_empty() && !host.starts_with('/') && !host.contains(' '))
+}
