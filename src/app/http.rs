@@ -1,0 +1,99 @@
+//! The web side of a process: bind the listening socket and start the HTTP server, each worker
+//! thread with its own validator and queue actors, connections bounded by `max_connections`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, HttpServer};
+
+use super::options::StartupError;
+use crate::ingress::request_log::RequestLog;
+use crate::ingress::{self, IngressShared, IngressState};
+use crate::settings::Profile;
+
+/// Binds the listening socket and starts the HTTP server; each worker thread gets its own
+/// validator and queue actors. Answers the server and the port it listens on.
+pub(super) fn serve_http(
+    profile: &Profile,
+    shared: Arc<IngressShared>,
+) -> Result<(Server, u16), StartupError> {
+    let address = format!("{}:{}", profile.host, listen_port(profile.port));
+    let bind_error = |source| StartupError::Bind {
+        address: address.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&address).map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    let (workers, per_worker) = connection_limits(profile.max_connections);
+    let server = HttpServer::new(move || {
+        // Runs once per HTTP worker thread: its own validator and queue actors, so a
+        // webhook is validated and queued without leaving its thread.
+        let state = IngressState::start(shared.clone());
+        let topics = state.topics.clone();
+        actix_web::App::new()
+            .app_data(web::Data::new(state))
+            .wrap(RequestLog)
+            .configure(|cfg| ingress::configure(cfg, &topics))
+    })
+    .listen(listener)
+    .map_err(bind_error)?
+    .disable_signals()
+    .workers(workers)
+    .max_connections(per_worker)
+    .client_request_timeout(profile.request_timeout())
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .shutdown_timeout(profile.shutdown_grace_ms.div_ceil(1000))
+    .run();
+    Ok((server, port))
+}
+
+/// HTTP worker threads (one per CPU, as actix's default, but never more than connections) and
+/// each one's share of `max_connections`: a thread stops accepting at its share, so connections
+/// past the limit wait in the kernel's listen backlog instead of taking memory here.
+fn connection_limits(max_connections: usize) -> (usize, usize) {
+    /// actix-server's own upper bound on worker threads.
+    const MAX_WORKERS: usize = 512;
+    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let workers = cpus.min(max_connections).clamp(1, MAX_WORKERS);
+    (workers, max_connections.div_ceil(workers).max(1))
+}
+
+/// `port = 0` means `$PORT` when set, else any free port.
+fn listen_port(configured: u16) -> u16 {
+    if configured != 0 {
+        return configured;
+    }
+    std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_limits;
+
+    #[test]
+    fn splits_max_connections_between_worker_threads() {
+        // Arrange
+        let cases = [1, 2, 3, 255, 256, 100_000];
+
+        for max in cases {
+            // Act
+            let (workers, per_worker) = connection_limits(max);
+
+            // Assert
+            assert!(
+                workers >= 1 && workers <= max,
+                "max={max} workers={workers}"
+            );
+            let total = workers * per_worker;
+            assert!(
+                total >= max && total < max + workers,
+                "max={max} workers={workers} per_worker={per_worker}"
+            );
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Building and running the actor system: connect to Redis, compile the topics, start the actors
+//! a role needs, and bind the HTTP server. Tests build the same `App` as `pyrowire serve`.
+//!
+//! Shutdown (SIGTERM, SIGINT, or [`ShutdownHandle::trigger`]): webhooks are answered 503 from
+//! then on, the worker pools take no new jobs and finish those in flight within
+//! `shutdown_grace_ms`, the HTTP server finishes its open requests and stops; jobs not finished
+//! stay queued in Redis for the next start (or another process).
+//!
+//! `options` holds what to run and why starting failed; `workers` starts the worker side (the
+//! sender and a pool per topic), `http` the web side.
+
+mod http;
+mod options;
+mod workers;
+
+pub use options::{Role, RunOptions, StartupError};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use actix_web::dev::Server;
+use tokio::sync::Notify;
+
+use crate::actors::messages::Drain;
+use crate::actors::pool::WorkerPool;
+use crate::actors::recorder::Recorder;
+use crate::actors::scheduler::Scheduler;
+use crate::domain::topic::build_topics;
+use crate::ingress::IngressShared;
+use crate::settings::Settings;
+use crate::store::connection::{connect, COMMAND_TIMEOUT};
+use crate::store::keys::Keys;
+use crate::store::target::RedisTarget;
+use http::serve_http;
+use workers::{retention, start_pools, Parts};
+
+/// A built, not yet running, pyrowire process.
+pub struct App {
+    server: Option<Server>,
+    port: Option<u16>,
+    pools: Vec<Addr<WorkerPool>>,
+    /// Held so that the scheduler lives as long as the app (processes with workers).
+    _scheduler: Option<Addr<Scheduler>>,
+    draining: Arc<AtomicBool>,
+    grace: Duration,
+    stop: Arc<Notify>,
+}
+
+/// Starts a graceful shutdown of a running [`App`], as SIGTERM does.
+#[derive(Clone)]
+pub struct ShutdownHandle(Arc<Notify>);
+
+impl ShutdownHandle {
+    /// Begins the shutdown; [`App::run`] returns once it is done.
+    pub fn trigger(&self) {
+        self.0.notify_one();
+    }
+}
+
+impl App {
+    /// Starts the actors for the role and binds the HTTP server (web roles). Must run inside an
+    /// actix `System`.
+    pub async fn build(settings: Settings, options: RunOptions) -> Result<App, StartupError> {
+        let topics = Arc::new(build_topics(
+            &settings,
+            &options.handlers,
+            &options.validators,
+        )?);
+        if let Some(unknown) = options.topics.iter().find(|t| !topics.contains_key(*t)) {
+            return Err(StartupError::UnknownTopic(unknown.clone()));
+        }
+        let profile = &settings.profile;
+        let keys = Keys::new(profile.redis_prefix.clone());
+        let target = RedisTarget::from_profile(profile)?;
+        if target.tls_insecure() {
+            log::warn!(
+                "redis_tls_insecure is on: Redis's TLS certificate is not checked, so the connection can be intercepted"
+            );
+        }
+        let redis_error = |source| StartupError::Redis {
+            url: target.describe(),
+            source,
+        };
+        let events = options.metrics.redis.clone();
+        let shared = connect(&target, COMMAND_TIMEOUT, events.clone())
+            .await
+            .map_err(redis_error)?;
+        let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
+        let metrics = options.metrics.clone();
+        let parts = Parts {
+            settings: &settings,
+            target: &target,
+            keys: &keys,
+            shared: &shared,
+            recorder: &recorder,
+            metrics: &metrics,
+        };
+        for topic in topics.values() {
+            let validators: Vec<String> = topic.settings.validators.keys().cloned().collect();
+            metrics.init_topic(&topic.name, &validators);
+        }
+        let (pools, scheduler) = if options.role.runs_workers() {
+            let pools = start_pools(&parts, &topics, &options.topics)
+                .await
+                .map_err(redis_error)?;
+            let worked: Vec<String> = topics
+                .keys()
+                .filter(|t| options.topics.is_empty() || options.topics.contains(*t))
+                .cloned()
+                .collect();
+            let scheduler =
+                Scheduler::new(shared.clone(), keys.clone(), worked, profile.record_ttl_s);
+            (pools, Some(scheduler.start()))
+        } else {
+            (Vec::new(), None)
+        };
+        let draining = Arc::new(AtomicBool::new(false));
+        let mut app = App {
+            server: None,
+            port: None,
+            pools,
+            _scheduler: scheduler,
+            draining: draining.clone(),
+            grace: profile.shutdown_grace(),
+            stop: Arc::new(Notify::new()),
+        };
+        if !options.role.serves_web() {
+            return Ok(app);
+        }
+        let shared = Arc::new(IngressShared {
+            topics,
+            recorder,
+            draining,
+            signatures: profile.signatures_checked(&settings.profile_name),
+            public_url: profile.public_url.clone(),
+            request_timeout: profile.request_timeout(),
+            metrics: metrics.clone(),
+            dashboard_token: profile
+                .dashboard_token
+                .clone()
+                .filter(|t| !t.expose().is_empty()),
+            redis: shared,
+            redis_target: target.clone(),
+            keys,
+            dedup_ttl_s: profile.dedup_ttl_s,
+            max_queue_depth: profile.max_queue_depth,
+            record_ttl_s: profile.record_ttl_s,
+            api_token: profile.api_token.clone().filter(|t| !t.expose().is_empty()),
+        });
+        let (server, port) = serve_http(profile, shared)?;
+        log::info!("Listening on http://{}:{port}", settings.profile.host);
+        app.server = Some(server);
+        app.port = Some(port);
+        Ok(app)
+    }
+
+    /// The port the HTTP server listens on (web roles).
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// A handle that shuts the app down as SIGTERM would.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.stop.clone())
+    }
+
+    /// Runs until SIGTERM, SIGINT or [`ShutdownHandle::trigger`], then shuts down gracefully.
+    pub async fn run(self) -> std::io::Result<()> {
+        let handle = self.server.as_ref().map(Server::handle);
+        let server = self.server.map(actix_rt::spawn);
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = self.stop.notified() => log::info!("Shutting down on request"),
+        }
+        self.draining.store(true, Ordering::Relaxed);
+        let drains = futures_util::future::join_all(self.pools.iter().map(|p| p.send(Drain)));
+        if actix_rt::time::timeout(self.grace, drains).await.is_err() {
+            log::warn!(
+                "Jobs still running after shutdown_grace_ms; they stay queued and will be claimed again. grace_ms={}",
+                self.grace.as_millis()
+            );
+        }
+        if let Some(handle) = handle {
+            handle.stop(true).await;
+        }
+        if let Some(server) = server {
+            if let Ok(result) = server.await {
+                result?;
+            }
+        }
+        log::info!("Stopped");
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    log::info!("Shutting down on signal");
+}
