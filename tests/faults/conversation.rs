@@ -86,6 +86,7 @@ async fn wait_session(setup: &Setup, count: u64) {
 
 #[actix_web::test]
 async fn sigkill_between_the_reply_and_the_completion_moves_the_session_on_exactly_once() {
+    let _load = crate::shared().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let (url, seen) = start_counter();

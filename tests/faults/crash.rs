@@ -13,6 +13,7 @@ use crate::{secs, SETTLE};
 
 #[actix_web::test]
 async fn sigkill_mid_stream_then_restart_gives_every_accepted_message_exactly_one_reply() {
+    let _load = crate::shared().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     twilio.set_delay(Duration::from_millis(20));
@@ -43,6 +44,7 @@ async fn sigkill_mid_stream_then_restart_gives_every_accepted_message_exactly_on
 
 #[actix_web::test]
 async fn two_worker_processes_share_a_topic_and_losing_one_loses_nothing() {
+    let _load = crate::shared().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     twilio.set_delay(Duration::from_millis(50));

@@ -118,6 +118,8 @@ async fn failover_mid_stream(min_replica_acks: u32, label: &str, restart: bool) 
 
 #[actix_web::test]
 async fn with_min_replica_acks_a_failover_loses_nothing_accepted_and_sends_nothing_twice() {
+    // Timed: no other fault test runs meanwhile.
+    let _load = crate::alone().await;
     let run = failover_mid_stream(1, "acked", true).await;
 
     run.delivery.assert_exactly_one_reply_each();
@@ -138,6 +140,8 @@ async fn with_min_replica_acks_a_failover_loses_nothing_accepted_and_sends_nothi
 
 #[actix_web::test]
 async fn without_min_replica_acks_a_failover_is_ridden_out_and_its_losses_counted() {
+    // Timed: no other fault test runs meanwhile.
+    let _load = crate::alone().await;
     let run = failover_mid_stream(0, "unacked", false).await;
 
     // What may be lost here is what the primary took but had not passed on: counted, not
@@ -153,6 +157,8 @@ async fn without_min_replica_acks_a_failover_is_ridden_out_and_its_losses_counte
 
 #[actix_web::test]
 async fn a_cluster_replica_taking_over_mid_stream_loses_nothing_and_sends_nothing_twice() {
+    // Timed: no other fault test runs meanwhile.
+    let _load = crate::alone().await;
     // Arrange: one topic, on whichever primary serves its slot.
     let mut set = ClusterSet::start().await;
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);

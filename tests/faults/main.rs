@@ -41,6 +41,20 @@ const STARTUP: Duration = Duration::from_secs(20);
 /// How long every accepted message may take to get its reply after the fault.
 const SETTLE: Duration = Duration::from_secs(30);
 
+/// Tests that measure how long recovery takes (failovers, on-time sends) run alone; the others
+/// share the machine with each other. A test holds its guard for its whole run.
+static LOAD: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Runs the calling test with no other fault test at the same time.
+async fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    LOAD.write().await
+}
+
+/// Runs the calling test beside other shared ones, never beside one that runs alone.
+async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    LOAD.read().await
+}
+
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }

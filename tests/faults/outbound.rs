@@ -20,6 +20,7 @@ const PACE: &str = "max_sends_per_second = 50";
 
 #[actix_web::test]
 async fn a_broadcast_of_200_is_paced_and_texts_every_number_once() {
+    let _load = crate::shared().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     twilio.set_delay(Duration::from_millis(10));
@@ -43,6 +44,7 @@ async fn a_broadcast_of_200_is_paced_and_texts_every_number_once() {
 
 #[actix_web::test]
 async fn sigkill_mid_broadcast_then_restart_still_texts_every_number_once() {
+    let _load = crate::shared().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     twilio.set_delay(Duration::from_millis(10));
@@ -77,6 +79,8 @@ async fn sigkill_mid_broadcast_then_restart_still_texts_every_number_once() {
 
 #[actix_web::test]
 async fn a_scheduled_text_survives_sigkill_and_goes_out_once_at_its_time() {
+    // Timed: no other fault test runs meanwhile.
+    let _load = crate::alone().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let setup = outbound_setup(&twilio, "", None);
@@ -110,6 +114,8 @@ async fn a_scheduled_text_survives_sigkill_and_goes_out_once_at_its_time() {
 
 #[actix_web::test]
 async fn fifty_texts_due_at_once_with_two_worker_processes_go_out_once_each() {
+    // Timed: no other fault test runs meanwhile.
+    let _load = crate::alone().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     // The scheduler logs how many texts each of its calls moved, at debug.

@@ -17,6 +17,7 @@ use crate::{secs, SETTLE};
 
 #[actix_web::test]
 async fn redis_stopped_mid_stream_gives_503_and_nothing_accepted_is_lost() {
+    let _load = crate::shared().await;
     // Arrange
     let mut redis = PrivateRedis::start().await;
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);

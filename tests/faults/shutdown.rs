@@ -18,6 +18,7 @@ use crate::{secs, SETTLE, SHUTDOWN_GRACE_MS};
 
 #[actix_web::test]
 async fn sigterm_finishes_in_flight_jobs_and_leaves_the_rest_queued() {
+    let _load = crate::shared().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     twilio.set_delay(Duration::from_millis(800));
