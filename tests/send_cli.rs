@@ -322,3 +322,33 @@ fn id_and_status(output: &Output) -> (String, String) {
     assert!(id.starts_with("OB"), "{out}");
     (id.to_string(), status.to_string())
 }
+
+#[actix_web::test]
+async fn a_csv_of_several_batches_is_queued_whole_and_a_second_run_finds_every_row() {
+    // Arrange: no server, so the queue keeps what was queued; 250 rows are three batches.
+    let setup = Setup::new("http://127.0.0.1:9");
+    let mut text = String::from("to,name\n");
+    for n in 0..250 {
+        text.push_str(&format!("+1555{n:07},Guest {n}\n"));
+    }
+    let file = setup.csv(&text);
+
+    // Act
+    let first = setup.send_csv(&file, TEMPLATE).await;
+    let second = setup.send_csv(&file, TEMPLATE).await;
+
+    // Assert
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).starts_with("queued 250, scheduled 0, opted out 0, already queued before 0"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(
+        stdout(&second)
+            .starts_with("queued 0, scheduled 0, opted out 0, already queued before 250"),
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(setup.queue_len(), 250);
+}

@@ -2,8 +2,8 @@
 //! outbox's enqueue script (the HTTP API need not run): one text (`--to`), or one per row of a
 //! CSV file (`--csv`) whose `--body` is a template filled from the row's columns.
 //!
-//! Everything is checked before anything is queued. CSV rows go in batches of 1000
-//! (`MAX_BATCH_TEXTS`), each row with the idempotency key `csv:{file's SHA-256}:{line}`, so a
+//! Everything is checked before anything is queued. CSV rows go in batches of 100
+//! (`queue::CSV_BATCH`), each row with the idempotency key `csv:{file's SHA-256}:{line}`, so a
 //! run that stopped half way (Ctrl-C, a full queue, Redis gone) can be run again as it was: rows
 //! already queued answer `duplicate` and only the others are queued. The keys live the
 //! profile's `dedup_ttl_s`; a run after that queues every row again.

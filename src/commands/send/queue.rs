@@ -1,6 +1,6 @@
 //! Queueing checked texts for `pyrowire send`: the connection to the profile's Redis, and a
-//! CSV's rows in batches of [`MAX_BATCH_TEXTS`], each batch all or nothing, counted by how the
-//! enqueue script answered each row.
+//! CSV's rows in batches of [`CSV_BATCH`], each batch all or nothing, counted by how the enqueue
+//! script answered each row.
 
 use indicatif::ProgressBar;
 
@@ -8,11 +8,16 @@ use super::rows::Sheet;
 use super::{invalid, SendError};
 use crate::domain::{NewText, OutboundStatus};
 use crate::metrics::RedisEvents;
-use crate::outbound::outbox::{self, OutboxError, OutboxLimits, MAX_BATCH_TEXTS};
+use crate::outbound::outbox::{self, OutboxError, OutboxLimits};
 use crate::settings::Settings;
 use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
 use crate::store::target::RedisTarget;
+
+/// Rows per script call. Each call holds Redis while it runs (about 35 µs a text), so a
+/// broadcast goes in small steps that webhooks on the same Redis slip between; every row has its
+/// own idempotency key, so a run stopped between batches is finished by running it again.
+pub(super) const CSV_BATCH: usize = 100;
 
 /// How the script answered for each row.
 #[derive(Debug, Default)]
@@ -61,7 +66,7 @@ impl CsvRun<'_> {
             // Every row was checked on the same bytes, so none fails here.
             let batch: Vec<NewText> = rows
                 .by_ref()
-                .take(MAX_BATCH_TEXTS)
+                .take(CSV_BATCH)
                 .collect::<Result<_, _>>()
                 .map_err(|p| invalid(vec![p], "stopped queueing"))?;
             if batch.is_empty() {
