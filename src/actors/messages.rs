@@ -11,7 +11,7 @@ use actix::Message;
 use crate::domain::record::{DeadLetter, Record, SentSms};
 use crate::domain::topic::Topic;
 use crate::domain::{InboundMessage, Job};
-use crate::domain::{MessageSid, PhoneNumber, SendKind, Session, SessionChange};
+use crate::domain::{MessageSid, PhoneNumber, SendKind, Session, SessionSave};
 use crate::twilio::client::OutboundSms;
 use crate::validators::Verdict;
 
@@ -153,8 +153,8 @@ pub struct RecordOutcome {
 pub struct SessionWrite {
     /// The sender.
     pub number: PhoneNumber,
-    /// Keep (restart its clock), replace or end. A replacement is known to fit.
-    pub change: SessionChange,
+    /// Keep (restart its clock), replace or end; a replacement is checked JSON.
+    pub save: SessionSave,
     /// The topic's `session_ttl_s`.
     pub ttl_s: u64,
 }

@@ -23,10 +23,7 @@ pub struct StatusError {
 
 /// Reads every topic's status and formats it as a table.
 pub fn status(settings: &Settings) -> Result<String, StatusError> {
-    let target = RedisTarget::for_tools(&settings.profile);
-    let url = target
-        .as_ref()
-        .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
+    let (target, url) = RedisTarget::for_tools_named(&settings.profile);
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let topics: Vec<String> = settings.topics.keys().cloned().collect();
     let redis_error = |source| StatusError { url, source };

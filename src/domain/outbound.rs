@@ -1,7 +1,7 @@
 //! A text pyrowire sends first (not a reply): what the outbound API, `pyrowire send` and the
 //! library queue, checked here once for all three, and the statuses it moves through.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::ids::PhoneNumber;
 use super::reply::Reply;
@@ -189,8 +189,7 @@ pub fn parse_time(text: &str, now: u64) -> Result<u64, String> {
 }
 
 /// Where an outbound text stands, as the outbound API reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboundStatus {
     /// Waiting for its `send_at`.
     Scheduled,
@@ -228,9 +227,28 @@ impl OutboundStatus {
         }
     }
 
+    /// Every status.
+    pub const ALL: [OutboundStatus; 9] = [
+        OutboundStatus::Scheduled,
+        OutboundStatus::Queued,
+        OutboundStatus::Sent,
+        OutboundStatus::Delivered,
+        OutboundStatus::Undelivered,
+        OutboundStatus::Failed,
+        OutboundStatus::OptedOut,
+        OutboundStatus::DeadLettered,
+        OutboundStatus::Cancelled,
+    ];
+
     /// The status named `name`, if any.
     pub fn parse(name: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+}
+
+impl Serialize for OutboundStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -44,7 +44,7 @@ impl Session {
 
     /// The session as JSON text.
     pub fn to_json(&self) -> String {
-        Value::Object(self.0.clone()).to_string()
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
     }
 
     /// Whether it holds nothing.
@@ -84,6 +84,11 @@ impl Session {
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0
     }
+
+    /// The session as a JSON value.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
 }
 
 /// What a job does to its sender's session when it completes.
@@ -99,6 +104,16 @@ pub enum SessionChange {
 }
 
 impl SessionChange {
+    /// Checks the change and answers what to save, a replacement already as JSON; refuses one
+    /// over [`MAX_SESSION_BYTES`].
+    pub fn into_save(self) -> Result<SessionSave, String> {
+        Ok(match (self.checked_json()?, self) {
+            (Some(json), _) => SessionSave::Replace(json),
+            (None, Self::End) => SessionSave::End,
+            (None, _) => SessionSave::Keep,
+        })
+    }
+
     /// Refuses a replacement over [`MAX_SESSION_BYTES`]; answers the JSON to save otherwise.
     pub fn checked_json(&self) -> Result<Option<String>, String> {
         let Self::Replace(session) = self else {
@@ -113,6 +128,17 @@ impl SessionChange {
         }
         Ok(Some(json))
     }
+}
+
+/// A checked change, as the completion saves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionSave {
+    /// Restart the clock of an existing session.
+    Keep,
+    /// Save this JSON (at most [`MAX_SESSION_BYTES`]).
+    Replace(String),
+    /// Delete the session.
+    End,
 }
 
 #[cfg(test)]

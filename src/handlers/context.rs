@@ -50,11 +50,20 @@ pub struct HandlerContext {
     session: Rc<RefCell<SessionState>>,
 }
 
-/// The session as the handler sees it now, and what it did to it.
+/// The session as the handler sees it now, and whether it changed or ended it.
 #[derive(Debug, Default)]
 struct SessionState {
     current: Session,
-    change: SessionChange,
+    changed: bool,
+    ended: bool,
+}
+
+impl SessionState {
+    /// Marks `current` as the session to save.
+    fn changed(&mut self) {
+        self.changed = true;
+        self.ended = false;
+    }
 }
 
 impl From<SessionError> for HandlerError {
@@ -89,7 +98,7 @@ impl HandlerContext {
     pub fn with_session(self, session: Session) -> Self {
         *self.session.borrow_mut() = SessionState {
             current: session,
-            change: SessionChange::Keep,
+            ..SessionState::default()
         };
         self
     }
@@ -109,7 +118,7 @@ impl HandlerContext {
     pub fn set<T: Serialize>(&self, key: &str, value: T) -> Result<(), HandlerError> {
         let mut state = self.session.borrow_mut();
         state.current.set(key, value)?;
-        state.change = SessionChange::Replace(state.current.clone());
+        state.changed();
         Ok(())
     }
 
@@ -117,14 +126,14 @@ impl HandlerContext {
     pub fn remove(&self, key: &str) {
         let mut state = self.session.borrow_mut();
         state.current.remove(key);
-        state.change = SessionChange::Replace(state.current.clone());
+        state.changed();
     }
 
     /// Replaces the whole session (saved when the job completes).
     pub fn replace_session(&self, session: Session) {
         let mut state = self.session.borrow_mut();
-        state.current = session.clone();
-        state.change = SessionChange::Replace(session);
+        state.current = session;
+        state.changed();
     }
 
     /// Ends the conversation: the session is deleted when the job completes, and the sender's
@@ -132,12 +141,19 @@ impl HandlerContext {
     pub fn end_session(&self) {
         let mut state = self.session.borrow_mut();
         state.current = Session::new();
-        state.change = SessionChange::End;
+        state.ended = true;
     }
 
     /// What this run did to the session: kept, replaced or ended.
     pub fn session_change(&self) -> SessionChange {
-        self.session.borrow().change.clone()
+        let state = self.session.borrow();
+        if state.ended {
+            SessionChange::End
+        } else if state.changed {
+            SessionChange::Replace(state.current.clone())
+        } else {
+            SessionChange::Keep
+        }
     }
 
     /// A context whose extra sends go through `send`.

@@ -95,7 +95,7 @@ impl Webhook {
             serde_json::to_value(message).map_err(|e| HandlerError::new(e.to_string()))?;
         let properties = serde_json::to_value(&*context.properties).unwrap_or_default();
         payload["properties"] = properties;
-        payload["session"] = serde_json::Value::Object(context.session().as_map().clone());
+        payload["session"] = context.session().into_value();
         let mut request = CLIENT
             .with(|client| client.post(&self.url))
             .timeout(self.timeout);

@@ -19,7 +19,7 @@ pub const MAX_BATCH_TEXTS: usize = 1000;
 static ENQUEUE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(ENQUEUE_LUA));
 /// See `enqueue_outbound.lua`.
-pub(crate) const ENQUEUE_LUA: &str = include_str!("enqueue_outbound.lua");
+const ENQUEUE_LUA: &str = include_str!("enqueue_outbound.lua");
 
 /// The limits a batch is queued under (from the profile).
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +30,17 @@ pub struct OutboxLimits {
     pub max_queue_depth: u64,
     /// How long a text's status is kept after its time (seconds).
     pub record_ttl_s: u64,
+}
+
+impl OutboxLimits {
+    /// The profile's limits.
+    pub fn of(profile: &crate::settings::Profile) -> Self {
+        OutboxLimits {
+            dedup_ttl_s: profile.dedup_ttl_s,
+            max_queue_depth: profile.max_queue_depth,
+            record_ttl_s: profile.record_ttl_s,
+        }
+    }
 }
 
 /// What happened to one text of a batch.
@@ -76,14 +87,14 @@ impl From<ReplicationError> for OutboxError {
 }
 
 /// A new text id: `OB` and 32 hex digits.
-pub fn new_id() -> MessageSid {
+fn new_id() -> MessageSid {
     let id = format!("{OUTBOUND_ID_PREFIX}{:032x}", rand::random::<u128>());
     MessageSid::parse("id", &id).expect("a generated id is well formed")
 }
 
 /// An idempotency key as its Redis key stores it: its SHA-256, hex (so a stranger's key of any
 /// form makes a short, plain Redis key).
-pub fn idempotency_digest(key: &str) -> String {
+fn idempotency_digest(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
 }
 
@@ -92,7 +103,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The keys and arguments of `enqueue_outbound.lua` for `texts` of `topic`.
-pub(crate) fn enqueue_call(
+fn enqueue_call(
     keys: &Keys,
     topic: &str,
     texts: &[NewText],
@@ -145,7 +156,7 @@ pub(crate) fn enqueue_call(
 
 /// Reads the script's answer (`[id, status, ...]`); a `duplicate` is left for the caller to
 /// look up.
-pub(crate) fn read_answer(
+fn read_answer(
     texts: &[NewText],
     answer: Vec<String>,
 ) -> Result<Vec<(String, String, String)>, OutboxError> {
@@ -160,7 +171,7 @@ pub(crate) fn read_answer(
 }
 
 /// Whether a Redis error is the script's refusal of a batch for a full queue.
-pub(crate) fn is_full(error: &redis::RedisError) -> bool {
+fn is_full(error: &redis::RedisError) -> bool {
     error.code() == Some("QUEUEFULL")
 }
 
@@ -195,19 +206,33 @@ pub async fn queue(
     texts: &[NewText],
     limits: OutboxLimits,
 ) -> Result<Vec<Accepted>, OutboxError> {
-    let mut accepted = Vec::with_capacity(texts.len());
-    for (id, to, status) in enqueue(conn, keys, topic, texts, limits).await? {
-        let status = match OutboundStatus::parse(&status) {
-            Some(status) => status,
-            // A repeated idempotency key: the first text's status now.
-            None => match lookup(conn, keys, topic, &id).await? {
-                Some(view) => view.status,
-                None => OutboundStatus::Queued,
-            },
-        };
-        accepted.push(Accepted { id, to, status });
-    }
-    Ok(accepted)
+    let answered = enqueue(conn, keys, topic, texts, limits).await?;
+    // A repeated idempotency key answers the first text's status now; those lookups go out
+    // together on the multiplexed connection, not one round trip after another.
+    let statuses = answered.iter().map(|(id, _, status)| {
+        let mut conn = conn.clone();
+        async move {
+            match OutboundStatus::parse(status) {
+                Some(status) => Ok(status),
+                None => Ok(lookup(&mut conn, keys, topic, id)
+                    .await?
+                    .map_or(OutboundStatus::Queued, |view| view.status)),
+            }
+        }
+    });
+    let statuses: Vec<redis::RedisResult<OutboundStatus>> =
+        futures_util::future::join_all(statuses).await;
+    answered
+        .into_iter()
+        .zip(statuses)
+        .map(|((id, to, _), status)| {
+            Ok(Accepted {
+                id,
+                to,
+                status: status?,
+            })
+        })
+        .collect()
 }
 
 /// A handle Rust programs use to queue texts through a running pyrowire: the same Redis, the
@@ -235,11 +260,7 @@ impl Outbox {
         Ok(Outbox {
             conn,
             keys: Keys::new(settings.profile.redis_prefix.clone()),
-            limits: OutboxLimits {
-                dedup_ttl_s: settings.profile.dedup_ttl_s,
-                max_queue_depth: settings.profile.max_queue_depth,
-                record_ttl_s: settings.profile.record_ttl_s,
-            },
+            limits: OutboxLimits::of(&settings.profile),
             topics: settings.topics.keys().cloned().collect(),
         })
     }

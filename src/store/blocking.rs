@@ -19,10 +19,7 @@ pub enum BlockingConn {
 pub fn connect_for_tools(
     profile: &crate::settings::Profile,
 ) -> (RedisResult<BlockingConn>, String) {
-    let target = RedisTarget::for_tools(profile);
-    let url = target
-        .as_ref()
-        .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
+    let (target, url) = RedisTarget::for_tools_named(profile);
     (target.and_then(|target| connect_blocking(&target)), url)
 }
 

@@ -115,6 +115,15 @@ impl RedisTarget {
         })
     }
 
+    /// [`RedisTarget::for_tools`], with how the tool's errors name it (password removed).
+    pub fn for_tools_named(profile: &Profile) -> (RedisResult<Self>, String) {
+        let target = Self::for_tools(profile);
+        let url = target
+            .as_ref()
+            .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
+        (target, url)
+    }
+
     /// Which form this is.
     pub fn form(&self) -> Form {
         match self.nodes {

@@ -9,19 +9,19 @@ use redis::AsyncCommands;
 use super::{RecordError, Recorder};
 use crate::actors::messages::{LoadSession, SessionWrite};
 use crate::domain::clock::now_ms;
-use crate::domain::{Session, SessionChange};
+use crate::domain::{Session, SessionSave};
 use crate::store::keys::Keys;
 
 /// See `save_session.lua`.
-pub(crate) const SAVE_SESSION: &str = include_str!("save_session.lua");
+const SAVE_SESSION: &str = include_str!("save_session.lua");
 
 /// Adds the script that applies `write` to a transaction.
 pub(super) fn save(pipe: &mut redis::Pipeline, keys: &Keys, topic: &str, write: &SessionWrite) {
     let number = write.number.as_str();
-    let (mode, json) = match &write.change {
-        SessionChange::Keep => ("keep", String::new()),
-        SessionChange::Replace(session) => ("replace", session.to_json()),
-        SessionChange::End => ("end", String::new()),
+    let (mode, json) = match &write.save {
+        SessionSave::Keep => ("keep", ""),
+        SessionSave::Replace(json) => ("replace", json.as_str()),
+        SessionSave::End => ("end", ""),
     };
     pipe.cmd("EVAL")
         .arg(SAVE_SESSION)

@@ -14,7 +14,7 @@ use futures_util::FutureExt;
 use super::deps::WorkerDeps;
 use crate::actors::messages::{LoadSession, SendSms};
 use crate::domain::record::SentSms;
-use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind, Session, SessionChange};
+use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind, Session, SessionSave};
 use crate::handlers::{HandlerContext, SendFn};
 use crate::outbound::send_once::SendError;
 use crate::twilio::client::{OutboundSms, TwilioError};
@@ -54,9 +54,9 @@ pub(super) struct Handled {
     pub(super) reply: Reply,
     pub(super) sent: Vec<SentSms>,
     pub(super) handled_at: u64,
-    /// What the handler did to the sender's session, to save with the completion (`None` for
-    /// an outbound text, which leaves the session alone).
-    pub(super) session: Option<SessionChange>,
+    /// What the handler did to the sender's session, to save with the completion (`None` when
+    /// there is nothing to write: an outbound text, or no session kept as none).
+    pub(super) session: Option<SessionSave>,
 }
 
 /// One try: session, accept text (if any), handler, reply. Sends already made are not made
@@ -75,6 +75,7 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Fai
         });
     }
     let session = load_session(deps, message).await?;
+    let had_session = !session.is_empty();
     let mut sent = Vec::new();
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
         sent.push(send(deps, SendKind::Accept, message, &Reply::text(text)).await?);
@@ -96,14 +97,13 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Fai
         Err(_) => return Err(Failure::handler("handler panicked".into(), true)),
     };
     let handled_at = now_ms();
-    let session = context.session_change();
-    if let Err(reason) = session.checked_json() {
+    let session = context.session_change().into_save().map_err(|reason| {
         // Before the reply goes out: the sender hears nothing of a step that was not saved.
-        return Err(Failure {
+        Failure {
             permanent: true,
             ..Failure::handler(reason, false)
-        });
-    }
+        }
+    })?;
     if !reply.is_empty() {
         for (kind, part) in reply_parts(&reply) {
             sent.push(send(deps, kind, message, &part).await?);
@@ -113,7 +113,8 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Fai
         reply,
         sent,
         handled_at,
-        session: Some(session),
+        // A sender without a session whose handler kept it so: nothing to write.
+        session: (had_session || session != SessionSave::Keep).then_some(session),
     })
 }
 

@@ -126,9 +126,9 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
                 };
                 count_completed(&deps, &handled.sent, &timings);
                 count_outbound(&deps, &run.job, &handled.sent);
-                let session = handled.session.map(|change| SessionWrite {
+                let session = handled.session.map(|save| SessionWrite {
                     number: run.job.message.number.clone(),
-                    change,
+                    save,
                     ttl_s: deps.topic.settings.session_ttl_s,
                 });
                 let record = record(

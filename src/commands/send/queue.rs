@@ -103,10 +103,7 @@ pub(super) struct Queuer {
 impl Queuer {
     pub(super) async fn connect(settings: &Settings, topic: &str) -> Result<Queuer, SendError> {
         let profile = &settings.profile;
-        let target = RedisTarget::for_tools(profile);
-        let url = target
-            .as_ref()
-            .map_or_else(|_| "the profile's redis".into(), RedisTarget::describe);
+        let (target, url) = RedisTarget::for_tools_named(profile);
         let conn = match target {
             Ok(target) => connect(&target, COMMAND_TIMEOUT, RedisEvents::default()).await,
             Err(error) => Err(error),
@@ -118,11 +115,7 @@ impl Queuer {
         Ok(Queuer {
             conn,
             keys: Keys::new(profile.redis_prefix.clone()),
-            limits: OutboxLimits {
-                dedup_ttl_s: profile.dedup_ttl_s,
-                max_queue_depth: profile.max_queue_depth,
-                record_ttl_s: profile.record_ttl_s,
-            },
+            limits: OutboxLimits::of(profile),
             topic: topic.to_string(),
             url,
         })

@@ -46,11 +46,12 @@ pub fn parse(body: &[u8], now: u64) -> Result<Vec<NewText>, Refused> {
             message: message.into(),
         }])
     };
-    let Value::Object(object) = value else {
+    let Value::Object(mut object) = value else {
         return Err(body_error("must be a JSON object"));
     };
-    let items: Vec<Value> = match object.get("messages") {
-        Some(Value::Array(items)) if object.len() == 1 => items.clone(),
+    let alone = object.len() == 1;
+    let items: Vec<Value> = match object.remove("messages") {
+        Some(Value::Array(items)) if alone => items,
         Some(_) => {
             return Err(body_error(
                 "`messages` must be an array, and the only key beside it",

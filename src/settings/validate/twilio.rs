@@ -67,13 +67,7 @@ fn is_sid(sid: &str, prefix: &str) -> bool {
 }
 
 fn is_sender(number: &str) -> bool {
-    let e164 = |n: &str| {
-        n.strip_prefix('+').is_some_and(|digits| {
-            (2..=15).contains(&digits.len())
-                && digits.chars().all(|c| c.is_ascii_digit())
-                && !digits.starts_with('0')
-        })
-    };
+    let e164 = crate::domain::is_e164;
     let short_code = (3..=8).contains(&number.len()) && number.chars().all(|c| c.is_ascii_digit());
     let channel = number.split_once(':').is_some_and(|(channel, rest)| {
         channel.chars().all(|c| c.is_ascii_lowercase()) && e164(rest)
