@@ -291,6 +291,36 @@ mod tests {
     }
 
     #[test]
+    fn lengths_a_stranger_controls_are_bounded() {
+        let at_most = TextFields {
+            idempotency_key: Some("k".repeat(MAX_IDEMPOTENCY_KEY_BYTES)),
+            media_urls: vec![format!(
+                "https://x/{}",
+                "a".repeat(MAX_MEDIA_URL_BYTES - 10)
+            )],
+            ..fields("+15551234567", "hi")
+        };
+        assert!(at_most.check(NOW).is_ok());
+        let over = TextFields {
+            idempotency_key: Some("k".repeat(MAX_IDEMPOTENCY_KEY_BYTES + 1)),
+            media_urls: vec!["https://x/a".to_string(); MAX_OUTBOUND_MEDIA + 1],
+            ..fields("+15551234567", "hi")
+        };
+        let named: Vec<String> = over
+            .check(NOW)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(named, vec!["media_url", "idempotency_key"]);
+        let long_url = TextFields {
+            media_urls: vec![format!("https://x/{}", "a".repeat(MAX_MEDIA_URL_BYTES))],
+            ..fields("+15551234567", "hi")
+        };
+        assert_eq!(long_url.check(NOW).unwrap_err()[0].field, "media_url");
+    }
+
+    #[test]
     fn e164_and_times() {
         assert!(is_e164("+442071838750"));
         assert!(!is_e164("+0123"));
