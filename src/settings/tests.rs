@@ -46,6 +46,9 @@ fn the_shipped_placeholder_credentials_refuse_a_profile_that_checks_signatures()
     );
     let text = err.to_string();
     assert!(text.contains("is a placeholder"), "{text}");
+    let (token, sid) = (err.problems()[0].to_string(), err.problems()[1].to_string());
+    assert!(token.contains("$TWILIO_AUTH_TOKEN"), "{token}");
+    assert!(sid.contains("$TWILIO_ACCOUNT_SID"), "{sid}");
     assert!(
         !text.contains("`placeholder`"),
         "the value is not printed: {text}"
@@ -560,4 +563,28 @@ fn tls_and_replica_options_that_contradict_each_other_are_named() {
         err.problems()[0].to_string(),
         "`profiles.dev.redis_sentinel.nodes` must all be redis:// or all rediss:// URLs"
     );
+}
+
+#[test]
+fn the_shipped_sample_topic_takes_everyday_texts_in_english_and_spanish_with_emoji() {
+    let dev = load_str(ROOT, Path::new("settings.toml"), "dev", &env_with(&[])).unwrap();
+    let sample = &dev.topics["sample"];
+    let chain = crate::validators::ValidatorChain::build(
+        &sample.validators,
+        sample.max_message_length,
+        &crate::validators::ValidatorRegistry::default(),
+    )
+    .unwrap();
+    let verdict = |text: &str| chain.run(&crate::validators::test_support::message(text));
+
+    for text in [
+        "It’s fine",
+        "“Quoted” – ok…",
+        "¿Dónde está la estación?",
+        "Llego en 5 min 👍",
+        "Ça va? Oui, très bien 😀🇪🇸",
+    ] {
+        assert_eq!(verdict(text), crate::validators::Verdict::Accept, "{text}");
+    }
+    assert_ne!(verdict("bell\u{7}"), crate::validators::Verdict::Accept);
 }

@@ -1,6 +1,13 @@
 //! `parseable`: the message uses only characters a plain text app expects. By default the
 //! original framework's set; `charset = "gsm7"` for the GSM 03.38 alphabet; `charset = "unicode"`
 //! for anything printable.
+//!
+//! Phones put typographic punctuation in ordinary texts (iOS turns ' into ’ and -- into —
+//! unless the user turns Smart Punctuation off), so before the check each such character is
+//! folded to its ASCII form: "It’s fine" passes the ASCII set as "It's fine" would. The handler
+//! still receives the text as sent.
+
+use std::borrow::Cow;
 
 use super::validator::Validator;
 use crate::domain::InboundMessage;
@@ -50,13 +57,46 @@ impl Parseable {
     }
 }
 
+/// The ASCII form of typographic punctuation a phone inserts, when `c` is such a character.
+fn typographic(c: char) -> Option<&'static str> {
+    Some(match c {
+        // ’ ‘ ‛ ′ ‚
+        '\u{2019}' | '\u{2018}' | '\u{201B}' | '\u{2032}' => "'",
+        '\u{201A}' => ",",
+        // “ ” „ ‟ ″
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' => "\"",
+        // ‐ ‑ ‒ – — ―
+        '\u{2010}'..='\u{2015}' => "-",
+        '\u{2026}' => "...",
+        // No-break, figure, thin, hair, narrow no-break and other fixed-width spaces.
+        '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' => " ",
+        _ => return None,
+    })
+}
+
+/// `text` with typographic punctuation folded to ASCII (borrowed when there is none).
+pub(crate) fn fold_typographic(text: &str) -> Cow<'_, str> {
+    let Some(first) = text.find(|c| typographic(c).is_some()) else {
+        return Cow::Borrowed(text);
+    };
+    let mut folded = String::with_capacity(text.len());
+    folded.push_str(&text[..first]);
+    for c in text[first..].chars() {
+        match typographic(c) {
+            Some(ascii) => folded.push_str(ascii),
+            None => folded.push(c),
+        }
+    }
+    Cow::Owned(folded)
+}
+
 fn ascii_ok(c: char) -> bool {
     c.is_ascii_alphanumeric() || c.is_ascii_whitespace() || "!\"#$%&'()*,-./:?@^".contains(c)
 }
 
 impl Validator for Parseable {
     fn check(&self, message: &InboundMessage) -> bool {
-        let text = &message.message;
+        let text = fold_typographic(&message.message);
         match self.charset {
             Charset::Ascii => text.chars().all(ascii_ok),
             Charset::Gsm7 => text.chars().all(is_gsm7),
@@ -78,6 +118,25 @@ mod tests {
         assert!(!v.check(&message("hi 😀")));
         assert!(!v.check(&message("a|b")));
         assert!(!v.check(&message("back\\slash")));
+    }
+
+    #[test]
+    fn typographic_punctuation_passes_the_default_set_as_its_ascii_form() {
+        let v = Parseable::new(Charset::Ascii);
+        for text in [
+            "It’s fine",
+            "‘single’ and ‛odd’",
+            "“Quoted” „low“",
+            "Wait – what…",
+            "6′2″ tall",
+            "one—two ‒ three",
+            "no\u{a0}break and\u{202f}narrow",
+        ] {
+            assert!(v.check(&message(text)), "{text}");
+        }
+        assert!(!v.check(&message("bad ☃ snowman")));
+        assert_eq!(fold_typographic("It’s – fine…"), "It's - fine...");
+        assert!(matches!(fold_typographic("plain"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -81,6 +81,31 @@ async fn plain_names_are_accepted_queued_and_answered() {
 }
 
 #[actix_web::test]
+async fn typographic_punctuation_passes_the_ascii_set_and_reaches_the_handler_as_sent() {
+    let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
+    let refused = send(&app, Method::Post, &inbound(&new_sid(), "bad ☃ snowman")).await;
+    let mut sids = Vec::new();
+    for body in ["It’s fine", "“Quoted”", "Wait – what…"] {
+        let sid = new_sid();
+        let answer = send(&app, Method::Post, &inbound(&sid, body)).await;
+        assert_says(&answer, ACCEPT, body);
+        sids.push((sid, body));
+    }
+
+    assert_says(&refused, PARSEABLE, "a snowman");
+    for (sid, body) in sids {
+        let record = app
+            .wait_record("sample", &sid, Duration::from_secs(10))
+            .await;
+        assert_eq!(
+            record["message"]["message"], body,
+            "the handler saw it as sent"
+        );
+        assert_eq!(record["reply"]["text"], body);
+    }
+}
+
+#[actix_web::test]
 async fn location_fields_and_extras_are_kept() {
     let app = spawn_app(&default_topic("sample", r#""echo""#)).await;
     for method in [Method::Get, Method::Post] {
