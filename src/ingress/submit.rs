@@ -15,7 +15,7 @@ use crate::actors::messages::{Enqueue, Enqueued, SetOptOut, Validate};
 use crate::actors::queue::QueueError;
 use crate::domain::topic::Topic;
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
-use crate::twilio::keywords::{keyword, Keyword};
+use crate::twilio::keywords::{keyword, opt_out_type, Keyword};
 use crate::twilio::twiml;
 use crate::validators::Verdict;
 
@@ -73,7 +73,12 @@ async fn answer(
     if state.is_draining() {
         return Err(unavailable());
     }
-    if let Some(word) = keyword(&message.message) {
+    // Twilio's Advanced Opt-Out names the keyword it saw ("PARAR", "ARRÊT") in `OptOutType`.
+    let word = message
+        .extra
+        .get("OptOutType")
+        .and_then(|t| opt_out_type(t));
+    if let Some(word) = word.or_else(|| keyword(&message.message)) {
         return answer_keyword(word, topic, &message, state)
             .await
             .map_err(|_| unavailable());

@@ -1,6 +1,8 @@
 //! Twilio's opt-out, opt-in and help keywords. Only a message that is just the keyword counts
-//! (case-insensitive, surrounding whitespace ignored). Ingress answers them itself: the handler
-//! never runs for them.
+//! (case-insensitive, surrounding whitespace ignored). With Advanced Opt-Out (a Messaging
+//! Service's own or other-language keywords, such as "PARAR"), Twilio names what it took a
+//! message for in the webhook's `OptOutType` (`STOP`, `START`, `HELP`), which then counts whatever
+//! the body says. Ingress answers them itself: the handler never runs for them.
 
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,16 @@ pub fn keyword(body: &str) -> Option<Keyword> {
     }
 }
 
+/// The keyword a webhook's `OptOutType` names, if it names one.
+pub fn opt_out_type(value: &str) -> Option<Keyword> {
+    match value.trim() {
+        t if t.eq_ignore_ascii_case("STOP") => Some(Keyword::OptOut),
+        t if t.eq_ignore_ascii_case("START") => Some(Keyword::OptIn),
+        t if t.eq_ignore_ascii_case("HELP") => Some(Keyword::Help),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +66,13 @@ mod tests {
         assert_eq!(keyword("please stop"), None);
         assert_eq!(keyword("stopped"), None);
         assert_eq!(keyword(""), None);
+    }
+
+    #[test]
+    fn names_the_keyword_of_twilios_opt_out_type() {
+        assert_eq!(opt_out_type("STOP"), Some(Keyword::OptOut));
+        assert_eq!(opt_out_type("start"), Some(Keyword::OptIn));
+        assert_eq!(opt_out_type("HELP"), Some(Keyword::Help));
+        assert_eq!(opt_out_type("OTHER"), None);
     }
 }
