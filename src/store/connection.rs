@@ -74,8 +74,8 @@ pub enum ReplicationError {
         /// What `WAIT` answered.
         acked: u32,
     },
-    /// `WAIT` itself failed.
-    #[error("failed to wait for replicas")]
+    /// Redis refused or failed the script or the `WAIT`.
+    #[error("failed to run the script on redis")]
     Redis(#[from] RedisError),
 }
 

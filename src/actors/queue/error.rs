@@ -42,8 +42,13 @@ impl From<serde_json::Error> for QueueError {
 }
 
 impl From<ReplicationError> for QueueError {
+    /// A plain Redis failure stays one (with `min_replica_acks = 0` every failure is); only too
+    /// few replicas is "not replicated".
     fn from(error: ReplicationError) -> Self {
-        QueueError::NotReplicated(Arc::new(error))
+        match error {
+            ReplicationError::Redis(e) => QueueError::Redis(Arc::new(e)),
+            too_few => QueueError::NotReplicated(Arc::new(too_few)),
+        }
     }
 }
 
@@ -55,9 +60,6 @@ impl Outage for QueueError {
     fn is_outage(&self) -> bool {
         match self {
             QueueError::Redis(e) => is_outage(e),
-            QueueError::NotReplicated(e) => {
-                matches!(&**e, ReplicationError::Redis(e) if is_outage(e))
-            }
             _ => false,
         }
     }

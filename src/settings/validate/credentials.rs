@@ -47,10 +47,12 @@ pub(super) fn check_no_placeholders(
     problems: &mut Vec<Problem>,
 ) {
     let twilio = &topic.twilio;
-    let why = format!(
-        "profile `{profile_name}` checks signatures or sends for real (dry_run = false), so it \
-         needs the real value (set it through the environment, e.g. $TWILIO_AUTH_TOKEN)"
-    );
+    let why = |variable: &str| {
+        format!(
+            "profile `{profile_name}` checks signatures or sends for real (dry_run = false), so \
+             it needs the real value (set it through the environment, e.g. ${variable})"
+        )
+    };
     let tokens = [("auth_token", Some(&twilio.auth_token))]
         .into_iter()
         .chain([("secondary_auth_token", twilio.secondary_auth_token.as_ref())]);
@@ -59,7 +61,10 @@ pub(super) fn check_no_placeholders(
             push(
                 problems,
                 format!("topics.{name}.twilio.{key}"),
-                format!("is a placeholder, not a Twilio auth token: {why}"),
+                format!(
+                    "is a placeholder, not a Twilio auth token: {}",
+                    why("TWILIO_AUTH_TOKEN")
+                ),
             );
         }
     }
@@ -67,7 +72,11 @@ pub(super) fn check_no_placeholders(
         push(
             problems,
             format!("topics.{name}.twilio.account_sid"),
-            format!("is the placeholder `{}`: {why}", twilio.account_sid),
+            format!(
+                "is the placeholder `{}`: {}",
+                twilio.account_sid,
+                why("TWILIO_ACCOUNT_SID")
+            ),
         );
     }
 }
