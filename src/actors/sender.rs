@@ -18,7 +18,6 @@ use crate::domain::topic::Topics;
 use crate::outbound::send_once::{send_once, SendContext, SendError};
 use crate::store::keys::Keys;
 use crate::twilio::client::{TwilioClient, TwilioError};
-use crate::twilio::segments::analyze;
 
 /// Sends SMS/MMS for every topic.
 pub struct TwilioSender {
@@ -77,7 +76,7 @@ impl Handler<SendSms> for TwilioSender {
                 msg.sms.body.as_deref().map_or(0, |b| b.chars().count()),
                 msg.sms.media_urls.len()
             );
-            let info = analyze(msg.sms.body.as_deref().unwrap_or_default());
+            let info = msg.sms.segments();
             let sent = SentSms::new(
                 msg.kind,
                 format!("SMdryrun{:026x}", rand::random::<u128>() >> 24),

@@ -1,10 +1,9 @@
 //! At most one reply per inbound message, even across crashes: the send is marked in Redis
 //! before the POST to Twilio and its Twilio SID recorded after. A redelivered job whose send has
 //! a SID is not sent again; one whose send was marked without a SID (the crash or an uncertain
-//! failure fell between the two) is looked up in Twilio's Messages list first, and sent only when
-//! Twilio has no message with the same To, From and body created after the mark. Through a
-//! messaging service Twilio picks the From, so the list is asked by To alone and a message
-//! matches by its `messaging_service_sid` and body.
+//! failure fell between the two) is looked up in Twilio's Messages list first (see
+//! [`crate::outbound::interrupted`]), and sent only when Twilio has no message with the same To,
+//! sender and body created after the mark, in any status.
 //!
 //! It is also where the sender's other rules apply: nothing goes to a number that opted out
 //! (Twilio's error 21610 records such an opt-out), and sends are paced to the topic's
@@ -16,20 +15,17 @@ use crate::store::breaker::is_outage;
 use crate::store::connection::{RedisConn, ReplicationError};
 use redis::{AsyncCommands, Script};
 
-use crate::domain::clock::{now_ms, parse_twilio_date, utc_day};
+use crate::domain::clock::now_ms;
 use crate::domain::record::SentSms;
 use crate::domain::{MessageSid, SendKind};
 use crate::outbound::delivery::{rank, STORE_SENT};
+use crate::outbound::interrupted::{look_up, Interrupted, Lookup};
 use crate::outbound::pacing;
 use crate::store::keys::Keys;
 use crate::twilio::client::{
-    MessageResource, OutboundSms, Sender, TwilioClient, TwilioError, UNSUBSCRIBED,
+    MessageResource, OutboundSms, TwilioClient, TwilioError, UNSUBSCRIBED,
 };
-use crate::twilio::segments::{analyze, SegmentInfo};
-
-/// Twilio's clock and ours may differ a little; a listed message created this long before the
-/// mark still counts as ours.
-const CLOCK_SKEW_MS: u64 = 5_000;
+use crate::twilio::segments::SegmentInfo;
 
 /// Which outbound message this is and the rules it is sent under.
 pub struct SendContext {
@@ -62,6 +58,16 @@ pub enum SendError {
     /// count against the job.
     #[error("redis unavailable for the send marker: {0}")]
     Store(String),
+    /// The send was interrupted before, and Twilio's list could not be read back to its mark
+    /// within the bound: nothing was sent, rather than risk a second copy.
+    #[error(
+        "could not tell whether an interrupted send reached twilio: its message list was read \
+         for {pages} pages without reaching the send's mark"
+    )]
+    Unconfirmed {
+        /// Pages of Twilio's list read.
+        pages: usize,
+    },
 }
 
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
@@ -76,7 +82,7 @@ pub async fn send_once(
         .keys
         .send_mark(&cx.topic, &cx.inbound_sid, &cx.kind.to_string());
     let (opted_out, fields) = claim(conn, cx, &mark, &sms.to).await?;
-    let info = analyze(sms.body.as_deref().unwrap_or_default());
+    let info = sms.segments();
     let sent =
         |sid, status, num_segments| SentSms::new(cx.kind, sid, status, num_segments, false, info);
     let field = |name: &str| {
@@ -93,18 +99,24 @@ pub async fn send_once(
     }
     if let Some(marked_at) = field("marked_at").and_then(|m| m.parse::<u64>().ok()) {
         // Marked before, without a SID: ask Twilio whether it went out, then mark anew.
-        let since = utc_day(marked_at.saturating_sub(CLOCK_SKEW_MS));
-        let from = match &sms.sender {
-            Sender::Number(number) => Some(number.as_str()),
-            Sender::MessagingService(_) => None,
+        let interrupted = Interrupted {
+            sms,
+            marked_at,
+            keys: &cx.keys,
+            topic: &cx.topic,
         };
-        let listed = client.list_messages(&sms.to, from, &since).await?;
-        if let Some(found) = find_sent(&listed, sms, marked_at) {
-            log::info!(
-                "Reply found at Twilio after an interrupted send; not sending again. sid={}",
-                found.sid
-            );
-            return Ok(store_sent(conn, cx, &mark, found, info).await);
+        match look_up(conn, client, &interrupted).await? {
+            Lookup::Found(found) => {
+                log::info!(
+                    "Reply found at Twilio after an interrupted send; not sending again. topic={} sid={} status={}",
+                    cx.topic,
+                    found.sid,
+                    found.status.as_deref().unwrap_or_default()
+                );
+                return Ok(store_sent(conn, cx, &mark, &found, info).await);
+            }
+            Lookup::Unsure { pages } => return Err(SendError::Unconfirmed { pages }),
+            Lookup::NotSent => {}
         }
         let _: () = redis::pipe()
             .hset(&mark, "marked_at", now_ms())
@@ -185,27 +197,6 @@ async fn pace(conn: &mut RedisConn, cx: &SendContext, segments: u32) {
     }
 }
 
-fn find_sent<'a>(
-    listed: &'a [MessageResource],
-    sms: &OutboundSms,
-    marked_at: u64,
-) -> Option<&'a MessageResource> {
-    let body = sms.body.as_deref().unwrap_or_default();
-    // Listed by From, every message is from the number; listed by To alone, only the service's.
-    let same_sender = |m: &MessageResource| match &sms.sender {
-        Sender::Number(_) => true,
-        Sender::MessagingService(sid) => m.messaging_service_sid.as_deref() == Some(sid.as_str()),
-    };
-    listed.iter().find(|m| {
-        same_sender(m)
-            && m.body.as_deref().unwrap_or_default() == body
-            && m.date_created
-                .as_deref()
-                .and_then(parse_twilio_date)
-                .is_some_and(|created| created + CLOCK_SKEW_MS >= marked_at)
-    })
-}
-
 /// Stores the SID (and status, segments) of a message Twilio has on the marker, and answers it as
 /// sent.
 async fn store_sent(
@@ -255,55 +246,5 @@ fn redis_error(error: redis::RedisError) -> SendError {
         SendError::Store(error.to_string())
     } else {
         TwilioError::not_sent(format!("redis refused the send marker: {error}")).into()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SERVICE: &str = "MG0123456789abcdef0123456789abcdef";
-
-    fn listed(sid: &str, service: Option<&str>, body: &str) -> MessageResource {
-        MessageResource {
-            sid: sid.into(),
-            status: Some("accepted".into()),
-            num_segments: Some("1".into()),
-            body: Some(body.into()),
-            date_created: Some("Mon, 01 Jan 2024 00:00:10 +0000".into()),
-            messaging_service_sid: service.map(str::to_string),
-        }
-    }
-
-    fn sms(sender: Sender) -> OutboundSms {
-        OutboundSms {
-            to: "+15551234567".into(),
-            sender,
-            body: Some("hello".into()),
-            media_urls: Vec::new(),
-            status_callback: None,
-        }
-    }
-
-    #[test]
-    fn through_a_messaging_service_only_that_services_message_matches() {
-        let marked_at = parse_twilio_date("Mon, 01 Jan 2024 00:00:00 +0000").unwrap();
-        let messages = [
-            listed("SM1", None, "hello"),
-            listed("SM2", Some("MGffffffffffffffffffffffffffffffff"), "hello"),
-            listed("SM3", Some(SERVICE), "other"),
-            listed("SM4", Some(SERVICE), "hello"),
-        ];
-
-        let found = find_sent(
-            &messages,
-            &sms(Sender::MessagingService(SERVICE.into())),
-            marked_at,
-        );
-        let from_number = find_sent(&messages, &sms(Sender::Number("+1".into())), marked_at);
-
-        assert_eq!(found.map(|m| m.sid.as_str()), Some("SM4"));
-        // Listed by From, Twilio already kept only the number's messages.
-        assert_eq!(from_number.map(|m| m.sid.as_str()), Some("SM1"));
     }
 }

@@ -333,6 +333,10 @@ pub struct TwilioSettings {
     /// Base URL of the REST API; tests point it at a local stand-in.
     #[serde(default = "defaults::api_base")]
     pub api_base: String,
+    /// Send `SmartEncoded=true`, so Twilio replaces look-alike Unicode (’ “ –) with GSM-7 and a
+    /// reply stays at 160/153 characters a segment (default true).
+    #[serde(default = "defaults::yes", deserialize_with = "flex::bool")]
+    pub smart_encoded: bool,
 }
 
 mod defaults {
@@ -401,6 +405,9 @@ mod defaults {
     }
     pub fn backoff_max_ms() -> u64 {
         60_000
+    }
+    pub fn yes() -> bool {
+        true
     }
     pub fn api_base() -> String {
         "https://api.twilio.com".into()

@@ -7,6 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::settings::{Secret, TwilioSettings};
+use crate::twilio::segments::{analyze, SegmentInfo};
+use crate::twilio::smart::smart_encode;
 
 /// Twilio's error code for a recipient who unsubscribed (replied STOP): sending fails, and the
 /// number counts as opted out.
@@ -14,6 +16,9 @@ pub const UNSUBSCRIBED: i64 = 21610;
 
 /// Largest Twilio response body read.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// What every request to Twilio names itself as (Twilio support asks for it).
+pub const USER_AGENT: &str = concat!("pyrowire/", env!("CARGO_PKG_VERSION"));
 
 /// Who sends a message: exactly one of the create form's `From` and `MessagingServiceSid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +64,9 @@ pub struct OutboundSms {
     pub media_urls: Vec<String>,
     /// Where Twilio posts delivery status, if anywhere.
     pub status_callback: Option<String>,
+    /// Send `SmartEncoded=true`: Twilio replaces Unicode characters that have a GSM-7
+    /// look-alike (’ “ – …), so the text stays GSM-7.
+    pub smart_encoded: bool,
 }
 
 impl OutboundSms {
@@ -78,7 +86,20 @@ impl OutboundSms {
         if let Some(callback) = &self.status_callback {
             form.push(("StatusCallback", callback.as_str()));
         }
+        if self.smart_encoded {
+            form.push(("SmartEncoded", "true"));
+        }
         form
+    }
+
+    /// The segments Twilio will send the body as, after its smart encoding when it is on.
+    pub fn segments(&self) -> SegmentInfo {
+        let body = self.body.as_deref().unwrap_or_default();
+        if self.smart_encoded {
+            analyze(&smart_encode(body))
+        } else {
+            analyze(body)
+        }
     }
 }
 
@@ -100,9 +121,14 @@ pub struct MessageResource {
     pub messaging_service_sid: Option<String>,
 }
 
+/// One page of ListMessage, newest first.
 #[derive(Debug, Deserialize)]
-struct MessagePage {
-    messages: Vec<MessageResource>,
+pub struct MessagePage {
+    /// The page's messages.
+    pub messages: Vec<MessageResource>,
+    /// The next (older) page's path, `None` on the last page.
+    #[serde(default)]
+    pub next_page_uri: Option<String>,
 }
 
 /// Twilio's error body: `{"code", "message", "more_info", "status"}`.
@@ -194,6 +220,7 @@ impl TwilioClient {
         let http = awc::Client::builder()
             .timeout(timeout)
             .disable_redirects()
+            .add_default_header(("User-Agent", USER_AGENT))
             .finish();
         TwilioClient {
             http,
@@ -217,26 +244,38 @@ impl TwilioClient {
         read(request.send_form(&sms.form()).await).await
     }
 
-    /// Lists the messages to `to` (and from `from`, when given) sent on or after the UTC day
-    /// `since_day` (`YYYY-MM-DD`), newest first, one page of up to 50 (ListMessage). ListMessage
-    /// has no messaging service filter: a caller looking for a service's message lists without
-    /// `from` and matches `messaging_service_sid` itself.
+    /// The first page (of up to `page_size`) of the messages to `to`, and from `from` when
+    /// given, newest first (ListMessage). No `DateSent` filter: a message Twilio still holds
+    /// (`queued`, `accepted`, `scheduled`) has no `date_sent` and such a filter would miss it.
+    /// ListMessage has no messaging service filter: a caller looking for a service's message
+    /// lists without `from` and matches `messaging_service_sid` itself.
     pub async fn list_messages(
         &self,
         to: &str,
         from: Option<&str>,
-        since_day: &str,
-    ) -> Result<Vec<MessageResource>, TwilioError> {
+        page_size: u32,
+    ) -> Result<MessagePage, TwilioError> {
+        let page_size = page_size.to_string();
         let mut query = vec![("To", to)];
         query.extend(from.map(|from| ("From", from)));
-        query.extend([("DateSent>", since_day), ("PageSize", "50")]);
-        // `DateSent>=DAY` is the parameter `DateSent>` with the value DAY, sent encoded as
-        // `DateSent%3E=DAY` the way Twilio's helper libraries send it.
-        let query =
-            serde_urlencoded::to_string(query).map_err(|e| TwilioError::not_sent(e.to_string()))?;
-        let request = self.authorized(self.http.get(format!("{}?{query}", self.messages_url())));
-        let page: MessagePage = read(request.send().await).await?;
-        Ok(page.messages)
+        query.push(("PageSize", &page_size));
+        let query = serde_urlencoded::to_string(query)
+            .map_err(|e| TwilioError::not_sent(format!("failed to encode the list query: {e}")))?;
+        let url = format!("{}?{query}", self.messages_url());
+        read(self.authorized(self.http.get(url)).send().await).await
+    }
+
+    /// The page a previous page's `next_page_uri` names. Only this account's Messages list is
+    /// followed: any other path is refused rather than requested with the account's credentials.
+    pub async fn next_page(&self, next_page_uri: &str) -> Result<MessagePage, TwilioError> {
+        let own = format!("/2010-04-01/Accounts/{}/Messages.json?", self.account_sid);
+        if !next_page_uri.starts_with(&own) {
+            return Err(TwilioError::Decode(
+                "next_page_uri is not this account's Messages list".into(),
+            ));
+        }
+        let url = format!("{}{next_page_uri}", self.api_base);
+        read(self.authorized(self.http.get(url)).send().await).await
     }
 
     /// `request` with this account's basic auth, asking for JSON.
@@ -247,7 +286,8 @@ impl TwilioClient {
     }
 }
 
-type Response = awc::ClientResponse<actix_web::dev::Decompress<actix_web::dev::Payload>>;
+/// A response as awc answers it (no content coding: `Accept-Encoding: identity`).
+type Response = awc::ClientResponse;
 
 /// The decoded body of a 2xx answer, or the Twilio error it describes.
 async fn read<T: DeserializeOwned>(
@@ -313,6 +353,7 @@ mod tests {
             body: Some(String::new()),
             media_urls: vec!["https://a".into(), "https://b".into()],
             status_callback: None,
+            smart_encoded: false,
         };
         let encoded = serde_urlencoded::to_string(sms.form()).unwrap();
         assert_eq!(
@@ -329,6 +370,7 @@ mod tests {
             body: Some("hi".into()),
             media_urls: Vec::new(),
             status_callback: Some("https://cb".into()),
+            smart_encoded: true,
         };
 
         let encoded = serde_urlencoded::to_string(sms.form()).unwrap();
@@ -336,7 +378,7 @@ mod tests {
         assert_eq!(
             encoded,
             "To=%2B1&MessagingServiceSid=MG0123456789abcdef0123456789abcdef&Body=hi\
-             &StatusCallback=https%3A%2F%2Fcb"
+             &StatusCallback=https%3A%2F%2Fcb&SmartEncoded=true"
         );
     }
 

@@ -5,6 +5,8 @@
 //! [`MAX_BODY_CHARS`]; records and metrics show the [`SegmentInfo`] from [`analyze`], because
 //! Twilio's per-sender throughput is counted in segments, not messages. Pure functions, no I/O.
 
+use unicode_segmentation::UnicodeSegmentation;
+
 use crate::twilio::gsm::{is_gsm7, is_gsm7_extension};
 
 /// How a text is encoded on the air.
@@ -31,53 +33,98 @@ pub struct SegmentInfo {
 /// Twilio's limit for one message body, in characters.
 pub const MAX_BODY_CHARS: usize = 1600;
 
-/// Analyzes `text`: GSM-7 when every char is in the GSM 03.38 alphabet (extension-table chars
-/// cost 2 septets), else UCS-2 (UTF-16 code units: an emoji outside the BMP costs 2). GSM-7
-/// fits 160 septets in one segment, 153 per segment when split; UCS-2 70 units, 67 when split.
+/// Bits one segment carries (140 octets).
+const SEGMENT_BITS: u32 = 1120;
+/// Bits the concatenation header takes from each segment of a split message (6 octets).
+const HEADER_BITS: u32 = 48;
+
+/// Analyzes `text` the way Twilio's segment calculator does: GSM-7 when every grapheme is one
+/// character of the GSM 03.38 alphabet (extension-table chars cost 2 septets), else UCS-2
+/// (UTF-16 code units: an emoji outside the BMP costs 2). One segment carries 1120 bits (160
+/// septets or 70 units); a split message gives 48 of each segment's bits to the concatenation
+/// header (153 septets or 67 units). A grapheme cluster (a ZWJ emoji, a skin tone, a flag, a
+/// base with its combining marks) is never cut across two segments, and CR LF counts as two.
 /// An empty text is 1 segment of GSM-7 with 0 units.
-///
-/// An escape pair or a surrogate pair is never cut across two segments, so a split body that
-/// has one straddling a boundary takes one segment more than `units / 153` (or `/ 67`) suggests.
 pub fn analyze(text: &str) -> SegmentInfo {
-    let (encoding, single, per_part) = if text.chars().all(is_gsm7) {
-        (Encoding::Gsm7, 160, 153)
+    let graphemes = graphemes(text);
+    let gsm = graphemes.iter().all(|g| {
+        let mut chars = g.chars();
+        matches!((chars.next(), chars.next()), (Some(c), None) if c.len_utf16() == 1 && is_gsm7(c))
+    });
+    let (encoding, unit_bits) = if gsm {
+        (Encoding::Gsm7, 7)
     } else {
-        (Encoding::Ucs2, 70, 67)
+        (Encoding::Ucs2, 16)
     };
-    let cost = |c: char| -> u32 {
+    let units_of = |g: &str| -> u32 {
         match encoding {
-            Encoding::Gsm7 if is_gsm7_extension(c) => 2,
+            Encoding::Gsm7 if g.chars().any(is_gsm7_extension) => 2,
             Encoding::Gsm7 => 1,
-            Encoding::Ucs2 => c.len_utf16() as u32,
+            Encoding::Ucs2 => g.chars().map(|c| c.len_utf16() as u32).sum(),
         }
     };
-    let units: u32 = text.chars().map(cost).sum();
-    let segments = if units <= single {
-        1
-    } else {
-        // Greedy packing, so a two-unit char starts a new segment rather than straddling one.
-        let (mut segments, mut used) = (1, 0);
-        for c in text.chars().map(cost) {
-            if used + c > per_part {
-                segments += 1;
-                used = 0;
-            }
-            used += c;
-        }
-        segments
-    };
+    let sizes: Vec<u32> = graphemes.iter().map(|g| units_of(g)).collect();
     SegmentInfo {
         encoding,
-        segments,
-        units,
+        segments: pack(sizes.iter().map(|units| units * unit_bits)),
+        units: sizes.iter().sum(),
     }
+}
+
+/// The extended grapheme clusters of `text`, with CR LF as two (as the calculator counts it).
+fn graphemes(text: &str) -> Vec<&str> {
+    text.graphemes(true)
+        .flat_map(|g| match g {
+            "\r\n" => [Some("\r"), Some("\n")],
+            g => [Some(g), None],
+        })
+        .flatten()
+        .collect()
+}
+
+/// How many segments graphemes of these sizes (bits) fill, in order: each goes whole into the
+/// current segment while it fits; when one does not, a new segment starts, and the first
+/// segment, which now needs the concatenation header too, hands the graphemes the header
+/// displaced on to the new one.
+fn pack(sizes: impl Iterator<Item = u32>) -> u32 {
+    // Each segment's graphemes' sizes and whether it carries the header.
+    let mut segments: Vec<(Vec<u32>, bool)> = vec![(Vec::new(), false)];
+    let used = |(sizes, header): &(Vec<u32>, bool)| {
+        sizes.iter().sum::<u32>() + if *header { HEADER_BITS } else { 0 }
+    };
+    for size in sizes {
+        let current = segments.last().expect("there is always a segment");
+        if SEGMENT_BITS.saturating_sub(used(current)) < size {
+            let mut next = (Vec::new(), true);
+            let previous = segments.last_mut().expect("there is always a segment");
+            if !previous.1 {
+                previous.1 = true;
+                let mut displaced = Vec::new();
+                while used(previous) > SEGMENT_BITS {
+                    match previous.0.pop() {
+                        Some(moved) => displaced.push(moved),
+                        None => break,
+                    }
+                }
+                next.0.extend(displaced.into_iter().rev());
+            }
+            segments.push(next);
+        }
+        segments
+            .last_mut()
+            .expect("there is always a segment")
+            .0
+            .push(size);
+    }
+    segments.len() as u32
 }
 
 /// Splits a reply longer than `max_chars` characters into parts of at most `max_chars`
 /// characters each, breaking at word boundaries (the last whitespace before the limit; the
 /// whitespace run at a break is dropped) and hard-breaking a word longer than the limit. A hard
-/// break backs off so a base keeps its combining marks (and a ZWJ its neighbours) when the part
-/// can still hold something; it never falls inside a `char`, so never inside a surrogate pair.
+/// break falls between grapheme clusters (a flag, a ZWJ emoji or a base with its combining marks
+/// stays whole) unless one cluster is longer than the limit; it never falls inside a `char`, so
+/// never inside a surrogate pair.
 ///
 /// A text within the limit comes back as one part, unchanged; an empty text gives no parts.
 /// In a longer text leading whitespace is dropped as at a break, so no part is empty or only
@@ -116,28 +163,16 @@ pub fn split(text: &str, max_chars: usize) -> Vec<String> {
     parts
 }
 
-/// The byte index at or before `limit` where `text` can be cut without separating a base from
-/// its combining marks; `limit` itself when no such place exists after the first char.
+/// The byte index at or before `limit` where `text` can be cut without cutting a grapheme
+/// cluster (a flag, a ZWJ emoji, a base with its combining marks); `limit` itself when the first
+/// cluster alone is longer than the part may be.
 fn hard_break(text: &str, limit: usize) -> usize {
-    let inner = text[..limit].char_indices().rev().map(|(at, _)| at);
-    std::iter::once(limit)
-        .chain(inner)
-        .take_while(|&at| at > 0)
-        .find(|&at| !joins(&text[..at], &text[at..]))
+    text.grapheme_indices(true)
+        .map(|(at, _)| at)
+        .take_while(|&at| at <= limit)
+        .filter(|&at| at > 0)
+        .last()
         .unwrap_or(limit)
-}
-
-/// Whether the char starting `after` is glued to the char ending `before`: a combining mark,
-/// variation selector, emoji skin-tone modifier, or either side of a zero-width joiner.
-fn joins(before: &str, after: &str) -> bool {
-    const ZWJ: char = '\u{200D}';
-    let Some(next) = after.chars().next() else {
-        return false;
-    };
-    before.ends_with(ZWJ)
-        || matches!(next, ZWJ | '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}'
-            | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FE20}'..='\u{FE2F}' | '\u{1F3FB}'..='\u{1F3FF}')
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use pyrowire::domain::{InboundMessage, Reply};
 use pyrowire::handlers::{Handler, HandlerContext, HandlerError, HandlerRegistry};
 use redis::AsyncCommands;
 
-use crate::common::{new_sid, Scripted, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
+use crate::common::{new_sid, Scripted};
 use crate::helpers::{inbound, inbound_from, spawn_app, spawn_app_with, twilio_table, SENDER};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -384,49 +384,6 @@ async fn concurrent_webhooks_batched_together_are_deduplicated_and_bounded_one_b
             );
         }
     }
-}
-
-#[actix_web::test]
-async fn a_send_marked_without_sid_asks_twilio_before_sending_again() {
-    let app = spawn_app(&retry_topic(r#""echo""#, 1, 5)).await;
-    let mut redis = app.redis.clone();
-    // The crash window: a reply went out, then the process died before storing its SID.
-    let (sent_sid, unsent_sid) = (new_sid(), new_sid());
-    for sid in [&sent_sid, &unsent_sid] {
-        let mark = app.key("sample", &format!("send:{sid}:reply"));
-        let _: () = redis
-            .hset(&mark, "marked_at", pyrowire::domain::clock::now_ms())
-            .await
-            .unwrap();
-    }
-    let form = [
-        ("To", SENDER),
-        ("From", FROM_NUMBER),
-        ("Body", "already out"),
-    ];
-    let created = awc::Client::default()
-        .post(format!(
-            "{}/2010-04-01/Accounts/{}/Messages.json",
-            app.twilio.base, ACCOUNT_SID
-        ))
-        .basic_auth(ACCOUNT_SID, AUTH_TOKEN)
-        .send_form(&form)
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
-    let twilio_sid = app.twilio.created()[0]["sid"].as_str().unwrap().to_string();
-
-    app.post("sample", &inbound(&sent_sid, "already out")).await;
-    app.post("sample", &inbound(&unsent_sid, "never went out"))
-        .await;
-    let found = app.wait_record("sample", &sent_sid, WAIT).await;
-    let sent = app.wait_record("sample", &unsent_sid, WAIT).await;
-
-    assert_eq!(found["sent"][0]["sid"], twilio_sid.as_str());
-    assert_eq!(sent["outcome"], "completed");
-    let bodies = app.twilio.created_bodies();
-    assert_eq!(bodies, vec!["already out", "never went out"]);
-    assert!(app.twilio.received().iter().any(|r| r.method == "GET"));
 }
 
 #[actix_web::test]

@@ -11,6 +11,7 @@ mod dashboard;
 mod dashboard_browser;
 mod guarantees;
 mod ingress_cases;
+mod interrupted;
 mod messaging_service;
 mod observability;
 mod outbound;

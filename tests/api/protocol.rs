@@ -6,7 +6,12 @@ use std::time::Duration;
 use redis::AsyncCommands;
 
 use crate::common::{new_sid, Scripted};
-use crate::helpers::{inbound, inbound_from, sent_kinds, spawn_app, twilio_table, SENDER};
+use pyrowire::app::RunOptions;
+use serde_json::json;
+
+use crate::helpers::{
+    api_profile, inbound, inbound_from, sent_kinds, spawn_app, spawn_app_with, twilio_table, SENDER,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -63,6 +68,45 @@ async fn stop_opts_out_without_running_the_handler_and_start_opts_back_in() {
     let creates = app.twilio.creates();
     assert_eq!(creates.len(), 1);
     assert_eq!(creates[0].field("Body"), Some("back again"));
+}
+
+#[actix_web::test]
+async fn twilios_opt_out_type_counts_as_the_keyword_whatever_the_body_says() {
+    let app = spawn_app_with(
+        &protocol_topic(r#""echo""#, ""),
+        &api_profile(),
+        RunOptions::default(),
+    )
+    .await;
+    let advanced = |body: &str, kind: &str| {
+        let mut form = inbound(&new_sid(), body);
+        form.push(("OptOutType".into(), kind.into()));
+        form
+    };
+    let outbound = json!({"to": SENDER, "body": "Your order shipped."});
+
+    let stop = app.post("sample", &advanced("PARAR", "STOP")).await;
+    let (_, while_out) = app.send_texts("sample", &outbound).await;
+    let help = app.post("sample", &advanced("AYUDA", "HELP")).await;
+    let start = app.post("sample", &advanced("EMPEZAR", "START")).await;
+    let (_, back_in) = app.send_texts("sample", &outbound).await;
+    app.twilio.wait_for_created(1, WAIT).await;
+
+    assert!(stop.body.ends_with("<Response/>"), "{}", stop.body);
+    assert_eq!(while_out["messages"][0]["status"], "opted_out");
+    assert!(
+        help.body.contains("Text anything; reply STOP to stop."),
+        "{}",
+        help.body
+    );
+    assert!(start.body.ends_with("<Response/>"), "{}", start.body);
+    assert_eq!(back_in["messages"][0]["status"], "queued");
+    let bodies = app.twilio.created_bodies();
+    assert_eq!(
+        bodies,
+        ["Your order shipped."],
+        "no handler ran for a keyword"
+    );
 }
 
 #[actix_web::test]
@@ -144,6 +188,47 @@ async fn records_show_each_replys_encoding_and_segments() {
     assert_eq!(plain["sent"][0]["segments"], 1);
     assert_eq!(emoji["sent"][0]["encoding"], "ucs2");
     assert_eq!(emoji["sent"][0]["segments"], 1);
+}
+
+#[actix_web::test]
+async fn a_reply_with_smart_quotes_goes_out_smart_encoded_and_stays_gsm7_unless_turned_off() {
+    // 80 characters with a curly apostrophe: UCS-2 as it is (two segments), GSM-7 once Twilio
+    // replaces the apostrophe (one).
+    let text = format!("It’s {}", "a".repeat(75));
+    let smart = spawn_app(&protocol_topic(r#""echo""#, "")).await;
+    let plain_topics = protocol_topic(r#""echo""#, "")
+        .replace("api_base = ", "smart_encoded = false\napi_base = ");
+    let plain = spawn_app(&plain_topics).await;
+    let (smart_sid, plain_sid) = (new_sid(), new_sid());
+
+    smart.post("sample", &inbound(&smart_sid, &text)).await;
+    plain.post("sample", &inbound(&plain_sid, &text)).await;
+    let smart_record = smart.wait_record("sample", &smart_sid, WAIT).await;
+    let plain_record = plain.wait_record("sample", &plain_sid, WAIT).await;
+
+    let smart_create = &smart.twilio.creates()[0];
+    let plain_create = &plain.twilio.creates()[0];
+    assert_eq!(smart_create.field("SmartEncoded"), Some("true"));
+    assert_eq!(
+        smart_create.field("Body"),
+        Some(text.as_str()),
+        "sent as written"
+    );
+    assert_eq!(plain_create.field("SmartEncoded"), None);
+    assert_eq!(
+        (
+            &smart_record["sent"][0]["encoding"],
+            &smart_record["sent"][0]["segments"]
+        ),
+        (&"gsm7".into(), &1.into())
+    );
+    assert_eq!(
+        (
+            &plain_record["sent"][0]["encoding"],
+            &plain_record["sent"][0]["segments"]
+        ),
+        (&"ucs2".into(), &2.into())
+    );
 }
 
 #[actix_web::test]

@@ -1,6 +1,7 @@
 //! Process-level fault tests of the real `pyrowire` executable: SIGKILL mid-stream, Redis stopped
 //! mid-stream, a Sentinel failover, a worker process lost, SIGTERM while jobs are in flight, a
-//! conversation's session across SIGKILL, outbound texts (a paced broadcast, scheduled texts)
+//! conversation's session across SIGKILL, SIGKILL between a send's mark and its SID while Twilio
+//! still holds earlier texts queued, outbound texts (a paced broadcast, scheduled texts)
 //! across SIGKILL and between two worker processes. Each test starts the built binary with a
 //! temporary settings file, talks to it over HTTP like Twilio does (or like a client of the
 //! outbound API), and checks what reached Redis and the Twilio stand-in: every message answered
@@ -9,8 +10,8 @@
 //! Tests that only kill pyrowire use the Redis of `scripts/test` (`REDIS_URL`) under a random key
 //! prefix; the test that stops Redis runs its own `redis-server` on a free loopback port.
 //!
-//! One file per fault (`conversation`, `crash`, `failover`, `outbound`, `redis_outage`,
-//! `shutdown`); the rest is what they share: the settings and Redis reader (`setup`), the process
+//! One file per fault (`conversation`, `crash`, `failover`, `interrupted`, `outbound`,
+//! `redis_outage`, `shutdown`); the rest is what they share: the settings and Redis reader (`setup`), the process
 //! (`server`), the senders (`webhooks`), the tally of replies (`delivery`) and the outbound API's
 //! client and tally of texts (`texts`), on top of `tests/common`.
 
@@ -27,6 +28,7 @@ mod webhooks;
 mod conversation;
 mod crash;
 mod failover;
+mod interrupted;
 mod outbound;
 mod redis_outage;
 mod shutdown;

@@ -211,6 +211,13 @@ impl Store {
         Ok(raw.map(|raw| serde_json::from_str(&raw).unwrap()))
     }
 
+    /// Whether the send of `kind` for `sid` has been marked (its at-most-once marker exists).
+    pub fn send_marked(&self, sid: &str, kind: &str) -> redis::RedisResult<bool> {
+        redis::cmd("EXISTS")
+            .arg(self.key(&format!("send:{sid}:{kind}")))
+            .query(&mut self.connection()?)
+    }
+
     /// The JSON records that exist for these MessageSids.
     pub fn records(&self, sids: &[String]) -> redis::RedisResult<HashMap<String, Value>> {
         if sids.is_empty() {

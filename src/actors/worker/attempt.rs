@@ -199,6 +199,7 @@ async fn send(
             body: reply.text.clone(),
             media_urls: reply.media_urls.clone(),
             status_callback: deps.status_callback.clone(),
+            smart_encoded: twilio.smart_encoded,
         },
     };
     let result =
@@ -210,6 +211,13 @@ async fn send(
             reason: format!("sending the {kind} failed: {error}"),
             permanent: !error.is_transient(),
             retry_after: error.retry_after(),
+            panicked: false,
+            unavailable: false,
+        },
+        SendError::Unconfirmed { .. } => Failure {
+            reason: format!("sending the {kind} failed: {error}"),
+            permanent: false,
+            retry_after: None,
             panicked: false,
             unavailable: false,
         },

@@ -236,9 +236,7 @@ impl TestApp {
     }
 }
 
-async fn read(
-    mut response: awc::ClientResponse<actix_web::dev::Decompress<actix_web::dev::Payload>>,
-) -> Answer {
+async fn read(mut response: awc::ClientResponse) -> Answer {
     let body = response.body().await.unwrap();
     Answer {
         status: response.status().as_u16(),

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{Received, Scripted, State, POOL_NUMBER};
+use super::{Created, Received, Scripted, State, POOL_NUMBER};
 
 /// The answer to one request, and how long to hold it back (ms).
 pub(super) fn respond(
@@ -52,14 +52,59 @@ pub(super) fn respond(
     if let Some((status, code, message)) = check_fields(received) {
         return (error(status, code, message), scripted.delay_ms);
     }
-    let created = resource(sid, received, state.created.len() + 1);
-    state.created.push(created.clone());
-    (HttpResponse::Created().json(created), scripted.delay_ms)
+    let answer = HttpResponse::Created().json(create(state, sid, received));
+    (answer, scripted.delay_ms)
+}
+
+/// Creates the message a valid create request asks for; answers its resource.
+fn create<'a>(state: &'a mut State, account: &str, received: &Received) -> &'a Value {
+    let created = Created {
+        resource: resource(account, received, state.created.len() + 1),
+        at: SystemTime::now(),
+        held_for: state.hold_queued,
+    };
+    state.created.push(created);
+    &state.created.last().unwrap().resource
+}
+
+/// Creates a message as if a create request had asked for it.
+pub(super) fn seed(state: &mut State, account: &str, to: &str, from: &str, body: &str) {
+    let form = [("To", to), ("From", from), ("Body", body)];
+    let received = Received {
+        method: "POST".into(),
+        path: String::new(),
+        authorization: None,
+        form: form
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        query: String::new(),
+        user_agent: None,
+        accept_encoding: None,
+        at: std::time::Instant::now(),
+    };
+    create(state, account, &received);
+}
+
+/// A created message as Twilio shows it at `now`: `queued` (or `accepted`) with `date_sent: null`
+/// while it is held, then `sent`, with `date_sent` the moment it left the queue.
+pub(super) fn as_of(created: &Created, now: SystemTime) -> Value {
+    let mut resource = created.resource.clone();
+    let sent_at = created.at + created.held_for;
+    if now >= sent_at {
+        resource["status"] = json!("sent");
+        resource["date_sent"] = json!(rfc2822(sent_at));
+        resource["date_updated"] = json!(rfc2822(sent_at));
+    }
+    resource
 }
 
 /// ListMessage: filters `To`, `From` (when given; a messaging service's message matches the
-/// number picked for it) and `DateSent>=` (a `YYYY-MM-DD` day, compared with the day of
-/// `date_sent`), newest first, one page.
+/// number picked for it) and `DateSent` / `DateSent>` / `DateSent<` (a `YYYY-MM-DD` day,
+/// compared with the day of `date_sent`: a message still queued, whose `date_sent` is null,
+/// matches none of them), newest first, `PageSize` (default 50, at most 1000) a page. The next
+/// page's URI carries a `PageToken` naming the last message of this one, so a page read later
+/// starts right after it even when newer messages arrived meanwhile.
 fn list(state: &State, account: &str, query: &str) -> HttpResponse {
     let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     let get = |name: &str| {
@@ -68,40 +113,100 @@ fn list(state: &State, account: &str, query: &str) -> HttpResponse {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let page_size: usize = get("PageSize").and_then(|p| p.parse().ok()).unwrap_or(50);
-    let since = get("DateSent>");
-    let messages: Vec<Value> = state
+    let page_size: usize = get("PageSize")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let page: usize = get("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let now = SystemTime::now();
+    let matching: Vec<Value> = state
         .created
         .iter()
         .rev()
+        .map(|c| as_of(c, now))
         .filter(|m| get("To").is_none_or(|to| m["to"] == to.as_str()))
         .filter(|m| get("From").is_none_or(|from| m["from"] == from.as_str()))
-        .filter(|m| {
-            since.as_ref().is_none_or(|day| {
-                let sent = httpdate::parse_http_date(
-                    &m["date_sent"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .replace("+0000", "GMT"),
-                );
-                sent.is_ok_and(|t| ymd(t).as_str() >= day.trim_start_matches('='))
-            })
-        })
+        .filter(|m| date_sent_matches(m, &get))
+        .collect();
+    let start = match get("PageToken") {
+        Some(token) => {
+            let last = token.trim_start_matches("PA");
+            matching
+                .iter()
+                .position(|m| m["sid"] == last)
+                .map_or(matching.len(), |i| i + 1)
+        }
+        None => 0,
+    };
+    let messages: Vec<Value> = matching
+        .iter()
+        .skip(start)
         .take(page_size)
         .cloned()
         .collect();
-    let uri = format!("/2010-04-01/Accounts/{account}/Messages.json?PageSize={page_size}&Page=0");
+    let base = format!("/2010-04-01/Accounts/{account}/Messages.json");
+    let mut filters: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !["Page", "PageSize", "PageToken"].contains(&k.as_str()))
+        .cloned()
+        .collect();
+    filters.push(("PageSize".into(), page_size.to_string()));
+    let uri_with = |extra: &[(String, String)]| {
+        let mut query = filters.clone();
+        query.extend_from_slice(extra);
+        format!("{base}?{}", serde_urlencoded::to_string(&query).unwrap())
+    };
+    let next_page_uri = (start + messages.len() < matching.len()).then(|| {
+        let last = messages.last().unwrap()["sid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        uri_with(&[
+            ("Page".into(), (page + 1).to_string()),
+            ("PageToken".into(), format!("PA{last}")),
+        ])
+    });
     HttpResponse::Ok().json(json!({
         "messages": messages,
-        "end": messages.len().saturating_sub(1),
-        "first_page_uri": uri,
-        "next_page_uri": null,
-        "page": 0,
+        "end": (start + messages.len()).saturating_sub(1),
+        "first_page_uri": uri_with(&[("Page".into(), "0".into())]),
+        "next_page_uri": next_page_uri,
+        "page": page,
         "page_size": page_size,
         "previous_page_uri": null,
-        "start": 0,
-        "uri": uri,
+        "start": start,
+        "uri": uri_with(&[("Page".into(), page.to_string())]),
     }))
+}
+
+/// Whether a message passes the list's `DateSent` filters (none given: every message does).
+fn date_sent_matches(message: &Value, get: &impl Fn(&str) -> Option<String>) -> bool {
+    let filters = [
+        (
+            "DateSent",
+            std::cmp::Ordering::is_eq as fn(std::cmp::Ordering) -> bool,
+        ),
+        ("DateSent>", std::cmp::Ordering::is_ge),
+        ("DateSent<", std::cmp::Ordering::is_le),
+    ];
+    let given: Vec<_> = filters
+        .iter()
+        .filter_map(|(name, test)| Some((get(name)?, test)))
+        .collect();
+    if given.is_empty() {
+        return true;
+    }
+    // `DateSent>=DAY` arrives as the parameter `DateSent>` with the value `=DAY`.
+    let Some(sent) = message["date_sent"].as_str() else {
+        return false;
+    };
+    let Ok(sent) = httpdate::parse_http_date(&sent.replace("+0000", "GMT")) else {
+        return false;
+    };
+    let day = ymd(sent);
+    given
+        .iter()
+        .all(|(value, test)| test(day.as_str().cmp(value.trim_start_matches('='))))
 }
 
 /// `YYYY-MM-DD` of a time, in UTC.
@@ -111,6 +216,11 @@ fn ymd(time: SystemTime) -> String {
         .unwrap()
         .as_millis() as u64;
     pyrowire::domain::clock::utc_day(ms)
+}
+
+/// RFC 2822 as Twilio writes it: `Mon, 01 Jan 2024 00:00:00 +0000`.
+fn rfc2822(time: SystemTime) -> String {
+    httpdate::fmt_http_date(time).replace(" GMT", " +0000")
 }
 
 /// The create request's form fields, as the OpenAPI description (CreateMessage) lists them.
@@ -194,7 +304,7 @@ fn check_fields(received: &Received) -> Option<(u16, i64, &'static str)> {
 /// the message starts `accepted` rather than `queued`.
 fn resource(account: &str, received: &Received, n: usize) -> Value {
     let sid = format!("SM{:032x}", n as u128 + 0xabc0_0000);
-    let now = httpdate::fmt_http_date(SystemTime::now()).replace(" GMT", " +0000");
+    let now = rfc2822(SystemTime::now());
     let body = received.field("Body").unwrap_or_default();
     let service = received
         .field("MessagingServiceSid")
@@ -213,7 +323,7 @@ fn resource(account: &str, received: &Received, n: usize) -> Value {
         "api_version": "2010-04-01",
         "body": body,
         "date_created": now,
-        "date_sent": now,
+        "date_sent": null,
         "date_updated": now,
         "direction": "outbound-api",
         "error_code": null,

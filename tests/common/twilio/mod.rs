@@ -1,9 +1,12 @@
 //! `FakeTwilio`: a small actix-web server that answers the Messages API as Twilio's OpenAPI
 //! description of its REST API (v2010) says: it checks the path, basic auth and required fields, records
 //! every request, and answers 201 with a message resource, or a status the test scripts. It also
-//! answers ListMessage (`GET .../Messages.json?To=&From=&DateSent>=`) from the messages it created,
-//! newest first, as Twilio does. A create may name a `MessagingServiceSid` instead of a `From`;
-//! the stand-in then sends from [`POOL_NUMBER`].
+//! answers ListMessage (`GET .../Messages.json?To=&From=&DateSent>=&PageSize=`) from the
+//! messages it created, newest first and paged through `next_page_uri`, as Twilio does. A
+//! message stays `queued` (`accepted` through a messaging service) with `date_sent: null` for as
+//! long as the test says ([`FakeTwilio::hold_queued`]; at once `sent` by default), and a
+//! `DateSent` filter does not match it meanwhile, as on Twilio. A create may name a
+//! `MessagingServiceSid` instead of a `From`; the stand-in then sends from [`POOL_NUMBER`].
 
 mod messages;
 
@@ -28,6 +31,10 @@ pub struct Received {
     pub form: Vec<(String, String)>,
     /// The query string, undecoded (ListMessage's filters).
     pub query: String,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// The `Accept-Encoding` header.
+    pub accept_encoding: Option<String>,
     /// When the request arrived.
     pub at: std::time::Instant,
 }
@@ -72,17 +79,27 @@ impl Scripted {
     }
 }
 
+/// One message the stand-in created: its resource as the create answered it, and when.
+struct Created {
+    resource: Value,
+    at: std::time::SystemTime,
+    /// How long it stays queued at "Twilio" before it is sent.
+    held_for: Duration,
+}
+
 #[derive(Default)]
 struct State {
     received: Vec<Received>,
     script: VecDeque<Scripted>,
-    created: Vec<Value>,
+    created: Vec<Created>,
     default_delay_ms: u64,
+    hold_queued: Duration,
 }
 
 /// The running stand-in.
 pub struct FakeTwilio {
     pub base: String,
+    account: String,
     state: Arc<Mutex<State>>,
 }
 
@@ -106,6 +123,7 @@ impl FakeTwilio {
         actix_web::rt::spawn(server);
         FakeTwilio {
             base: format!("http://127.0.0.1:{port}"),
+            account: account_sid.to_string(),
             state,
         }
     }
@@ -118,6 +136,22 @@ impl FakeTwilio {
     /// Holds back every answer by this long (0 to stop).
     pub fn set_delay(&self, delay: Duration) {
         self.state.lock().unwrap().default_delay_ms = delay.as_millis() as u64;
+    }
+
+    /// Messages created from now on stay `queued` (or `accepted`), with `date_sent: null`, for
+    /// this long before they count as sent.
+    pub fn hold_queued(&self, hold: Duration) {
+        self.state.lock().unwrap().hold_queued = hold;
+    }
+
+    /// Creates `n` messages to `to` from `from` saying `body` as a create request would (held
+    /// queued as [`FakeTwilio::hold_queued`] says), without a request: other traffic of the
+    /// account.
+    pub fn seed(&self, n: usize, to: &str, from: &str, body: &str) {
+        let mut state = self.state.lock().unwrap();
+        for _ in 0..n {
+            messages::seed(&mut state, &self.account, to, from, body);
+        }
     }
 
     /// Every request so far.
@@ -133,9 +167,23 @@ impl FakeTwilio {
             .collect()
     }
 
-    /// The message resources created (one per 201), oldest first.
+    /// The message resources created (one per 201), oldest first, as they stand now.
     pub fn created(&self) -> Vec<Value> {
-        self.state.lock().unwrap().created.clone()
+        let state = self.state.lock().unwrap();
+        let now = std::time::SystemTime::now();
+        state
+            .created
+            .iter()
+            .map(|c| messages::as_of(c, now))
+            .collect()
+    }
+
+    /// Every list request (GET) so far.
+    pub fn lists(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .collect()
     }
 
     /// The bodies of the messages created, oldest first.
@@ -188,13 +236,11 @@ async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>)
     let received = Received {
         method: request.method().to_string(),
         path: request.path().to_string(),
-        authorization: request
-            .headers()
-            .get("Authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        authorization: header(&request, "Authorization"),
         form,
         query: request.query_string().to_string(),
+        user_agent: header(&request, "User-Agent"),
+        accept_encoding: header(&request, "Accept-Encoding"),
         at: std::time::Instant::now(),
     };
     let (response, delay) = {
@@ -206,4 +252,9 @@ async fn answer(request: HttpRequest, body: web::Bytes, data: web::Data<Shared>)
         actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
     }
     response
+}
+
+fn header(request: &HttpRequest, name: &str) -> Option<String> {
+    let value = request.headers().get(name)?;
+    value.to_str().ok().map(str::to_string)
 }
