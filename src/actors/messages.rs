@@ -209,7 +209,9 @@ pub struct SetOptOut {
 
 /// Record a delivery status Twilio reported for an outbound message.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]
+#[rtype(
+    result = "Result<crate::outbound::delivery::DeliveryRecorded, crate::actors::recorder::error::RecordError>"
+)]
 pub struct RecordDelivery {
     /// The topic.
     pub topic: String,
@@ -219,4 +221,7 @@ pub struct RecordDelivery {
     pub status: String,
     /// `ErrorCode`, if any.
     pub error_code: Option<String>,
+    /// Take the callback only for a SID whose send was stored (signatures off: anyone may post
+    /// one).
+    pub known_only: bool,
 }

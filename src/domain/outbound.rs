@@ -199,6 +199,8 @@ pub enum OutboundStatus {
     Sent,
     /// Twilio reported it delivered.
     Delivered,
+    /// Twilio reported it read (after delivered; WhatsApp and RCS report it).
+    Read,
     /// Twilio reported it undelivered.
     Undelivered,
     /// Twilio reported it failed.
@@ -219,6 +221,7 @@ impl OutboundStatus {
             OutboundStatus::Queued => "queued",
             OutboundStatus::Sent => "sent",
             OutboundStatus::Delivered => "delivered",
+            OutboundStatus::Read => "read",
             OutboundStatus::Undelivered => "undelivered",
             OutboundStatus::Failed => "failed",
             OutboundStatus::OptedOut => "opted_out",
@@ -228,11 +231,12 @@ impl OutboundStatus {
     }
 
     /// Every status.
-    pub const ALL: [OutboundStatus; 9] = [
+    pub const ALL: [OutboundStatus; 10] = [
         OutboundStatus::Scheduled,
         OutboundStatus::Queued,
         OutboundStatus::Sent,
         OutboundStatus::Delivered,
+        OutboundStatus::Read,
         OutboundStatus::Undelivered,
         OutboundStatus::Failed,
         OutboundStatus::OptedOut,

@@ -1,7 +1,9 @@
 //! `POST /status/{topic}`: Twilio's delivery status callback for a reply pyrowire sent
 //! (`StatusCallback` is `{public_url}/status/{topic}`). Signature-checked like webhooks; the
 //! status is recorded against the outbound message, moving only forward; error 21610 (the
-//! recipient unsubscribed) also records an opt-out. Answers 200 with an empty body.
+//! recipient unsubscribed) also records an opt-out. With signatures off, where anyone can post a
+//! callback, one for a SID pyrowire has not stored changes nothing. Answers 200 with an empty
+//! body.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -10,6 +12,7 @@ use super::state::IngressState;
 use super::{request_log, webhook};
 use crate::actors::messages::{RecordDelivery, SetOptOut};
 use crate::domain::{check_plain, PhoneNumber};
+use crate::outbound::delivery::DeliveryRecorded;
 use crate::twilio::client::UNSUBSCRIBED;
 
 /// Handles one status callback.
@@ -49,8 +52,39 @@ pub async fn status(
     let unavailable = || IngressError::Unavailable {
         error_response: None,
     };
+    log::debug!("Delivery status. topic={name} sid={outbound_sid} status={status}");
+    let record = RecordDelivery {
+        topic: name.clone(),
+        outbound_sid,
+        status,
+        error_code: error_code.clone(),
+        known_only: !state.signatures,
+    };
+    let recorded = match state.recorder.send(record).await {
+        Ok(Ok(recorded)) => recorded,
+        Ok(Err(e)) => {
+            log::warn!("Status callback not recorded; answered 503. topic={name} error={e}");
+            return Err(unavailable());
+        }
+        Err(e) => {
+            log::warn!("Status callback not recorded; answered 503. topic={name} error={e}");
+            return Err(unavailable());
+        }
+    };
+    let to = match recorded {
+        // Answered 200 all the same, so that Twilio does not retry it.
+        DeliveryRecorded::Unknown => {
+            log::debug!(
+                "Status callback for a message pyrowire did not send; nothing stored. topic={name}"
+            );
+            return Ok(HttpResponse::Ok().finish());
+        }
+        // The recipient the send stored, else (a send of an earlier release, or a signed
+        // callback that overtook the send's answer) the callback's own `To`.
+        DeliveryRecorded::Recorded { to } => to.or_else(|| get("To")),
+    };
     if error_code.as_deref().and_then(|c| c.parse().ok()) == Some(UNSUBSCRIBED) {
-        if let Some(number) = get("To") {
+        if let Some(number) = to {
             let number = PhoneNumber::parse("To", &number)
                 .map_err(|e| IngressError::BadRequest(e.to_string()))?;
             let opt_out = SetOptOut {
@@ -59,25 +93,20 @@ pub async fn status(
                 opted_out: true,
                 sid: None,
             };
-            state
-                .recorder
-                .send(opt_out)
-                .await
-                .map_err(|_| unavailable())?
-                .map_err(|_| unavailable())?;
+            match state.recorder.send(opt_out).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    log::warn!("Opt-out of a status callback not recorded; answered 503. topic={name} error={e}");
+                    return Err(unavailable());
+                }
+                Err(e) => {
+                    log::warn!("Opt-out of a status callback not recorded; answered 503. topic={name} error={e}");
+                    return Err(unavailable());
+                }
+            }
         }
     }
-    log::debug!("Delivery status. topic={name} sid={outbound_sid} status={status}");
-    let record = RecordDelivery {
-        topic: name,
-        outbound_sid,
-        status,
-        error_code,
-    };
-    match state.recorder.send(record).await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok().finish()),
-        _ => Err(unavailable()),
-    }
+    Ok(HttpResponse::Ok().finish())
 }
 
 /// Bounds on what a status callback may carry: the SID becomes a Redis key and the status a

@@ -1,7 +1,13 @@
 //! What every Twilio webhook (inbound message or status callback) goes through first: read the
-//! parameters from the query string (GET) or the form body (POST), and check
-//! `X-Twilio-Signature` against the URL Twilio called (`public_url` + path when set, else the
-//! request's own scheme, host and path) under the topic's auth tokens.
+//! parameters from the query string (GET) or the form body (POST), check `X-Twilio-Signature`
+//! against the URL Twilio called (`public_url` + path when set, else the request's own scheme,
+//! host and path) under the topic's auth tokens, and check that the parameters name one message
+//! of the topic's account.
+//!
+//! The signature covers the URL and every parameter as its name and value joined with nothing
+//! between them, so moving a boundary keeps it valid: `MessageSid=SM…` and `NumMedia=0` sent as
+//! one parameter `MessageSid=SM…NumMedia0` sign to the same string. Only the identity check stops
+//! such a re-split replay from passing as a new message.
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::Method;
@@ -46,7 +52,48 @@ pub async fn read(
         let signed_params: &[(String, String)] = if is_get { &[] } else { &params };
         check_signature(request, signed_params, topic, &state.public_url)?;
     }
+    check_identity(&params, topic)?;
     Ok(params)
+}
+
+/// Whether `sid` has the shape of a Twilio message SID: `SM` or `MM` and 32 hex digits (the
+/// pattern of the Message resource's `sid` in Twilio's OpenAPI description).
+pub fn is_message_sid(sid: &str) -> bool {
+    let hex = sid.strip_prefix("SM").or_else(|| sid.strip_prefix("MM"));
+    hex.is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Refuses parameters that do not name one message of the topic's account: a `MessageSid` not of
+/// Twilio's shape, an `SmsMessageSid` or `SmsSid` (when present) that differs from it, or an
+/// `AccountSid` (when present) that is not the topic's. A missing `MessageSid` is left to the
+/// caller, which names it. Values are not echoed: a stranger chose them.
+pub fn check_identity(params: &[(String, String)], topic: &Topic) -> Result<(), IngressError> {
+    let first = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(sid) = first("MessageSid").filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    let bad = |problem: &str| Err(IngressError::BadRequest(problem.to_string()));
+    if !is_message_sid(sid) {
+        return bad("`MessageSid` must be a Twilio message SID: SM or MM and 32 hex digits");
+    }
+    for alias in ["SmsMessageSid", "SmsSid"] {
+        if params.iter().any(|(k, v)| k == alias && v != sid) {
+            return bad(&format!("`{alias}` differs from `MessageSid`"));
+        }
+    }
+    let account = &topic.settings.twilio.account_sid;
+    if params
+        .iter()
+        .any(|(k, v)| k == "AccountSid" && v != account)
+    {
+        return bad("`AccountSid` is not this topic's Twilio account");
+    }
+    Ok(())
 }
 
 fn check_content_type(request: &HttpRequest) -> Result<(), IngressError> {

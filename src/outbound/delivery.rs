@@ -36,12 +36,14 @@ pub fn rank(status: &str) -> u8 {
     }
 }
 
-/// Builds the script invocation that records `status` for one outbound message.
+/// Builds the script invocation that records `status` for one outbound message; with
+/// `known_only`, only for a SID whose send was stored (see `record_status.lua`).
 pub fn record_status(
     key: &str,
     status: &str,
     error_code: Option<&str>,
     ttl_s: u64,
+    known_only: bool,
 ) -> redis::ScriptInvocation<'static> {
     let mut invocation = RECORD_STATUS.prepare_invoke();
     invocation
@@ -50,8 +52,34 @@ pub fn record_status(
         .arg(rank(status))
         .arg(error_code.unwrap_or_default())
         .arg(crate::domain::clock::now_ms())
-        .arg(ttl_s);
+        .arg(ttl_s)
+        .arg(if known_only { "1" } else { "0" });
     invocation
+}
+
+/// What recording a status callback did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryRecorded {
+    /// The SID is not one pyrowire stored, and only stored ones were taken: nothing was written.
+    Unknown,
+    /// Recorded (or older than what was stored); `to` is the recipient stored with the send.
+    Recorded {
+        /// The recipient, when the send stored one.
+        to: Option<String>,
+    },
+}
+
+impl DeliveryRecorded {
+    /// Reads the script's answer `{moved, to}`.
+    pub(crate) fn from_reply((moved, to): (i64, String)) -> Self {
+        if moved < 0 {
+            DeliveryRecorded::Unknown
+        } else {
+            DeliveryRecorded::Recorded {
+                to: Some(to).filter(|to| !to.is_empty()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

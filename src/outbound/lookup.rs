@@ -69,8 +69,11 @@ pub async fn lookup(
         if let Some(history) = delivery.get("history") {
             view.history = history.split(',').map(str::to_string).collect();
         }
+        // The delivery hash only moves forward (`read` ranks after `delivered`), so neither
+        // does this.
         view.status = match delivery.get("status").map(String::as_str) {
             Some("delivered") => OutboundStatus::Delivered,
+            Some("read") => OutboundStatus::Read,
             Some("undelivered") => OutboundStatus::Undelivered,
             Some("failed") => OutboundStatus::Failed,
             _ => OutboundStatus::Sent,

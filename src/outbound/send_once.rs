@@ -113,7 +113,7 @@ pub async fn send_once(
                     found.sid,
                     found.status.as_deref().unwrap_or_default()
                 );
-                return Ok(store_sent(conn, cx, &mark, &found, info).await);
+                return Ok(store_sent(conn, cx, &mark, &sms.to, &found, info).await);
             }
             Lookup::Unsure { pages } => return Err(SendError::Unconfirmed { pages }),
             Lookup::NotSent => {}
@@ -127,7 +127,7 @@ pub async fn send_once(
     }
     pace(conn, cx, info.segments).await;
     match client.send(sms).await {
-        Ok(resource) => Ok(store_sent(conn, cx, &mark, &resource, info).await),
+        Ok(resource) => Ok(store_sent(conn, cx, &mark, &sms.to, &resource, info).await),
         Err(error) => {
             if !error.maybe_sent() {
                 // Surely not created: forget the mark so a retry sends without asking Twilio.
@@ -203,6 +203,7 @@ async fn store_sent(
     conn: &mut RedisConn,
     cx: &SendContext,
     mark: &str,
+    to: &str,
     message: &MessageResource,
     info: SegmentInfo,
 ) -> SentSms {
@@ -217,6 +218,7 @@ async fn store_sent(
         .arg(cx.ttl_s)
         .arg(rank(status))
         .arg(now_ms())
+        .arg(to)
         .invoke_async(conn)
         .await;
     if let Err(e) = stored {

@@ -10,6 +10,7 @@ mod bad_input;
 mod dashboard;
 mod dashboard_browser;
 mod guarantees;
+mod identity;
 mod ingress_cases;
 mod interrupted;
 mod messaging_service;

@@ -107,17 +107,25 @@ async fn one_text_is_sent_once_and_its_status_follows_twilio() {
     let twilio_sid = view["twilio_sid"].as_str().unwrap().to_string();
     assert!(twilio_sid.starts_with("SM"), "{view}");
 
-    let callback = serde_urlencoded::to_string([
-        ("MessageSid", twilio_sid.as_str()),
-        ("MessageStatus", "delivered"),
-        ("To", TO),
-    ])
-    .unwrap();
+    let callback = |status: &str| {
+        serde_urlencoded::to_string([
+            ("MessageSid", twilio_sid.as_str()),
+            ("MessageStatus", status),
+            ("To", TO),
+        ])
+        .unwrap()
+        .into_bytes()
+    };
     let answer = app
-        .post_raw_path("/status/sample", callback.into_bytes())
+        .post_raw_path("/status/sample", callback("delivered"))
         .await;
     assert_eq!(answer.status, 200);
     let view = wait_status(&app, &id, "delivered").await;
+    // Statuses only move forward: `read` after `delivered`, and a late `sent` changes nothing.
+    app.post_raw_path("/status/sample", callback("read")).await;
+    app.post_raw_path("/status/sample", callback("sent")).await;
+    let read = wait_status(&app, &id, "read").await;
+    assert_eq!(read["history"], json!(["queued", "delivered", "read"]));
     assert_eq!(view["id"], id.as_str());
     assert_eq!(view["error"], Value::Null);
     assert!(

@@ -283,16 +283,43 @@ async fn record_status(
     rank: u8,
     code: &str,
 ) -> i64 {
+    record_status_of(redis, &key("delivery:SMout"), status, rank, code, false)
+        .await
+        .0
+}
+
+/// Runs `record_status.lua`: {moved, to}.
+async fn record_status_of(
+    redis: &mut MultiplexedConnection,
+    delivery: &str,
+    status: &str,
+    rank: u8,
+    code: &str,
+    known_only: bool,
+) -> (i64, String) {
     Script::new(&format!("{STATUS_FN}{RECORD_STATUS}"))
-        .key(key("delivery:SMout"))
+        .key(delivery)
         .arg(status)
         .arg(rank)
         .arg(code)
         .arg(5_000)
         .arg(60)
+        .arg(if known_only { "1" } else { "0" })
         .invoke_async(redis)
         .await
         .unwrap()
+}
+
+#[actix_web::test]
+async fn a_status_for_a_sid_never_stored_is_dropped_when_only_stored_ones_count() {
+    let (mut redis, key) = lab().await;
+    let unknown = record_status_of(&mut redis, &key("delivery:SMnew"), "sent", 4, "", true).await;
+    let stored: bool = redis.exists(key("delivery:SMnew")).await.unwrap();
+    let early = record_status_of(&mut redis, &key("delivery:SMnew"), "sent", 4, "", false).await;
+
+    assert_eq!(unknown, (-1, String::new()), "nothing stored for it");
+    assert!(!stored);
+    assert_eq!(early, (1, String::new()), "a signed early callback is kept");
 }
 
 #[actix_web::test]
@@ -331,6 +358,7 @@ async fn store_sent_keeps_the_sid_and_does_not_move_a_later_status_back() {
         .arg(60)
         .arg(2)
         .arg(6_000)
+        .arg("+15551234567")
         .invoke_async(&mut redis)
         .await
         .unwrap();
@@ -343,6 +371,8 @@ async fn store_sent_keeps_the_sid_and_does_not_move_a_later_status_back() {
         status, "delivered",
         "a callback that beat Twilio's answer stays"
     );
+    let (_, to) = record_status_of(&mut redis, &key("delivery:SMout"), "read", 7, "", true).await;
+    assert_eq!(to, "+15551234567", "the recipient is kept with the send");
 }
 
 #[actix_web::test]

@@ -12,12 +12,12 @@ use redis::AsyncCommands;
 use crate::common::{new_sid, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
 use crate::helpers::{inbound, spawn_app_with, twilio_table, TestApp, SENDER};
 
-const PUBLIC_URL: &str = "https://sms.example.com";
+pub(crate) const PUBLIC_URL: &str = "https://sms.example.com";
 const SECONDARY: &str = "fedcba9876543210fedcba9876543210";
 const WAIT: Duration = Duration::from_secs(10);
 
 /// Twilio's signature for a URL and form parameters, computed by twilio-python.
-fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
+pub(crate) fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
     let script = r#"
 import json, sys
 from twilio.request_validator import RequestValidator
@@ -46,7 +46,7 @@ print(RequestValidator(token).compute_signature(url, params))
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
-async fn signed_app() -> TestApp {
+pub(crate) async fn signed_app() -> TestApp {
     let topics = format!(
         r#"
 [topics.sample]
@@ -61,7 +61,7 @@ accept_response = "ok"
 }
 
 impl TestApp {
-    async fn post_signed(
+    pub(crate) async fn post_signed(
         &self,
         path: &str,
         params: &[(String, String)],

@@ -17,7 +17,7 @@ use crate::actors::messages::{
     LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut,
 };
 use crate::domain::clock::now_ms;
-use crate::outbound::delivery::record_status;
+use crate::outbound::delivery::{record_status, DeliveryRecorded};
 use crate::store::keys::{Keys, GROUP};
 
 /// Per-minute counts are kept this long (the dashboard shows the last hour).
@@ -199,17 +199,22 @@ impl Handler<SetOptOut> for Recorder {
 }
 
 impl Handler<RecordDelivery> for Recorder {
-    type Result = ResponseFuture<Result<(), RecordError>>;
+    type Result = ResponseFuture<Result<DeliveryRecorded, RecordError>>;
 
     fn handle(&mut self, msg: RecordDelivery, _: &mut Self::Context) -> Self::Result {
         let key = self.keys.delivery(&msg.topic, &msg.outbound_sid);
         let ttl = self.retention.record_ttl_s;
         let mut conn = self.conn.clone();
         Box::pin(async move {
-            record_status(&key, &msg.status, msg.error_code.as_deref(), ttl)
-                .invoke_async::<i64>(&mut conn)
-                .await?;
-            Ok(())
+            let invocation = record_status(
+                &key,
+                &msg.status,
+                msg.error_code.as_deref(),
+                ttl,
+                msg.known_only,
+            );
+            let reply = invocation.invoke_async(&mut conn).await?;
+            Ok(DeliveryRecorded::from_reply(reply))
         })
     }
 }
