@@ -243,6 +243,70 @@ async fn running_the_same_csv_again_queues_nothing_more() {
     assert_eq!(sent(&twilio), rendered());
 }
 
+#[actix_web::test]
+async fn the_same_csv_with_another_body_is_another_broadcast() {
+    // Arrange
+    let setup = Setup::new("http://127.0.0.1:9");
+    let file = setup.csv(GOOD_ROWS);
+
+    // Act
+    let first = setup.send_csv(&file, TEMPLATE).await;
+    let again = setup.send_csv(&file, TEMPLATE).await;
+    let other = setup.send_csv(&file, "Reminder for {name}").await;
+
+    // Assert
+    assert!(
+        stdout(&first).starts_with("queued 3,"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(
+        stdout(&again).contains("already queued before 3"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(
+        stdout(&other).starts_with("queued 3,"),
+        "{}",
+        stdout(&other)
+    );
+    assert_eq!(setup.queue_len(), 6);
+}
+
+#[actix_web::test]
+async fn two_hundred_thousand_bad_rows_name_the_first_hundred_and_a_huge_cell_is_cut() {
+    // Arrange: every row bad, one of them with a 1 MB `to`.
+    let setup = Setup::new("http://127.0.0.1:9");
+    let mut text = format!("to,name\n{},Big\n", "9".repeat(1_000_000));
+    for n in 0..200_000 {
+        text.push_str(&format!("bad{n},x\n"));
+    }
+    let file = setup.csv(&text);
+
+    // Act
+    let output = setup.send_csv(&file, TEMPLATE).await;
+
+    // Assert
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(errors.len() < 40_000, "stderr holds {} bytes", errors.len());
+    let named = errors
+        .lines()
+        .filter(|l| l.contains(": `to` must be"))
+        .count();
+    assert_eq!(named, 100, "{errors}");
+    assert!(
+        errors.contains("nothing was queued: 200001 of 200001 rows of"),
+        "{errors}"
+    );
+    assert!(errors.contains("(the first 100 are named)"), "{errors}");
+    assert!(
+        errors.contains(&format!("got `{}…`", "9".repeat(80))),
+        "{errors}"
+    );
+    assert_eq!(setup.keys(), Vec::<String>::new());
+}
+
 /// Waits until the topic's queue holds no job: each one was sent and recorded.
 async fn wait_until_drained(setup: &Setup) {
     let drained = poll_until(WAIT, || (setup.queue_len() == 0).then_some(())).await;
@@ -277,6 +341,9 @@ async fn one_text_is_queued_or_scheduled_and_a_bad_one_names_its_flag() {
     ];
     let first_keyed = setup.send(&keyed).await;
     let second_keyed = setup.send(&keyed).await;
+    let mut reworded = keyed;
+    reworded[3] = "twice?";
+    let reused_key = setup.send(&reworded).await;
     let bad = setup
         .send(&["--to", "5557654321", "--body", "x", "--at", "tomorrow"])
         .await;
@@ -301,6 +368,12 @@ async fn one_text_is_queued_or_scheduled_and_a_bad_one_names_its_flag() {
         "{again}"
     );
     assert_eq!(setup.queue_len(), 2, "the first and the keyed text");
+    let refused = stderr(&reused_key);
+    assert_eq!(reused_key.status.code(), Some(2), "{refused}");
+    assert!(
+        refused.contains("repeats an idempotency key used with another message"),
+        "{refused}"
+    );
     let errors = stderr(&bad);
     assert_eq!(bad.status.code(), Some(2), "{errors}");
     assert!(

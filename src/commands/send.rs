@@ -3,10 +3,12 @@
 //! CSV file (`--csv`) whose `--body` is a template filled from the row's columns.
 //!
 //! Everything is checked before anything is queued. CSV rows go in batches of 100
-//! (`queue::CSV_BATCH`), each row with the idempotency key `csv:{file's SHA-256}:{line}`, so a
-//! run that stopped half way (Ctrl-C, a full queue, Redis gone) can be run again as it was: rows
-//! already queued answer `duplicate` and only the others are queued. The keys live the
-//! profile's `dedup_ttl_s`; a run after that queues every row again.
+//! (`queue::CSV_BATCH`), each row with the idempotency key
+//! `csv:{file's SHA-256}:{the flags' SHA-256}:{line}` (the flags: `--body`, `--media`, `--at`),
+//! so a run that stopped half way (Ctrl-C, a full queue, Redis gone) can be run again as it was:
+//! rows already queued answer `duplicate` and only the others are queued. The same file with
+//! another `--body` is another broadcast, queued whole. The keys live the profile's
+//! `dedup_ttl_s`; a run after that queues every row again.
 
 mod queue;
 mod rows;
@@ -86,7 +88,15 @@ impl SendError {
 
     /// Whether the input was at fault (exit 2) rather than Redis (exit 1).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, SendError::UnknownTopic(_) | SendError::Invalid { .. })
+        matches!(
+            self,
+            SendError::UnknownTopic(_)
+                | SendError::Invalid { .. }
+                | SendError::Queue {
+                    source: OutboxError::KeyReused { .. },
+                    ..
+                }
+        )
     }
 }
 
@@ -155,7 +165,7 @@ fn flag_problems(errors: &[FieldError], options: &SendOptions) -> SendError {
             };
             let message = error.message.replace("media_url", "`--media`");
             match value {
-                Some(value) => format!("`{flag}` {message}, got `{}`", value.escape_debug()),
+                Some(value) => format!("`{flag}` {message}, got `{}`", rows::shown(value)),
                 None => format!("`{flag}` {message}"),
             }
         })
@@ -216,9 +226,15 @@ fn check_shared_flags(options: &SendOptions, now: u64) -> Result<(), SendError> 
     }
 }
 
-/// Checks every row; the number of rows, or every bad line named.
+/// Most bad lines named: a file of a million bad rows is answered with the first lines and the
+/// count, not a hundred megabytes on stderr.
+pub(crate) const MAX_NAMED_LINES: usize = 100;
+
+/// Checks every row; the number of rows, or the first [`MAX_NAMED_LINES`] bad lines named and
+/// how many there were.
 fn check_rows(sheet: &Sheet<'_>, name: &str, now: u64) -> Result<u64, SendError> {
     let mut rows = 0;
+    let mut bad = 0usize;
     let mut problems = Vec::new();
     for row in sheet.rows(now) {
         rows += 1;
@@ -230,18 +246,24 @@ fn check_rows(sheet: &Sheet<'_>, name: &str, now: u64) -> Result<u64, SendError>
             return Err(invalid(vec![problem], "nothing was queued"));
         }
         if let Err(problem) = row {
-            problems.push(problem);
+            bad += 1;
+            if problems.len() < MAX_NAMED_LINES {
+                problems.push(problem);
+            }
         }
     }
     if rows == 0 {
         let problem = format!("`{name}` has no rows below its header line");
         return Err(invalid(vec![problem], "nothing was queued"));
     }
-    if !problems.is_empty() {
-        let summary = format!(
-            "nothing was queued: {} of {rows} rows of `{name}` are bad",
-            problems.len()
-        );
+    if bad > 0 {
+        let shown = if bad > problems.len() {
+            format!(" (the first {} are named)", problems.len())
+        } else {
+            String::new()
+        };
+        let summary =
+            format!("nothing was queued: {bad} of {rows} rows of `{name}` are bad{shown}");
         return Err(invalid(problems, summary));
     }
     Ok(rows as u64)

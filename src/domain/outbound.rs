@@ -99,6 +99,12 @@ impl TextFields {
                     format!("must be at most {MAX_BODY_CHARS} characters, got {chars}"),
                 ));
             }
+            if body.chars().any(is_forbidden_control) {
+                errors.push(FieldError::new(
+                    "body",
+                    "must not hold control characters other than tab, CR and LF",
+                ));
+            }
         }
         check_media(&self.media_urls, &mut errors);
         if body.is_none() && self.media_urls.is_empty() {
@@ -156,16 +162,37 @@ fn check_media(urls: &[String], errors: &mut Vec<FieldError>) {
         ));
     }
     let bad = urls.iter().any(|url| {
-        !(url.starts_with("https://") || url.starts_with("http://"))
-            || url.len() > MAX_MEDIA_URL_BYTES
+        url.len() > MAX_MEDIA_URL_BYTES
             || url.chars().any(|c| c.is_control() || c.is_whitespace())
+            || url_host(url).is_none_or(str::is_empty)
     });
     if bad {
         errors.push(FieldError::new(
             "media_url",
-            format!("must hold http(s) URLs of at most {MAX_MEDIA_URL_BYTES} bytes"),
+            format!("must hold http(s) URLs with a host, of at most {MAX_MEDIA_URL_BYTES} bytes"),
         ));
     }
+}
+
+/// A C0 control character (or DEL) other than tab, CR and LF: NUL and terminal escapes have no
+/// place in a text and would reach Twilio, logs and terminals as they are.
+fn is_forbidden_control(c: char) -> bool {
+    (c.is_ascii_control() && !matches!(c, '\t' | '\r' | '\n')) || ('\u{80}'..='\u{9f}').contains(&c)
+}
+
+/// The host of an `http://` or `https://` URL (empty for `http://` or `http://:80/`), `None`
+/// for any other scheme.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    Some(host)
 }
 
 /// Whether `number` is E.164: `+`, then 2 to 15 digits, the first not 0.
@@ -322,6 +349,43 @@ mod tests {
             ..fields("+15551234567", "hi")
         };
         assert_eq!(long_url.check(NOW).unwrap_err()[0].field, "media_url");
+    }
+
+    #[test]
+    fn control_characters_and_media_urls_without_a_host_are_refused() {
+        let field = |body: &str, url: &str| {
+            let text = TextFields {
+                media_urls: vec![url.to_string()],
+                ..fields("+15551234567", body)
+            };
+            text.check(NOW)
+                .map_err(|errors| errors.into_iter().map(|e| e.field).collect::<Vec<_>>())
+        };
+        assert!(field("tab\tand\r\nlines", "https://example.com/a.png").is_ok());
+        assert!(field("ok", "http://user@host:8080/x").is_ok());
+        assert!(field("ok", "https://[::1]:443/x").is_ok());
+        for body in [
+            "nul\0",
+            "escape \u{1b}[31m",
+            "bell\u{7}",
+            "del\u{7f}",
+            "csi\u{9b}",
+        ] {
+            assert_eq!(
+                field(body, "https://x/a"),
+                Err(vec!["body".into()]),
+                "{body:?}"
+            );
+        }
+        for url in [
+            "http://",
+            "https:///path",
+            "http://:80/x",
+            "https://user@/x",
+            "ftp://x/a",
+        ] {
+            assert_eq!(field("ok", url), Err(vec!["media_url".into()]), "{url}");
+        }
     }
 
     #[test]

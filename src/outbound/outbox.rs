@@ -69,6 +69,13 @@ pub enum OutboxError {
     /// A job could not be encoded.
     #[error("failed to encode a text")]
     Encode(#[from] serde_json::Error),
+    /// A text repeats an idempotency key that was used with another message (another `to`,
+    /// body, media or time); nothing was queued.
+    #[error("text {index} repeats an idempotency key used with another message")]
+    KeyReused {
+        /// The text's place in the batch (0-based).
+        index: usize,
+    },
     /// The script answered something it never answers.
     #[error("unexpected answer from the outbound script")]
     Unexpected,
@@ -100,6 +107,20 @@ fn idempotency_digest(key: &str) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a repeat of a text's idempotency key must match: its recipient, content and time, as a
+/// SHA-256 (hex, the first 16 bytes).
+fn fingerprint(text: &NewText) -> String {
+    let mut hasher = Sha256::new();
+    let fields = serde_json::json!([
+        text.to.as_str(),
+        text.content.text,
+        text.content.media_urls,
+        text.send_at,
+    ]);
+    hasher.update(fields.to_string().as_bytes());
+    hex(&hasher.finalize()[..16])
 }
 
 /// The keys and arguments of `enqueue_outbound.lua` for `texts` of `topic`.
@@ -149,6 +170,7 @@ fn enqueue_call(
                 .clone()
                 .unwrap_or_default()
                 .into_bytes(),
+            fingerprint(text).into_bytes(),
         ]);
     }
     Ok((script_keys, args))
@@ -170,9 +192,16 @@ fn read_answer(
         .collect())
 }
 
-/// Whether a Redis error is the script's refusal of a batch for a full queue.
-fn is_full(error: &redis::RedisError) -> bool {
-    error.code() == Some("QUEUEFULL")
+/// The script's refusal of a whole batch, when `error` is one: a full queue, or a reused key.
+fn refusal(error: &redis::RedisError, topic: &str) -> Option<OutboxError> {
+    match error.code()? {
+        "QUEUEFULL" => Some(OutboxError::Full(topic.to_string())),
+        "IDEMCONFLICT" => {
+            let index = error.detail()?.trim().parse().ok()?;
+            Some(OutboxError::KeyReused { index })
+        }
+        _ => None,
+    }
 }
 
 /// Runs the enqueue script for `texts` of `topic` (all of them or none): each text's
@@ -190,9 +219,10 @@ pub(crate) async fn enqueue(
         .await
     {
         Ok(answer) => answer,
-        Err(ReplicationError::Redis(e)) if is_full(&e) => {
-            return Err(OutboxError::Full(topic.to_string()))
-        }
+        Err(ReplicationError::Redis(e)) => match refusal(&e, topic) {
+            Some(refused) => return Err(refused),
+            None => return Err(e.into()),
+        },
         Err(e) => return Err(e.into()),
     };
     read_answer(texts, answer)

@@ -16,6 +16,7 @@ mod interrupted;
 mod messaging_service;
 mod observability;
 mod outbound;
+mod outbound_bounds;
 mod pipeline;
 mod protocol;
 mod redis_cluster;

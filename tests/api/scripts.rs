@@ -418,6 +418,7 @@ const DUE: &str = include_str!("../../src/outbound/due.lua");
 const CANCEL: &str = include_str!("../../src/outbound/cancel.lua");
 
 /// One outbound text for the enqueue script: id, recipient, send_at (0: now), idempotency key.
+/// Its fingerprint is its recipient, so the same key to another number is another message.
 struct Text<'a>(&'a str, &'a str, u64, &'a str);
 
 /// Runs the outbound enqueue script as the outbox does; answers the flat `[id, status, ...]`.
@@ -449,7 +450,8 @@ async fn enqueue_outbound(
             .arg(*to)
             .arg(format!("{{\"id\":\"{id}\"}}"))
             .arg(*send_at)
-            .arg(*idem);
+            .arg(*idem)
+            .arg(format!("fp{to}"));
     }
     call.invoke_async(redis).await
 }
@@ -512,6 +514,58 @@ async fn enqueue_outbound_queues_schedules_skips_opt_outs_and_repeats_and_takes_
     let written: bool = redis.exists(key("out:OB5")).await.unwrap();
     let remembered: bool = redis.exists(key("idem:k5")).await.unwrap();
     assert!(!written && !remembered);
+}
+
+#[actix_web::test]
+async fn enqueue_outbound_refuses_a_key_reused_with_another_message_and_reads_old_keys() {
+    let (mut redis, key) = lab().await;
+    let now = 1_000_000;
+    let first = [Text("OB1", "+1", 0, "k1")];
+    enqueue_outbound(&mut redis, &key, 10, now, &first)
+        .await
+        .unwrap();
+    // A key stored by the previous release holds the id alone.
+    let _: () = redis.set(key("idem:old"), "OB0").await.unwrap();
+
+    let reused = enqueue_outbound(
+        &mut redis,
+        &key,
+        10,
+        now,
+        &[Text("OB2", "+2", 0, "k2"), Text("OB3", "+9", 0, "k1")],
+    )
+    .await
+    .unwrap_err();
+    let in_batch = enqueue_outbound(
+        &mut redis,
+        &key,
+        10,
+        now,
+        &[Text("OB4", "+4", 0, "k4"), Text("OB5", "+5", 0, "k4")],
+    )
+    .await
+    .unwrap_err();
+    let old = enqueue_outbound(&mut redis, &key, 10, now, &[Text("OB6", "+6", 0, "old")])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (reused.code(), reused.detail()),
+        (Some("IDEMCONFLICT"), Some("1"))
+    );
+    assert_eq!(
+        (in_batch.code(), in_batch.detail()),
+        (Some("IDEMCONFLICT"), Some("1"))
+    );
+    let written: bool = redis.exists(key("out:OB2")).await.unwrap();
+    let remembered: bool = redis.exists(key("idem:k2")).await.unwrap();
+    assert!(
+        !written && !remembered,
+        "nothing of a refused batch is written"
+    );
+    assert_eq!(old, ["OB0", "duplicate"], "an old key answers its id");
+    let stored: String = redis.get(key("idem:k1")).await.unwrap();
+    assert_eq!(stored, "OB1 fp+1");
 }
 
 #[actix_web::test]

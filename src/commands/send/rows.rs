@@ -16,7 +16,35 @@ pub(crate) const MAX_CSV_BYTES: u64 = 50 * 1024 * 1024;
 /// Most rows in one CSV file.
 pub(crate) const MAX_CSV_ROWS: usize = 1_000_000;
 
-/// A CSV file's bytes and their SHA-256 (hex), the first half of every row's idempotency key.
+/// Longest value of a stranger's file echoed in a message; longer ones are cut, marked `…`.
+const MAX_SHOWN_CHARS: usize = 80;
+/// Most column names listed in a message about the header.
+const MAX_SHOWN_COLUMNS: usize = 20;
+
+/// `value` as a message shows it: escaped, cut to [`MAX_SHOWN_CHARS`] characters.
+pub(crate) fn shown(value: &str) -> String {
+    let cut: String = value.chars().take(MAX_SHOWN_CHARS).collect();
+    let mut shown = cut.escape_debug().to_string();
+    if cut.len() < value.len() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// The columns a message lists: the first [`MAX_SHOWN_COLUMNS`], each cut, and how many more.
+fn shown_columns(columns: &[String]) -> String {
+    let mut list: Vec<String> = columns
+        .iter()
+        .take(MAX_SHOWN_COLUMNS)
+        .map(|c| shown(c))
+        .collect();
+    if columns.len() > MAX_SHOWN_COLUMNS {
+        list.push(format!("and {} more", columns.len() - MAX_SHOWN_COLUMNS));
+    }
+    list.join(", ")
+}
+
+/// A CSV file's bytes and their SHA-256 (hex), the first part of every row's idempotency key.
 pub(crate) struct CsvFile {
     /// The path as given, for messages.
     pub(crate) name: String,
@@ -85,6 +113,9 @@ pub(crate) struct Sheet<'a> {
     columns: usize,
     body: Option<Vec<Part>>,
     shared: Shared<'a>,
+    /// The SHA-256 (hex) of the flags every row shares, the second part of each row's
+    /// idempotency key: the same file with another `--body` is another broadcast.
+    flags: String,
 }
 
 impl<'a> Sheet<'a> {
@@ -95,19 +126,22 @@ impl<'a> Sheet<'a> {
             return Err(vec![format!(
                 "`{}` has no `to` column in its header line (its columns: {})",
                 file.name,
-                columns.join(", ")
+                shown_columns(&columns)
             )]);
         };
         let body = match shared.body {
             Some(source) => Some(resolve(source, &columns, &file.name)?),
             None => None,
         };
+        let flags = serde_json::json!([shared.body, shared.media, shared.at]).to_string();
+        let flags = format!("{:x}", Sha256::digest(flags.as_bytes()));
         Ok(Sheet {
             file,
             to,
             columns: columns.len(),
             body,
             shared,
+            flags,
         })
     }
 
@@ -153,14 +187,14 @@ impl<'a> Sheet<'a> {
             body: self.body.as_ref().map(|parts| render(parts, &fields)),
             media_urls: self.shared.media.to_vec(),
             send_at: self.shared.at.map(str::to_string),
-            idempotency_key: Some(format!("csv:{}:{line}", self.file.digest)),
+            idempotency_key: Some(format!("csv:{}:{}:{line}", self.file.digest, self.flags)),
         }
         .check(now)
         .map_err(|errors| {
             let problems: Vec<String> = errors
                 .iter()
                 .map(|error| match error.field.as_str() {
-                    "to" => format!("`to` {}, got `{}`", error.message, to.escape_debug()),
+                    "to" => format!("`to` {}, got `{}`", error.message, shown(to)),
                     "body" if error.message.starts_with("is required") => {
                         "the body is empty and there is no `--media`".to_string()
                     }
@@ -215,6 +249,8 @@ fn header(file: &CsvFile) -> Result<Vec<String>, Vec<String>> {
         )]);
     }
     let mut columns: Vec<String> = Vec::with_capacity(names.len());
+    // A set beside the list: a header of 200,000 columns is checked in linear time.
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
     for name in names {
         let name = std::str::from_utf8(name).map_err(|_| {
             vec![format!(
@@ -223,10 +259,11 @@ fn header(file: &CsvFile) -> Result<Vec<String>, Vec<String>> {
             )]
         })?;
         let name = name.trim().to_string();
-        if columns.contains(&name) {
+        if !seen.insert(name.clone()) {
             return Err(vec![format!(
-                "`{}` names the column `{name}` twice in its header line",
-                file.name
+                "`{}` names the column `{}` twice in its header line",
+                file.name,
+                shown(&name)
             )]);
         }
         columns.push(name);
@@ -237,16 +274,22 @@ fn header(file: &CsvFile) -> Result<Vec<String>, Vec<String>> {
 /// The template with each placeholder resolved to its column; every unknown one is named.
 fn resolve(source: &str, columns: &[String], file: &str) -> Result<Vec<Part>, Vec<String>> {
     let pieces = parse_template(source).map_err(|e| vec![format!("`--body` {e}")])?;
+    let index: std::collections::HashMap<&str, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
     let mut parts = Vec::with_capacity(pieces.len());
     let mut unknown = Vec::new();
     for piece in pieces {
         match piece {
             TemplatePiece::Text(text) => parts.push(Part::Text(text)),
-            TemplatePiece::Field(name) => match columns.iter().position(|c| *c == name) {
-                Some(index) => parts.push(Part::Column(index)),
+            TemplatePiece::Field(name) => match index.get(name.as_str()) {
+                Some(&column) => parts.push(Part::Column(column)),
                 None => unknown.push(format!(
-                    "`--body` names `{{{name}}}`, which is not a column of `{file}` (its columns: {})",
-                    columns.join(", ")
+                    "`--body` names `{{{}}}`, which is not a column of `{file}` (its columns: {})",
+                    shown(&name),
+                    shown_columns(columns)
                 )),
             },
         }
@@ -304,8 +347,30 @@ mod tests {
             [Some("Hi Ann! {ok}".into()), Some("Hi B, {x}! {ok}".into())]
         );
         assert_eq!(texts[1].to.as_str(), "+15557654321");
-        assert_eq!(texts[0].idempotency_key.as_deref(), Some("csv:d1:2"));
-        assert_eq!(texts[1].idempotency_key.as_deref(), Some("csv:d1:4"));
+        let flags = &sheet.flags;
+        assert_eq!(flags.len(), 64, "the flags' SHA-256");
+        assert_eq!(texts[0].idempotency_key, Some(format!("csv:d1:{flags}:2")));
+        assert_eq!(texts[1].idempotency_key, Some(format!("csv:d1:{flags}:4")));
+        let other = Sheet::new(&file, body("Bye {name}")).unwrap();
+        assert_ne!(&other.flags, flags, "another --body, other keys");
+    }
+
+    #[test]
+    fn a_wide_header_is_refused_in_a_short_message_and_values_are_echoed_cut() {
+        let columns: Vec<String> = (0..200_000).map(|i| format!("c{i}")).collect();
+        let wide = file(&format!(
+            "{}
+",
+            columns.join(",")
+        ));
+
+        let refused = Sheet::new(&wide, body("{c1}")).err().unwrap();
+
+        assert_eq!(refused.len(), 1);
+        assert!(refused[0].len() < 1000, "{}", refused[0].len());
+        assert!(refused[0].contains("and 199980 more"), "{}", refused[0]);
+        let cut = shown(&"y".repeat(10_000));
+        assert_eq!(cut.chars().count(), MAX_SHOWN_CHARS + 1);
     }
 
     #[test]

@@ -68,9 +68,7 @@ pub async fn create(
                 &format!("at most {MAX_BATCH_TEXTS} messages per request, got {n}"),
             )
         }
-        Err(Refused::Invalid(errors)) => {
-            return HttpResponse::BadRequest().json(json!({ "errors": errors }))
-        }
+        Err(Refused::Invalid(problems)) => return HttpResponse::BadRequest().json(problems),
     };
     let count = texts.len();
     let request = EnqueueOutbound {
@@ -93,6 +91,13 @@ pub async fn create(
             }
             log::info!("Outbound texts accepted. topic={topic} count={count}");
             HttpResponse::Accepted().json(json!({ "messages": accepted }))
+        }
+        Ok(Err(OutboxError::KeyReused { index })) => {
+            HttpResponse::UnprocessableEntity().json(json!({
+                "error": "an idempotency key was used before with another message (another to, \
+                          body, media or time); nothing was queued",
+                "index": index,
+            }))
         }
         Ok(Err(OutboxError::Full(_))) => {
             log::warn!("Outbound texts refused: the queue is full. topic={topic} count={count}");

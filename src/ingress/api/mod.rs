@@ -6,8 +6,10 @@
 
 mod messages;
 mod request;
+mod strict_json;
 
-use actix_web::http::header::WWW_AUTHENTICATE;
+use actix_web::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -16,19 +18,25 @@ use subtle::ConstantTimeEq;
 use super::bearer;
 use super::state::IngressState;
 
-/// Registers the API's routes.
+/// Registers the API's routes. Every answer under `/api` (errors and unknown paths too) carries
+/// `Cache-Control: no-store`: they hold phone numbers, and no proxy or browser may keep them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/api/topics/{topic}/messages",
-        web::post().to(messages::create),
-    )
-    .route(
-        "/api/topics/{topic}/messages/{id}",
-        web::get().to(messages::show),
-    )
-    .route(
-        "/api/topics/{topic}/messages/{id}",
-        web::delete().to(messages::cancel),
+    let no_store = DefaultHeaders::new().add((CACHE_CONTROL, "no-store"));
+    cfg.service(
+        web::scope("/api")
+            .wrap(no_store)
+            .route("/topics/{topic}/messages", web::post().to(messages::create))
+            .route(
+                "/topics/{topic}/messages/{id}",
+                web::get().to(messages::show),
+            )
+            .route(
+                "/topics/{topic}/messages/{id}",
+                web::delete().to(messages::cancel),
+            )
+            .default_service(web::to(|| async {
+                error(actix_web::http::StatusCode::NOT_FOUND, "no such route")
+            })),
     );
 }
 

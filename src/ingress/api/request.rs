@@ -1,10 +1,12 @@
 //! A create request's JSON body, turned into checked texts: one message object, or
-//! `{"messages": [...]}` with at most 1000. Every problem of every message is named (index,
-//! field, message); one bad message means nothing is queued.
+//! `{"messages": [...]}` with at most 1000. Problems are named (index, field, message), the first
+//! [`MAX_NAMED_PROBLEMS`] of them, with their total; one bad message means nothing is queued. A
+//! key named twice in any object is a problem of the body.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::strict_json;
 use crate::domain::{FieldError, NewText, TextFields};
 use crate::outbound::outbox::MAX_BATCH_TEXTS;
 
@@ -19,33 +21,54 @@ pub struct RequestError {
     pub message: String,
 }
 
+/// Most problems one answer names: a 1 MiB body of 100,000 unknown fields is answered with a
+/// short list and the count, not a 13 MB one.
+pub const MAX_NAMED_PROBLEMS: usize = 100;
+
 /// Why a body was refused.
 #[derive(Debug)]
 pub enum Refused {
     /// More than [`MAX_BATCH_TEXTS`] messages (413).
     TooMany(usize),
     /// Problems to name (400).
-    Invalid(Vec<RequestError>),
+    Invalid(Problems),
+}
+
+/// The first [`MAX_NAMED_PROBLEMS`] problems of a request, and how many there were.
+#[derive(Debug, Default, Serialize)]
+pub struct Problems {
+    /// The problems named.
+    pub errors: Vec<RequestError>,
+    /// How many problems there were in all.
+    pub total: usize,
+}
+
+impl Problems {
+    fn push(&mut self, error: RequestError) {
+        self.total += 1;
+        if self.errors.len() < MAX_NAMED_PROBLEMS {
+            self.errors.push(error);
+        }
+    }
+
+    fn of_body(message: impl Into<String>) -> Self {
+        let mut problems = Problems::default();
+        problems.push(RequestError {
+            index: None,
+            field: "body".into(),
+            message: message.into(),
+        });
+        problems
+    }
 }
 
 const FIELDS: &[&str] = &["to", "body", "media_url", "send_at", "idempotency_key"];
 
 /// Reads and checks every message of `body` (JSON bytes); `now` bounds `send_at`.
 pub fn parse(body: &[u8], now: u64) -> Result<Vec<NewText>, Refused> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Refused::Invalid(vec![RequestError {
-            index: None,
-            field: "body".into(),
-            message: format!("is not JSON: {e}"),
-        }])
-    })?;
-    let body_error = |message: &str| {
-        Refused::Invalid(vec![RequestError {
-            index: None,
-            field: "body".into(),
-            message: message.into(),
-        }])
-    };
+    let value = strict_json::from_slice(body)
+        .map_err(|e| Refused::Invalid(Problems::of_body(format!("is not JSON: {e}"))))?;
+    let body_error = |message: &str| Refused::Invalid(Problems::of_body(message));
     let Value::Object(mut object) = value else {
         return Err(body_error("must be a JSON object"));
     };
@@ -66,43 +89,51 @@ pub fn parse(body: &[u8], now: u64) -> Result<Vec<NewText>, Refused> {
         return Err(body_error("`messages` must not be empty"));
     }
     let mut texts = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
+    let mut problems = Problems::default();
     for (index, item) in items.into_iter().enumerate() {
-        let at = |e: FieldError| RequestError {
-            index: Some(index),
-            field: e.field,
-            message: e.message,
+        let mut at = |e: FieldError| {
+            problems.push(RequestError {
+                index: Some(index),
+                field: e.field,
+                message: e.message,
+            })
         };
         let Value::Object(fields) = item else {
-            errors.push(RequestError {
-                index: Some(index),
+            at(FieldError {
                 field: "message".into(),
                 message: "must be a JSON object".into(),
             });
             continue;
         };
-        match read_fields(fields) {
-            Ok(fields) => match fields.check(now) {
-                Ok(text) => texts.push(text),
-                Err(problems) => errors.extend(problems.into_iter().map(at)),
-            },
-            Err(problems) => errors.extend(problems.into_iter().map(at)),
+        let Some(fields) = read_fields(fields, &mut at) else {
+            continue;
+        };
+        match fields.check(now) {
+            Ok(text) => texts.push(text),
+            Err(errors) => errors.into_iter().for_each(at),
         }
     }
-    if errors.is_empty() {
+    if problems.total == 0 {
         Ok(texts)
     } else {
-        Err(Refused::Invalid(errors))
+        Err(Refused::Invalid(problems))
     }
 }
 
-/// The message object's fields as strings; a wrong type or an unknown field is a problem.
-fn read_fields(object: Map<String, Value>) -> Result<TextFields, Vec<FieldError>> {
+/// The message object's fields as strings; a wrong type or an unknown field is a problem, told
+/// to `problem` (`None` when there was one).
+fn read_fields(
+    object: Map<String, Value>,
+    problem: &mut impl FnMut(FieldError),
+) -> Option<TextFields> {
     let mut fields = TextFields::default();
-    let mut errors = Vec::new();
-    let problem = |field: &str, message: &str| FieldError {
-        field: field.to_string(),
-        message: message.to_string(),
+    let mut fine = true;
+    let mut report = |field: &str, message: String| {
+        fine = false;
+        problem(FieldError {
+            field: field.to_string(),
+            message,
+        })
     };
     for (name, value) in object {
         if value.is_null() {
@@ -111,7 +142,7 @@ fn read_fields(object: Map<String, Value>) -> Result<TextFields, Vec<FieldError>
         let text = value.as_str().map(str::to_string);
         match name.as_str() {
             "to" | "body" | "send_at" | "idempotency_key" if text.is_none() => {
-                errors.push(problem(&name, "must be a string"))
+                report(&name, "must be a string".into())
             }
             "to" => fields.to = text,
             "body" => fields.body = text,
@@ -125,25 +156,18 @@ fn read_fields(object: Map<String, Value>) -> Result<TextFields, Vec<FieldError>
                         .filter_map(|u| u.as_str().map(str::to_string))
                         .collect()
                 }
-                _ => errors.push(problem(
-                    "media_url",
-                    "must be a string or a list of strings",
-                )),
+                _ => report("media_url", "must be a string or a list of strings".into()),
             },
             _ => {
                 let shown: String = name.chars().take(40).collect();
-                errors.push(FieldError {
-                    field: shown,
-                    message: format!("is not a known field (known: {})", FIELDS.join(", ")),
-                })
+                report(
+                    &shown,
+                    format!("is not a known field (known: {})", FIELDS.join(", ")),
+                )
             }
         }
     }
-    if errors.is_empty() {
-        Ok(fields)
-    } else {
-        Err(errors)
-    }
+    fine.then_some(fields)
 }
 
 #[cfg(test)]
@@ -168,7 +192,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_named_with_its_index() {
-        let Err(Refused::Invalid(errors)) = parse(
+        let Err(Refused::Invalid(Problems { errors, total })) = parse(
             br#"{"messages": [{"to": "+15551234567", "body": "ok"},
                 {"to": 5, "body": "x", "colour": "red"}, "nope"]}"#,
             NOW,
@@ -181,6 +205,29 @@ mod tests {
             named,
             vec![(Some(1), "to"), (Some(1), "colour"), (Some(2), "message")]
         );
+        assert_eq!(total, 3);
+    }
+
+    #[test]
+    fn names_the_first_hundred_problems_and_counts_them_all() {
+        let fields: Vec<String> = (0..5000).map(|i| format!(r#""f{i}": 1"#)).collect();
+        let body = format!("{{{}}}", fields.join(","));
+
+        let Err(Refused::Invalid(problems)) = parse(body.as_bytes(), NOW) else {
+            panic!("refused")
+        };
+
+        assert_eq!(problems.errors.len(), MAX_NAMED_PROBLEMS);
+        assert_eq!(problems.total, 5000);
+    }
+
+    #[test]
+    fn a_key_named_twice_is_refused() {
+        let twice = parse(
+            br#"{"to": "+15551234567", "to": "+15557654321", "body": "x"}"#,
+            NOW,
+        );
+        assert!(matches!(twice, Err(Refused::Invalid(p)) if p.errors[0].field == "body"));
     }
 
     #[test]

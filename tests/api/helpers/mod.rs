@@ -32,7 +32,7 @@ pub struct TestApp {
     pub shutdown: ShutdownHandle,
     /// Set when `App::run` returned: the shutdown is over.
     stopped: Rc<Cell<bool>>,
-    http: awc::Client,
+    pub http: awc::Client,
 }
 
 /// Starts the app with these topics (the TOML of `[topics.*]` tables).
