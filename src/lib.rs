@@ -130,6 +130,7 @@
 //! - [`handlers`] and [`validators`]: the built-in ones and the traits for your own.
 //! - [`commands`]: `check`, `status`, `recent`, `dead`, `session`, `send`, `init`.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
+//! - [`errors`]: how an error is printed where it is reported: with every cause, once.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -139,6 +140,7 @@ pub mod app;
 pub mod builder;
 pub mod commands;
 pub mod domain;
+pub mod errors;
 pub mod handlers;
 pub(crate) mod ingress;
 pub mod metrics;

@@ -191,7 +191,8 @@ pub struct LoadAttempts {
     pub sid: MessageSid,
 }
 
-/// Record that a number opted out of a topic (or back in).
+/// Record that a number opted out of a topic (or back in), as `store::opt_outs` does for every
+/// path. Answers whether it was acted on.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<bool, crate::actors::recorder::error::RecordError>")]
 pub struct SetOptOut {
@@ -199,12 +200,12 @@ pub struct SetOptOut {
     pub topic: String,
     /// The number.
     pub number: PhoneNumber,
-    /// True for STOP, false for START.
-    pub opted_out: bool,
+    /// Out (STOP, 21610) or back in (START).
+    pub change: crate::store::opt_outs::Change,
     /// The keyword's MessageSid: acted on only the first time it is seen (within
     /// `dedup_ttl_s`), so a replayed webhook changes nothing. `None` for a status callback's
-    /// 21610, which only ever opts out. Answers whether it was acted on.
-    pub sid: Option<MessageSid>,
+    /// 21610, which acts every time.
+    pub keyword_sid: Option<MessageSid>,
 }
 
 /// Record a delivery status Twilio reported for an outbound message.

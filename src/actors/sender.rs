@@ -17,7 +17,7 @@ use crate::domain::record::SentSms;
 use crate::domain::topic::Topics;
 use crate::outbound::send_once::{send_once, SendContext, SendError};
 use crate::store::keys::Keys;
-use crate::twilio::client::{TwilioClient, TwilioError};
+use crate::twilio::client::TwilioClient;
 
 /// Sends SMS/MMS for every topic.
 pub struct TwilioSender {
@@ -89,9 +89,7 @@ impl Handler<SendSms> for TwilioSender {
         }
         let Some(client) = self.clients.get(&msg.topic).cloned() else {
             let topic = msg.topic.clone();
-            return Box::pin(async move {
-                Err(TwilioError::not_sent(format!("no twilio client for topic `{topic}`")).into())
-            });
+            return Box::pin(async move { Err(SendError::NoClient(topic)) });
         };
         let cx = SendContext {
             keys: self.keys.clone(),

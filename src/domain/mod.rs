@@ -29,4 +29,6 @@ pub use outbound::{
 };
 pub use reply::Reply;
 pub use send_kind::SendKind;
-pub use session::{Session, SessionChange, SessionError, SessionSave, MAX_SESSION_BYTES};
+pub use session::{
+    Session, SessionChange, SessionError, SessionSave, SessionTooLarge, MAX_SESSION_BYTES,
+};

@@ -106,7 +106,7 @@ pub enum SessionChange {
 impl SessionChange {
     /// Checks the change and answers what to save, a replacement already as JSON; refuses one
     /// over [`MAX_SESSION_BYTES`].
-    pub fn into_save(self) -> Result<SessionSave, String> {
+    pub fn into_save(self) -> Result<SessionSave, SessionTooLarge> {
         Ok(match (self.checked_json()?, self) {
             (Some(json), _) => SessionSave::Replace(json),
             (None, Self::End) => SessionSave::End,
@@ -115,19 +115,26 @@ impl SessionChange {
     }
 
     /// Refuses a replacement over [`MAX_SESSION_BYTES`]; answers the JSON to save otherwise.
-    pub fn checked_json(&self) -> Result<Option<String>, String> {
+    pub fn checked_json(&self) -> Result<Option<String>, SessionTooLarge> {
         let Self::Replace(session) = self else {
             return Ok(None);
         };
         let json = session.to_json();
         if json.len() > MAX_SESSION_BYTES {
-            return Err(format!(
-                "session too large: {} bytes of JSON, at most {MAX_SESSION_BYTES}; the previous session was kept",
-                json.len()
-            ));
+            return Err(SessionTooLarge { bytes: json.len() });
         }
         Ok(Some(json))
     }
+}
+
+/// A session a handler left over [`MAX_SESSION_BYTES`] of JSON: refused, the previous one kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "session too large: {bytes} bytes of JSON, at most {MAX_SESSION_BYTES}; the previous session was kept"
+)]
+pub struct SessionTooLarge {
+    /// Its size as JSON.
+    pub bytes: usize,
 }
 
 /// A checked change, as the completion saves it.
@@ -163,7 +170,10 @@ mod tests {
         let mut session = Session::new();
         session.set("blob", "x".repeat(MAX_SESSION_BYTES)).unwrap();
         let error = SessionChange::Replace(session).checked_json().unwrap_err();
-        assert!(error.starts_with("session too large"), "{error}");
+        assert!(
+            error.to_string().starts_with("session too large"),
+            "{error}"
+        );
         let mut small = Session::new();
         small.set("n", 1).unwrap();
         assert_eq!(

@@ -13,6 +13,7 @@ use super::{request_log, webhook};
 use crate::actors::messages::{RecordDelivery, SetOptOut};
 use crate::domain::{check_plain, PhoneNumber};
 use crate::outbound::delivery::DeliveryRecorded;
+use crate::store::opt_outs::Change;
 use crate::twilio::client::UNSUBSCRIBED;
 
 /// Handles one status callback.
@@ -90,8 +91,8 @@ pub async fn status(
             let opt_out = SetOptOut {
                 topic: name.clone(),
                 number,
-                opted_out: true,
-                sid: None,
+                change: Change::OptOut,
+                keyword_sid: None,
             };
             match state.recorder.send(opt_out).await {
                 Ok(Ok(_)) => {}

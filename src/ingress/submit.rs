@@ -15,6 +15,7 @@ use crate::actors::messages::{Enqueue, Enqueued, SetOptOut, Validate};
 use crate::actors::queue::QueueError;
 use crate::domain::topic::Topic;
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
+use crate::store::opt_outs::Change;
 use crate::twilio::keywords::{keyword, opt_out_type, Keyword};
 use crate::twilio::twiml;
 use crate::validators::Verdict;
@@ -145,16 +146,17 @@ async fn answer_keyword(
     message: &InboundMessage,
     state: &IngressState,
 ) -> Result<HttpResponse, ()> {
-    let opted_out = match word {
+    let change = match word {
         Keyword::Help => return Ok(twiml_response(topic.settings.help_response.as_deref())),
-        Keyword::OptOut => true,
-        Keyword::OptIn => false,
+        Keyword::OptOut => Change::OptOut,
+        Keyword::OptIn => Change::OptIn,
     };
+    let opted_out = change == Change::OptOut;
     let request = SetOptOut {
         topic: topic.name.clone(),
         number: message.number.clone(),
-        opted_out,
-        sid: Some(message.sid.clone()),
+        change,
+        keyword_sid: Some(message.sid.clone()),
     };
     match state.recorder.send(request).await {
         Ok(Ok(applied)) => {

@@ -9,4 +9,5 @@ pub mod lookup;
 pub mod outbox;
 pub mod pacing;
 pub mod schedule;
+pub mod send_error;
 pub mod send_once;

@@ -6,22 +6,24 @@
 //! sender and body created after the mark, in any status.
 //!
 //! It is also where the sender's other rules apply: nothing goes to a number that opted out
-//! (Twilio's error 21610 records such an opt-out), and sends are paced to the topic's
-//! `max_sends_per_second`.
+//! (Twilio's error 21610 records such an opt-out, as a STOP does), and sends are paced to the
+//! topic's `max_sends_per_second`.
 
 use std::sync::LazyLock;
 
-use crate::store::breaker::is_outage;
-use crate::store::connection::{RedisConn, ReplicationError};
 use redis::{AsyncCommands, Script};
 
 use crate::domain::clock::now_ms;
 use crate::domain::record::SentSms;
-use crate::domain::{MessageSid, SendKind};
+use crate::domain::{MessageSid, PhoneNumber, SendKind};
+use crate::errors::Chain;
 use crate::outbound::delivery::{rank, STORE_SENT};
 use crate::outbound::interrupted::{look_up, Interrupted, Lookup};
 use crate::outbound::pacing;
+pub use crate::outbound::send_error::SendError;
+use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
+use crate::store::opt_outs::{self, Cause, Change};
 use crate::twilio::client::{
     MessageResource, OutboundSms, TwilioClient, TwilioError, UNSUBSCRIBED,
 };
@@ -43,31 +45,43 @@ pub struct SendContext {
     pub max_per_second: Option<f64>,
 }
 
+impl SendContext {
+    /// This send's at-most-once marker.
+    fn mark(&self) -> String {
+        self.keys
+            .send_mark(&self.topic, &self.inbound_sid, &self.kind.to_string())
+    }
+
+    /// A send answered without a call to Twilio.
+    fn answered(
+        &self,
+        sid: String,
+        status: Option<String>,
+        segments: Option<String>,
+        info: SegmentInfo,
+    ) -> SentSms {
+        SentSms::new(self.kind, sid, status, segments, false, info)
+    }
+}
+
 /// See `claim_send.lua`.
 const CLAIM_LUA: &str = include_str!("claim_send.lua");
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM_LUA));
 
-/// Why a send did not go out.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// Twilio refused it or could not be reached.
-    #[error(transparent)]
-    Twilio(#[from] TwilioError),
-    /// The send marker could not be written (Redis down, demoted, between primaries) or not
-    /// confirmed on `min_replica_acks` replicas. Nothing was sent, and the attempt does not
-    /// count against the job.
-    #[error("redis unavailable for the send marker: {0}")]
-    Store(String),
-    /// The send was interrupted before, and Twilio's list could not be read back to its mark
-    /// within the bound: nothing was sent, rather than risk a second copy.
-    #[error(
-        "could not tell whether an interrupted send reached twilio: its message list was read \
-         for {pages} pages without reaching the send's mark"
-    )]
-    Unconfirmed {
-        /// Pages of Twilio's list read.
-        pages: usize,
+/// What the marker said when the send was claimed.
+enum Claim {
+    /// Fresh: now marked, to be sent.
+    Fresh,
+    /// Sent before: Twilio's SID (and status, segments) are on the marker.
+    Sent {
+        sid: String,
+        status: Option<String>,
+        segments: Option<String>,
     },
+    /// The recipient opted out: nothing is sent.
+    OptedOut,
+    /// Marked at `marked_at` without a SID: the send may have reached Twilio.
+    Interrupted { marked_at: u64 },
 }
 
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
@@ -78,107 +92,105 @@ pub async fn send_once(
     cx: &SendContext,
     sms: &OutboundSms,
 ) -> Result<SentSms, SendError> {
-    let mark = cx
-        .keys
-        .send_mark(&cx.topic, &cx.inbound_sid, &cx.kind.to_string());
-    let (opted_out, fields) = claim(conn, cx, &mark, &sms.to).await?;
+    let mark = cx.mark();
     let info = sms.segments();
-    let sent =
-        |sid, status, num_segments| SentSms::new(cx.kind, sid, status, num_segments, false, info);
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    if let Some(sid) = field("sid") {
-        return Ok(sent(sid, field("status"), field("num_segments")));
-    }
-    if opted_out {
-        return Ok(sent(String::new(), Some("opted_out".into()), None));
-    }
-    if let Some(marked_at) = field("marked_at").and_then(|m| m.parse::<u64>().ok()) {
-        // Marked before, without a SID: ask Twilio whether it went out, then mark anew.
-        let interrupted = Interrupted {
-            sms,
-            marked_at,
-            keys: &cx.keys,
-            topic: &cx.topic,
-        };
-        match look_up(conn, client, &interrupted).await? {
-            Lookup::Found(found) => {
-                log::info!(
-                    "Reply found at Twilio after an interrupted send; not sending again. topic={} sid={} status={}",
-                    cx.topic,
-                    found.sid,
-                    found.status.as_deref().unwrap_or_default()
-                );
+    match claim(conn, cx, &mark, &sms.to).await? {
+        Claim::Sent {
+            sid,
+            status,
+            segments,
+        } => return Ok(cx.answered(sid, status, segments, info)),
+        Claim::OptedOut => {
+            return Ok(cx.answered(String::new(), Some("opted_out".into()), None, info))
+        }
+        Claim::Interrupted { marked_at } => {
+            if let Some(found) = recover(conn, client, cx, sms, &mark, marked_at).await? {
                 return Ok(store_sent(conn, cx, &mark, &sms.to, &found, info).await);
             }
-            Lookup::Unsure { pages } => return Err(SendError::Unconfirmed { pages }),
-            Lookup::NotSent => {}
         }
-        let _: () = redis::pipe()
-            .hset(&mark, "marked_at", now_ms())
-            .expire(&mark, cx.ttl_s as i64)
-            .query_async(conn)
-            .await
-            .map_err(redis_error)?;
+        Claim::Fresh => {}
     }
     pace(conn, cx, info.segments).await;
-    match client.send(sms).await {
-        Ok(resource) => Ok(store_sent(conn, cx, &mark, &sms.to, &resource, info).await),
-        Err(error) => {
-            if !error.maybe_sent() {
-                // Surely not created: forget the mark so a retry sends without asking Twilio.
-                let _: Result<(), _> = conn.del(&mark).await;
-            }
-            if matches!(
-                error,
-                TwilioError::Api {
-                    code: Some(UNSUBSCRIBED),
-                    ..
-                }
-            ) {
-                let opt_outs = cx.keys.opt_outs(&cx.topic);
-                let _: Result<(), _> = conn.hset(&opt_outs, &sms.to, now_ms()).await;
-                return Ok(sent(String::new(), Some("opted_out".into()), None));
-            }
-            Err(error.into())
-        }
-    }
+    post(conn, client, cx, sms, &mark, info).await
 }
 
-/// Runs `claim_send.lua`: whether the number opted out, and the marker's fields before the call.
+/// Runs `claim_send.lua`: whether the number opted out, and the marker as it was.
 async fn claim(
     conn: &mut RedisConn,
     cx: &SendContext,
     mark: &str,
     to: &str,
-) -> Result<(bool, Vec<(String, String)>), SendError> {
-    // With `min_replica_acks`, the mark must be on replicas before Twilio is called: a mark
-    // only a dead primary held would let the same reply go out twice. Not confirmed = not sent.
+) -> Result<Claim, SendError> {
     let keys = [mark.to_string(), cx.keys.opt_outs(&cx.topic)];
     let args = [
         to.as_bytes().to_vec(),
         now_ms().to_string().into_bytes(),
         cx.ttl_s.to_string().into_bytes(),
     ];
-    let reply: Vec<redis::Value> = conn
-        .run_script(&CLAIM, CLAIM_LUA, &keys, &args)
-        .await
-        .map_err(|e| match e {
-            ReplicationError::Redis(e) => redis_error(e),
-            unconfirmed => SendError::Store(unconfirmed.to_string()),
-        })?;
-    let opted_out = matches!(reply.first(), Some(redis::Value::Int(1)));
+    let reply: Vec<redis::Value> = conn.run_script(&CLAIM, CLAIM_LUA, &keys, &args).await?;
     let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
-    let fields = reply[1.min(reply.len())..]
+    let fields: Vec<(String, String)> = reply[1.min(reply.len())..]
         .chunks(2)
         .filter(|pair| pair.len() == 2)
         .map(|pair| (text(&pair[0]), text(&pair[1])))
         .collect();
-    Ok((opted_out, fields))
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    Ok(match (field("sid"), reply.first()) {
+        (Some(sid), _) => Claim::Sent {
+            sid,
+            status: field("status"),
+            segments: field("num_segments"),
+        },
+        (None, Some(redis::Value::Int(1))) => Claim::OptedOut,
+        _ => match field("marked_at").and_then(|m| m.parse().ok()) {
+            Some(marked_at) => Claim::Interrupted { marked_at },
+            None => Claim::Fresh,
+        },
+    })
+}
+
+/// Asks Twilio whether an interrupted send went out: the message when it did; when it did not,
+/// the send is marked anew (from now) and answered `None`, to be sent.
+async fn recover(
+    conn: &mut RedisConn,
+    client: &TwilioClient,
+    cx: &SendContext,
+    sms: &OutboundSms,
+    mark: &str,
+    marked_at: u64,
+) -> Result<Option<MessageResource>, SendError> {
+    let interrupted = Interrupted {
+        sms,
+        marked_at,
+        keys: &cx.keys,
+        topic: &cx.topic,
+    };
+    match look_up(conn, client, &interrupted).await? {
+        Lookup::Found(found) => {
+            log::info!(
+                "Reply found at Twilio after an interrupted send; not sending again. topic={} sid={} status={}",
+                cx.topic,
+                found.sid,
+                found.status.as_deref().unwrap_or_default()
+            );
+            Ok(Some(found))
+        }
+        Lookup::Unsure { pages } => Err(SendError::Unconfirmed { pages }),
+        Lookup::NotSent => {
+            let _: () = redis::pipe()
+                .hset(mark, "marked_at", now_ms())
+                .expire(mark, cx.ttl_s as i64)
+                .query_async(conn)
+                .await
+                .map_err(SendError::of_redis)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Waits for this send's turn (`segments` of it) under the topic's pace; a Redis failure does not
@@ -191,9 +203,66 @@ async fn pace(conn: &mut RedisConn, cx: &SendContext, segments: u32) {
         Ok(wait) if !wait.is_zero() => actix_rt::time::sleep(wait).await,
         Ok(_) => {}
         Err(e) => log::warn!(
-            "Failed to pace a send; sending now. topic={} error={e}",
-            cx.topic
+            "Failed to pace a send; sending now. topic={} error={}",
+            cx.topic,
+            Chain(&e)
         ),
+    }
+}
+
+/// The POST to Twilio, and what its answer leaves in Redis: the SID on the marker; no marker
+/// for a send that surely was not created; an opt-out for error 21610.
+async fn post(
+    conn: &mut RedisConn,
+    client: &TwilioClient,
+    cx: &SendContext,
+    sms: &OutboundSms,
+    mark: &str,
+    info: SegmentInfo,
+) -> Result<SentSms, SendError> {
+    let error = match client.send(sms).await {
+        Ok(resource) => return Ok(store_sent(conn, cx, mark, &sms.to, &resource, info).await),
+        Err(error) => error,
+    };
+    if !error.maybe_sent() {
+        // Surely not created: forget the mark so a retry sends without asking Twilio.
+        if let Err(e) = conn.del::<_, ()>(mark).await {
+            log::warn!("Failed to clear the mark of a send Twilio refused; a retry will ask Twilio's list first. topic={} error={}", cx.topic, Chain(&e));
+        }
+    }
+    if !matches!(
+        error,
+        TwilioError::Api {
+            code: Some(UNSUBSCRIBED),
+            ..
+        }
+    ) {
+        return Err(error.into());
+    }
+    record_unsubscribed(conn, cx, &sms.to).await;
+    Ok(cx.answered(String::new(), Some("opted_out".into()), None, info))
+}
+
+/// Twilio's 21610: the recipient unsubscribed. Recorded as a STOP is; the send counts as done
+/// (status `opted_out`) whether or not the ledger could be written.
+async fn record_unsubscribed(conn: &mut RedisConn, cx: &SendContext, to: &str) {
+    let Ok(number) = PhoneNumber::parse("To", to) else {
+        return;
+    };
+    let change = opt_outs::apply(
+        conn,
+        &cx.keys,
+        &cx.topic,
+        &number,
+        Change::OptOut,
+        Cause::Unsubscribed,
+    );
+    if let Err(e) = change.await {
+        log::warn!(
+            "Failed to record an opt-out Twilio reported (21610); the next send to the number will learn it again. topic={} error={}",
+            cx.topic,
+            Chain(&e)
+        );
     }
 }
 
@@ -223,7 +292,11 @@ async fn store_sent(
         .await;
     if let Err(e) = stored {
         // The message went out; without the SID a redelivery asks Twilio's list instead.
-        log::warn!("Failed to store the Twilio SID of a sent message. sid={sid} error={e}");
+        log::warn!(
+            "Failed to store the Twilio SID of a sent message. topic={} sid={sid} error={}",
+            cx.topic,
+            Chain(&e)
+        );
     }
     SentSms::new(
         cx.kind,
@@ -233,20 +306,4 @@ async fn store_sent(
         false,
         info,
     )
-}
-
-/// Redis failing before the POST means nothing was sent.
-/// A Redis failure that passes (the node is down, demoted, loading, or between primaries) makes
-/// the send wait without counting as an attempt; any other (out of memory, a full disk) counts.
-fn redis_error(error: redis::RedisError) -> SendError {
-    let passing = is_outage(&error)
-        || matches!(
-            error.code(),
-            Some("READONLY" | "MASTERDOWN" | "LOADING" | "TRYAGAIN" | "CLUSTERDOWN")
-        );
-    if passing {
-        SendError::Store(error.to_string())
-    } else {
-        TwilioError::not_sent(format!("redis refused the send marker: {error}")).into()
-    }
 }

@@ -138,8 +138,8 @@ struct ApiErrorBody {
     message: Option<String>,
 }
 
-/// Why a send failed.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a call to Twilio failed.
+#[derive(Debug, thiserror::Error)]
 pub enum TwilioError {
     /// Twilio answered with an error status.
     #[error("twilio answered {status}{}: {message}", code.map(|c| format!(" with code {c}")).unwrap_or_default())]
@@ -153,17 +153,27 @@ pub enum TwilioError {
         /// The `Retry-After` header, if any.
         retry_after: Option<Duration>,
     },
-    /// Twilio could not be reached, or did not answer in time.
+    /// Twilio could not be reached, or did not answer in time. `message` is the HTTP client's
+    /// own description (its error type cannot leave the thread it was made on).
     #[error("failed to reach twilio: {message}")]
     Transport {
-        /// What happened.
+        /// What the HTTP client said.
         message: String,
         /// False when the request surely never reached Twilio (no connection was made).
         maybe_sent: bool,
     },
-    /// Twilio answered 2xx with a body that is not a message resource.
-    #[error("failed to read twilio's answer: {0}")]
-    Decode(String),
+    /// Twilio's answer broke off, or was over 1 MiB, before it was read whole.
+    #[error("failed to read twilio's answer")]
+    Body(#[source] awc::error::PayloadError),
+    /// Twilio answered 2xx with a body that is not what was asked for.
+    #[error("failed to decode twilio's answer")]
+    Decode(#[source] serde_json::Error),
+    /// A list page named a next page outside this account's Messages list; it was not followed.
+    #[error("twilio's next_page_uri is not this account's Messages list")]
+    ForeignPage,
+    /// The list's query could not be encoded (nothing was sent).
+    #[error("failed to encode the list query")]
+    Query(#[source] serde_urlencoded::ser::Error),
 }
 
 impl TwilioError {
@@ -172,8 +182,8 @@ impl TwilioError {
     pub fn is_transient(&self) -> bool {
         match self {
             TwilioError::Api { status, .. } => *status == 429 || *status >= 500,
-            TwilioError::Transport { .. } => true,
-            TwilioError::Decode(_) => false,
+            TwilioError::Transport { .. } | TwilioError::Body(_) => true,
+            TwilioError::Decode(_) | TwilioError::ForeignPage | TwilioError::Query(_) => false,
         }
     }
 
@@ -184,15 +194,8 @@ impl TwilioError {
         match self {
             TwilioError::Api { status, .. } => *status >= 500,
             TwilioError::Transport { maybe_sent, .. } => *maybe_sent,
-            TwilioError::Decode(_) => true,
-        }
-    }
-
-    /// A transport error for a failure before any connection was made.
-    pub fn not_sent(message: impl Into<String>) -> Self {
-        TwilioError::Transport {
-            message: message.into(),
-            maybe_sent: false,
+            TwilioError::Body(_) | TwilioError::Decode(_) => true,
+            TwilioError::ForeignPage | TwilioError::Query(_) => false,
         }
     }
 
@@ -259,8 +262,7 @@ impl TwilioClient {
         let mut query = vec![("To", to)];
         query.extend(from.map(|from| ("From", from)));
         query.push(("PageSize", &page_size));
-        let query = serde_urlencoded::to_string(query)
-            .map_err(|e| TwilioError::not_sent(format!("failed to encode the list query: {e}")))?;
+        let query = serde_urlencoded::to_string(query).map_err(TwilioError::Query)?;
         let url = format!("{}?{query}", self.messages_url());
         read(self.authorized(self.http.get(url)).send().await).await
     }
@@ -270,9 +272,7 @@ impl TwilioClient {
     pub async fn next_page(&self, next_page_uri: &str) -> Result<MessagePage, TwilioError> {
         let own = format!("/2010-04-01/Accounts/{}/Messages.json?", self.account_sid);
         if !next_page_uri.starts_with(&own) {
-            return Err(TwilioError::Decode(
-                "next_page_uri is not this account's Messages list".into(),
-            ));
+            return Err(TwilioError::ForeignPage);
         }
         let url = format!("{}{next_page_uri}", self.api_base);
         read(self.authorized(self.http.get(url)).send().await).await
@@ -305,12 +305,9 @@ async fn read<T: DeserializeOwned>(
         .body()
         .limit(MAX_RESPONSE_BYTES)
         .await
-        .map_err(|e| TwilioError::Transport {
-            message: e.to_string(),
-            maybe_sent: true,
-        })?;
+        .map_err(TwilioError::Body)?;
     if status.is_success() {
-        return serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()));
+        return serde_json::from_slice(&body).map_err(TwilioError::Decode);
     }
     let parsed: Option<ApiErrorBody> = serde_json::from_slice(&body).ok();
     Err(TwilioError::Api {
@@ -393,8 +390,11 @@ mod tests {
         assert!(api(429, Some(20429)).is_transient());
         assert!(api(503, None).is_transient());
         assert!(!api(400, Some(21211)).is_transient());
-        assert!(TwilioError::not_sent("refused").is_transient());
-        assert!(!TwilioError::not_sent("refused").maybe_sent());
+        let refused = TwilioError::Transport {
+            message: "connection refused".into(),
+            maybe_sent: false,
+        };
+        assert!(refused.is_transient() && !refused.maybe_sent());
         assert!(!api(429, Some(20429)).maybe_sent());
         assert!(api(502, None).maybe_sent());
     }

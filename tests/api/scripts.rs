@@ -10,7 +10,7 @@ use crate::common::redis_url;
 use crate::helpers::random_prefix;
 
 const ENQUEUE: &str = include_str!("../../src/actors/queue/enqueue.lua");
-const OPT_OUT: &str = include_str!("../../src/actors/recorder/opt_out.lua");
+const OPT_OUT: &str = include_str!("../../src/store/opt_out.lua");
 const PACING: &str = include_str!("../../src/outbound/pacing.lua");
 const CLAIM_SEND: &str = include_str!("../../src/outbound/claim_send.lua");
 const STATUS_FN: &str = include_str!("../../src/outbound/status_fn.lua");
@@ -132,7 +132,8 @@ async fn opt_out_acts_once_per_message_sid_and_ends_the_session() {
             .arg("+15551234567")
             .arg(out)
             .arg(1_000)
-            .arg(60);
+            .arg(60)
+            .arg("1");
         call
     };
     let stop = call("SM1", "1");

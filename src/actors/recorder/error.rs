@@ -1,13 +1,15 @@
-//! Why a record could not be written: the recorder's error, shared by every message it handles.
+//! Why the recorder could not do what it was asked (write a record, read a session, record an
+//! opt-out or a delivery status): its error, shared by every message it handles. The caller says
+//! what was being attempted; this says what failed.
 
-/// Why a record could not be written.
+/// Why the recorder could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    /// Redis did not answer or refused the transaction.
-    #[error("failed to write record to redis")]
+    /// Redis did not answer or refused the request.
+    #[error("redis failed the recorder's request")]
     Redis(#[from] redis::RedisError),
     /// The record could not be serialized.
-    #[error("failed to encode record")]
+    #[error("failed to encode the record")]
     Encode(#[from] serde_json::Error),
     /// The actor is gone (shutting down).
     #[error("recorder is unavailable")]

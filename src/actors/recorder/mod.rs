@@ -19,6 +19,7 @@ use crate::actors::messages::{
 use crate::domain::clock::now_ms;
 use crate::outbound::delivery::{record_status, DeliveryRecorded};
 use crate::store::keys::{Keys, GROUP};
+use crate::store::opt_outs::{self, Cause};
 
 /// Per-minute counts are kept this long (the dashboard shows the last hour).
 const MINUTE_STATS_TTL_S: i64 = 2 * 3600;
@@ -153,47 +154,21 @@ impl Handler<LoadAttempts> for Recorder {
     }
 }
 
-/// See `opt_out.lua`.
-static OPT_OUT_ONCE: std::sync::LazyLock<redis::Script> =
-    std::sync::LazyLock::new(|| redis::Script::new(include_str!("opt_out.lua")));
-
 impl Handler<SetOptOut> for Recorder {
     type Result = ResponseFuture<Result<bool, RecordError>>;
 
     fn handle(&mut self, msg: SetOptOut, _: &mut Self::Context) -> Self::Result {
-        let key = self.keys.opt_outs(&msg.topic);
-        let seen = msg.sid.as_ref().map(|sid| self.keys.seen(&msg.topic, sid));
-        let session = self.keys.session(&msg.topic, msg.number.as_str());
-        let sessions = self.keys.sessions(&msg.topic);
-        let ttl = self.retention.dedup_ttl_s;
+        let (keys, dedup_ttl_s) = (self.keys.clone(), self.retention.dedup_ttl_s);
         let mut conn = self.conn.clone();
         Box::pin(async move {
-            if let Some(seen) = seen {
-                let applied: i64 = OPT_OUT_ONCE
-                    .key(seen)
-                    .key(key)
-                    .key(session)
-                    .key(sessions)
-                    .arg(msg.number.as_str())
-                    .arg(if msg.opted_out { "1" } else { "0" })
-                    .arg(now_ms())
-                    .arg(ttl)
-                    .invoke_async(&mut conn)
-                    .await?;
-                return Ok(applied == 1);
-            }
-            if msg.opted_out {
-                redis::pipe()
-                    .atomic()
-                    .hset(&key, msg.number.as_str(), now_ms())
-                    .del(&session)
-                    .zrem(&sessions, msg.number.as_str())
-                    .query_async::<()>(&mut conn)
-                    .await?;
-            } else {
-                conn.hdel::<_, _, ()>(&key, msg.number.as_str()).await?;
-            }
-            Ok(true)
+            let cause = match &msg.keyword_sid {
+                Some(sid) => Cause::Keyword { sid, dedup_ttl_s },
+                None => Cause::Unsubscribed,
+            };
+            let number = &msg.number;
+            let applied =
+                opt_outs::apply(&mut conn, &keys, &msg.topic, number, msg.change, cause).await?;
+            Ok(applied)
         })
     }
 }

@@ -5,49 +5,19 @@
 //! safely; the session it changed is saved only with the job's completion, so a repeated attempt
 //! sees it as it was.
 
+use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
-use std::time::Duration;
-
-use futures_util::FutureExt;
 
 use super::deps::WorkerDeps;
+use super::failure::AttemptError;
 use crate::actors::messages::{LoadSession, SendSms};
 use crate::domain::record::SentSms;
 use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind, Session, SessionSave};
 use crate::handlers::{HandlerContext, SendFn};
 use crate::outbound::send_once::SendError;
-use crate::twilio::client::{OutboundSms, TwilioError};
+use crate::twilio::client::OutboundSms;
 use crate::twilio::segments::{split, MAX_BODY_CHARS};
-
-/// Why one attempt failed.
-pub(super) struct Failure {
-    pub(super) reason: String,
-    pub(super) permanent: bool,
-    pub(super) retry_after: Option<Duration>,
-    pub(super) panicked: bool,
-    /// Redis could not mark the send: nothing was sent, and the attempt does not count.
-    pub(super) unavailable: bool,
-}
-
-impl Failure {
-    fn handler(reason: String, panicked: bool) -> Self {
-        Failure {
-            reason,
-            permanent: false,
-            retry_after: None,
-            panicked,
-            unavailable: false,
-        }
-    }
-
-    fn unavailable(reason: String) -> Self {
-        Failure {
-            unavailable: true,
-            ..Failure::handler(reason, false)
-        }
-    }
-}
 
 /// What a successful attempt produced.
 pub(super) struct Handled {
@@ -61,7 +31,7 @@ pub(super) struct Handled {
 
 /// One try: session, accept text (if any), handler, reply. Sends already made are not made
 /// again.
-pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Failure> {
+pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, AttemptError> {
     let topic = &deps.topic;
     let message = &job.message;
     if let Some(content) = &job.outbound {
@@ -93,17 +63,12 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Fai
     sent.extend(context.take_sent());
     let reply = match handled {
         Ok(Ok(reply)) => reply,
-        Ok(Err(e)) => return Err(Failure::handler(format!("handler failed: {e}"), false)),
-        Err(_) => return Err(Failure::handler("handler panicked".into(), true)),
+        Ok(Err(e)) => return Err(AttemptError::Handler(e)),
+        Err(_) => return Err(AttemptError::Panicked),
     };
     let handled_at = now_ms();
-    let session = context.session_change().into_save().map_err(|reason| {
-        // Before the reply goes out: the sender hears nothing of a step that was not saved.
-        Failure {
-            permanent: true,
-            ..Failure::handler(reason, false)
-        }
-    })?;
+    // Before the reply goes out: the sender hears nothing of a step that was not saved.
+    let session = context.session_change().into_save()?;
     if !reply.is_empty() {
         for (kind, part) in reply_parts(&reply) {
             sent.push(send(deps, kind, message, &part).await?);
@@ -120,19 +85,17 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Fai
 
 /// The sender's session as their previous completed message left it. Redis being away fails
 /// the attempt without counting it, as for a send that could not be marked.
-async fn load_session(deps: &WorkerDeps, message: &InboundMessage) -> Result<Session, Failure> {
+async fn load_session(
+    deps: &WorkerDeps,
+    message: &InboundMessage,
+) -> Result<Session, AttemptError> {
     let request = LoadSession {
         topic: deps.topic.name.clone(),
         number: message.number.clone(),
     };
     match deps.recorder.send(request).await {
-        Ok(Ok(session)) => Ok(session),
-        Ok(Err(e)) => Err(Failure::unavailable(format!(
-            "reading the session failed: {e}"
-        ))),
-        Err(e) => Err(Failure::unavailable(format!(
-            "reading the session failed: {e}"
-        ))),
+        Ok(loaded) => loaded.map_err(AttemptError::Session),
+        Err(gone) => Err(AttemptError::Session(gone.into())),
     }
 }
 
@@ -147,7 +110,7 @@ fn handler_context(deps: &WorkerDeps, message: &InboundMessage) -> HandlerContex
         async move {
             send(&deps, kind, &message, &reply)
                 .await
-                .map_err(|failure| failure.reason)
+                .map_err(|error| crate::errors::chain(&error))
         }
         .boxed_local()
     });
@@ -187,7 +150,7 @@ async fn send(
     kind: SendKind,
     message: &InboundMessage,
     reply: &Reply,
-) -> Result<SentSms, Failure> {
+) -> Result<SentSms, AttemptError> {
     let twilio = &deps.topic.settings.twilio;
     let request = SendSms {
         topic: deps.topic.name.clone(),
@@ -202,31 +165,9 @@ async fn send(
             smart_encoded: twilio.smart_encoded,
         },
     };
-    let result =
-        deps.sender.send(request).await.unwrap_or_else(|e| {
-            Err(TwilioError::not_sent(format!("sender unavailable: {e}")).into())
-        });
-    result.map_err(|error| match error {
-        SendError::Twilio(error) => Failure {
-            reason: format!("sending the {kind} failed: {error}"),
-            permanent: !error.is_transient(),
-            retry_after: error.retry_after(),
-            panicked: false,
-            unavailable: false,
-        },
-        SendError::Unconfirmed { .. } => Failure {
-            reason: format!("sending the {kind} failed: {error}"),
-            permanent: false,
-            retry_after: None,
-            panicked: false,
-            unavailable: false,
-        },
-        SendError::Store(_) => Failure {
-            reason: format!("sending the {kind} failed: {error}"),
-            permanent: false,
-            retry_after: None,
-            panicked: false,
-            unavailable: true,
-        },
-    })
+    let sent = match deps.sender.send(request).await {
+        Ok(sent) => sent,
+        Err(gone) => Err(SendError::SenderGone(gone)),
+    };
+    sent.map_err(|source| AttemptError::Send { kind, source })
 }

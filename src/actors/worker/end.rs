@@ -1,46 +1,57 @@
-//! How a job ends, for `TopicWorker`: its record (completed or dead-lettered) written and the
-//! job acknowledged through the `Recorder` — retried while Redis is away — plus the durable list
-//! of failed attempts and the job's metrics.
+//! How a job ends, for `TopicWorker`: completed (its record, its metrics and its sender's
+//! session) or dead-lettered (its record and dead letter), written and acknowledged through the
+//! `Recorder`, retried while Redis is away.
 
 use std::time::Duration;
 
+use super::attempt::Handled;
 use super::deps::{End, WorkerDeps};
-use crate::actors::messages::{LoadAttempts, RecordAttempt, RecordOutcome, RunJob, SessionWrite};
+use super::tries::Tries;
+use crate::actors::messages::{RecordOutcome, RunJob, SessionWrite};
+use crate::actors::recorder::RecordError;
 use crate::domain::record::{DeadLetter, Outcome, Record, SentSms, Timings};
-use crate::domain::{now_ms, InboundMessage, Job, Reply};
+use crate::domain::{now_ms, Job, Reply};
+use crate::errors::Chain;
 
-pub(super) fn record(
+/// A job whose attempt succeeded: counted, then recorded with the handler's session change.
+pub(super) async fn complete(
     deps: &WorkerDeps,
-    run: &RunJob,
-    outcome: Outcome,
-    reply: Reply,
-    sent: Vec<SentSms>,
-    attempts: Vec<String>,
-    timings: Timings,
-) -> Record {
-    Record {
-        outcome,
+    run: RunJob,
+    handled: Handled,
+    tries: Tries,
+) -> End {
+    let timings = Timings {
+        received_at: run.job.message.received_at,
+        started_at: tries.started_at,
+        handled_at: handled.handled_at,
+        finished_at: now_ms(),
+    };
+    count_completed(deps, &handled.sent, &timings);
+    count_outbound(deps, &run.job, &handled.sent);
+    let session = handled.session.map(|save| SessionWrite {
+        number: run.job.message.number.clone(),
+        save,
+        ttl_s: deps.topic.settings.session_ttl_s,
+    });
+    let record = Record {
+        outcome: Outcome::Completed,
         message: run.job.message.clone(),
-        reply,
-        sent,
-        error: attempts
-            .last()
-            .filter(|_| outcome != Outcome::Completed)
-            .cloned(),
-        attempts,
+        reply: handled.reply,
+        sent: handled.sent,
+        error: None,
+        attempts: tries.reasons,
         job_id: run.entry_id.clone(),
         worker: deps.consumer.clone(),
         timings,
-    }
+    };
+    finish(deps, run.entry_id, record, Ending::Completed(session)).await;
+    End::Done
 }
 
-pub(super) async fn dead_letter(
-    deps: &WorkerDeps,
-    run: RunJob,
-    reasons: Vec<String>,
-    started_at: u64,
-) -> End {
+/// A job that failed for good: its record and dead letter, with every reason.
+pub(super) async fn dead_letter(deps: &WorkerDeps, run: RunJob, tries: Tries) -> End {
     let now = now_ms();
+    let reasons = tries.reasons;
     log::error!(
         "Job dead-lettered. topic={} sid={} attempts={} error={}",
         deps.topic.name,
@@ -50,7 +61,7 @@ pub(super) async fn dead_letter(
     );
     let timings = Timings {
         received_at: run.job.message.received_at,
-        started_at,
+        started_at: tries.started_at,
         handled_at: now,
         finished_at: now,
     };
@@ -59,32 +70,29 @@ pub(super) async fn dead_letter(
         reasons: reasons.clone(),
         dead_at: now,
     };
-    let record = record(
-        deps,
-        &run,
-        Outcome::DeadLettered,
-        Reply::none(),
-        Vec::new(),
-        reasons,
+    let record = Record {
+        outcome: Outcome::DeadLettered,
+        message: run.job.message.clone(),
+        reply: Reply::none(),
+        sent: Vec::new(),
+        error: reasons.last().cloned(),
+        attempts: reasons,
+        job_id: run.entry_id.clone(),
+        worker: deps.consumer.clone(),
         timings,
-    );
+    };
     let labels = [deps.topic.name.as_str(), Outcome::DeadLettered.as_str()];
     deps.metrics.processed.with_label_values(&labels).inc();
     if run.job.outbound.is_some() {
         let labels = [deps.topic.name.as_str(), "failed"];
         deps.metrics.outbound.with_label_values(&labels).inc();
     }
-    finish(
-        deps,
-        run.entry_id,
-        record,
-        Ending::DeadLettered(Box::new(dead)),
-    )
-    .await;
+    let ending = Ending::DeadLettered(Box::new(dead));
+    finish(deps, run.entry_id, record, ending).await;
     End::Done
 }
 
-pub(super) fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Timings) {
+fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Timings) {
     let (metrics, topic) = (&deps.metrics, deps.topic.name.as_str());
     metrics
         .processed
@@ -110,7 +118,7 @@ pub(super) fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Tim
 }
 
 /// Counts a completed outbound text as `sent` or `opted_out`.
-pub(super) fn count_outbound(deps: &WorkerDeps, job: &Job, sent: &[SentSms]) {
+fn count_outbound(deps: &WorkerDeps, job: &Job, sent: &[SentSms]) {
     if job.outbound.is_none() {
         return;
     }
@@ -124,34 +132,8 @@ pub(super) fn count_outbound(deps: &WorkerDeps, job: &Job, sent: &[SentSms]) {
         .inc();
 }
 
-pub(super) async fn load_attempts(deps: &WorkerDeps, message: &InboundMessage) -> Vec<String> {
-    let request = LoadAttempts {
-        topic: deps.topic.name.clone(),
-        sid: message.sid.clone(),
-    };
-    match deps.recorder.send(request).await {
-        Ok(Ok(attempts)) => attempts,
-        _ => Vec::new(),
-    }
-}
-
-pub(super) async fn save_attempt(deps: &WorkerDeps, message: &InboundMessage, reason: String) {
-    let request = RecordAttempt {
-        topic: deps.topic.name.clone(),
-        sid: message.sid.clone(),
-        reason,
-    };
-    if !matches!(deps.recorder.send(request).await, Ok(Ok(()))) {
-        log::warn!(
-            "Failed to save an attempt; the count restarts if the job is claimed again. topic={} sid={}",
-            deps.topic.name,
-            message.sid
-        );
-    }
-}
-
 /// What is written with a job's record besides it.
-pub(super) enum Ending {
+enum Ending {
     /// Completed: the handler's change to the sender's session is saved (none for an outbound
     /// text).
     Completed(Option<SessionWrite>),
@@ -161,7 +143,7 @@ pub(super) enum Ending {
 
 /// Writes the record and acknowledges the job, retrying while Redis is away; after
 /// `record_patience` the job is left pending, to be claimed again.
-pub(super) async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: Ending) {
+async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: Ending) {
     let (dead, session) = match ending {
         Ending::Completed(session) => (None, session),
         Ending::DeadLettered(dead) => (Some(*dead), None),
@@ -186,13 +168,14 @@ pub(super) async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, 
                 );
                 return;
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
+            Ok(Err(e)) => e,
+            Err(gone) => RecordError::from(gone),
         };
         if std::time::Instant::now() >= give_up {
             log::warn!(
                 "Failed to record outcome; the job stays queued and will be claimed again. \
-                 topic={topic} sid={sid} error={error}"
+                 topic={topic} sid={sid} error={}",
+                Chain(&error)
             );
             return;
         }

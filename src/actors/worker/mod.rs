@@ -6,8 +6,6 @@
 //! A panicking handler stops only this actor: the attempt is recorded, the `WorkerPool`'s
 //! supervisor restarts the actor and the pool hands the job out again.
 
-use std::time::Duration;
-
 use actix::{
     Actor, ActorContext, ActorFutureExt, Context, Handler, Recipient, ResponseActFuture,
     Supervised, WrapFuture,
@@ -16,18 +14,17 @@ use actix::{
 mod attempt;
 mod deps;
 mod end;
+mod failure;
+mod tries;
 
 use deps::End;
 pub use deps::WorkerDeps;
 
-use crate::actors::messages::{JobFinished, RunJob, SessionWrite, WorkerReady};
-use crate::domain::now_ms;
-use crate::domain::record::{Outcome, Timings};
+use crate::actors::messages::{JobFinished, RunJob, WorkerReady};
 use attempt::attempt;
-use end::{
-    count_completed, count_outbound, dead_letter, finish, load_attempts, record, save_attempt,
-    Ending,
-};
+use end::{complete, dead_letter};
+use failure::Verdict;
+use tries::Tries;
 
 /// One worker of a topic's pool.
 pub struct TopicWorker {
@@ -91,119 +88,36 @@ impl Handler<RunJob> for TopicWorker {
     }
 }
 
-/// How long a worker waits before trying again when Redis could not mark a send: at first this,
-/// then as long as it has waited so far (so the handler re-runs ever less often), up to the max.
-const UNAVAILABLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
-const UNAVAILABLE_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// Runs one job to its record, retrying as the topic's retry settings say.
 async fn process(deps: WorkerDeps, run: RunJob) -> End {
     let retry = deps.topic.settings.retry.clone();
-    let mut attempts = if run.redelivered {
-        load_attempts(&deps, &run.job.message).await
-    } else {
-        Vec::new()
-    };
-    let started_at = now_ms();
-    let mut retry_after = None;
-    // Since when Redis has kept the send from being marked (such tries do not count).
-    let mut unavailable_since: Option<std::time::Instant> = None;
+    let mut tries = Tries::of(&deps, &run).await;
     loop {
-        if attempts.len() >= retry.max_attempts as usize {
-            return dead_letter(&deps, run, attempts, started_at).await;
+        if tries.exhausted(&retry) {
+            return dead_letter(&deps, run, tries).await;
         }
-        if !attempts.is_empty() {
-            let wait = backoff(&retry, attempts.len() as u32).max(retry_after.unwrap_or_default());
-            actix_rt::time::sleep(wait).await;
+        tries.wait_turn(&retry).await;
+        let error = match attempt(&deps, &run.job).await {
+            Ok(handled) => return complete(&deps, run, handled, tries).await,
+            Err(error) => error,
+        };
+        let verdict = error.verdict();
+        if verdict == Verdict::WaitForRedis {
+            if tries.wait_for_redis(&deps, &run, &error).await {
+                continue;
+            }
+            // Left pending, to be claimed again once Redis is back.
+            return End::Done;
         }
-        match attempt(&deps, &run.job).await {
-            Ok(handled) => {
-                let timings = Timings {
-                    received_at: run.job.message.received_at,
-                    started_at,
-                    handled_at: handled.handled_at,
-                    finished_at: now_ms(),
-                };
-                count_completed(&deps, &handled.sent, &timings);
-                count_outbound(&deps, &run.job, &handled.sent);
-                let session = handled.session.map(|save| SessionWrite {
-                    number: run.job.message.number.clone(),
-                    save,
-                    ttl_s: deps.topic.settings.session_ttl_s,
-                });
-                let record = record(
-                    &deps,
-                    &run,
-                    Outcome::Completed,
-                    handled.reply,
-                    handled.sent,
-                    attempts,
-                    timings,
-                );
-                finish(&deps, run.entry_id, record, Ending::Completed(session)).await;
-                return End::Done;
-            }
-            Err(failure) if failure.unavailable => {
-                let first = unavailable_since.is_none();
-                let since = *unavailable_since.get_or_insert_with(std::time::Instant::now);
-                // Well before another process may claim the job (idle for `claim_idle_ms`; the
-                // heartbeat that keeps it claimed fails while Redis does).
-                if since.elapsed() >= deps.record_patience / 3 {
-                    // Leave the job pending: it is claimed again once Redis is back.
-                    log::warn!(
-                        "Redis kept the send from being marked for too long; the job stays queued. topic={} sid={} error={}",
-                        deps.topic.name,
-                        run.job.message.sid,
-                        failure.reason
-                    );
-                    return End::Done;
-                }
-                if first {
-                    log::warn!(
-                        "Send not marked, Redis unavailable; trying again (not counted as an attempt). topic={} sid={} error={}",
-                        deps.topic.name,
-                        run.job.message.sid,
-                        failure.reason
-                    );
-                }
-                let waited = since.elapsed().min(UNAVAILABLE_PAUSE_MAX);
-                actix_rt::time::sleep(waited.max(UNAVAILABLE_PAUSE)).await;
-            }
-            Err(failure) => {
-                unavailable_since = None;
-                log::warn!(
-                    "Attempt failed. topic={} sid={} attempt={} error={}",
-                    deps.topic.name,
-                    run.job.message.sid,
-                    attempts.len() + 1,
-                    failure.reason
-                );
-                deps.metrics
-                    .failed
-                    .with_label_values(&[&deps.topic.name])
-                    .inc();
-                attempts.push(failure.reason.clone());
-                save_attempt(&deps, &run.job.message, failure.reason).await;
-                if failure.panicked {
-                    return End::Panicked;
-                }
-                if failure.permanent {
-                    return dead_letter(&deps, run, attempts, started_at).await;
-                }
-                retry_after = failure.retry_after;
-            }
+        let after = match verdict {
+            Verdict::Retry { after } => after,
+            _ => None,
+        };
+        tries.count(&deps, &run, &error, after).await;
+        match verdict {
+            Verdict::Panicked => return End::Panicked,
+            Verdict::Permanent => return dead_letter(&deps, run, tries).await,
+            _ => {}
         }
     }
-}
-
-/// `backoff_initial_ms * 2^(n-1)`, capped at `backoff_max_ms`, with full jitter over the upper
-/// half so that many failing jobs do not retry in lockstep.
-fn backoff(retry: &crate::settings::RetrySettings, failures: u32) -> Duration {
-    let exponent = failures.saturating_sub(1).min(30);
-    let base = retry
-        .backoff_initial_ms
-        .saturating_mul(1u64 << exponent)
-        .min(retry.backoff_max_ms);
-    let jittered = base / 2 + rand::random_range(0..=base / 2);
-    Duration::from_millis(jittered)
 }
