@@ -117,8 +117,8 @@
 //! - [`app`]: building and running the actor system (Redis, actors, the HTTP server) for a role.
 //! - [`builder`]: the library's front door, [`Pyrowire`]: register handlers and validators, run.
 //! - [`settings`]: `settings.toml` as types: load, interpolate `${VAR}`, validate.
-//! - [`domain`]: the inbound message, job and reply; a message's record; a topic ready to run;
-//!   the clock.
+//! - [`domain`]: the inbound message, job and reply; a message's record; the clock.
+//! - [`topics`]: each topic ready to run: its settings with its handler and validators built.
 //! - `ingress`: the HTTP routes: Twilio's webhook and status callback, health, metrics, the
 //!   dashboard, the outbound API.
 //! - `actors`: one room per actor (`validator`, `queue`, `pool`, `worker`, `sender`,
@@ -147,10 +147,12 @@ pub mod metrics;
 pub(crate) mod outbound;
 pub mod settings;
 pub(crate) mod store;
+pub mod topics;
 pub mod twilio;
 pub mod validators;
 
 pub use builder::Pyrowire;
+pub use outbound::handle::Outbox;
 pub use outbound::lookup::OutboundView;
-pub use outbound::outbox::{Accepted, Outbox, OutboxError};
+pub use outbound::outbox::{Accepted, OutboxError};
 pub use outbound::schedule::Cancelled;

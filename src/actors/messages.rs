@@ -9,9 +9,9 @@ use std::sync::Arc;
 use actix::Message;
 
 use crate::domain::record::{DeadLetter, Record, SentSms};
-use crate::domain::topic::Topic;
 use crate::domain::{InboundMessage, Job};
 use crate::domain::{MessageSid, PhoneNumber, SendKind, Session, SessionSave};
+use crate::topics::Topic;
 use crate::twilio::client::OutboundSms;
 use crate::validators::Verdict;
 

@@ -14,9 +14,9 @@ use actix::{Actor, Context, Handler, ResponseFuture};
 use crate::actors::messages::SendSms;
 use crate::domain::mask_number;
 use crate::domain::record::SentSms;
-use crate::domain::topic::Topics;
 use crate::outbound::send_once::{send_once, SendContext, SendError};
 use crate::store::keys::Keys;
+use crate::topics::Topics;
 use crate::twilio::client::TwilioClient;
 
 /// Sends SMS/MMS for every topic.

@@ -27,12 +27,13 @@ use crate::actors::messages::Drain;
 use crate::actors::pool::WorkerPool;
 use crate::actors::recorder::Recorder;
 use crate::actors::scheduler::Scheduler;
-use crate::domain::topic::build_topics;
 use crate::ingress::IngressShared;
 use crate::settings::Settings;
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
+use crate::store::limits::QueueLimits;
 use crate::store::target::RedisTarget;
+use crate::topics::build_topics;
 use http::serve_http;
 use workers::{retention, start_pools, Parts};
 
@@ -144,9 +145,7 @@ impl App {
             redis: shared,
             redis_target: target.clone(),
             keys,
-            dedup_ttl_s: profile.dedup_ttl_s,
-            max_queue_depth: profile.max_queue_depth,
-            record_ttl_s: profile.record_ttl_s,
+            limits: QueueLimits::of(profile),
             api_token: profile.api_token.clone().filter(|t| !t.expose().is_empty()),
         });
         let (server, port) = serve_http(profile, shared)?;

@@ -9,12 +9,12 @@ use crate::actors::pool::{PoolConnections, WorkerPool, READ_BLOCK};
 use crate::actors::recorder::{Recorder, Retention};
 use crate::actors::sender::{SenderOptions, TwilioSender};
 use crate::actors::worker::WorkerDeps;
-use crate::domain::topic::Topics;
 use crate::metrics::Metrics;
 use crate::settings::{Profile, Settings};
 use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
 use crate::store::target::RedisTarget;
+use crate::topics::Topics;
 
 /// What starting the pools needs from [`App::build`].
 pub(super) struct Parts<'a> {

@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::domain::topic::build_topics;
 use crate::handlers::HandlerRegistry;
 use crate::settings::{Settings, SettingsError};
 use crate::store::target::RedisTarget;
+use crate::topics::build_topics;
 use crate::validators::ValidatorRegistry;
 
 /// Validates everything `serve` would (handlers and validators included) and returns a summary.

@@ -2,8 +2,8 @@
 //! carries (`inbound`), a text pyrowire sends first (`outbound`), the job queued for the workers
 //! (`job`), the reply a handler produces
 //! (`reply`), Twilio's MessageSid and phone numbers (`ids`), which of a job's sends a send is
-//! (`send_kind`), a message's record (`record`), a sender's conversation (`session`), a topic
-//! ready to run (`topic`), and the clock.
+//! (`send_kind`), a message's record (`record`), a sender's conversation (`session`), and the clock.
+//! Nothing here imports the layers above (settings, handlers, validators, actors).
 
 pub mod clock;
 mod error;
@@ -15,7 +15,6 @@ pub mod record;
 mod reply;
 mod send_kind;
 mod session;
-pub mod topic;
 
 pub use clock::now_ms;
 pub use error::InboundError;

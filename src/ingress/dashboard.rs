@@ -12,8 +12,8 @@ use actix_web::http::header::{
 use actix_web::{web, HttpRequest, HttpResponse};
 use redis::AsyncCommands;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
+use super::bearer::carries;
 use super::state::IngressState;
 use crate::domain::record::DeadLetter;
 use crate::store::dead_letters::{requeue, Requeued};
@@ -53,8 +53,7 @@ fn refusal(request: &HttpRequest, state: &IngressState) -> Option<HttpResponse> 
     let Some(token) = &state.dashboard_token else {
         return Some(not_found());
     };
-    let given = super::bearer(request);
-    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+    if carries(request, token) {
         None
     } else {
         Some(
@@ -133,7 +132,7 @@ async fn api_requeue(
     let Some(letter) = letter else {
         return HttpResponse::NotFound().json(json!({"error": format!("no dead letter `{sid}`")}));
     };
-    let max = state.max_queue_depth;
+    let max = state.limits.max_queue_depth;
     let requeued = requeue(&state.keys, &topic, &sid, &letter, max)
         .invoke_async(&mut conn)
         .await;

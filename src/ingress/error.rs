@@ -5,12 +5,28 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::twilio::twiml;
 
+/// A request named a topic the settings do not have: 404 on every route (webhooks, status
+/// callbacks, the API), with the name cut to a topic name's longest (64 characters) so a
+/// stranger's 30 KB path is not echoed back or logged whole.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown topic `{0}`")]
+pub struct UnknownTopic(String);
+
+impl UnknownTopic {
+    /// The error for `name`, as a request path gave it.
+    pub(crate) fn named(name: &str) -> Self {
+        let cut = name.char_indices().nth(64).map_or(name.len(), |(i, _)| i);
+        let suffix = if cut < name.len() { "..." } else { "" };
+        UnknownTopic(format!("{}{suffix}", &name[..cut]))
+    }
+}
+
 /// Why a webhook was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum IngressError {
     /// No topic of that name.
-    #[error("unknown topic `{0}`")]
-    UnknownTopic(String),
+    #[error(transparent)]
+    UnknownTopic(#[from] UnknownTopic),
     /// The request is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -32,16 +48,6 @@ pub enum IngressError {
         /// The topic's `error_response`, if any.
         error_response: Option<String>,
     },
-}
-
-impl IngressError {
-    /// 404 for a topic name from a request path, cut to a topic name's longest (64 characters)
-    /// so a stranger's 30 KB path is not echoed back or logged whole.
-    pub(crate) fn unknown_topic(name: &str) -> Self {
-        let cut = name.char_indices().nth(64).map_or(name.len(), |(i, _)| i);
-        let suffix = if cut < name.len() { "..." } else { "" };
-        IngressError::UnknownTopic(format!("{}{suffix}", &name[..cut]))
-    }
 }
 
 impl ResponseError for IngressError {

@@ -2,9 +2,11 @@
 //! `submit` is Twilio's inbound webhook, `status` its delivery status callback (both through
 //! `webhook`, which checks signatures); `health` tells whether Redis answers; `metrics` serves
 //! Prometheus; `dashboard` the page and its JSON; `api` the outbound API (texts pyrowire sends
-//! first); `request_log` logs one line per request.
+//! first); `request_log` logs one line per request; `bearer` reads the token the dashboard and the
+//! API ask for.
 
 mod api;
+mod bearer;
 mod body;
 mod dashboard;
 mod error;
@@ -22,7 +24,7 @@ pub use state::{IngressShared, IngressState};
 
 use actix_web::web;
 
-use crate::domain::topic::Topics;
+use crate::topics::Topics;
 
 /// Registers the routes on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
@@ -46,14 +48,4 @@ fn webhook_resource(path: &str) -> actix_web::Resource {
     web::resource(path)
         .route(web::post().to(submit::submit))
         .route(web::get().to(submit::submit))
-}
-
-/// The token of an `Authorization: Bearer <token>` header; empty without one.
-fn bearer(request: &actix_web::HttpRequest) -> &str {
-    request
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
 }

@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr};
 
+use super::error::UnknownTopic;
 use crate::actors::queue::RedisQueue;
 use crate::actors::recorder::Recorder;
 use crate::actors::validator::Validator;
-use crate::domain::topic::{Topic, Topics};
 use crate::metrics::Metrics;
 use crate::settings::Secret;
 use crate::store::keys::Keys;
+use crate::store::limits::QueueLimits;
 use crate::store::target::RedisTarget;
+use crate::topics::{Topic, Topics};
 
 /// What all HTTP worker threads share.
 pub struct IngressShared {
@@ -40,12 +42,8 @@ pub struct IngressShared {
     pub redis_target: RedisTarget,
     /// Key builder.
     pub keys: Keys,
-    /// A MessageSid is not queued again within this window (seconds).
-    pub dedup_ttl_s: u64,
-    /// Ingress answers 503 when this many jobs or more are queued.
-    pub max_queue_depth: u64,
-    /// How long an outbound text's status is kept after its time (seconds).
-    pub record_ttl_s: u64,
+    /// What the queue actors write under: de-duplication, depth, how long statuses are kept.
+    pub limits: QueueLimits,
     /// The outbound API's token; the `/api` routes answer 404 without one.
     pub api_token: Option<Secret>,
 }
@@ -68,9 +66,7 @@ impl IngressState {
             shared.redis_target.clone(),
             shared.metrics.redis.clone(),
             shared.keys.clone(),
-            shared.dedup_ttl_s,
-            shared.max_queue_depth,
-            shared.record_ttl_s,
+            shared.limits,
         )
         .start();
         IngressState {
@@ -78,6 +74,14 @@ impl IngressState {
             queue,
             shared,
         }
+    }
+
+    /// The topic called `name`: one lookup, one answer (404) for every route.
+    pub(crate) fn topic(&self, name: &str) -> Result<Arc<Topic>, UnknownTopic> {
+        self.topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| UnknownTopic::named(name))
     }
 
     /// Whether the process is shutting down.

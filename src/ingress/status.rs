@@ -11,10 +11,20 @@ use super::error::IngressError;
 use super::state::IngressState;
 use super::{request_log, webhook};
 use crate::actors::messages::{RecordDelivery, SetOptOut};
+use crate::actors::recorder::RecordError;
 use crate::domain::{check_plain, PhoneNumber};
+use crate::errors::Chain;
 use crate::outbound::delivery::DeliveryRecorded;
 use crate::store::opt_outs::Change;
 use crate::twilio::client::UNSUBSCRIBED;
+
+/// One status callback's fields, checked.
+struct Callback {
+    outbound_sid: String,
+    status: String,
+    error_code: Option<String>,
+    to: Option<String>,
+}
 
 /// Handles one status callback.
 pub async fn status(
@@ -24,104 +34,123 @@ pub async fn status(
     state: web::Data<IngressState>,
 ) -> Result<HttpResponse, IngressError> {
     let name = path.into_inner();
-    let topic = state
-        .topics
-        .get(&name)
-        .cloned()
-        .ok_or_else(|| IngressError::unknown_topic(&name))?;
+    let topic = state.topic(&name)?;
     let params = webhook::read(&request, payload, &topic, &state).await?;
+    let callback = read_callback(&params)?;
+    request_log::note_sid(&request, &callback.outbound_sid);
+    log::debug!(
+        "Delivery status. topic={name} sid={} status={}",
+        callback.outbound_sid,
+        callback.status
+    );
+    let unsubscribed =
+        callback.error_code.as_deref().and_then(|c| c.parse().ok()) == Some(UNSUBSCRIBED);
+    let callback_to = callback.to.clone();
+    match record(&state, &name, callback).await? {
+        // Answered 200 all the same, so that Twilio does not retry it.
+        DeliveryRecorded::Unknown => {
+            log::debug!(
+                "Status callback for a message pyrowire did not send; nothing stored. topic={name}"
+            );
+        }
+        // The recipient the send stored, else (a send of an earlier release, or a signed
+        // callback that overtook the send's answer) the callback's own `To`.
+        DeliveryRecorded::Recorded { to } if unsubscribed => {
+            if let Some(number) = to.or(callback_to) {
+                opt_out(&state, &name, &number).await?;
+            }
+        }
+        DeliveryRecorded::Recorded { .. } => {}
+    }
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// The callback's fields, bounded.
+fn read_callback(params: &[(String, String)]) -> Result<Callback, IngressError> {
     let get = |key: &str| {
         params
             .iter()
             .find(|(k, v)| k == key && !v.is_empty())
             .map(|(_, v)| v.clone())
     };
-    let outbound_sid = get("MessageSid").ok_or(IngressError::BadRequest(
-        "missing required parameter `MessageSid`".into(),
-    ))?;
-    request_log::note_sid(&request, &outbound_sid);
-    let status = get("MessageStatus").ok_or(IngressError::BadRequest(
-        "missing required parameter `MessageStatus`".into(),
-    ))?;
-    let error_code = get("ErrorCode").filter(|c| c != "0");
-    check_fields(
-        &outbound_sid,
-        &status,
-        error_code.as_deref(),
-        get("To").as_deref(),
-    )?;
-    let unavailable = || IngressError::Unavailable {
-        error_response: None,
+    let required = |key: &str| {
+        get(key)
+            .ok_or_else(|| IngressError::BadRequest(format!("missing required parameter `{key}`")))
     };
-    log::debug!("Delivery status. topic={name} sid={outbound_sid} status={status}");
-    let record = RecordDelivery {
-        topic: name.clone(),
-        outbound_sid,
-        status,
-        error_code: error_code.clone(),
+    let callback = Callback {
+        outbound_sid: required("MessageSid")?,
+        status: required("MessageStatus")?,
+        error_code: get("ErrorCode").filter(|c| c != "0"),
+        to: get("To"),
+    };
+    check_fields(&callback)?;
+    Ok(callback)
+}
+
+/// Records the status against the outbound message (only for a SID pyrowire stored, when
+/// signatures are off); a failure is logged and answered 503, so that Twilio retries.
+async fn record(
+    state: &IngressState,
+    topic: &str,
+    callback: Callback,
+) -> Result<DeliveryRecorded, IngressError> {
+    let request = RecordDelivery {
+        topic: topic.to_string(),
+        outbound_sid: callback.outbound_sid,
+        status: callback.status,
+        error_code: callback.error_code,
         known_only: !state.signatures,
     };
-    let recorded = match state.recorder.send(record).await {
-        Ok(Ok(recorded)) => recorded,
-        Ok(Err(e)) => {
-            log::warn!("Status callback not recorded; answered 503. topic={name} error={e}");
-            return Err(unavailable());
-        }
-        Err(e) => {
-            log::warn!("Status callback not recorded; answered 503. topic={name} error={e}");
-            return Err(unavailable());
-        }
+    let recorded = match state.recorder.send(request).await {
+        Ok(recorded) => recorded,
+        Err(gone) => Err(gone.into()),
     };
-    let to = match recorded {
-        // Answered 200 all the same, so that Twilio does not retry it.
-        DeliveryRecorded::Unknown => {
-            log::debug!(
-                "Status callback for a message pyrowire did not send; nothing stored. topic={name}"
-            );
-            return Ok(HttpResponse::Ok().finish());
-        }
-        // The recipient the send stored, else (a send of an earlier release, or a signed
-        // callback that overtook the send's answer) the callback's own `To`.
-        DeliveryRecorded::Recorded { to } => to.or_else(|| get("To")),
+    recorded.map_err(|error: RecordError| {
+        log::warn!(
+            "Status callback not recorded; answered 503. topic={topic} error={}",
+            Chain(&error)
+        );
+        unavailable()
+    })
+}
+
+/// Error 21610: the recipient unsubscribed, recorded as a STOP is.
+async fn opt_out(state: &IngressState, topic: &str, number: &str) -> Result<(), IngressError> {
+    let number =
+        PhoneNumber::parse("To", number).map_err(|e| IngressError::BadRequest(e.to_string()))?;
+    let request = SetOptOut {
+        topic: topic.to_string(),
+        number,
+        change: Change::OptOut,
+        keyword_sid: None,
     };
-    if error_code.as_deref().and_then(|c| c.parse().ok()) == Some(UNSUBSCRIBED) {
-        if let Some(number) = to {
-            let number = PhoneNumber::parse("To", &number)
-                .map_err(|e| IngressError::BadRequest(e.to_string()))?;
-            let opt_out = SetOptOut {
-                topic: name.clone(),
-                number,
-                change: Change::OptOut,
-                keyword_sid: None,
-            };
-            match state.recorder.send(opt_out).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    log::warn!("Opt-out of a status callback not recorded; answered 503. topic={name} error={e}");
-                    return Err(unavailable());
-                }
-                Err(e) => {
-                    log::warn!("Opt-out of a status callback not recorded; answered 503. topic={name} error={e}");
-                    return Err(unavailable());
-                }
-            }
-        }
+    let recorded = match state.recorder.send(request).await {
+        Ok(recorded) => recorded,
+        Err(gone) => Err(gone.into()),
+    };
+    recorded.map(|_| ()).map_err(|error: RecordError| {
+        log::warn!(
+            "Opt-out of a status callback not recorded; answered 503. topic={topic} error={}",
+            Chain(&error)
+        );
+        unavailable()
+    })
+}
+
+fn unavailable() -> IngressError {
+    IngressError::Unavailable {
+        error_response: None,
     }
-    Ok(HttpResponse::Ok().finish())
 }
 
 /// Bounds on what a status callback may carry: the SID becomes a Redis key and the status a
 /// stored value, so neither may be arbitrarily long. Twilio's SIDs are 34 characters, its
 /// statuses short lowercase words, its error codes five digits.
-fn check_fields(
-    sid: &str,
-    status: &str,
-    error_code: Option<&str>,
-    to: Option<&str>,
-) -> Result<(), IngressError> {
+fn check_fields(callback: &Callback) -> Result<(), IngressError> {
     let bad = |e: crate::domain::InboundError| IngressError::BadRequest(e.to_string());
-    check_plain("MessageSid", sid, 64).map_err(bad)?;
-    if let Some(to) = to {
+    let (status, error_code) = (&callback.status, callback.error_code.as_deref());
+    check_plain("MessageSid", &callback.outbound_sid, 64).map_err(bad)?;
+    if let Some(to) = &callback.to {
         check_plain("To", to, 64).map_err(bad)?;
     }
     let word = |v: &str, max: usize| {

@@ -8,14 +8,16 @@ use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::IngressError;
+use super::error::{IngressError, UnknownTopic};
 use super::state::{IngressState, WebhookTopic};
 use super::{request_log, webhook};
 use crate::actors::messages::{Enqueue, Enqueued, SetOptOut, Validate};
 use crate::actors::queue::QueueError;
-use crate::domain::topic::Topic;
+use crate::actors::recorder::RecordError;
 use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
+use crate::errors::Chain;
 use crate::store::opt_outs::Change;
+use crate::topics::Topic;
 use crate::twilio::keywords::{keyword, opt_out_type, Keyword};
 use crate::twilio::twiml;
 use crate::validators::Verdict;
@@ -27,10 +29,7 @@ pub async fn submit(
     state: web::Data<IngressState>,
 ) -> Result<HttpResponse, IngressError> {
     let started = Instant::now();
-    let Some(topic) = topic_of(&request, &state) else {
-        let name = request.match_info().get("topic").unwrap_or_default();
-        return Err(IngressError::unknown_topic(name));
-    };
+    let topic = topic_of(&request, &state)?;
     let answer = answer(&request, &topic, payload, &state).await;
     let (metrics, name) = (&state.metrics, topic.name.as_str());
     if matches!(answer, Err(IngressError::Unavailable { .. })) {
@@ -46,13 +45,10 @@ pub async fn submit(
 
 /// The topic named in the path: a topic's static path carries its topic; otherwise the
 /// `{topic}` segment names it.
-fn topic_of(request: &HttpRequest, state: &IngressState) -> Option<Arc<Topic>> {
+fn topic_of(request: &HttpRequest, state: &IngressState) -> Result<Arc<Topic>, UnknownTopic> {
     match request.app_data::<WebhookTopic>() {
-        Some(WebhookTopic(topic)) => Some(topic.clone()),
-        None => state
-            .topics
-            .get(request.match_info().get("topic")?)
-            .cloned(),
+        Some(WebhookTopic(topic)) => Ok(topic.clone()),
+        None => state.topic(request.match_info().get("topic").unwrap_or_default()),
     }
 }
 
@@ -68,112 +64,151 @@ async fn answer(
         .map_err(|e| IngressError::BadRequest(e.to_string()))?;
     request_log::note_sid(request, &message.sid);
     state.metrics.received.with_label_values(&[name]).inc();
-    let unavailable = || IngressError::Unavailable {
-        error_response: topic.settings.error_response.clone(),
-    };
     if state.is_draining() {
-        return Err(unavailable());
+        return Err(unavailable(topic));
     }
-    // Twilio's Advanced Opt-Out names the keyword it saw ("PARAR", "ARRÊT") in `OptOutType`.
-    let word = message
+    if let Some(word) = keyword_of(&message) {
+        return answer_keyword(word, topic, &message, state).await;
+    }
+    let message = match validate(topic, message, state).await? {
+        Ok(message) => message,
+        Err(rejected) => return Ok(rejected),
+    };
+    enqueue(topic, message, state).await?;
+    Ok(twiml_response(accept_text(topic)))
+}
+
+/// The keyword a message is: Twilio's Advanced Opt-Out names the one it saw ("PARAR", "ARRÊT")
+/// in `OptOutType`, whatever the body; else the body itself.
+fn keyword_of(message: &InboundMessage) -> Option<Keyword> {
+    let advanced = message
         .extra
         .get("OptOutType")
         .and_then(|t| opt_out_type(t));
-    if let Some(word) = word.or_else(|| keyword(&message.message)) {
-        return answer_keyword(word, topic, &message, state)
-            .await
-            .map_err(|_| unavailable());
-    }
-    let validated = state
-        .validator
-        .send(Validate {
-            message,
-            topic: topic.clone(),
-        })
-        .await
-        .map_err(|_| unavailable())?;
+    advanced.or_else(|| keyword(&message.message))
+}
+
+/// Runs the topic's validators on this thread's validator actor: the message back when it
+/// passes, the TwiML answer of the first that fails otherwise.
+async fn validate(
+    topic: &Arc<Topic>,
+    message: InboundMessage,
+    state: &IngressState,
+) -> Result<Result<InboundMessage, HttpResponse>, IngressError> {
+    let name = topic.name.as_str();
+    let request = Validate {
+        message,
+        topic: topic.clone(),
+    };
+    let validated = state.validator.send(request).await.map_err(|gone| {
+        log::warn!("Validator unavailable; answered 503. topic={name} error={gone}");
+        unavailable(topic)
+    })?;
     let message = validated.message;
-    if let Verdict::Reject {
+    let Verdict::Reject {
         validator,
         response,
     } = validated.verdict
-    {
-        log::debug!(
-            "Message rejected. topic={name} sid={} validator={validator}",
-            message.sid
-        );
-        let labels = [name, validator.as_str()];
-        state.metrics.rejected.with_label_values(&labels).inc();
-        return Ok(twiml_response(Some(&response)));
-    }
+    else {
+        return Ok(Ok(message));
+    };
+    log::debug!(
+        "Message rejected. topic={name} sid={} validator={validator}",
+        message.sid
+    );
+    let labels = [name, validator.as_str()];
+    state.metrics.rejected.with_label_values(&labels).inc();
+    Ok(Err(twiml_response(Some(&response))))
+}
+
+/// Queues the accepted message durably; every failure is logged, with its cause, and answered
+/// 503.
+async fn enqueue(
+    topic: &Topic,
+    message: InboundMessage,
+    state: &IngressState,
+) -> Result<(), IngressError> {
+    let name = topic.name.as_str();
     let sid = message.sid.clone();
     // Masking allocates; only the debug line below uses it.
     let number = log::log_enabled!(log::Level::Debug).then(|| mask_number(&message.number));
     let job = job_for(topic, message);
-    match state.queue.send(Enqueue { job }).await {
+    let error = match state.queue.send(Enqueue { job }).await {
         Ok(Ok(Enqueued::Queued { id })) => {
             state.metrics.queued.with_label_values(&[name]).inc();
-            log::debug!(
-                "Message queued. topic={name} sid={sid} from={} job_id={id}",
-                number.unwrap_or_default()
-            )
+            let from = number.unwrap_or_default();
+            log::debug!("Message queued. topic={name} sid={sid} from={from} job_id={id}");
+            return Ok(());
         }
         Ok(Ok(Enqueued::Duplicate { id })) => {
             state.metrics.duplicates.with_label_values(&[name]).inc();
-            log::info!("Duplicate MessageSid answered, not queued again. topic={name} sid={sid} job_id={id}")
+            log::info!("Duplicate MessageSid answered, not queued again. topic={name} sid={sid} job_id={id}");
+            return Ok(());
         }
-        Ok(Err(e @ QueueError::NotReplicated(_))) => {
-            log::warn!("Message written but not confirmed by replicas; answered 503 (it may still be handled). topic={name} sid={sid} error={e}");
-            return Err(unavailable());
+        Ok(Err(error)) => error,
+        Err(gone) => {
+            log::warn!("Queue unavailable; answered 503. topic={name} sid={sid} error={gone}");
+            return Err(unavailable(topic));
         }
-        Ok(Err(e)) => {
-            log::warn!("Message not queued; answered 503. topic={name} sid={sid} error={e}");
-            return Err(unavailable());
+    };
+    let what = match error {
+        QueueError::NotReplicated(_) => {
+            "Message written but not confirmed by replicas; answered 503 (it may still be handled)."
         }
-        Err(e) => {
-            log::warn!("Queue unavailable; answered 503. topic={name} sid={sid} error={e}");
-            return Err(unavailable());
-        }
+        _ => "Message not queued; answered 503.",
+    };
+    log::warn!("{what} topic={name} sid={sid} error={}", Chain(&error));
+    Err(unavailable(topic))
+}
+
+/// The 503 a message that could not be taken is answered with.
+fn unavailable(topic: &Topic) -> IngressError {
+    IngressError::Unavailable {
+        error_response: topic.settings.error_response.clone(),
     }
-    Ok(twiml_response(accept_text(topic)))
 }
 
 /// STOP and friends record an opt-out, START and friends lift it; both answer nothing (Twilio
-/// confirms them itself). HELP and INFO answer the topic's help text. The handler never runs.
+/// confirms them itself). HELP and INFO answer the topic's help text. The handler never runs. A
+/// change that cannot be recorded is logged and answered 503, so that Twilio retries it.
 async fn answer_keyword(
     word: Keyword,
     topic: &Topic,
     message: &InboundMessage,
     state: &IngressState,
-) -> Result<HttpResponse, ()> {
+) -> Result<HttpResponse, IngressError> {
     let change = match word {
         Keyword::Help => return Ok(twiml_response(topic.settings.help_response.as_deref())),
         Keyword::OptOut => Change::OptOut,
         Keyword::OptIn => Change::OptIn,
     };
-    let opted_out = change == Change::OptOut;
     let request = SetOptOut {
         topic: topic.name.clone(),
         number: message.number.clone(),
         change,
         keyword_sid: Some(message.sid.clone()),
     };
-    match state.recorder.send(request).await {
-        Ok(Ok(applied)) => {
+    let recorded = match state.recorder.send(request).await {
+        Ok(recorded) => recorded,
+        Err(gone) => Err(gone.into()),
+    };
+    let (name, sid, opted_out) = (&topic.name, &message.sid, change == Change::OptOut);
+    match recorded {
+        Ok(applied) => {
             let what = if applied {
                 "Opt-out keyword recorded."
             } else {
                 "Opt-out keyword seen before (a replay or Twilio's retry); nothing changed."
             };
-            log::info!(
-                "{what} topic={} sid={} from={} opted_out={opted_out}",
-                topic.name,
-                message.sid,
-                mask_number(&message.number)
-            );
+            let from = mask_number(&message.number);
+            log::info!("{what} topic={name} sid={sid} from={from} opted_out={opted_out}");
             Ok(twiml_response(None))
         }
-        _ => Err(()),
+        Err(error) => {
+            let error: RecordError = error;
+            log::warn!("Opt-out keyword not recorded; answered 503. topic={name} sid={sid} opted_out={opted_out} error={}", Chain(&error));
+            Err(unavailable(topic))
+        }
     }
 }
 

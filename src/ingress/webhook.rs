@@ -18,7 +18,7 @@ use super::error::IngressError;
 use super::form;
 use super::request_log::loggable_path;
 use super::state::IngressState;
-use crate::domain::topic::Topic;
+use crate::topics::Topic;
 use crate::twilio::signature::{is_valid, SignedRequest};
 
 /// The header Twilio signs webhooks with.

@@ -2,16 +2,17 @@
 //! script (`enqueue_outbound.lua`) takes a whole batch or nothing. Scheduled texts are moved
 //! and cancelled in `schedule`; a text's status is read in `lookup`.
 //!
-//! The outbound API, `pyrowire send` and Rust programs ([`Outbox`]) all queue through here.
+//! The outbound API, `pyrowire send` and Rust programs (`handle::Outbox`) all queue through
+//! here.
 
 use sha2::{Digest, Sha256};
 
-use super::lookup::{lookup, OutboundView};
-use super::schedule::{cancel, Cancelled};
+use super::lookup::lookup;
 use crate::domain::outbound::OUTBOUND_ID_PREFIX;
 use crate::domain::{now_ms, Job, MessageSid, NewText, OutboundStatus};
 use crate::store::connection::{RedisConn, ReplicationError};
 use crate::store::keys::Keys;
+use crate::store::limits::QueueLimits;
 
 /// Most texts in one request or script call.
 pub const MAX_BATCH_TEXTS: usize = 1000;
@@ -20,28 +21,6 @@ static ENQUEUE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(ENQUEUE_LUA));
 /// See `enqueue_outbound.lua`.
 const ENQUEUE_LUA: &str = include_str!("enqueue_outbound.lua");
-
-/// The limits a batch is queued under (from the profile).
-#[derive(Debug, Clone, Copy)]
-pub struct OutboxLimits {
-    /// How long an idempotency key is remembered (seconds).
-    pub dedup_ttl_s: u64,
-    /// A batch whose texts due now would take the queue past this is refused.
-    pub max_queue_depth: u64,
-    /// How long a text's status is kept after its time (seconds).
-    pub record_ttl_s: u64,
-}
-
-impl OutboxLimits {
-    /// The profile's limits.
-    pub fn of(profile: &crate::settings::Profile) -> Self {
-        OutboxLimits {
-            dedup_ttl_s: profile.dedup_ttl_s,
-            max_queue_depth: profile.max_queue_depth,
-            record_ttl_s: profile.record_ttl_s,
-        }
-    }
-}
 
 /// What happened to one text of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -128,7 +107,7 @@ fn enqueue_call(
     keys: &Keys,
     topic: &str,
     texts: &[NewText],
-    limits: OutboxLimits,
+    limits: QueueLimits,
     now: u64,
 ) -> Result<(Vec<String>, Vec<Vec<u8>>), serde_json::Error> {
     let mut script_keys = vec![
@@ -211,7 +190,7 @@ pub(crate) async fn enqueue(
     keys: &Keys,
     topic: &str,
     texts: &[NewText],
-    limits: OutboxLimits,
+    limits: QueueLimits,
 ) -> Result<Vec<(String, String, String)>, OutboxError> {
     let (script_keys, args) = enqueue_call(keys, topic, texts, limits, now_ms())?;
     let answer: Vec<String> = match conn
@@ -234,7 +213,7 @@ pub async fn queue(
     keys: &Keys,
     topic: &str,
     texts: &[NewText],
-    limits: OutboxLimits,
+    limits: QueueLimits,
 ) -> Result<Vec<Accepted>, OutboxError> {
     let answered = enqueue(conn, keys, topic, texts, limits).await?;
     // A repeated idempotency key answers the first text's status now; those lookups go out
@@ -263,56 +242,4 @@ pub async fn queue(
             })
         })
         .collect()
-}
-
-/// A handle Rust programs use to queue texts through a running pyrowire: the same Redis, the
-/// same topics, the same durable path as the outbound API.
-#[derive(Clone)]
-pub struct Outbox {
-    conn: RedisConn,
-    keys: Keys,
-    limits: OutboxLimits,
-    topics: Vec<String>,
-}
-
-impl Outbox {
-    /// Connects to the profile's Redis.
-    pub async fn connect(
-        settings: &crate::settings::Settings,
-    ) -> Result<Outbox, redis::RedisError> {
-        let target = crate::store::target::RedisTarget::for_tools(&settings.profile)?;
-        let conn = crate::store::connection::connect(
-            &target,
-            crate::store::connection::COMMAND_TIMEOUT,
-            crate::metrics::RedisEvents::default(),
-        )
-        .await?;
-        Ok(Outbox {
-            conn,
-            keys: Keys::new(settings.profile.redis_prefix.clone()),
-            limits: OutboxLimits::of(&settings.profile),
-            topics: settings.topics.keys().cloned().collect(),
-        })
-    }
-
-    /// Queues `texts` on `topic` (all or none; at most [`MAX_BATCH_TEXTS`] per call).
-    pub async fn send(&self, topic: &str, texts: &[NewText]) -> Result<Vec<Accepted>, OutboxError> {
-        if !self.topics.iter().any(|t| t == topic) {
-            return Err(OutboxError::UnknownTopic(topic.to_string()));
-        }
-        let mut conn = self.conn.clone();
-        queue(&mut conn, &self.keys, topic, texts, self.limits).await
-    }
-
-    /// One text's status, if it exists.
-    pub async fn status(&self, topic: &str, id: &str) -> redis::RedisResult<Option<OutboundView>> {
-        let mut conn = self.conn.clone();
-        lookup(&mut conn, &self.keys, topic, id).await
-    }
-
-    /// Cancels a scheduled text.
-    pub async fn cancel(&self, topic: &str, id: &str) -> Result<Cancelled, OutboxError> {
-        let mut conn = self.conn.clone();
-        cancel(&mut conn, &self.keys, topic, id).await
-    }
 }

@@ -1,7 +1,7 @@
 //! Settings mistakes are start-up errors naming the key and the problem.
 
-use pyrowire::domain::topic::build_topics;
 use pyrowire::handlers::HandlerRegistry;
+use pyrowire::topics::build_topics;
 use pyrowire::validators::ValidatorRegistry;
 
 use crate::helpers::{default_topic, settings, twilio_table};

@@ -30,10 +30,11 @@ use tokio::sync::oneshot;
 use self::batch::{answer, Pending, ENQUEUE, ENQUEUE_LUA};
 use crate::actors::messages::{Enqueue, EnqueueOutbound, Enqueued, Ping, Pong};
 use crate::metrics::RedisEvents;
-use crate::outbound::outbox::{self, Accepted, OutboxError, OutboxLimits};
+use crate::outbound::outbox::{self, Accepted, OutboxError};
 use crate::store::breaker::{is_outage, Breaker};
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
+use crate::store::limits::QueueLimits;
 use crate::store::target::{Form, RedisTarget};
 
 /// Most jobs in one script call: bounds how long the script holds Redis (a few µs per job).
@@ -57,10 +58,7 @@ pub struct RedisQueue {
     /// This actor's own connection, opened and waiting for no batch to be in flight.
     opened: Option<RedisConn>,
     keys: Keys,
-    dedup_ttl_s: u64,
-    max_depth: u64,
-    /// How long an outbound text's status is kept after its time.
-    record_ttl_s: u64,
+    limits: QueueLimits,
     breaker: Breaker,
     topics: HashMap<String, TopicBatches>,
 }
@@ -73,18 +71,14 @@ impl RedisQueue {
         own_connection: RedisTarget,
         events: RedisEvents,
         keys: Keys,
-        dedup_ttl_s: u64,
-        max_depth: u64,
-        record_ttl_s: u64,
+        limits: QueueLimits,
     ) -> Self {
         RedisQueue {
             conn,
             own_connection: Some((own_connection, events)),
             opened: None,
             keys,
-            dedup_ttl_s,
-            max_depth,
-            record_ttl_s,
+            limits,
             breaker: Breaker::default(),
             topics: HashMap::new(),
         }
@@ -112,8 +106,8 @@ impl RedisQueue {
         let stream = self.keys.queue(topic);
         let mut keys = vec![stream.clone()];
         let mut args = vec![
-            self.dedup_ttl_s.to_string().into_bytes(),
-            self.max_depth.to_string().into_bytes(),
+            self.limits.dedup_ttl_s.to_string().into_bytes(),
+            self.limits.max_queue_depth.to_string().into_bytes(),
         ];
         for job in &jobs {
             keys.push(job.seen.clone());
@@ -284,11 +278,7 @@ impl Handler<EnqueueOutbound> for RedisQueue {
     /// a request is already a batch.
     fn handle(&mut self, msg: EnqueueOutbound, _: &mut Self::Context) -> Self::Result {
         let (mut conn, keys) = (self.conn.clone(), self.keys.clone());
-        let limits = OutboxLimits {
-            dedup_ttl_s: self.dedup_ttl_s,
-            max_queue_depth: self.max_depth,
-            record_ttl_s: self.record_ttl_s,
-        };
+        let limits = self.limits;
         Box::pin(
             async move { outbox::queue(&mut conn, &keys, &msg.topic, &msg.texts, limits).await },
         )

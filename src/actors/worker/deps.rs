@@ -8,8 +8,8 @@ use actix::Addr;
 
 use crate::actors::recorder::Recorder;
 use crate::actors::sender::TwilioSender;
-use crate::domain::topic::Topic;
 use crate::metrics::Metrics;
+use crate::topics::Topic;
 
 /// What a worker needs besides its job; cloned into each job's future.
 #[derive(Clone)]

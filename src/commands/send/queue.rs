@@ -8,10 +8,11 @@ use super::rows::Sheet;
 use super::{invalid, SendError};
 use crate::domain::{NewText, OutboundStatus};
 use crate::metrics::RedisEvents;
-use crate::outbound::outbox::{self, OutboxError, OutboxLimits};
+use crate::outbound::outbox::{self, OutboxError};
 use crate::settings::Settings;
 use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
+use crate::store::limits::QueueLimits;
 use crate::store::target::RedisTarget;
 
 /// Rows per script call. Each call holds Redis while it runs (about 35 µs a text), so a
@@ -94,7 +95,7 @@ impl CsvRun<'_> {
 pub(super) struct Queuer {
     conn: RedisConn,
     keys: Keys,
-    limits: OutboxLimits,
+    limits: QueueLimits,
     topic: String,
     /// The Redis URL, password removed, for messages.
     pub(super) url: String,
@@ -115,7 +116,7 @@ impl Queuer {
         Ok(Queuer {
             conn,
             keys: Keys::new(profile.redis_prefix.clone()),
-            limits: OutboxLimits::of(profile),
+            limits: QueueLimits::of(profile),
             topic: topic.to_string(),
             url,
         })

@@ -1,171 +1,147 @@
 //! The outbound API's routes: create (queue texts), show (one text's status), cancel (a
-//! scheduled text).
+//! scheduled text). Each refusal is an [`ApiError`]; each 503 is logged, with its cause, here.
 
-use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
-use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::request::{parse, Refused};
-use super::{error, refusal};
+use super::authorize;
+use super::error::ApiError;
+use super::request::parse;
 use crate::actors::messages::EnqueueOutbound;
-use crate::domain::{is_outbound_id, now_ms, OutboundStatus};
+use crate::domain::{is_outbound_id, now_ms, NewText, OutboundStatus};
+use crate::errors::Chain;
 use crate::ingress::body;
 use crate::ingress::error::IngressError;
 use crate::ingress::state::IngressState;
 use crate::outbound::lookup::lookup;
-use crate::outbound::outbox::{OutboxError, MAX_BATCH_TEXTS};
+use crate::outbound::outbox::{Accepted, OutboxError};
 use crate::outbound::schedule::{cancel as cancel_text, Cancelled};
 
 /// Largest request body (bytes); larger gets 413.
 pub const MAX_API_BODY_BYTES: usize = 1024 * 1024;
 
 /// `POST /api/topics/{topic}/messages`.
-pub async fn create(
+pub(super) async fn create(
     request: HttpRequest,
     topic: web::Path<String>,
     payload: web::Payload,
     state: web::Data<IngressState>,
-) -> HttpResponse {
-    if let Some(refused) = refusal(&request, &state) {
-        return refused;
-    }
-    let topic = topic.into_inner();
-    if !state.topics.contains_key(&topic) {
-        return unknown_topic();
-    }
+) -> Result<HttpResponse, ApiError> {
+    authorize(&request, &state)?;
+    let topic = state.topic(&topic)?.name.clone();
     if state.is_draining() {
-        return unavailable("shutting down");
+        return Err(ApiError::Unavailable("shutting down"));
     }
     if !is_json(&request) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "content type must be application/json",
-        );
+        return Err(ApiError::NotJson);
     }
-    let body = match body::read(&request, payload, MAX_API_BODY_BYTES, state.request_timeout).await
-    {
-        Ok(body) => body,
-        Err(IngressError::TooLarge(_)) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the body must be at most {MAX_API_BODY_BYTES} bytes"),
-            )
-        }
-        Err(IngressError::Timeout) => {
-            return error(
-                StatusCode::REQUEST_TIMEOUT,
-                "the body did not arrive in time",
-            )
-        }
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
-    let texts = match parse(&body, now_ms()) {
-        Ok(texts) => texts,
-        Err(Refused::TooMany(n)) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("at most {MAX_BATCH_TEXTS} messages per request, got {n}"),
-            )
-        }
-        Err(Refused::Invalid(problems)) => return HttpResponse::BadRequest().json(problems),
-    };
+    let body = body::read(&request, payload, MAX_API_BODY_BYTES, state.request_timeout)
+        .await
+        .map_err(|e| match e {
+            IngressError::TooLarge(_) => ApiError::TooLarge(MAX_API_BODY_BYTES),
+            IngressError::Timeout => ApiError::Timeout,
+            other => ApiError::BadBody(other.to_string()),
+        })?;
+    let texts = parse(&body, now_ms())?;
+    let count = texts.len();
+    let accepted = queue(&state, &topic, texts).await?;
+    for text in &accepted {
+        let result = match text.status {
+            OutboundStatus::Queued | OutboundStatus::Scheduled => "queued",
+            OutboundStatus::OptedOut => "opted_out",
+            _ => continue,
+        };
+        let labels = [topic.as_str(), result];
+        state.metrics.outbound.with_label_values(&labels).inc();
+    }
+    log::info!("Outbound texts accepted. topic={topic} count={count}");
+    Ok(HttpResponse::Accepted().json(json!({ "messages": accepted })))
+}
+
+/// Queues `texts` through this thread's queue actor: all of them or none.
+async fn queue(
+    state: &IngressState,
+    topic: &str,
+    texts: Vec<NewText>,
+) -> Result<Vec<Accepted>, ApiError> {
     let count = texts.len();
     let request = EnqueueOutbound {
-        topic: topic.clone(),
+        topic: topic.to_string(),
         texts,
     };
-    match state.queue.send(request).await {
-        Ok(Ok(accepted)) => {
-            for text in &accepted {
-                let result = match text.status {
-                    OutboundStatus::Queued | OutboundStatus::Scheduled => "queued",
-                    OutboundStatus::OptedOut => "opted_out",
-                    _ => continue,
-                };
-                state
-                    .metrics
-                    .outbound
-                    .with_label_values(&[&topic, result])
-                    .inc();
-            }
-            log::info!("Outbound texts accepted. topic={topic} count={count}");
-            HttpResponse::Accepted().json(json!({ "messages": accepted }))
+    let queued = match state.queue.send(request).await {
+        Ok(queued) => queued,
+        Err(gone) => {
+            log::warn!("Outbound texts not queued: the queue actor is gone; answered 503. topic={topic} count={count} error={gone}");
+            return Err(ApiError::Unavailable(
+                "the texts could not be queued; nothing was queued",
+            ));
         }
-        Ok(Err(OutboxError::KeyReused { index })) => {
-            HttpResponse::UnprocessableEntity().json(json!({
-                "error": "an idempotency key was used before with another message (another to, \
-                          body, media or time); nothing was queued",
-                "index": index,
-            }))
+    };
+    queued.map_err(|error| refused(topic, count, error))
+}
+
+/// The answer to a batch the outbox did not take, logged when it is a 503.
+fn refused(topic: &str, count: usize, error: OutboxError) -> ApiError {
+    let answer = match &error {
+        OutboxError::KeyReused { index } => return ApiError::KeyReused { index: *index },
+        OutboxError::Full(_) => "the topic's queue is full; try again later",
+        OutboxError::NotReplicated(_) => {
+            "the texts were written but not confirmed by enough replicas and may still be sent; \
+             send again with the same idempotency keys to be sure of one text each"
         }
-        Ok(Err(OutboxError::Full(_))) => {
-            log::warn!("Outbound texts refused: the queue is full. topic={topic} count={count}");
-            unavailable("the topic's queue is full; try again later")
-        }
-        Ok(Err(e @ OutboxError::NotReplicated(_))) => {
-            log::warn!("Outbound texts written but not confirmed by replicas; answered 503. topic={topic} count={count} error={e}");
-            unavailable(
-                "the texts were written but not confirmed by enough replicas and may still be sent; \
-                 send again with the same idempotency keys to be sure of one text each",
-            )
-        }
-        Ok(Err(e)) => {
-            log::warn!("Outbound texts not queued. topic={topic} count={count} error={e}");
-            unavailable("the texts could not be queued; nothing was queued")
-        }
-        Err(e) => {
-            log::warn!("Outbound texts not queued. topic={topic} count={count} error={e}");
-            unavailable("the texts could not be queued; nothing was queued")
-        }
-    }
+        _ => "the texts could not be queued; nothing was queued",
+    };
+    log::warn!(
+        "Outbound texts not queued; answered 503. topic={topic} count={count} error={}",
+        Chain(&error)
+    );
+    ApiError::Unavailable(answer)
 }
 
 /// `GET /api/topics/{topic}/messages/{id}`.
-pub async fn show(
+pub(super) async fn show(
     request: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<IngressState>,
-) -> HttpResponse {
-    let (topic, id) = match one_text(&request, path, &state) {
-        Ok(found) => found,
-        Err(refused) => return *refused,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let (topic, id) = one_text(&request, path, &state)?;
     let mut conn = state.redis.clone();
     match lookup(&mut conn, &state.keys, &topic, &id).await {
-        Ok(Some(view)) => HttpResponse::Ok().json(view),
-        Ok(None) => no_such_text(),
+        Ok(Some(view)) => Ok(HttpResponse::Ok().json(view)),
+        Ok(None) => Err(ApiError::NoSuchText),
         Err(e) => {
-            log::warn!("Outbound status not read. topic={topic} error={e}");
-            unavailable("redis is unavailable")
+            log::warn!(
+                "Outbound status not read; answered 503. topic={topic} error={}",
+                Chain(&e)
+            );
+            Err(ApiError::Unavailable("redis is unavailable"))
         }
     }
 }
 
 /// `DELETE /api/topics/{topic}/messages/{id}`.
-pub async fn cancel(
+pub(super) async fn cancel(
     request: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<IngressState>,
-) -> HttpResponse {
-    let (topic, id) = match one_text(&request, path, &state) {
-        Ok(found) => found,
-        Err(refused) => return *refused,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let (topic, id) = one_text(&request, path, &state)?;
     let mut conn = state.redis.clone();
     match cancel_text(&mut conn, &state.keys, &topic, &id).await {
         Ok(Cancelled::Cancelled) => {
             log::info!("Scheduled text cancelled. topic={topic} id={id}");
-            HttpResponse::NoContent().finish()
+            Ok(HttpResponse::NoContent().finish())
         }
-        Ok(Cancelled::Missing) => no_such_text(),
-        Ok(Cancelled::TooLate(status)) => HttpResponse::Conflict().json(json!({
-            "error": "only a scheduled text can be cancelled",
-            "status": status,
-        })),
+        Ok(Cancelled::Missing) => Err(ApiError::NoSuchText),
+        Ok(Cancelled::TooLate(status)) => Err(ApiError::TooLate(status)),
         Err(e) => {
-            log::warn!("Outbound text not cancelled. topic={topic} error={e}");
-            unavailable("redis is unavailable")
+            log::warn!(
+                "Outbound text not cancelled; answered 503. topic={topic} error={}",
+                Chain(&e)
+            );
+            Err(ApiError::Unavailable("redis is unavailable"))
         }
     }
 }
@@ -176,16 +152,12 @@ fn one_text(
     request: &HttpRequest,
     path: web::Path<(String, String)>,
     state: &IngressState,
-) -> Result<(String, String), Box<HttpResponse>> {
-    if let Some(refused) = refusal(request, state) {
-        return Err(Box::new(refused));
-    }
+) -> Result<(String, String), ApiError> {
+    authorize(request, state)?;
     let (topic, id) = path.into_inner();
-    if !state.topics.contains_key(&topic) {
-        return Err(Box::new(unknown_topic()));
-    }
+    let topic = state.topic(&topic)?.name.clone();
     if !is_outbound_id(&id) {
-        return Err(Box::new(no_such_text()));
+        return Err(ApiError::NoSuchText);
     }
     Ok((topic, id))
 }
@@ -197,21 +169,4 @@ fn is_json(request: &HttpRequest) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
-}
-
-fn unknown_topic() -> HttpResponse {
-    error(StatusCode::NOT_FOUND, "no such topic")
-}
-
-fn no_such_text() -> HttpResponse {
-    error(StatusCode::NOT_FOUND, "no such message")
-}
-
-fn unavailable(message: &str) -> HttpResponse {
-    let mut answer = error(StatusCode::SERVICE_UNAVAILABLE, message);
-    answer.headers_mut().insert(
-        RETRY_AFTER,
-        actix_web::http::header::HeaderValue::from_static("1"),
-    );
-    answer
 }

@@ -1,0 +1,63 @@
+//! [`Outbox`]: the handle a Rust program uses to queue texts through a running pyrowire, look
+//! them up and cancel scheduled ones: the same Redis, topics and durable path as the outbound
+//! API.
+
+use super::lookup::{lookup, OutboundView};
+use super::outbox::{queue, Accepted, OutboxError};
+use super::schedule::{cancel, Cancelled};
+use crate::domain::NewText;
+use crate::store::connection::RedisConn;
+use crate::store::keys::Keys;
+use crate::store::limits::QueueLimits;
+
+/// A handle Rust programs use to queue texts through a running pyrowire: the same Redis, the
+/// same topics, the same durable path as the outbound API.
+#[derive(Clone)]
+pub struct Outbox {
+    conn: RedisConn,
+    keys: Keys,
+    limits: QueueLimits,
+    topics: Vec<String>,
+}
+
+impl Outbox {
+    /// Connects to the profile's Redis.
+    pub async fn connect(
+        settings: &crate::settings::Settings,
+    ) -> Result<Outbox, redis::RedisError> {
+        let target = crate::store::target::RedisTarget::for_tools(&settings.profile)?;
+        let conn = crate::store::connection::connect(
+            &target,
+            crate::store::connection::COMMAND_TIMEOUT,
+            crate::metrics::RedisEvents::default(),
+        )
+        .await?;
+        Ok(Outbox {
+            conn,
+            keys: Keys::new(settings.profile.redis_prefix.clone()),
+            limits: QueueLimits::of(&settings.profile),
+            topics: settings.topics.keys().cloned().collect(),
+        })
+    }
+
+    /// Queues `texts` on `topic` (all or none; at most [`MAX_BATCH_TEXTS`](super::outbox::MAX_BATCH_TEXTS) per call).
+    pub async fn send(&self, topic: &str, texts: &[NewText]) -> Result<Vec<Accepted>, OutboxError> {
+        if !self.topics.iter().any(|t| t == topic) {
+            return Err(OutboxError::UnknownTopic(topic.to_string()));
+        }
+        let mut conn = self.conn.clone();
+        queue(&mut conn, &self.keys, topic, texts, self.limits).await
+    }
+
+    /// One text's status, if it exists.
+    pub async fn status(&self, topic: &str, id: &str) -> redis::RedisResult<Option<OutboundView>> {
+        let mut conn = self.conn.clone();
+        lookup(&mut conn, &self.keys, topic, id).await
+    }
+
+    /// Cancels a scheduled text.
+    pub async fn cancel(&self, topic: &str, id: &str) -> Result<Cancelled, OutboxError> {
+        let mut conn = self.conn.clone();
+        cancel(&mut conn, &self.keys, topic, id).await
+    }
+}
