@@ -9,7 +9,7 @@
 //! Run it with `cargo run --example survey` (settings: examples/survey.toml, dev profile, dry run
 //! unless PYROWIRE_DRY_RUN=false), then answer it from one number (each text a new MessageSid):
 //! `text() { curl -s -X POST http://127.0.0.1:62027/queue/survey --data-urlencode From=+15551234567 \
-//!    --data-urlencode "MessageSid=SM$RANDOM$RANDOM" --data-urlencode "Body=$1"; }`,
+//!    --data-urlencode "MessageSid=SM$(openssl rand -hex 16)" --data-urlencode "Body=$1"; }`,
 //! `text hi; text Ada; text Lisbon; text 4`, and read the replies with
 //! `cargo run -q -- recent survey --settings examples/survey.toml`.
 

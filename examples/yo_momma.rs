@@ -5,7 +5,7 @@
 //! Run it with `cargo run --example yo_momma` (settings: examples/yo_momma.toml, dev profile,
 //! dry run unless PYROWIRE_DRY_RUN=false), then text it:
 //! `curl -X POST http://127.0.0.1:62025/queue/yo_momma --data-urlencode 'From=+15551234567' \
-//!    --data-urlencode 'MessageSid=SM1' --data-urlencode 'Body=tell me a yo momma joke'`
+//!    --data-urlencode 'MessageSid=SM00000000000000000000000000000003' --data-urlencode 'Body=tell me a yo momma joke'`
 
 use std::net::TcpListener;
 use std::sync::Arc;

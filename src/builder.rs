@@ -159,15 +159,20 @@ fn fixed<T: ?Sized + Send + Sync + 'static>(
 
 /// Runs the app for loaded settings: logging, an actix `System`, the app, until a signal.
 pub fn run(settings: Settings, options: RunOptions) -> Result<(), RunError> {
-    let filter = log_filter(&settings.profile.log_level);
-    // A program may have set up logging itself; keep its choice then.
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
-        .try_init();
+    init_logging(&settings.profile.log_level);
     actix_rt::System::new().block_on(async move {
         let app = App::build(settings, options).await?;
         app.run().await?;
         Ok(())
     })
+}
+
+/// Sets up `env_logger` at `level` (see [`log_filter`]; `RUST_LOG`, when set, wins). A program
+/// that set up logging itself keeps its choice.
+pub fn init_logging(level: &str) {
+    let filter = log_filter(level);
+    let env = env_logger::Env::default().default_filter_or(filter);
+    let _ = env_logger::Builder::from_env(env).try_init();
 }
 
 /// `log_level` sets pyrowire's own level; other crates log at most at `info`, so that `debug`

@@ -131,11 +131,13 @@
 //! - [`commands`]: `check`, `status`, `recent`, `dead`, `session`, `send`, `init`.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
 //! - [`errors`]: how an error is printed where it is reported: with every cause, once.
+//! - [`allocator`]: mimalloc's one setting (the crate's only `unsafe`, an FFI call).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub(crate) mod actors;
+pub mod allocator;
 pub mod app;
 pub mod builder;
 pub mod commands;

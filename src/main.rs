@@ -5,41 +5,23 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use mimalloc::MiMalloc;
+use pyrowire::allocator::return_freed_memory_promptly;
 use pyrowire::app::{Role, RunOptions};
+use pyrowire::builder::init_logging;
 use pyrowire::commands::check::check;
 use pyrowire::commands::dead::{dead, DeadOptions};
+use pyrowire::commands::finish::finish;
 use pyrowire::commands::init::init;
 use pyrowire::commands::recent::recent;
 use pyrowire::commands::send::{send, SendOptions};
 use pyrowire::commands::session::session;
 use pyrowire::commands::status::status;
+use pyrowire::errors::Chain;
 use pyrowire::settings::{self, LoadOptions, Settings};
 
-/// mimalloc instead of the system allocator: a webhook makes many small allocations, and
-/// profiles showed glibc's malloc and free as a fifth of ingress time.
+/// mimalloc instead of the system allocator (see [`pyrowire::allocator`]).
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
-
-extern "C" {
-    /// mimalloc's own setter for its options, linked in with the allocator.
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-
-/// `mi_option_purge_delay` in mimalloc's `mi_option_t` (the same in its v2 and v3).
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-/// Memory freed after a burst (such as a flood of stalled connections) goes back to the OS at
-/// once. mimalloc's default delays giving back freed pages by a second and does it only on a
-/// later free, so a server left idle after a flood kept the flood's memory for good.
-/// `MIMALLOC_PURGE_DELAY`, when set, still wins. `tests/flood.rs` measures the effect.
-fn return_freed_memory_promptly() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-        return;
-    }
-    // SAFETY: mi_option_set stores a number in mimalloc's option table, which is safe at any
-    // time, from any thread; option 15 is the purge delay, and 0 means purge at once.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
-}
 
 #[derive(Parser)]
 #[command(
@@ -168,15 +150,28 @@ struct SettingsArgs {
 }
 
 impl SettingsArgs {
-    fn load(self) -> Result<Settings, ExitCode> {
+    /// Loads the settings (a bad file exits 2, naming file, key and problem), sets up logging
+    /// (`serve` at the profile's `log_level`, the other commands at `info`; `RUST_LOG` wins),
+    /// and runs `command`.
+    fn run(self, serving: bool, command: impl FnOnce(Settings) -> ExitCode) -> ExitCode {
         let options = LoadOptions {
             path: self.settings,
             profile: self.profile,
         };
-        settings::load(&options).map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        })
+        match settings::load(&options) {
+            Ok(settings) => {
+                init_logging(if serving {
+                    &settings.profile.log_level
+                } else {
+                    "info"
+                });
+                command(settings)
+            }
+            Err(e) => {
+                init_logging("info");
+                finish::<settings::SettingsError>(Err(e))
+            }
+        }
     }
 }
 
@@ -187,17 +182,14 @@ fn main() -> ExitCode {
             settings,
             role,
             topics,
-        } => match settings.load() {
-            Ok(settings) => serve(settings, role, topics),
-            Err(code) => code,
-        },
-        Command::Check { settings } => report(settings, ExitCode::from(2), check),
-        Command::Status { settings } => report(settings, ExitCode::FAILURE, status),
+        } => settings.run(true, |s| serve(s, role, topics)),
+        Command::Check { settings } => settings.run(false, |s| finish(check(&s))),
+        Command::Status { settings } => settings.run(false, |s| finish(status(&s))),
         Command::Recent {
             settings,
             topic,
             limit,
-        } => report(settings, ExitCode::FAILURE, |s| recent(s, &topic, limit)),
+        } => settings.run(false, |s| finish(recent(&s, &topic, limit))),
         Command::Dead {
             settings,
             topic,
@@ -210,16 +202,14 @@ fn main() -> ExitCode {
                 requeue_all,
                 limit,
             };
-            report(settings, ExitCode::FAILURE, |s| dead(s, &topic, &options))
+            settings.run(false, |s| finish(dead(&s, &topic, &options)))
         }
         Command::Session {
             settings,
             topic,
             number,
             clear,
-        } => report(settings, ExitCode::FAILURE, |s| {
-            session(s, &topic, &number, clear)
-        }),
+        } => settings.run(false, |s| finish(session(&s, &topic, &number, clear))),
         Command::Send {
             settings,
             topic,
@@ -239,66 +229,15 @@ fn main() -> ExitCode {
                 at,
                 idempotency_key,
             };
-            send_texts(settings, &options)
+            settings.run(false, |s| finish(send(&s, &options)))
         }
-        Command::Init { dir } => match init(&dir) {
-            Ok(written) => {
-                for path in written {
-                    println!("wrote {}", path.display());
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-    }
-}
-
-/// Loads the settings, runs a command that prints text, and turns its error into `failure`.
-fn report<E: std::error::Error>(
-    settings: SettingsArgs,
-    failure: ExitCode,
-    command: impl FnOnce(&Settings) -> Result<String, E>,
-) -> ExitCode {
-    let settings = match settings.load() {
-        Ok(settings) => settings,
-        Err(code) => return code,
-    };
-    match command(&settings) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            failure
-        }
-    }
-}
-
-/// `send`: bad input (every problem named) exits 2, a Redis failure 1.
-fn send_texts(settings: SettingsArgs, options: &SendOptions) -> ExitCode {
-    let settings = match settings.load() {
-        Ok(settings) => settings,
-        Err(code) => return code,
-    };
-    match send(&settings, options) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            for problem in e.problems() {
-                eprintln!("error: {problem}");
-            }
-            eprintln!("error: {}", error_chain(&e));
-            if e.is_bad_input() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+        Command::Init { dir } => {
+            init_logging("info");
+            let written = init(&dir).map(|paths| {
+                let lines = paths.iter().map(|p| format!("wrote {}\n", p.display()));
+                lines.collect::<String>()
+            });
+            finish(written)
         }
     }
 }
@@ -312,24 +251,9 @@ fn serve(settings: Settings, role: Role, topics: Vec<String>) -> ExitCode {
             .collect(),
         ..RunOptions::default()
     };
-    match pyrowire::builder::run(settings, options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let message = error_chain(&e);
-            log::error!("{message}");
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+    let ran = pyrowire::builder::run(settings, options);
+    if let Err(e) = &ran {
+        log::error!("{}", Chain(e));
     }
-}
-
-/// An error and its causes on one line: "failed to connect to redis at ...: Connection refused".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
+    finish(ran.map(|()| String::new()))
 }

@@ -104,7 +104,7 @@ async fn serves_a_message_end_to_end_and_logs_no_secret() {
     let mut server = serve_test_profile(&settings);
     let address = server.listening_address();
 
-    let body = "From=%2B15551234567&To=%2B15005550006&MessageSid=SMbinary1&Body=ping";
+    let body = "From=%2B15551234567&To=%2B15005550006&MessageSid=SM0000000000000000000000000000b001&Body=ping";
     let mut response = awc::Client::default()
         .post(format!("{address}/queue/sample"))
         .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
@@ -245,7 +245,7 @@ async fn refused_and_unknown_requests_log_no_number_no_text_and_no_huge_line() {
     let address = server.listening_address();
     let client = awc::Client::default();
 
-    let query = "From=%2B15557654321&To=%2B15005550006&MessageSid=SMforged1&Body=secretword";
+    let query = "From=%2B15557654321&To=%2B15005550006&MessageSid=SM000000000000000000000000000f0e01&Body=secretword";
     let forged_get = client
         .get(format!("{address}/queue/sample?{query}"))
         .insert_header(("X-Twilio-Signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="))

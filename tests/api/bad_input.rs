@@ -18,7 +18,7 @@ async fn malformed_requests_get_4xx_and_nothing_is_queued() {
     assert_eq!(app.post("sample", &no_sid).await.status, 400);
     assert_eq!(app.get("sample", &no_from).await.status, 400);
 
-    let form = "From=%2B15551234567&MessageSid=SM1&Body=";
+    let form = "From=%2B15551234567&MessageSid=SM00000000000000000000000000000bad&Body=";
     let bad_percent = format!("{form}%zz");
     let answer = app
         .post_raw(
