@@ -167,7 +167,7 @@ pub fn run(settings: Settings, options: RunOptions) -> Result<(), RunError> {
     })
 }
 
-/// Sets up `env_logger` at `level` (see [`log_filter`]; `RUST_LOG`, when set, wins). A program
+/// Sets up `env_logger` at `level` (pyrowire at `level`, other crates at most at `info`; `RUST_LOG`, when set, wins). A program
 /// that set up logging itself keeps its choice.
 pub fn init_logging(level: &str) {
     let filter = log_filter(level);
@@ -178,7 +178,7 @@ pub fn init_logging(level: &str) {
 /// `log_level` sets pyrowire's own level; other crates log at most at `info`, so that `debug`
 /// shows pyrowire's message flow without every dependency's internals. A full filter
 /// (containing `=` or `,`) is used as it is.
-pub fn log_filter(level: &str) -> String {
+pub(crate) fn log_filter(level: &str) -> String {
     if level.contains(['=', ',']) {
         return level.to_string();
     }

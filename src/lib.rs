@@ -118,7 +118,7 @@
 //! - [`builder`]: the library's front door, [`Pyrowire`]: register handlers and validators, run.
 //! - [`settings`]: `settings.toml` as types: load, interpolate `${VAR}`, validate.
 //! - [`domain`]: the inbound message, job and reply; a message's record; the clock.
-//! - [`topics`]: each topic ready to run: its settings with its handler and validators built.
+//! - `topics`: each topic ready to run: its settings with its handler and validators built.
 //! - `ingress`: the HTTP routes: Twilio's webhook and status callback, health, metrics, the
 //!   dashboard, the outbound API.
 //! - `actors`: one room per actor (`validator`, `queue`, `pool`, `worker`, `sender`,
@@ -129,7 +129,7 @@
 //! - `store`: Redis: every key, connections, the breaker, dead letters, the overview.
 //! - [`handlers`] and [`validators`]: the built-in ones and the traits for your own.
 //! - [`commands`]: `check`, `status`, `recent`, `dead`, `session`, `send`, `init`.
-//! - [`metrics`]: the Prometheus registry behind `/metrics`.
+//! - `metrics`: the Prometheus registry behind `/metrics`.
 //! - [`errors`]: how an error is printed where it is reported: with every cause, once.
 //! - [`allocator`]: mimalloc's one setting (the crate's only `unsafe`, an FFI call).
 
@@ -145,11 +145,11 @@ pub mod domain;
 pub mod errors;
 pub mod handlers;
 pub(crate) mod ingress;
-pub mod metrics;
+pub(crate) mod metrics;
 pub(crate) mod outbound;
 pub mod settings;
 pub(crate) mod store;
-pub mod topics;
+pub(crate) mod topics;
 pub mod twilio;
 pub mod validators;
 

@@ -11,7 +11,7 @@ use crate::settings::{Settings, TopicSettings};
 use crate::validators::{ValidatorChain, ValidatorRegistry};
 
 /// One SMS application, compiled.
-pub struct Topic {
+pub(crate) struct Topic {
     /// The topic's name (its URL segment).
     pub name: String,
     /// Its settings.
@@ -25,10 +25,10 @@ pub struct Topic {
 }
 
 /// Every topic of the settings, by name.
-pub type Topics = IndexMap<String, Arc<Topic>>;
+pub(crate) type Topics = IndexMap<String, Arc<Topic>>;
 
 /// Builds every topic; reports every bad handler and validator at once.
-pub fn build_topics(
+pub(crate) fn build_topics(
     settings: &Settings,
     handlers: &HandlerRegistry,
     validators: &ValidatorRegistry,

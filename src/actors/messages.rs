@@ -18,7 +18,7 @@ use crate::validators::Verdict;
 /// Run a topic's validators on a message.
 #[derive(Message)]
 #[rtype(result = "Validated")]
-pub struct Validate {
+pub(crate) struct Validate {
     /// The message to check; handed back in [`Validated`].
     pub message: InboundMessage,
     /// The topic it was posted to, whose validators run.
@@ -27,7 +27,7 @@ pub struct Validate {
 
 /// The validators' verdict, with the message handed back.
 #[derive(Debug)]
-pub struct Validated {
+pub(crate) struct Validated {
     /// The message that was checked.
     pub message: InboundMessage,
     /// Accept, or the first failure.
@@ -37,14 +37,14 @@ pub struct Validated {
 /// Queue a job durably, once per MessageSid.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Enqueued, crate::actors::queue::error::QueueError>")]
-pub struct Enqueue {
+pub(crate) struct Enqueue {
     /// The job; its message's topic and sid pick the keys.
     pub job: Job,
 }
 
 /// What enqueueing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Enqueued {
+pub(crate) enum Enqueued {
     /// Appended to the queue as this stream id.
     Queued {
         /// The stream entry id.
@@ -62,7 +62,7 @@ pub enum Enqueued {
 #[rtype(
     result = "Result<Vec<crate::outbound::outbox::Accepted>, crate::outbound::outbox::OutboxError>"
 )]
-pub struct EnqueueOutbound {
+pub(crate) struct EnqueueOutbound {
     /// The topic whose workers send them.
     pub topic: String,
     /// The texts, checked.
@@ -72,11 +72,11 @@ pub struct EnqueueOutbound {
 /// Check that Redis answers, and whether the node written to is a primary.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Pong, crate::actors::queue::error::QueueError>")]
-pub struct Ping;
+pub(crate) struct Ping;
 
 /// What [`Ping`] found.
 #[derive(Debug, Clone)]
-pub struct Pong {
+pub(crate) struct Pong {
     /// The connection form (`single`, `sentinel`, `cluster`).
     pub form: &'static str,
     /// `host:port` of the node written to.
@@ -88,7 +88,7 @@ pub struct Pong {
 /// Handle one queued job (pool → worker).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct RunJob {
+pub(crate) struct RunJob {
     /// The stream entry id, acknowledged once the outcome is recorded.
     pub entry_id: String,
     /// The job itself.
@@ -101,12 +101,12 @@ pub struct RunJob {
 /// Stop taking jobs; answer once every in-flight job has finished (pool, on shutdown).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Drain;
+pub(crate) struct Drain;
 
 /// A worker finished its job and is idle (worker → pool).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct JobFinished {
+pub(crate) struct JobFinished {
     /// The worker's index in its pool.
     pub worker: usize,
 }
@@ -114,7 +114,7 @@ pub struct JobFinished {
 /// A worker (re)started and is idle (worker → pool).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct WorkerReady {
+pub(crate) struct WorkerReady {
     /// The worker's index in its pool.
     pub worker: usize,
 }
@@ -122,7 +122,7 @@ pub struct WorkerReady {
 /// Send one message through the topic's Twilio account.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<SentSms, crate::outbound::send_once::SendError>")]
-pub struct SendSms {
+pub(crate) struct SendSms {
     /// The topic whose account sends it.
     pub topic: String,
     /// The inbound message's MessageSid: with `kind`, names the at-most-once marker.
@@ -136,7 +136,7 @@ pub struct SendSms {
 /// Write a job's outcome and acknowledge it, atomically.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]
-pub struct RecordOutcome {
+pub(crate) struct RecordOutcome {
     /// The stream entry id to acknowledge.
     pub entry_id: String,
     /// The record to write.
@@ -150,7 +150,7 @@ pub struct RecordOutcome {
 
 /// A completed job's change to its sender's session, saved in the completion's transaction.
 #[derive(Debug, Clone)]
-pub struct SessionWrite {
+pub(crate) struct SessionWrite {
     /// The sender.
     pub number: PhoneNumber,
     /// Keep (restart its clock), replace or end; a replacement is checked JSON.
@@ -162,7 +162,7 @@ pub struct SessionWrite {
 /// Read a sender's session (before an attempt).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Session, crate::actors::recorder::error::RecordError>")]
-pub struct LoadSession {
+pub(crate) struct LoadSession {
     /// The topic.
     pub topic: String,
     /// The sender.
@@ -172,7 +172,7 @@ pub struct LoadSession {
 /// Add one failed attempt's reason to a job's durable attempt list.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]
-pub struct RecordAttempt {
+pub(crate) struct RecordAttempt {
     /// The topic.
     pub topic: String,
     /// The inbound MessageSid.
@@ -184,7 +184,7 @@ pub struct RecordAttempt {
 /// Read a job's failed attempts so far (for a job delivered again).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Vec<String>, crate::actors::recorder::error::RecordError>")]
-pub struct LoadAttempts {
+pub(crate) struct LoadAttempts {
     /// The topic.
     pub topic: String,
     /// The inbound MessageSid.
@@ -195,7 +195,7 @@ pub struct LoadAttempts {
 /// path. Answers whether it was acted on.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<bool, crate::actors::recorder::error::RecordError>")]
-pub struct SetOptOut {
+pub(crate) struct SetOptOut {
     /// The topic.
     pub topic: String,
     /// The number.
@@ -213,7 +213,7 @@ pub struct SetOptOut {
 #[rtype(
     result = "Result<crate::outbound::delivery::DeliveryRecorded, crate::actors::recorder::error::RecordError>"
 )]
-pub struct RecordDelivery {
+pub(crate) struct RecordDelivery {
     /// The topic.
     pub topic: String,
     /// Twilio's SID of the outbound message.

@@ -4,11 +4,11 @@
 //! through `Recorder` (`recorder`); `Scheduler` (`scheduler`) moves scheduled outbound texts to
 //! the queue when due.
 
-pub mod messages;
-pub mod pool;
-pub mod queue;
-pub mod recorder;
-pub mod scheduler;
-pub mod sender;
-pub mod validator;
-pub mod worker;
+pub(crate) mod messages;
+pub(crate) mod pool;
+pub(crate) mod queue;
+pub(crate) mod recorder;
+pub(crate) mod scheduler;
+pub(crate) mod sender;
+pub(crate) mod validator;
+pub(crate) mod worker;

@@ -12,10 +12,10 @@ use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
 
 /// How often due texts are looked for: a text goes out within about this long after its time.
-pub const TICK: Duration = Duration::from_millis(250);
+pub(crate) const TICK: Duration = Duration::from_millis(250);
 
 /// Queues due scheduled texts of some topics.
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     conn: RedisConn,
     keys: Keys,
     topics: Vec<String>,
@@ -25,7 +25,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler for `topics`, through `conn`.
-    pub fn new(conn: RedisConn, keys: Keys, topics: Vec<String>, record_ttl_s: u64) -> Self {
+    pub(crate) fn new(conn: RedisConn, keys: Keys, topics: Vec<String>, record_ttl_s: u64) -> Self {
         Scheduler {
             conn,
             keys,

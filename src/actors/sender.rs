@@ -20,7 +20,7 @@ use crate::topics::Topics;
 use crate::twilio::client::TwilioClient;
 
 /// Sends SMS/MMS for every topic.
-pub struct TwilioSender {
+pub(crate) struct TwilioSender {
     topics: Arc<Topics>,
     conn: RedisConn,
     keys: Keys,
@@ -30,7 +30,7 @@ pub struct TwilioSender {
 
 /// How the sender behaves.
 #[derive(Debug, Clone)]
-pub struct SenderOptions {
+pub(crate) struct SenderOptions {
     /// Timeout of one Twilio request.
     pub timeout: Duration,
     /// Log and record instead of sending.
@@ -41,7 +41,12 @@ pub struct SenderOptions {
 
 impl TwilioSender {
     /// A sender for these topics, keeping its markers through `conn`.
-    pub fn new(topics: Arc<Topics>, conn: RedisConn, keys: Keys, options: SenderOptions) -> Self {
+    pub(crate) fn new(
+        topics: Arc<Topics>,
+        conn: RedisConn,
+        keys: Keys,
+        options: SenderOptions,
+    ) -> Self {
         TwilioSender {
             topics,
             conn,

@@ -7,7 +7,7 @@ use actix::{Actor, Context, Handler};
 use crate::actors::messages::{Validate, Validated};
 
 /// Runs validators; one instance per HTTP worker thread.
-pub struct Validator;
+pub(crate) struct Validator;
 
 impl Actor for Validator {
     type Context = Context<Self>;

@@ -5,10 +5,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 /// The starter settings: the repository's own documented `settings.toml`.
-pub const STARTER_SETTINGS: &str = include_str!("../../settings.toml");
+pub(crate) const STARTER_SETTINGS: &str = include_str!("../../settings.toml");
 
 /// A Dockerfile that adds the settings to a pyrowire image.
-pub const STARTER_DOCKERFILE: &str = include_str!("../../scripts/app.Dockerfile");
+pub(crate) const STARTER_DOCKERFILE: &str = include_str!("../../scripts/app.Dockerfile");
 
 /// Why `init` stopped.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// Parses Twilio's `date_created` (`Thu, 30 Jul 2015 20:12:31 +0000`) into ms since the epoch.
-pub fn parse_twilio_date(text: &str) -> Option<u64> {
+pub(crate) fn parse_twilio_date(text: &str) -> Option<u64> {
     let text = text.trim();
     let gmt = text
         .strip_suffix("+0000")

@@ -93,12 +93,12 @@ bounded_string!(
 
 bounded_string!(
     /// A phone number as Twilio gives it: E.164 (`+15551234567`), a short code, or a channel
-    /// address (`whatsapp:+1…`). Mask it with [`mask_number`] in logs above debug.
+    /// address (`whatsapp:+1…`). It is masked in logs above debug.
     PhoneNumber
 );
 
 /// A phone number shortened for logs above debug level: `+1*******67`.
-pub fn mask_number(number: &str) -> String {
+pub(crate) fn mask_number(number: &str) -> String {
     let chars: Vec<char> = number.chars().collect();
     if chars.len() <= 4 {
         return "*".repeat(chars.len());

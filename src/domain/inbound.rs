@@ -82,7 +82,10 @@ pub struct InboundMessage {
 
 impl InboundMessage {
     /// Builds a message from the webhook's parameters (query string or form body).
-    pub fn from_params(topic: &str, params: &[(String, String)]) -> Result<Self, InboundError> {
+    pub(crate) fn from_params(
+        topic: &str,
+        params: &[(String, String)],
+    ) -> Result<Self, InboundError> {
         let get = |name: &str| param(params, name);
         let optional = |name: &str| get(name).map(str::to_string);
         let number = PhoneNumber::parse("From", get("From").unwrap_or_default())?;
@@ -117,7 +120,7 @@ impl InboundMessage {
 
     /// The address of an outbound text (see [`crate::domain::Job::outbound`]): its id, recipient
     /// and topic, every other field empty.
-    pub fn addressing(topic: &str, id: MessageSid, to: PhoneNumber, at: u64) -> Self {
+    pub(crate) fn addressing(topic: &str, id: MessageSid, to: PhoneNumber, at: u64) -> Self {
         InboundMessage {
             message: String::new(),
             number: to,

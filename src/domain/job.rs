@@ -9,7 +9,7 @@ use super::reply::Reply;
 /// Version tag of queue payloads; bump when [`Job`] changes incompatibly. 2: a job may be an
 /// outbound text (`outbound`). Workers read every version up to this one and leave a newer job
 /// for a newer build.
-pub const JOB_VERSION: u32 = 2;
+pub(crate) const JOB_VERSION: u32 = 2;
 
 /// The payload queued in Redis for the workers; versioned so the format can change.
 ///
@@ -18,7 +18,7 @@ pub const JOB_VERSION: u32 = 2;
 /// recipient, `sid` the text's id, `topic` its topic), so that it shares the replies' order per
 /// number, retries, dead letters and records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
+pub(crate) struct Job {
     /// Always [`JOB_VERSION`] when written by this build.
     pub v: u32,
     /// The inbound message (or, for an outbound text, its address).
@@ -33,7 +33,7 @@ pub struct Job {
 
 impl Job {
     /// The job of an outbound text `id` to `to` on `topic`.
-    pub fn outbound(
+    pub(crate) fn outbound(
         topic: &str,
         id: super::ids::MessageSid,
         to: super::ids::PhoneNumber,

@@ -18,16 +18,17 @@ mod session;
 
 pub use clock::now_ms;
 pub use error::InboundError;
-pub use ids::{mask_number, MessageSid, PhoneNumber, MAX_ID_BYTES};
+pub(crate) use ids::mask_number;
+pub use ids::{MessageSid, PhoneNumber, MAX_ID_BYTES};
 pub(crate) use inbound::check_plain;
 pub use inbound::{InboundMessage, Media, MAX_MEDIA};
-pub use job::{Job, JOB_VERSION};
+pub(crate) use job::{Job, JOB_VERSION};
+pub(crate) use outbound::is_outbound_id;
 pub use outbound::{
-    is_e164, is_outbound_id, parse_time, FieldError, NewText, OutboundStatus, TextFields,
+    is_e164, parse_time, FieldError, NewText, OutboundStatus, TextFields,
     MAX_IDEMPOTENCY_KEY_BYTES, MAX_OUTBOUND_MEDIA,
 };
 pub use reply::Reply;
 pub use send_kind::SendKind;
-pub use session::{
-    Session, SessionChange, SessionError, SessionSave, SessionTooLarge, MAX_SESSION_BYTES,
-};
+pub use session::{Session, SessionError, MAX_SESSION_BYTES};
+pub(crate) use session::{SessionChange, SessionSave, SessionTooLarge};

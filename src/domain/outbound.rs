@@ -8,10 +8,10 @@ use super::reply::Reply;
 use crate::twilio::segments::MAX_BODY_CHARS;
 
 /// How the id of an outbound text starts (`OB` and 32 hex digits); Twilio's own SIDs never do.
-pub const OUTBOUND_ID_PREFIX: &str = "OB";
+pub(crate) const OUTBOUND_ID_PREFIX: &str = "OB";
 
 /// Whether `sid` is the id of an outbound text rather than an inbound MessageSid.
-pub fn is_outbound_id(sid: &str) -> bool {
+pub(crate) fn is_outbound_id(sid: &str) -> bool {
     sid.len() == 34
         && sid.starts_with(OUTBOUND_ID_PREFIX)
         && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
@@ -20,11 +20,11 @@ pub fn is_outbound_id(sid: &str) -> bool {
 /// Most media URLs on one text (Twilio's limit).
 pub const MAX_OUTBOUND_MEDIA: usize = 10;
 /// Longest media URL accepted.
-pub const MAX_MEDIA_URL_BYTES: usize = 2048;
+pub(crate) const MAX_MEDIA_URL_BYTES: usize = 2048;
 /// Longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
 /// How far ahead a text may be scheduled: a year.
-pub const MAX_SCHEDULE_AHEAD_MS: u64 = 366 * 24 * 3600 * 1000;
+pub(crate) const MAX_SCHEDULE_AHEAD_MS: u64 = 366 * 24 * 3600 * 1000;
 
 /// One text to send first, checked: an E.164 recipient, a body and/or media, an optional time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,7 +204,7 @@ pub fn is_e164(number: &str) -> bool {
     })
 }
 
-/// An RFC 3339 time as ms since the epoch, at most [`MAX_SCHEDULE_AHEAD_MS`] after `now`.
+/// An RFC 3339 time as ms since the epoch, at most a year after `now`.
 pub fn parse_time(text: &str, now: u64) -> Result<u64, String> {
     let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|_| "must be an RFC 3339 time such as 2026-12-01T09:00:00Z".to_string())?;
@@ -258,7 +258,7 @@ impl OutboundStatus {
     }
 
     /// Every status.
-    pub const ALL: [OutboundStatus; 10] = [
+    pub(crate) const ALL: [OutboundStatus; 10] = [
         OutboundStatus::Scheduled,
         OutboundStatus::Queued,
         OutboundStatus::Sent,

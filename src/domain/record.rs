@@ -10,7 +10,7 @@ use crate::twilio::segments::{Encoding, SegmentInfo};
 /// How handling a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The handler ran and every reply was sent (or there was nothing to send).
     Completed,
     /// Every attempt failed, or one failed permanently: the job is in the dead letters.
@@ -19,7 +19,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The name records and the dashboard use: `completed` or `dead_lettered`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
             Outcome::DeadLettered => "dead_lettered",
@@ -74,7 +74,7 @@ impl SentSms {
 
 /// Milliseconds-since-epoch timestamps of each step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Timings {
+pub(crate) struct Timings {
     /// Webhook received.
     pub received_at: u64,
     /// A worker started the job.
@@ -87,14 +87,14 @@ pub struct Timings {
 
 impl Timings {
     /// From the webhook to the record, in milliseconds.
-    pub fn total_ms(&self) -> u64 {
+    pub(crate) fn total_ms(&self) -> u64 {
         self.finished_at.saturating_sub(self.received_at)
     }
 }
 
 /// The record of one inbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// How it ended.
     pub outcome: Outcome,
     /// The inbound message.
@@ -118,7 +118,7 @@ pub struct Record {
 
 /// A job that will not be retried any more, kept for people to inspect and re-queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetter {
+pub(crate) struct DeadLetter {
     /// The job as it was queued.
     pub job: Job,
     /// Every attempt's reason, oldest first.

@@ -35,7 +35,7 @@ impl Session {
     }
 
     /// Reads a session saved as JSON; anything but an object reads as empty.
-    pub fn from_json(json: &str) -> Self {
+    pub(crate) fn from_json(json: &str) -> Self {
         match serde_json::from_str(json) {
             Ok(Value::Object(map)) => Session(map),
             _ => Session::default(),
@@ -43,7 +43,7 @@ impl Session {
     }
 
     /// The session as JSON text.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
     }
 
@@ -93,7 +93,7 @@ impl Session {
 
 /// What a job does to its sender's session when it completes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum SessionChange {
+pub(crate) enum SessionChange {
     /// Leave it as it is (its inactivity clock restarts).
     #[default]
     Keep,
@@ -106,7 +106,7 @@ pub enum SessionChange {
 impl SessionChange {
     /// Checks the change and answers what to save, a replacement already as JSON; refuses one
     /// over [`MAX_SESSION_BYTES`].
-    pub fn into_save(self) -> Result<SessionSave, SessionTooLarge> {
+    pub(crate) fn into_save(self) -> Result<SessionSave, SessionTooLarge> {
         Ok(match (self.checked_json()?, self) {
             (Some(json), _) => SessionSave::Replace(json),
             (None, Self::End) => SessionSave::End,
@@ -115,7 +115,7 @@ impl SessionChange {
     }
 
     /// Refuses a replacement over [`MAX_SESSION_BYTES`]; answers the JSON to save otherwise.
-    pub fn checked_json(&self) -> Result<Option<String>, SessionTooLarge> {
+    pub(crate) fn checked_json(&self) -> Result<Option<String>, SessionTooLarge> {
         let Self::Replace(session) = self else {
             return Ok(None);
         };
@@ -132,14 +132,14 @@ impl SessionChange {
 #[error(
     "session too large: {bytes} bytes of JSON, at most {MAX_SESSION_BYTES}; the previous session was kept"
 )]
-pub struct SessionTooLarge {
+pub(crate) struct SessionTooLarge {
     /// Its size as JSON.
     pub bytes: usize,
 }
 
 /// A checked change, as the completion saves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionSave {
+pub(crate) enum SessionSave {
     /// Restart the clock of an existing session.
     Keep,
     /// Save this JSON (at most [`MAX_SESSION_BYTES`]).

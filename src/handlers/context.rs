@@ -35,7 +35,8 @@ use crate::domain::record::SentSms;
 use crate::domain::{Reply, SendKind, Session, SessionChange, SessionError};
 
 /// Sends one extra message for the job being handled: `(kind, reply)` → what was sent.
-pub type SendFn = Rc<dyn Fn(SendKind, Reply) -> LocalBoxFuture<'static, Result<SentSms, String>>>;
+pub(crate) type SendFn =
+    Rc<dyn Fn(SendKind, Reply) -> LocalBoxFuture<'static, Result<SentSms, String>>>;
 
 /// The handler's view of its topic and job. Cloning is cheap and clones share the job's sends.
 #[derive(Clone)]
@@ -95,7 +96,7 @@ impl HandlerContext {
     }
 
     /// The same context, seeing `session` as the sender's conversation so far.
-    pub fn with_session(self, session: Session) -> Self {
+    pub(crate) fn with_session(self, session: Session) -> Self {
         *self.session.borrow_mut() = SessionState {
             current: session,
             ..SessionState::default()
@@ -145,7 +146,7 @@ impl HandlerContext {
     }
 
     /// What this run did to the session: kept, replaced or ended.
-    pub fn session_change(&self) -> SessionChange {
+    pub(crate) fn session_change(&self) -> SessionChange {
         let state = self.session.borrow();
         if state.ended {
             SessionChange::End
@@ -157,7 +158,7 @@ impl HandlerContext {
     }
 
     /// A context whose extra sends go through `send`.
-    pub fn with_sender(
+    pub(crate) fn with_sender(
         topic: impl Into<String>,
         properties: Arc<toml::Table>,
         send: SendFn,
@@ -203,7 +204,7 @@ impl HandlerContext {
     }
 
     /// The extra messages sent so far.
-    pub fn take_sent(&self) -> Vec<SentSms> {
+    pub(crate) fn take_sent(&self) -> Vec<SentSms> {
         std::mem::take(&mut self.sent.borrow_mut())
     }
 }

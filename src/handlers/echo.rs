@@ -11,11 +11,11 @@ use super::handler::Handler;
 use crate::domain::{InboundMessage, Reply};
 
 /// Replies with the message text (no reply to a media-only message).
-pub struct Echo;
+pub(crate) struct Echo;
 
 impl Echo {
     /// `echo` takes no options.
-    pub fn from_options(options: &toml::Table) -> Result<Arc<dyn Handler>, String> {
+    pub(crate) fn from_options(options: &toml::Table) -> Result<Arc<dyn Handler>, String> {
         match options.keys().next() {
             Some(key) => Err(format!("has an unknown option `{key}` (echo takes none)")),
             None => Ok(Arc::new(Echo)),

@@ -13,7 +13,7 @@ use super::handler::Handler;
 use crate::domain::{InboundMessage, Reply};
 
 /// A handler made from a closure; see [`from_fn`].
-pub struct FnHandler<F> {
+pub(crate) struct FnHandler<F> {
     f: F,
 }
 

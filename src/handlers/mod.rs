@@ -13,14 +13,15 @@ mod webhook;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use context::{HandlerContext, SendFn};
-pub use echo::Echo;
+pub use context::HandlerContext;
+pub(crate) use context::SendFn;
+pub(crate) use echo::Echo;
 pub use error::HandlerError;
-pub use from_fn::{from_fn, FnHandler};
+pub use from_fn::from_fn;
 pub use handler::Handler;
-pub use reply::Template;
+pub(crate) use reply::Template;
 pub(crate) use reply::{parse as parse_template, Piece as TemplatePiece};
-pub use webhook::Webhook;
+pub(crate) use webhook::Webhook;
 
 /// Builds a handler from its settings options (the table without `kind`).
 pub type HandlerFactory =

@@ -22,14 +22,14 @@ pub(crate) enum Piece {
 }
 
 /// A parsed reply template.
-pub struct Template {
+pub(crate) struct Template {
     text: Option<Vec<Piece>>,
     media_urls: Vec<String>,
 }
 
 impl Template {
     /// Builds from settings options: `text` and/or `media_url`.
-    pub fn from_options(options: &toml::Table) -> Result<Arc<dyn Handler>, String> {
+    pub(crate) fn from_options(options: &toml::Table) -> Result<Arc<dyn Handler>, String> {
         let mut text = None;
         let mut media_urls = Vec::new();
         for (key, value) in options {

@@ -21,13 +21,13 @@ use crate::domain::{InboundMessage, Reply, Session};
 use crate::settings::Secret;
 
 /// The header carrying the topic's shared secret.
-pub const SECRET_HEADER: &str = "X-Pyrowire-Secret";
+pub(super) const SECRET_HEADER: &str = "X-Pyrowire-Secret";
 
 /// Largest answer read from the application.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// A handler that asks an HTTP application for the reply.
-pub struct Webhook {
+pub(crate) struct Webhook {
     url: String,
     timeout: Duration,
     /// Sent as [`SECRET_HEADER`]; printed as `[redacted]` if the handler is ever debugged.
@@ -54,7 +54,7 @@ thread_local! {
 
 impl Webhook {
     /// Builds from settings options: `url` (required), `timeout_ms`, `secret`.
-    pub fn from_options(options: &toml::Table) -> Result<Arc<dyn Handler>, String> {
+    pub(crate) fn from_options(options: &toml::Table) -> Result<Arc<dyn Handler>, String> {
         let mut url = None;
         let mut timeout = Duration::from_secs(10);
         let mut secret = None;

@@ -15,7 +15,7 @@ use super::error::IngressError;
 
 /// Reads the body, refusing more than `limit` bytes, or a body that takes longer than `timeout`
 /// (the profile's `request_timeout_ms`).
-pub async fn read(
+pub(super) async fn read(
     request: &HttpRequest,
     mut payload: Payload,
     limit: usize,
@@ -45,7 +45,7 @@ pub async fn read(
 }
 
 /// Largest webhook body accepted (bytes); larger gets 413.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(super) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The `Content-Length` the client declared, when it sent a valid one (actix has already refused
 /// a malformed one).

@@ -32,7 +32,7 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     frame-ancestors 'none'";
 
 /// Registers the dashboard's routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/dashboard", web::get().to(page))
         .route("/dashboard/static/dashboard.css", web::get().to(style))
         .route("/dashboard/static/dashboard.js", web::get().to(script))

@@ -10,7 +10,7 @@ use crate::twilio::twiml;
 /// stranger's 30 KB path is not echoed back or logged whole.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown topic `{0}`")]
-pub struct UnknownTopic(String);
+pub(crate) struct UnknownTopic(String);
 
 impl UnknownTopic {
     /// The error for `name`, as a request path gave it.
@@ -23,7 +23,7 @@ impl UnknownTopic {
 
 /// Why a webhook was not accepted.
 #[derive(Debug, thiserror::Error)]
-pub enum IngressError {
+pub(crate) enum IngressError {
     /// No topic of that name.
     #[error(transparent)]
     UnknownTopic(#[from] UnknownTopic),

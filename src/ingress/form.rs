@@ -3,7 +3,7 @@
 
 /// Why a form could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FormError {
+pub(crate) enum FormError {
     /// A `%` not followed by two hex digits.
     #[error("bad percent-encoding near byte {0}")]
     BadPercent(usize),
@@ -13,7 +13,7 @@ pub enum FormError {
 }
 
 /// Decodes `a=1&b=2` into pairs, in order; `+` is a space; empty segments are skipped.
-pub fn parse(input: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+pub(crate) fn parse(input: &[u8]) -> Result<Vec<(String, String)>, FormError> {
     let mut pairs = Vec::new();
     let mut offset = 0;
     for segment in input.split(|&b| b == b'&') {

@@ -10,7 +10,7 @@ use super::state::IngressState;
 use crate::actors::messages::Ping;
 
 /// Readiness: pings Redis through the queue actor.
-pub async fn health(state: web::Data<IngressState>) -> HttpResponse {
+pub(super) async fn health(state: web::Data<IngressState>) -> HttpResponse {
     if state.is_draining() {
         return HttpResponse::ServiceUnavailable().json(json!({"status": "draining"}));
     }
@@ -30,6 +30,6 @@ pub async fn health(state: web::Data<IngressState>) -> HttpResponse {
 }
 
 /// Liveness: the process answers.
-pub async fn live() -> HttpResponse {
+pub(super) async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "alive"}))
 }

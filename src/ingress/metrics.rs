@@ -12,7 +12,7 @@ use crate::store::overview::{depth, live_sessions};
 const GAUGE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Renders every metric.
-pub async fn metrics(state: web::Data<IngressState>) -> HttpResponse {
+pub(super) async fn metrics(state: web::Data<IngressState>) -> HttpResponse {
     let mut conn = state.redis.clone();
     let refresh = async {
         for name in state.topics.keys() {

@@ -10,24 +10,24 @@ mod bearer;
 mod body;
 mod dashboard;
 mod error;
-pub mod form;
+pub(crate) mod form;
 mod health;
 mod metrics;
-pub mod request_log;
+pub(crate) mod request_log;
 mod state;
 mod status;
 mod submit;
-pub mod webhook;
+pub(crate) mod webhook;
 
 pub(crate) use state::WebhookTopic;
-pub use state::{IngressShared, IngressState};
+pub(crate) use state::{IngressShared, IngressState};
 
 use actix_web::web;
 
 use crate::topics::Topics;
 
 /// Registers the routes on an actix-web app.
-pub fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, topics: &Topics) {
     // The webhooks first: each topic's path is static, matched by comparing strings (a pattern
     // costs a regex match per request) and carrying its topic; `/queue/{topic}` answers
     // any other name.

@@ -11,11 +11,11 @@ use actix_web::{HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 /// Most characters of a request path that a log line carries.
-pub const MAX_LOGGED_PATH: usize = 80;
+pub(crate) const MAX_LOGGED_PATH: usize = 80;
 
 /// A path as it may appear in a log: never the query (it may hold phone numbers and message
 /// text), and at most [`MAX_LOGGED_PATH`] characters, so one request cannot write a huge line.
-pub fn loggable_path(path: &str) -> String {
+pub(crate) fn loggable_path(path: &str) -> String {
     let path = path.split('?').next().unwrap_or_default();
     match path.char_indices().nth(MAX_LOGGED_PATH) {
         Some((cut, _)) => format!("{}...({} bytes)", &path[..cut], path.len()),
@@ -25,17 +25,17 @@ pub fn loggable_path(path: &str) -> String {
 
 /// The MessageSid of the webhook being answered, for the request log.
 #[derive(Clone)]
-pub struct RequestSid(pub String);
+pub(crate) struct RequestSid(pub String);
 
 /// Notes the webhook's MessageSid for the request log (only when it logs).
-pub fn note_sid(request: &HttpRequest, sid: &str) {
+pub(crate) fn note_sid(request: &HttpRequest, sid: &str) {
     if log::log_enabled!(log::Level::Info) {
         request.extensions_mut().insert(RequestSid(sid.to_string()));
     }
 }
 
 /// Middleware that logs each request under `/queue` and `/status` at info level.
-pub struct RequestLog;
+pub(crate) struct RequestLog;
 
 impl<S, B> Transform<S, ServiceRequest> for RequestLog
 where
@@ -54,7 +54,7 @@ where
 }
 
 /// The service [`RequestLog`] wraps.
-pub struct RequestLogService<S> {
+pub(crate) struct RequestLogService<S> {
     service: S,
 }
 

@@ -18,7 +18,7 @@ use crate::store::target::RedisTarget;
 use crate::topics::{Topic, Topics};
 
 /// What all HTTP worker threads share.
-pub struct IngressShared {
+pub(crate) struct IngressShared {
     /// Every topic, by name.
     pub topics: Arc<Topics>,
     /// Records opt-outs and delivery statuses.
@@ -50,7 +50,7 @@ pub struct IngressShared {
 
 /// What every request handler can reach: the shared parts (through `Deref`) and this HTTP
 /// worker thread's own validator and queue actors, so a webhook never leaves its thread.
-pub struct IngressState {
+pub(crate) struct IngressState {
     /// Runs validators, on this thread.
     pub validator: Addr<Validator>,
     /// Queues accepted messages, on this thread.
@@ -60,7 +60,7 @@ pub struct IngressState {
 
 impl IngressState {
     /// This thread's state: starts its validator and queue actors. Call on the worker thread.
-    pub fn start(shared: Arc<IngressShared>) -> Self {
+    pub(crate) fn start(shared: Arc<IngressShared>) -> Self {
         let queue = RedisQueue::new(
             shared.redis.clone(),
             shared.redis_target.clone(),
@@ -85,7 +85,7 @@ impl IngressState {
     }
 
     /// Whether the process is shutting down.
-    pub fn is_draining(&self) -> bool {
+    pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
     }
 }

@@ -27,7 +27,7 @@ struct Callback {
 }
 
 /// Handles one status callback.
-pub async fn status(
+pub(super) async fn status(
     request: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,

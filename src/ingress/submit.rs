@@ -23,7 +23,7 @@ use crate::twilio::twiml;
 use crate::validators::Verdict;
 
 /// Handles one inbound message webhook, timing it for `/metrics`.
-pub async fn submit(
+pub(super) async fn submit(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<IngressState>,

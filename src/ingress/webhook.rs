@@ -22,11 +22,11 @@ use crate::topics::Topic;
 use crate::twilio::signature::{is_valid, SignedRequest};
 
 /// The header Twilio signs webhooks with.
-pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+pub(crate) const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
 /// The webhook's parameters, after its body arrived and its signature was checked (when
 /// signatures are on).
-pub async fn read(
+pub(crate) async fn read(
     request: &HttpRequest,
     payload: web::Payload,
     topic: &Topic,
@@ -58,7 +58,7 @@ pub async fn read(
 
 /// Whether `sid` has the shape of a Twilio message SID: `SM` or `MM` and 32 hex digits (the
 /// pattern of the Message resource's `sid` in Twilio's OpenAPI description).
-pub fn is_message_sid(sid: &str) -> bool {
+pub(crate) fn is_message_sid(sid: &str) -> bool {
     let hex = sid.strip_prefix("SM").or_else(|| sid.strip_prefix("MM"));
     hex.is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
@@ -67,7 +67,10 @@ pub fn is_message_sid(sid: &str) -> bool {
 /// Twilio's shape, an `SmsMessageSid` or `SmsSid` (when present) that differs from it, or an
 /// `AccountSid` (when present) that is not the topic's. A missing `MessageSid` is left to the
 /// caller, which names it. Values are not echoed: a stranger chose them.
-pub fn check_identity(params: &[(String, String)], topic: &Topic) -> Result<(), IngressError> {
+pub(crate) fn check_identity(
+    params: &[(String, String)],
+    topic: &Topic,
+) -> Result<(), IngressError> {
     let first = |name: &str| {
         params
             .iter()
@@ -148,7 +151,7 @@ fn check_signature(
 
 /// The URL Twilio called: `public_url` with this request's path and query, or, without one, the
 /// scheme and host this request arrived with (honouring `Forwarded` / `X-Forwarded-*`).
-pub fn called_url(request: &HttpRequest, public_url: &str) -> String {
+pub(crate) fn called_url(request: &HttpRequest, public_url: &str) -> String {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     if public_url.is_empty() {
         let info = request.connection_info();

@@ -23,7 +23,7 @@ pub(crate) static STORE_SENT: LazyLock<Script> =
 
 /// How far along a status is; a status with a lower or equal rank does not replace a higher one.
 /// Final statuses share the top ranks, so the first final status wins.
-pub fn rank(status: &str) -> u8 {
+pub(crate) fn rank(status: &str) -> u8 {
     match status {
         "accepted" | "scheduled" => 1,
         "queued" => 2,
@@ -38,7 +38,7 @@ pub fn rank(status: &str) -> u8 {
 
 /// Builds the script invocation that records `status` for one outbound message; with
 /// `known_only`, only for a SID whose send was stored (see `record_status.lua`).
-pub fn record_status(
+pub(crate) fn record_status(
     key: &str,
     status: &str,
     error_code: Option<&str>,
@@ -59,7 +59,7 @@ pub fn record_status(
 
 /// What recording a status callback did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryRecorded {
+pub(crate) enum DeliveryRecorded {
     /// The SID is not one pyrowire stored, and only stored ones were taken: nothing was written.
     Unknown,
     /// Recorded (or older than what was stored); `to` is the recipient stored with the send.

@@ -40,7 +40,7 @@ impl Outbox {
         })
     }
 
-    /// Queues `texts` on `topic` (all or none; at most [`MAX_BATCH_TEXTS`](super::outbox::MAX_BATCH_TEXTS) per call).
+    /// Queues `texts` on `topic` (all or none; at most 1000 per call).
     pub async fn send(&self, topic: &str, texts: &[NewText]) -> Result<Vec<Accepted>, OutboxError> {
         if !self.topics.iter().any(|t| t == topic) {
             return Err(OutboxError::UnknownTopic(topic.to_string()));

@@ -23,19 +23,19 @@ use crate::store::keys::Keys;
 use crate::twilio::client::{MessageResource, OutboundSms, Sender, TwilioClient, TwilioError};
 
 /// Messages asked for on each page of the list.
-pub const PAGE_SIZE: u32 = 100;
+pub(crate) const PAGE_SIZE: u32 = 100;
 /// Most pages read for one interrupted send.
-pub const MAX_PAGES: usize = 10;
+pub(crate) const MAX_PAGES: usize = 10;
 /// Longest time spent reading them (each request also has the Twilio timeout).
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Twilio's clock and ours may differ a little, and its `date_created` has whole seconds: a
 /// listed message created this long before the mark still counts as after it.
-pub const CLOCK_SKEW_MS: u64 = 5_000;
+pub(crate) const CLOCK_SKEW_MS: u64 = 5_000;
 
 /// What Twilio's list says about an interrupted send.
 #[derive(Debug)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// Twilio has it: the send went out.
     Found(MessageResource),
     /// Every message created since the mark was read, and none is this one.
@@ -48,7 +48,7 @@ pub enum Lookup {
 }
 
 /// Which send is looked up.
-pub struct Interrupted<'a> {
+pub(crate) struct Interrupted<'a> {
     /// The message that may have gone out.
     pub sms: &'a OutboundSms,
     /// When its send was marked (ms since the epoch).
@@ -60,7 +60,7 @@ pub struct Interrupted<'a> {
 }
 
 /// Reads Twilio's list for `send` as the module says.
-pub async fn look_up(
+pub(crate) async fn look_up(
     conn: &mut RedisConn,
     client: &TwilioClient,
     send: &Interrupted<'_>,

@@ -28,7 +28,7 @@ pub struct OutboundView {
 }
 
 /// Reads one text's status: its hash, then its record and delivery status.
-pub async fn lookup(
+pub(crate) async fn lookup(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,

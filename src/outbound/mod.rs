@@ -5,12 +5,12 @@
 //! outbox (`outbox`), scheduled and cancelled (`schedule`), looked up (`lookup`), and reached by
 //! Rust programs through `handle`.
 
-pub mod delivery;
-pub mod handle;
-pub mod interrupted;
-pub mod lookup;
-pub mod outbox;
-pub mod pacing;
-pub mod schedule;
-pub mod send_error;
-pub mod send_once;
+pub(crate) mod delivery;
+pub(crate) mod handle;
+pub(crate) mod interrupted;
+pub(crate) mod lookup;
+pub(crate) mod outbox;
+pub(crate) mod pacing;
+pub(crate) mod schedule;
+pub(crate) mod send_error;
+pub(crate) mod send_once;

@@ -15,7 +15,7 @@ use crate::store::keys::Keys;
 use crate::store::limits::QueueLimits;
 
 /// Most texts in one request or script call.
-pub const MAX_BATCH_TEXTS: usize = 1000;
+pub(crate) const MAX_BATCH_TEXTS: usize = 1000;
 
 static ENQUEUE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(ENQUEUE_LUA));
@@ -208,7 +208,7 @@ pub(crate) async fn enqueue(
 }
 
 /// Queues texts of `topic` through `conn`: all of them or none.
-pub async fn queue(
+pub(crate) async fn queue(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,

@@ -13,7 +13,7 @@ use redis::Script;
 static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("pacing.lua")));
 
 /// Reserves `segments` sends at `per_second` on `key`; returns how long to wait before sending.
-pub async fn reserve(
+pub(crate) async fn reserve(
     conn: &mut RedisConn,
     key: &str,
     per_second: f64,

@@ -25,7 +25,7 @@ pub enum Cancelled {
 }
 
 /// Cancels a scheduled text.
-pub async fn cancel(
+pub(crate) async fn cancel(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
@@ -48,7 +48,7 @@ pub async fn cancel(
 
 /// What one [`move_due`] call did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Moved {
+pub(crate) struct Moved {
     /// Due texts it found (at most [`DUE_BATCH`]).
     pub found: u64,
     /// Of those, the ones this call queued (not moved by another process first, not cancelled,
@@ -57,11 +57,11 @@ pub struct Moved {
 }
 
 /// Most texts one [`move_due`] call moves.
-pub const DUE_BATCH: isize = 200;
+pub(crate) const DUE_BATCH: isize = 200;
 
 /// Moves up to [`DUE_BATCH`] of the topic's due scheduled texts to the queue (or, for a number
 /// that opted out since, to `opted_out`).
-pub async fn move_due(
+pub(crate) async fn move_due(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,

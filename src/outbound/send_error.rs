@@ -11,7 +11,7 @@ use crate::twilio::client::TwilioError;
 
 /// Why a send did not go out.
 #[derive(Debug, thiserror::Error)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// Twilio refused it or could not be reached.
     #[error(transparent)]
     Twilio(#[from] TwilioError),
@@ -64,7 +64,7 @@ impl SendError {
 
     /// Whether the attempt waits for Redis rather than counting: nothing was sent because the
     /// marker could not be written or confirmed, and that passes.
-    pub fn waits_for_redis(&self) -> bool {
+    pub(crate) fn waits_for_redis(&self) -> bool {
         matches!(
             self,
             SendError::StoreUnavailable(_) | SendError::NotReplicated(_)
@@ -72,12 +72,12 @@ impl SendError {
     }
 
     /// Whether trying again cannot help: Twilio refused it for good (a 4xx with an error code).
-    pub fn is_permanent(&self) -> bool {
+    pub(crate) fn is_permanent(&self) -> bool {
         matches!(self, SendError::Twilio(error) if !error.is_transient())
     }
 
     /// How long Twilio asked to wait, if it did.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             SendError::Twilio(error) => error.retry_after(),
             _ => None,

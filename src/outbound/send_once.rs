@@ -20,7 +20,7 @@ use crate::errors::Chain;
 use crate::outbound::delivery::{rank, STORE_SENT};
 use crate::outbound::interrupted::{look_up, Interrupted, Lookup};
 use crate::outbound::pacing;
-pub use crate::outbound::send_error::SendError;
+pub(crate) use crate::outbound::send_error::SendError;
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
 use crate::store::opt_outs::{self, Cause, Change};
@@ -30,7 +30,7 @@ use crate::twilio::client::{
 use crate::twilio::segments::SegmentInfo;
 
 /// Which outbound message this is and the rules it is sent under.
-pub struct SendContext {
+pub(crate) struct SendContext {
     /// Key builder.
     pub keys: Keys,
     /// The topic.
@@ -86,7 +86,7 @@ enum Claim {
 
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
 /// recipient opted out.
-pub async fn send_once(
+pub(crate) async fn send_once(
     conn: &mut RedisConn,
     client: &TwilioClient,
     cx: &SendContext,

@@ -31,36 +31,36 @@ where
     }
 }
 
-pub fn u16<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+pub(super) fn u16<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     flex(d, "a port number (0-65535)")
 }
 
-pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+pub(super) fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     flex(d, "a non-negative integer")
 }
 
-pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(super) fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     flex(d, "a non-negative integer")
 }
 
-pub fn usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+pub(super) fn usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     flex(d, "a non-negative integer")
 }
 
-pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+pub(super) fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     flex(d, "true or false")
 }
 
-pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+pub(super) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     bool(d).map(Some)
 }
 
-pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+pub(super) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     flex(d, "a number").map(Some)
 }
 
 /// A string where empty (or only spaces) means unset, so `"${VAR:-}"` can leave a key out.
-pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(super) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let text = String::deserialize(d)?;
     Ok(Some(text).filter(|t| !t.trim().is_empty()))
 }

@@ -4,7 +4,10 @@
 
 /// Replaces every `${...}` in `text` using `lookup`; an unset variable without a default is an
 /// error naming it.
-pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(super) fn interpolate(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find('$') {
@@ -47,7 +50,7 @@ fn expand(expr: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String,
 }
 
 /// Interpolates every string in a TOML tree; errors carry the dotted key path.
-pub fn interpolate_tree(
+pub(super) fn interpolate_tree(
     value: &mut toml::Value,
     path: &str,
     lookup: &dyn Fn(&str) -> Option<String>,

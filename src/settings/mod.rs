@@ -340,76 +340,76 @@ pub struct TwilioSettings {
 }
 
 mod defaults {
-    pub fn replica_ack_timeout_ms() -> u64 {
+    pub(super) fn replica_ack_timeout_ms() -> u64 {
         200
     }
-    pub fn host() -> String {
+    pub(super) fn host() -> String {
         "127.0.0.1".into()
     }
-    pub fn port() -> u16 {
+    pub(super) fn port() -> u16 {
         62023
     }
-    pub fn log_level() -> String {
+    pub(super) fn log_level() -> String {
         "info".into()
     }
-    pub fn redis_prefix() -> String {
+    pub(super) fn redis_prefix() -> String {
         "pyrowire".into()
     }
-    pub fn claim_idle_ms() -> u64 {
+    pub(super) fn claim_idle_ms() -> u64 {
         30_000
     }
-    pub fn shutdown_grace_ms() -> u64 {
+    pub(super) fn shutdown_grace_ms() -> u64 {
         10_000
     }
-    pub fn dedup_ttl_s() -> u64 {
+    pub(super) fn dedup_ttl_s() -> u64 {
         86_400
     }
-    pub fn record_ttl_s() -> u64 {
+    pub(super) fn record_ttl_s() -> u64 {
         7 * 86_400
     }
-    pub fn recent_records() -> usize {
+    pub(super) fn recent_records() -> usize {
         1000
     }
-    pub fn dead_letter_ttl_s() -> u64 {
+    pub(super) fn dead_letter_ttl_s() -> u64 {
         30 * 86_400
     }
-    pub fn max_dead_letters() -> usize {
+    pub(super) fn max_dead_letters() -> usize {
         10_000
     }
-    pub fn max_queue_depth() -> u64 {
+    pub(super) fn max_queue_depth() -> u64 {
         100_000
     }
-    pub fn request_timeout_ms() -> u64 {
+    pub(super) fn request_timeout_ms() -> u64 {
         10_000
     }
-    pub fn max_connections() -> usize {
+    pub(super) fn max_connections() -> usize {
         256
     }
-    pub fn twilio_timeout_ms() -> u64 {
+    pub(super) fn twilio_timeout_ms() -> u64 {
         10_000
     }
-    pub fn max_message_length() -> usize {
+    pub(super) fn max_message_length() -> usize {
         160
     }
-    pub fn workers() -> usize {
+    pub(super) fn workers() -> usize {
         1
     }
-    pub fn session_ttl_s() -> u64 {
+    pub(super) fn session_ttl_s() -> u64 {
         4 * 3600
     }
-    pub fn max_attempts() -> u32 {
+    pub(super) fn max_attempts() -> u32 {
         5
     }
-    pub fn backoff_initial_ms() -> u64 {
+    pub(super) fn backoff_initial_ms() -> u64 {
         500
     }
-    pub fn backoff_max_ms() -> u64 {
+    pub(super) fn backoff_max_ms() -> u64 {
         60_000
     }
-    pub fn yes() -> bool {
+    pub(super) fn yes() -> bool {
         true
     }
-    pub fn api_base() -> String {
+    pub(super) fn api_base() -> String {
         "https://api.twilio.com".into()
     }
 }

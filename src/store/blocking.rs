@@ -7,7 +7,7 @@ use super::connection::COMMAND_TIMEOUT;
 use super::target::{no_client, RedisTarget, CONNECT_TIMEOUT};
 
 /// A blocking connection for the command-line tools: to the primary, or to the cluster.
-pub enum BlockingConn {
+pub(crate) enum BlockingConn {
     /// One node (the primary).
     Node(redis::Connection),
     /// A Redis Cluster.
@@ -16,7 +16,7 @@ pub enum BlockingConn {
 
 /// A blocking connection to the profile's Redis for a command-line tool, with the Redis URL its
 /// errors name (password removed).
-pub fn connect_for_tools(
+pub(crate) fn connect_for_tools(
     profile: &crate::settings::Profile,
 ) -> (RedisResult<BlockingConn>, String) {
     let (target, url) = RedisTarget::for_tools_named(profile);
@@ -24,7 +24,7 @@ pub fn connect_for_tools(
 }
 
 /// Opens a plain blocking connection to the primary (or the cluster), for the command-line tools.
-pub fn connect_blocking(target: &RedisTarget) -> RedisResult<BlockingConn> {
+pub(crate) fn connect_blocking(target: &RedisTarget) -> RedisResult<BlockingConn> {
     if let Some(cluster) = target.cluster_client(COMMAND_TIMEOUT)? {
         return Ok(BlockingConn::Cluster(Box::new(cluster.get_connection()?)));
     }

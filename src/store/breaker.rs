@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 /// Remembers when Redis last failed; shared by the futures of one actor (one thread).
 #[derive(Clone, Default)]
-pub struct Breaker {
+pub(crate) struct Breaker {
     failed_at: Rc<Cell<Option<Instant>>>,
 }
 
 /// What a guarded operation's error says about Redis.
-pub trait Outage {
+pub(crate) trait Outage {
     /// The error a request gets when it was not tried.
     fn down() -> Self;
     /// Whether the error means Redis is unreachable (as opposed to refusing one command).
@@ -23,10 +23,13 @@ pub trait Outage {
 
 impl Breaker {
     /// How often a request may probe a failing Redis.
-    pub const PROBE_EVERY: Duration = Duration::from_millis(250);
+    pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(250);
 
     /// Runs `op` unless Redis failed within the last probe interval; remembers the outcome.
-    pub async fn call<T, E: Outage>(self, op: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    pub(crate) async fn call<T, E: Outage>(
+        self,
+        op: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         if let Some(failed_at) = self.failed_at.get() {
             if failed_at.elapsed() < Self::PROBE_EVERY {
                 return Err(E::down());
@@ -44,7 +47,7 @@ impl Breaker {
 }
 
 /// Whether a Redis error means the server or the connection is gone.
-pub fn is_outage(error: &redis::RedisError) -> bool {
+pub(crate) fn is_outage(error: &redis::RedisError) -> bool {
     error.is_io_error()
         || error.is_timeout()
         || error.is_connection_dropped()

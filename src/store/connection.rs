@@ -26,7 +26,7 @@ use super::target::{no_client, Form, RedisTarget, CONNECT_TIMEOUT};
 use crate::metrics::RedisEvents;
 
 /// How long a short command may take before it counts as failed.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection asks the sentinels at most this often.
 const RESOLVE_EVERY: Duration = Duration::from_millis(250);
@@ -34,7 +34,7 @@ const RESOLVE_EVERY: Duration = Duration::from_millis(250);
 /// A self-reconnecting multiplexed connection to the profile's primary. Cheap to clone: clones
 /// share the connection.
 #[derive(Clone)]
-pub struct RedisConn {
+pub(crate) struct RedisConn {
     shared: Arc<Shared>,
 }
 
@@ -81,7 +81,7 @@ pub enum ReplicationError {
 
 /// Opens a connection to the target's primary. `response_timeout` must exceed the longest
 /// `BLOCK` the connection will be used for.
-pub async fn connect(
+pub(crate) async fn connect(
     target: &RedisTarget,
     response_timeout: Duration,
     events: RedisEvents,
@@ -161,12 +161,12 @@ impl RedisConn {
     }
 
     /// The connection form (`single`, `sentinel`, `cluster`).
-    pub fn form(&self) -> Form {
+    pub(crate) fn form(&self) -> Form {
         self.shared.target.form()
     }
 
     /// `host:port` of the node this connection writes to now.
-    pub fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         self.current().address
     }
 
@@ -175,7 +175,7 @@ impl RedisConn {
     /// pipeline on one connection (in a cluster, to the node of the script's keys), so the
     /// `WAIT` counts the replicas holding this very write; fewer than asked for is an error
     /// (the write may still have happened).
-    pub async fn run_script<T: redis::FromRedisValue>(
+    pub(crate) async fn run_script<T: redis::FromRedisValue>(
         &mut self,
         script: &redis::Script,
         source: &str,
@@ -281,7 +281,7 @@ impl RedisConn {
 
 /// A Redis error for a log line. A reply that could not be parsed is described by its kind
 /// only: redis puts the whole reply in the message, and a reply of jobs holds numbers and texts.
-pub fn loggable(error: &RedisError) -> String {
+pub(crate) fn loggable(error: &RedisError) -> String {
     match error.kind() {
         redis::ErrorKind::TypeError | redis::ErrorKind::ParseError => {
             format!("{:?} (reply not shown)", error.kind())

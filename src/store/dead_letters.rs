@@ -16,7 +16,7 @@ static REQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("re
 
 /// What a re-queue did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requeued {
+pub(crate) enum Requeued {
     /// The job is back on the queue as this stream entry.
     Queued(String),
     /// The queue holds `max_queue_depth` jobs or more; the dead letter stays.
@@ -43,7 +43,7 @@ impl FromRedisValue for Requeued {
 
 /// The script call that re-queues `letter` unless the topic's queue holds `max_depth` jobs or
 /// more; it answers a [`Requeued`].
-pub fn requeue(
+pub(crate) fn requeue(
     keys: &Keys,
     topic: &str,
     sid: &str,

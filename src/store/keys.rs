@@ -3,17 +3,17 @@
 //! Redis Cluster slot and the enqueue script may touch them together.
 
 /// Consumer group that every worker process of a topic joins on the topic's stream.
-pub const GROUP: &str = "workers";
+pub(crate) const GROUP: &str = "workers";
 
 /// Builds keys under one prefix.
 #[derive(Debug, Clone)]
-pub struct Keys {
+pub(crate) struct Keys {
     prefix: String,
 }
 
 impl Keys {
     /// Keys under `prefix` (default `pyrowire`).
-    pub fn new(prefix: impl Into<String>) -> Self {
+    pub(crate) fn new(prefix: impl Into<String>) -> Self {
         Keys {
             prefix: prefix.into(),
         }
@@ -27,7 +27,7 @@ impl Keys {
     /// accepted message. Ingress appends (XADD, in the enqueue script), as does a re-queued dead
     /// letter; worker pools read it through the consumer group [`GROUP`] and the recorder removes
     /// an entry (XACK + XDEL) once its outcome is recorded.
-    pub fn queue(&self, topic: &str) -> String {
+    pub(crate) fn queue(&self, topic: &str) -> String {
         self.key(topic, "queue")
     }
 
@@ -35,20 +35,20 @@ impl Keys {
     /// `keyword` for an opt-out or opt-in keyword. Written by the enqueue script and the
     /// recorder's opt-out script; a webhook whose MessageSid has one is answered but not queued
     /// (or acted on) again.
-    pub fn seen(&self, topic: &str, sid: &str) -> String {
+    pub(crate) fn seen(&self, topic: &str, sid: &str) -> String {
         self.key(topic, &format!("seen:{sid}"))
     }
 
     /// String, with a TTL of `record_ttl_s`: the JSON [`crate::domain::record::Record`] of one
     /// inbound message, whose `outcome` is `completed` or `dead_lettered`. Written by the
     /// recorder; read by `pyrowire recent` and the dashboard.
-    pub fn record(&self, topic: &str, sid: &str) -> String {
+    pub(crate) fn record(&self, topic: &str, sid: &str) -> String {
         self.key(topic, &format!("record:{sid}"))
     }
 
     /// List, newest first, trimmed to `recent_records`: MessageSids of completed messages.
     /// Written by the recorder; read by `pyrowire recent` and the dashboard.
-    pub fn completed(&self, topic: &str) -> String {
+    pub(crate) fn completed(&self, topic: &str) -> String {
         self.key(topic, "completed")
     }
 
@@ -56,7 +56,7 @@ impl Keys {
     /// failed so far, kept in Redis so that the count survives a crash or a claim by another
     /// process. Appended by the recorder and read by workers; deleted when the job is completed,
     /// dead-lettered or re-queued from the dead letters.
-    pub fn attempts(&self, topic: &str, sid: &str) -> String {
+    pub(crate) fn attempts(&self, topic: &str, sid: &str) -> String {
         self.key(topic, &format!("attempts:{sid}"))
     }
 
@@ -65,7 +65,7 @@ impl Keys {
     /// reply) or `extra-1`, `extra-2`... (texts the handler sent itself). `marked_at` (ms) is
     /// written before the POST to Twilio, `sid`, `status` and `num_segments` after it succeeded.
     /// Read and written by the sender.
-    pub fn send_mark(&self, topic: &str, sid: &str, kind: &str) -> String {
+    pub(crate) fn send_mark(&self, topic: &str, sid: &str, kind: &str) -> String {
         self.key(topic, &format!("send:{sid}:{kind}"))
     }
 
@@ -74,7 +74,7 @@ impl Keys {
     /// by the enqueue script and by a re-queued dead letter; an id is removed by the recorder
     /// when its job is completed or dead-lettered (or by a worker pool when its entry vanished
     /// from the stream); the worker pools dispatch a job only when it is at the head.
-    pub fn sender(&self, topic: &str, number: &str) -> String {
+    pub(crate) fn sender(&self, topic: &str, number: &str) -> String {
         self.key(topic, &format!("sender:{number}"))
     }
 
@@ -83,34 +83,34 @@ impl Keys {
     /// status it moved through, comma-separated), `error_code`, `updated_at`. Written by the
     /// sender (the status in Twilio's answer) and by the recorder (status callbacks), moving only
     /// forward; read by `pyrowire recent` and the dashboard.
-    pub fn delivery(&self, topic: &str, outbound_sid: &str) -> String {
+    pub(crate) fn delivery(&self, topic: &str, outbound_sid: &str) -> String {
         self.key(topic, &format!("delivery:{outbound_sid}"))
     }
 
     /// Hash of numbers that opted out of the topic (STOP, or Twilio error 21610), each with the
     /// time (ms). Written by the recorder (STOP / START at ingress, a status callback with
     /// 21610) and the sender (21610); the sender sends nothing to a number in it.
-    pub fn opt_outs(&self, topic: &str) -> String {
+    pub(crate) fn opt_outs(&self, topic: &str) -> String {
         self.key(topic, "optout")
     }
 
     /// String: the pacing script's theoretical arrival time of the topic's next send, in µs on
     /// Redis's clock, shared by every process; it expires about a second after that time passes.
     /// Read and written by the sender; see `max_sends_per_second`.
-    pub fn rate(&self, topic: &str) -> String {
+    pub(crate) fn rate(&self, topic: &str) -> String {
         self.key(topic, "rate")
     }
 
     /// Hash of running totals, `completed` and `dead_lettered`, across all processes. Written by
     /// the recorder; read by the dashboard and `pyrowire status`.
-    pub fn stats(&self, topic: &str) -> String {
+    pub(crate) fn stats(&self, topic: &str) -> String {
         self.key(topic, "stats")
     }
 
     /// Hash of one minute's `completed` and `dead_lettered` counts (`minute_ms` is the start of
     /// the minute in ms), with a TTL of two hours. Written by the recorder; read by the dashboard
     /// and `pyrowire status`.
-    pub fn minute_stats(&self, topic: &str, minute_ms: u64) -> String {
+    pub(crate) fn minute_stats(&self, topic: &str, minute_ms: u64) -> String {
         self.key(topic, &format!("stats:{minute_ms}"))
     }
 
@@ -119,7 +119,7 @@ impl Keys {
     /// written (SET EX, EXPIRE or DEL) only by the recorder, in the transaction that records the
     /// job's completion; deleted by an opt-out (STOP, or Twilio's 21610) and by
     /// `pyrowire session --clear`.
-    pub fn session(&self, topic: &str, number: &str) -> String {
+    pub(crate) fn session(&self, topic: &str, number: &str) -> String {
         self.key(topic, &format!("session:{number}"))
     }
 
@@ -127,7 +127,7 @@ impl Keys {
     /// dashboard, `pyrowire status` and `/metrics` count the live ones (scored after now).
     /// Written beside each session (same writers); entries past their time are trimmed when a
     /// session is saved.
-    pub fn sessions(&self, topic: &str) -> String {
+    pub(crate) fn sessions(&self, topic: &str) -> String {
         self.key(topic, "sessions")
     }
 
@@ -136,35 +136,35 @@ impl Keys {
     /// `created_at`, `send_at` (ms), `idempotency_key`, and while scheduled `job` (the JSON job
     /// to queue when due). TTL `record_ttl_s` after its time. Written by the outbound enqueue,
     /// due and cancel scripts; read by the outbound API.
-    pub fn outbound(&self, topic: &str, id: &str) -> String {
+    pub(crate) fn outbound(&self, topic: &str, id: &str) -> String {
         self.key(topic, &format!("out:{id}"))
     }
 
     /// Sorted set of scheduled outbound texts, member `{id}|{to}`, scored by when each is due
     /// (ms). Added to by the outbound enqueue script; the due script moves members to the queue
     /// (once: it removes them in the same script); the cancel script removes one.
-    pub fn scheduled(&self, topic: &str) -> String {
+    pub(crate) fn scheduled(&self, topic: &str) -> String {
         self.key(topic, "scheduled")
     }
 
     /// String, with a TTL of `dedup_ttl_s`: the id of the outbound text first queued with an
     /// idempotency key (`digest` is the key's SHA-256, hex). Written and read by the outbound
     /// enqueue script: a repeated key queues nothing.
-    pub fn idempotency(&self, topic: &str, digest: &str) -> String {
+    pub(crate) fn idempotency(&self, topic: &str, digest: &str) -> String {
         self.key(topic, &format!("idem:{digest}"))
     }
 
     /// Sorted set of dead-lettered MessageSids scored by when they died (ms), trimmed to
     /// `max_dead_letters`. Written by the recorder; read by `pyrowire dead`, `pyrowire recent`
     /// and the dashboard; a re-queue removes its MessageSid.
-    pub fn dead(&self, topic: &str) -> String {
+    pub(crate) fn dead(&self, topic: &str) -> String {
         self.key(topic, "dead")
     }
 
     /// String, with a TTL of `dead_letter_ttl_s`: one dead letter as JSON (the job, every
     /// attempt's reason, when it died). Written by the recorder; read by `pyrowire dead` and the
     /// dashboard; deleted by a re-queue.
-    pub fn dead_entry(&self, topic: &str, sid: &str) -> String {
+    pub(crate) fn dead_entry(&self, topic: &str, sid: &str) -> String {
         self.key(topic, &format!("dead:{sid}"))
     }
 }
@@ -257,7 +257,10 @@ mod tests {
                 doc.push(text.trim());
                 continue;
             }
-            if let Some(rest) = line.strip_prefix("pub fn ") {
+            if let Some(rest) = line
+                .strip_prefix("pub(crate) fn ")
+                .or_else(|| line.strip_prefix("pub fn "))
+            {
                 if let Some((name, args)) = rest.split_once('(') {
                     if args.starts_with("&self") {
                         let first = doc.first().copied().unwrap_or_default();

@@ -3,7 +3,7 @@
 
 /// How long what is queued is remembered, and how much may be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueLimits {
+pub(crate) struct QueueLimits {
     /// How long a MessageSid or an idempotency key is remembered (seconds).
     pub dedup_ttl_s: u64,
     /// A queue holding this many jobs (or more) takes no more.
@@ -14,7 +14,7 @@ pub struct QueueLimits {
 
 impl QueueLimits {
     /// The profile's limits.
-    pub fn of(profile: &crate::settings::Profile) -> Self {
+    pub(crate) fn of(profile: &crate::settings::Profile) -> Self {
         QueueLimits {
             dedup_ttl_s: profile.dedup_ttl_s,
             max_queue_depth: profile.max_queue_depth,

@@ -3,12 +3,12 @@
 //! down (`breaker`), re-queueing dead letters (`dead_letters`), the opt-out ledger (`opt_outs`), the queue's limits (`limits`) and the per-topic snapshot read by
 //! the dashboard, `status` and `/metrics` (`overview`).
 
-pub mod blocking;
-pub mod breaker;
-pub mod connection;
-pub mod dead_letters;
-pub mod keys;
-pub mod limits;
-pub mod opt_outs;
-pub mod overview;
-pub mod target;
+pub(crate) mod blocking;
+pub(crate) mod breaker;
+pub(crate) mod connection;
+pub(crate) mod dead_letters;
+pub(crate) mod keys;
+pub(crate) mod limits;
+pub(crate) mod opt_outs;
+pub(crate) mod overview;
+pub(crate) mod target;

@@ -17,7 +17,7 @@ static OPT_OUT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("op
 
 /// Which way a number goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Stop texting it (its session ends).
     OptOut,
     /// Texting may resume.
@@ -27,7 +27,7 @@ pub enum Change {
 /// What caused the change: a keyword acts once per MessageSid within `dedup_ttl_s`; Twilio's
 /// 21610 acts every time.
 #[derive(Debug, Clone, Copy)]
-pub enum Cause<'a> {
+pub(crate) enum Cause<'a> {
     /// A keyword of this MessageSid.
     Keyword {
         /// Its MessageSid.
@@ -41,7 +41,7 @@ pub enum Cause<'a> {
 
 /// Applies `change` to `number` on `topic`; answers false when a keyword's MessageSid was seen
 /// before (nothing changed).
-pub async fn apply(
+pub(crate) async fn apply(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,

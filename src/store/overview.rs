@@ -15,14 +15,14 @@ use crate::domain::{mask_number, MessageSid, SendKind};
 use crate::store::keys::{Keys, GROUP};
 
 /// Minutes of history in a snapshot.
-pub const HISTORY_MINUTES: u64 = 60;
+pub(crate) const HISTORY_MINUTES: u64 = 60;
 
 /// How many dead letters and recent messages a snapshot lists per topic.
-pub const LISTED: isize = 20;
+pub(crate) const LISTED: isize = 20;
 
 /// Every topic's snapshot.
 #[derive(Debug, Clone, Serialize)]
-pub struct Overview {
+pub(crate) struct Overview {
     /// When it was read (ms).
     pub generated_at: u64,
     /// One entry per topic, in settings order.
@@ -31,7 +31,7 @@ pub struct Overview {
 
 /// One topic's snapshot.
 #[derive(Debug, Clone, Serialize)]
-pub struct TopicOverview {
+pub(crate) struct TopicOverview {
     /// The topic.
     pub name: String,
     /// Jobs waiting or running.
@@ -54,7 +54,7 @@ pub struct TopicOverview {
 
 /// One minute's counts.
 #[derive(Debug, Clone, Serialize)]
-pub struct Minute {
+pub(crate) struct Minute {
     /// Start of the minute (ms).
     pub minute: u64,
     /// Jobs completed in it.
@@ -65,7 +65,7 @@ pub struct Minute {
 
 /// A dead letter as the dashboard shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct DeadSummary {
+pub(crate) struct DeadSummary {
     /// Its MessageSid.
     pub sid: MessageSid,
     /// The sender, masked.
@@ -80,7 +80,7 @@ pub struct DeadSummary {
 
 /// A recent message as the dashboard shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RecentSummary {
+pub(crate) struct RecentSummary {
     /// Its MessageSid.
     pub sid: MessageSid,
     /// The sender, masked.
@@ -99,7 +99,7 @@ pub struct RecentSummary {
 
 /// One sent message in a summary.
 #[derive(Debug, Clone, Serialize)]
-pub struct SentSummary {
+pub(crate) struct SentSummary {
     /// `reply`, `accept`, ...
     pub kind: SendKind,
     /// Twilio's SID.
@@ -109,7 +109,7 @@ pub struct SentSummary {
 }
 
 /// Reads the snapshot of `topics`.
-pub async fn overview(
+pub(crate) async fn overview(
     conn: &mut RedisConn,
     keys: &Keys,
     topics: &[String],
@@ -125,7 +125,7 @@ pub async fn overview(
 }
 
 /// Queue depth and in-flight jobs of a topic (for the gauges).
-pub async fn depth(
+pub(crate) async fn depth(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
@@ -158,7 +158,7 @@ pub async fn depth(
 /// Sessions not yet expired: the entries of the topic's `sessions` set scored after now. A
 /// session past its time may keep its entry until the next save trims the set, so the count
 /// goes by the score, not by the set's size.
-pub async fn live_sessions(
+pub(crate) async fn live_sessions(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,

@@ -11,11 +11,11 @@ use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisError, RedisResult,
 use crate::settings::{Profile, Secret, SentinelSettings};
 
 /// How long connecting may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The connection form in use, as `/health` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
+pub(crate) enum Form {
     /// One node.
     Single,
     /// A primary found through Redis Sentinel.
@@ -26,7 +26,7 @@ pub enum Form {
 
 impl Form {
     /// `single`, `sentinel` or `cluster`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Form::Single => "single",
             Form::Sentinel => "sentinel",
@@ -44,7 +44,7 @@ enum Nodes {
 
 /// Everything needed to open a connection to the profile's Redis.
 #[derive(Clone)]
-pub struct RedisTarget {
+pub(crate) struct RedisTarget {
     nodes: Nodes,
     /// PEM of `redis_ca_file`, when set.
     ca: Option<Vec<u8>>,
@@ -74,7 +74,7 @@ pub enum TargetError {
 
 impl RedisTarget {
     /// The target a validated profile describes.
-    pub fn from_profile(profile: &Profile) -> Result<Self, TargetError> {
+    pub(crate) fn from_profile(profile: &Profile) -> Result<Self, TargetError> {
         let nodes = match (
             &profile.redis,
             &profile.redis_cluster,
@@ -103,7 +103,7 @@ impl RedisTarget {
 
     /// The target for the command-line tools: a CA file that cannot be read becomes a Redis
     /// error like any other failure to connect.
-    pub fn for_tools(profile: &Profile) -> RedisResult<Self> {
+    pub(crate) fn for_tools(profile: &Profile) -> RedisResult<Self> {
         Self::from_profile(profile).map_err(|e| {
             let text = format!(
                 "{e}: {}",
@@ -116,7 +116,7 @@ impl RedisTarget {
     }
 
     /// [`RedisTarget::for_tools`], with how the tool's errors name it (password removed).
-    pub fn for_tools_named(profile: &Profile) -> (RedisResult<Self>, String) {
+    pub(crate) fn for_tools_named(profile: &Profile) -> (RedisResult<Self>, String) {
         let target = Self::for_tools(profile);
         let url = target
             .as_ref()
@@ -125,7 +125,7 @@ impl RedisTarget {
     }
 
     /// Which form this is.
-    pub fn form(&self) -> Form {
+    pub(crate) fn form(&self) -> Form {
         match self.nodes {
             Nodes::Single(_) => Form::Single,
             Nodes::Sentinel(_) => Form::Sentinel,
@@ -134,12 +134,12 @@ impl RedisTarget {
     }
 
     /// Whether certificates are not checked (`redis_tls_insecure`).
-    pub fn tls_insecure(&self) -> bool {
+    pub(crate) fn tls_insecure(&self) -> bool {
         self.insecure
     }
 
     /// The target for messages, passwords removed: the URL, or the sentinels and master name.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.nodes {
             Nodes::Single(url) => redact_url(url.expose()),
             Nodes::Sentinel(s) => {
@@ -155,7 +155,7 @@ impl RedisTarget {
 
     /// A client for the node to write to now: the one node, or the primary the sentinels name.
     /// `None` for a cluster, whose nodes [`RedisTarget::cluster_client`] reaches.
-    pub async fn primary_client(&self) -> RedisResult<Option<Client>> {
+    pub(crate) async fn primary_client(&self) -> RedisResult<Option<Client>> {
         match &self.nodes {
             Nodes::Single(url) => self.client_for(url.expose()).map(Some),
             Nodes::Sentinel(s) => Ok(Some(
@@ -169,7 +169,7 @@ impl RedisTarget {
     }
 
     /// The same, without an async runtime (the command-line tools).
-    pub fn primary_client_blocking(&self) -> RedisResult<Option<Client>> {
+    pub(crate) fn primary_client_blocking(&self) -> RedisResult<Option<Client>> {
         match &self.nodes {
             Nodes::Single(url) => self.client_for(url.expose()).map(Some),
             Nodes::Sentinel(s) => Ok(Some(self.sentinel_builder(s)?.build()?.get_client()?)),
@@ -180,7 +180,7 @@ impl RedisTarget {
     /// A cluster client from the seed nodes (`None` for the other forms). Requests time out
     /// after `response_timeout`; a request that meets a moved slot or a dead node is retried a
     /// few times while the client learns the new topology.
-    pub fn cluster_client(
+    pub(crate) fn cluster_client(
         &self,
         response_timeout: Duration,
     ) -> RedisResult<Option<redis::cluster::ClusterClient>> {
@@ -278,7 +278,7 @@ pub(crate) fn no_client() -> RedisError {
 
 /// A Redis URL with any credentials replaced, for messages: the user and password before `@`,
 /// and a `pass`, `password` or `user` query parameter (`unix:///run/redis.sock?pass=...`).
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),

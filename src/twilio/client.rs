@@ -12,17 +12,17 @@ use crate::twilio::smart::smart_encode;
 
 /// Twilio's error code for a recipient who unsubscribed (replied STOP): sending fails, and the
 /// number counts as opted out.
-pub const UNSUBSCRIBED: i64 = 21610;
+pub(crate) const UNSUBSCRIBED: i64 = 21610;
 
 /// Largest Twilio response body read.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// What every request to Twilio names itself as (Twilio support asks for it).
-pub const USER_AGENT: &str = concat!("pyrowire/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("pyrowire/", env!("CARGO_PKG_VERSION"));
 
 /// Who sends a message: exactly one of the create form's `From` and `MessagingServiceSid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sender {
+pub(crate) enum Sender {
     /// `From`: a number, short code or channel address of the account.
     Number(String),
     /// `MessagingServiceSid` (`MG…`): Twilio picks the number from the service's sender pool and
@@ -53,7 +53,7 @@ impl std::fmt::Display for Sender {
 
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboundSms {
+pub(crate) struct OutboundSms {
     /// Recipient.
     pub to: String,
     /// The topic's number or messaging service.
@@ -71,7 +71,7 @@ pub struct OutboundSms {
 
 impl OutboundSms {
     /// The form fields, in the order the Messages API documents them.
-    pub fn form(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn form(&self) -> Vec<(&'static str, &str)> {
         let sender = match &self.sender {
             Sender::Number(number) => ("From", number.as_str()),
             Sender::MessagingService(sid) => ("MessagingServiceSid", sid.as_str()),
@@ -93,7 +93,7 @@ impl OutboundSms {
     }
 
     /// The segments Twilio will send the body as, after its smart encoding when it is on.
-    pub fn segments(&self) -> SegmentInfo {
+    pub(crate) fn segments(&self) -> SegmentInfo {
         let body = self.body.as_deref().unwrap_or_default();
         if self.smart_encoded {
             analyze(&smart_encode(body))
@@ -106,7 +106,7 @@ impl OutboundSms {
 /// The parts of Twilio's Message resource that pyrowire reads, as a send answers it and as a
 /// ListMessage page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct MessageResource {
+pub(crate) struct MessageResource {
     /// `SM…` or `MM…`.
     pub sid: String,
     /// `queued`, `accepted`, ...
@@ -123,7 +123,7 @@ pub struct MessageResource {
 
 /// One page of ListMessage, newest first.
 #[derive(Debug, Deserialize)]
-pub struct MessagePage {
+pub(crate) struct MessagePage {
     /// The page's messages.
     pub messages: Vec<MessageResource>,
     /// The next (older) page's path, `None` on the last page.
@@ -140,7 +140,7 @@ struct ApiErrorBody {
 
 /// Why a call to Twilio failed.
 #[derive(Debug, thiserror::Error)]
-pub enum TwilioError {
+pub(crate) enum TwilioError {
     /// Twilio answered with an error status.
     #[error("twilio answered {status}{}: {message}", code.map(|c| format!(" with code {c}")).unwrap_or_default())]
     Api {
@@ -179,7 +179,7 @@ pub enum TwilioError {
 impl TwilioError {
     /// Whether trying again later may succeed: 429, 5xx, and transport failures. A 4xx with a
     /// Twilio error code is permanent.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             TwilioError::Api { status, .. } => *status == 429 || *status >= 500,
             TwilioError::Transport { .. } | TwilioError::Body(_) => true,
@@ -190,7 +190,7 @@ impl TwilioError {
     /// Whether Twilio may have created the message although the call failed: a timeout or a
     /// broken connection after the request went out, or a 5xx. A 4xx (429 included) and a failed
     /// connect mean it was not created.
-    pub fn maybe_sent(&self) -> bool {
+    pub(crate) fn maybe_sent(&self) -> bool {
         match self {
             TwilioError::Api { status, .. } => *status >= 500,
             TwilioError::Transport { maybe_sent, .. } => *maybe_sent,
@@ -200,7 +200,7 @@ impl TwilioError {
     }
 
     /// How long Twilio asked us to wait, if it did.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             TwilioError::Api { retry_after, .. } => *retry_after,
             _ => None,
@@ -209,7 +209,7 @@ impl TwilioError {
 }
 
 /// A client for one Twilio account. Not `Send` (awc): build it on the thread that uses it.
-pub struct TwilioClient {
+pub(crate) struct TwilioClient {
     http: awc::Client,
     api_base: String,
     account_sid: String,
@@ -218,7 +218,7 @@ pub struct TwilioClient {
 
 impl TwilioClient {
     /// A client for the account in `settings`, with a per-request timeout.
-    pub fn new(settings: &TwilioSettings, timeout: Duration) -> Self {
+    pub(crate) fn new(settings: &TwilioSettings, timeout: Duration) -> Self {
         install_crypto_provider();
         let http = awc::Client::builder()
             .timeout(timeout)
@@ -234,7 +234,7 @@ impl TwilioClient {
     }
 
     /// The Messages resource URL of this account.
-    pub fn messages_url(&self) -> String {
+    pub(crate) fn messages_url(&self) -> String {
         format!(
             "{}/2010-04-01/Accounts/{}/Messages.json",
             self.api_base, self.account_sid
@@ -242,7 +242,7 @@ impl TwilioClient {
     }
 
     /// Creates a message: `POST .../Messages.json`, form-encoded, basic auth.
-    pub async fn send(&self, sms: &OutboundSms) -> Result<MessageResource, TwilioError> {
+    pub(crate) async fn send(&self, sms: &OutboundSms) -> Result<MessageResource, TwilioError> {
         let request = self.authorized(self.http.post(self.messages_url()));
         read(request.send_form(&sms.form()).await).await
     }
@@ -252,7 +252,7 @@ impl TwilioClient {
     /// (`queued`, `accepted`, `scheduled`) has no `date_sent` and such a filter would miss it.
     /// ListMessage has no messaging service filter: a caller looking for a service's message
     /// lists without `from` and matches `messaging_service_sid` itself.
-    pub async fn list_messages(
+    pub(crate) async fn list_messages(
         &self,
         to: &str,
         from: Option<&str>,
@@ -269,7 +269,7 @@ impl TwilioClient {
 
     /// The page a previous page's `next_page_uri` names. Only this account's Messages list is
     /// followed: any other path is refused rather than requested with the account's credentials.
-    pub async fn next_page(&self, next_page_uri: &str) -> Result<MessagePage, TwilioError> {
+    pub(crate) async fn next_page(&self, next_page_uri: &str) -> Result<MessagePage, TwilioError> {
         let own = format!("/2010-04-01/Accounts/{}/Messages.json?", self.account_sid);
         if !next_page_uri.starts_with(&own) {
             return Err(TwilioError::ForeignPage);

@@ -9,12 +9,12 @@ const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ
 const EXTENSION: &str = "^{}\\[~]|€\u{c}";
 
 /// Whether `c` is in the GSM 03.38 basic set or its extension table.
-pub fn is_gsm7(c: char) -> bool {
+pub(crate) fn is_gsm7(c: char) -> bool {
     BASIC.contains(c) || EXTENSION.contains(c)
 }
 
 /// Whether `c` is in the extension table (two septets).
-pub fn is_gsm7_extension(c: char) -> bool {
+pub(crate) fn is_gsm7_extension(c: char) -> bool {
     EXTENSION.contains(c)
 }
 

@@ -6,7 +6,7 @@
 
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keyword {
+pub(crate) enum Keyword {
     /// Stop texting this number (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT).
     OptOut,
     /// Texting may resume (START, YES, UNSTOP).
@@ -29,7 +29,7 @@ const OPT_IN: &[&str] = &["START", "YES", "UNSTOP"];
 const HELP: &[&str] = &["HELP", "INFO"];
 
 /// The keyword a message body is, if it is one.
-pub fn keyword(body: &str) -> Option<Keyword> {
+pub(crate) fn keyword(body: &str) -> Option<Keyword> {
     let word = body.trim();
     let is = |list: &[&str]| list.iter().any(|k| k.eq_ignore_ascii_case(word));
     if is(OPT_OUT) {
@@ -44,7 +44,7 @@ pub fn keyword(body: &str) -> Option<Keyword> {
 }
 
 /// The keyword a webhook's `OptOutType` names, if it names one.
-pub fn opt_out_type(value: &str) -> Option<Keyword> {
+pub(crate) fn opt_out_type(value: &str) -> Option<Keyword> {
     match value.trim() {
         t if t.eq_ignore_ascii_case("STOP") => Some(Keyword::OptOut),
         t if t.eq_ignore_ascii_case("START") => Some(Keyword::OptIn),

@@ -1,6 +1,6 @@
 //! Twilio webhook signature validation (`X-Twilio-Signature`).
 //!
-//! Ingress calls [`is_valid`] on every Twilio webhook and status callback before it parses the
+//! Ingress calls `is_valid` on every Twilio webhook and status callback before it parses the
 //! message, so a forged request never reaches the validator or the queue. Pure functions: no I/O,
 //! no actix types; the caller hands over the URL Twilio called and the decoded form parameters or
 //! the raw body. The algorithm follows twilio-python's `RequestValidator`.
@@ -17,7 +17,7 @@ use subtle::{Choice, ConstantTimeEq};
 /// exactly as received) and, for a form POST, the decoded body parameters in received order
 /// (repeated names allowed). For a JSON (or other non-form) body, `params` is empty and `body`
 /// holds the raw bytes.
-pub struct SignedRequest<'a> {
+pub(crate) struct SignedRequest<'a> {
     /// The URL exactly as Twilio called it, query string included.
     pub url: &'a str,
     /// Decoded form parameters in received order; empty for a non-form body.
@@ -56,7 +56,7 @@ pub fn compute(token: &str, url: &str, params: &[(String, String)]) -> String {
 /// URL only (no params appended) and the hex SHA-256 of the raw body must equal that parameter
 /// (compare case-insensitively, in constant time); such a request validates only if both hold.
 /// A `bodySHA256` request without a `body` is refused, since nothing would vouch for its content.
-pub fn is_valid(tokens: &[&str], signature: &str, request: &SignedRequest) -> bool {
+pub(crate) fn is_valid(tokens: &[&str], signature: &str, request: &SignedRequest) -> bool {
     let (params, body_ok) = match query_param(request.url, "bodySHA256") {
         Some(expected) => (&[][..], body_hash_matches(request.body, expected)),
         None => (request.params, Choice::from(1)),
@@ -77,7 +77,7 @@ pub fn is_valid(tokens: &[&str], signature: &str, request: &SignedRequest) -> bo
 /// without its port, if it has one; with the default port (`:443` for https, `:80` for http),
 /// if it has none. Only the host part changes; path and query stay byte for byte. A URL without
 /// a `scheme://` prefix comes back alone.
-pub fn url_variants(url: &str) -> Vec<String> {
+pub(crate) fn url_variants(url: &str) -> Vec<String> {
     let mut variants = vec![url.to_owned()];
     let Some((scheme, rest)) = url.split_once("://") else {
         return variants;

@@ -3,7 +3,7 @@
 const HEADER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
 /// TwiML for an optional reply text; `None` or empty text answers `<Response/>`.
-pub fn respond(text: Option<&str>) -> String {
+pub(crate) fn respond(text: Option<&str>) -> String {
     match text.filter(|t| !t.is_empty()) {
         None => format!("{HEADER}<Response/>"),
         Some(text) => format!(
@@ -14,7 +14,7 @@ pub fn respond(text: Option<&str>) -> String {
 }
 
 /// Escapes text for XML content and attributes.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

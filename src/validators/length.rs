@@ -5,14 +5,14 @@ use super::validator::Validator;
 use crate::domain::InboundMessage;
 
 /// Rejects empty and over-long messages.
-pub struct Length {
+pub(crate) struct Length {
     max: usize,
     empty_ok: bool,
 }
 
 impl Length {
     /// A length check with the topic's `max_message_length`.
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Length {
             max,
             empty_ok: false,
@@ -20,7 +20,7 @@ impl Length {
     }
 
     /// Only the upper bound: what every topic enforces when it does not list `length`.
-    pub fn at_most(max: usize) -> Self {
+    pub(crate) fn at_most(max: usize) -> Self {
         Length {
             max,
             empty_ok: true,

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use crate::domain::InboundMessage;
 use crate::settings::ValidatorSpec;
 
-pub use length::Length;
-pub use parseable::{Charset, Parseable};
-pub use pattern::Pattern;
-pub use profanity::Profanity;
+pub(crate) use length::Length;
+pub(crate) use parseable::Parseable;
+pub(crate) use pattern::Pattern;
+pub(crate) use profanity::Profanity;
 pub use validator::Validator;
 
 /// Builds a custom validator from its settings table (everything but `message`).
@@ -40,7 +40,7 @@ impl ValidatorRegistry {
 
 /// The outcome of running a topic's validators.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Every validator passed.
     Accept,
     /// A validator failed; `response` is its message.
@@ -63,13 +63,13 @@ struct Step {
 
 /// A topic's validators, in order.
 #[derive(Clone, Default)]
-pub struct ValidatorChain {
+pub(crate) struct ValidatorChain {
     steps: Arc<Vec<Step>>,
 }
 
 impl ValidatorChain {
     /// Builds the chain from settings; each error names the validator's key.
-    pub fn build(
+    pub(crate) fn build(
         specs: &indexmap::IndexMap<String, ValidatorSpec>,
         max_message_length: usize,
         registry: &ValidatorRegistry,
@@ -107,7 +107,7 @@ impl ValidatorChain {
     }
 
     /// Runs the validators in order; the first failure decides.
-    pub fn run(&self, message: &InboundMessage) -> Verdict {
+    pub(crate) fn run(&self, message: &InboundMessage) -> Verdict {
         for step in self.steps.iter() {
             if !step.validator.check(message) {
                 return Verdict::Reject {

@@ -15,7 +15,7 @@ use crate::twilio::gsm::is_gsm7;
 
 /// Which characters are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Charset {
+pub(crate) enum Charset {
     /// ASCII letters, digits, whitespace and `! " # $ % & ' ( ) * , - . / : ? @ ^`.
     Ascii,
     /// The GSM 03.38 alphabet with its extension table.
@@ -25,18 +25,18 @@ pub enum Charset {
 }
 
 /// Rejects messages with characters outside the charset.
-pub struct Parseable {
+pub(crate) struct Parseable {
     charset: Charset,
 }
 
 impl Parseable {
     /// A check for the given charset.
-    pub fn new(charset: Charset) -> Self {
+    pub(crate) fn new(charset: Charset) -> Self {
         Parseable { charset }
     }
 
     /// Builds from settings options (`charset`).
-    pub fn from_options(options: &toml::Table) -> Result<Self, String> {
+    pub(crate) fn from_options(options: &toml::Table) -> Result<Self, String> {
         let mut charset = Charset::Ascii;
         for (key, value) in options {
             if key != "charset" {

@@ -7,19 +7,19 @@ use super::validator::Validator;
 use crate::domain::InboundMessage;
 
 /// A regex check compiled once at start-up.
-pub struct Pattern {
+pub(crate) struct Pattern {
     must_match: Option<Regex>,
     must_not_match: Option<Regex>,
 }
 
 impl Pattern {
     /// Whether the options describe a pattern validator.
-    pub fn applies(options: &toml::Table) -> bool {
+    pub(crate) fn applies(options: &toml::Table) -> bool {
         options.contains_key("must_match") || options.contains_key("must_not_match")
     }
 
     /// Builds from settings options; a bad regex is an error naming the option.
-    pub fn from_options(options: &toml::Table) -> Result<Self, String> {
+    pub(crate) fn from_options(options: &toml::Table) -> Result<Self, String> {
         let mut pattern = Pattern {
             must_match: None,
             must_not_match: None,

@@ -10,7 +10,7 @@ use super::validator::Validator;
 use crate::domain::InboundMessage;
 
 /// Rejects profane, offensive or sexual language of moderate or higher severity.
-pub struct Profanity;
+pub(crate) struct Profanity;
 
 impl Profanity {
     fn threshold() -> Type {

@@ -1,20 +1,12 @@
 //! Settings mistakes are start-up errors naming the key and the problem.
 
-use pyrowire::handlers::HandlerRegistry;
-use pyrowire::topics::build_topics;
-use pyrowire::validators::ValidatorRegistry;
+use pyrowire::commands::check::check;
 
 use crate::helpers::{default_topic, settings, twilio_table};
 
 fn problems(topics: &str) -> Vec<String> {
-    let loaded = settings(topics, "unused", "http://127.0.0.1:9").and_then(|s| {
-        build_topics(
-            &s,
-            &HandlerRegistry::default(),
-            &ValidatorRegistry::default(),
-        )
-        .map(|_| s)
-    });
+    // `check` builds every topic's handler and validators, as `serve` does.
+    let loaded = settings(topics, "unused", "http://127.0.0.1:9").and_then(|s| check(&s));
     match loaded {
         Ok(_) => Vec::new(),
         Err(e) => e.problems().iter().map(ToString::to_string).collect(),

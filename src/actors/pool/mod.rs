@@ -21,7 +21,7 @@ use redis::streams::StreamId;
 use tokio::sync::oneshot;
 
 mod order;
-pub mod stream;
+pub(crate) mod stream;
 
 use crate::actors::messages::{Drain, JobFinished, RunJob, WorkerReady};
 use crate::actors::worker::{TopicWorker, WorkerDeps};
@@ -31,7 +31,7 @@ use crate::store::keys::Keys;
 use stream as ops;
 
 /// How long one blocking read waits for new jobs.
-pub const READ_BLOCK: Duration = Duration::from_millis(2000);
+pub(crate) const READ_BLOCK: Duration = Duration::from_millis(2000);
 
 /// Pause after a failed Redis call before trying again.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -43,7 +43,7 @@ const PARKED_POLL: Duration = Duration::from_millis(50);
 const MAX_PARKED: usize = 512;
 
 /// Redis connections of a pool.
-pub struct PoolConnections {
+pub(crate) struct PoolConnections {
     /// Used only for the blocking read.
     pub reader: RedisConn,
     /// The process's shared connection, for everything else.
@@ -56,7 +56,7 @@ struct Parked {
 }
 
 /// A topic's pool of workers and its reader.
-pub struct WorkerPool {
+pub(crate) struct WorkerPool {
     deps: WorkerDeps,
     keys: Keys,
     conns: PoolConnections,
@@ -78,7 +78,7 @@ pub struct WorkerPool {
 
 impl WorkerPool {
     /// A pool of `size` workers.
-    pub fn new(
+    pub(crate) fn new(
         deps: WorkerDeps,
         keys: Keys,
         conns: PoolConnections,

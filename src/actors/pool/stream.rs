@@ -17,7 +17,7 @@ use crate::store::keys::{Keys, GROUP};
 const CONSUMER_EXPIRY: Duration = Duration::from_secs(3600);
 
 /// Creates the topic's stream and consumer group unless they exist.
-pub async fn ensure_group(mut conn: RedisConn, stream: String) -> redis::RedisResult<()> {
+pub(crate) async fn ensure_group(mut conn: RedisConn, stream: String) -> redis::RedisResult<()> {
     let created: redis::RedisResult<()> = conn.xgroup_create_mkstream(&stream, GROUP, "0").await;
     match created {
         Err(e) if e.code() != Some("BUSYGROUP") => Err(e),
@@ -26,7 +26,7 @@ pub async fn ensure_group(mut conn: RedisConn, stream: String) -> redis::RedisRe
 }
 
 /// Reads up to `count` new jobs, waiting up to `block` for the first.
-pub async fn read_new(
+pub(crate) async fn read_new(
     mut conn: RedisConn,
     stream: String,
     consumer: String,
@@ -46,7 +46,7 @@ pub async fn read_new(
 }
 
 /// Claims up to `count` jobs left unacknowledged longer than `min_idle` by any consumer.
-pub async fn claim_abandoned(
+pub(crate) async fn claim_abandoned(
     mut conn: RedisConn,
     stream: String,
     consumer: String,
@@ -69,7 +69,7 @@ pub async fn claim_abandoned(
 
 /// Resets the idle time of the jobs this consumer holds, so no one else claims them while they
 /// run, wait out a backoff, or wait for their sender's earlier message.
-pub async fn keep_claimed(
+pub(crate) async fn keep_claimed(
     mut conn: RedisConn,
     stream: String,
     consumer: String,
@@ -85,7 +85,7 @@ pub async fn keep_claimed(
 }
 
 /// The oldest unfinished job id of each sender (None when the sender has none listed).
-pub async fn sender_heads(
+pub(crate) async fn sender_heads(
     mut conn: RedisConn,
     keys: Keys,
     topic: String,
@@ -101,7 +101,7 @@ pub async fn sender_heads(
 
 /// Removes a sender's head when its job is gone from the stream (deleted by hand, trimmed), so a
 /// vanished job cannot hold the sender's later messages forever.
-pub async fn drop_vanished_head(
+pub(crate) async fn drop_vanished_head(
     mut conn: RedisConn,
     keys: Keys,
     topic: String,
@@ -122,7 +122,7 @@ pub async fn drop_vanished_head(
 }
 
 /// Removes consumers that hold nothing and have been idle long (earlier runs of processes).
-pub async fn prune_consumers(mut conn: RedisConn, stream: String) -> redis::RedisResult<()> {
+pub(crate) async fn prune_consumers(mut conn: RedisConn, stream: String) -> redis::RedisResult<()> {
     let consumers: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
         .arg("CONSUMERS")
         .arg(&stream)

@@ -8,7 +8,7 @@ use crate::store::connection::ReplicationError;
 
 /// Why a job could not be queued. Cloned to every job of a failed batch.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum QueueError {
+pub(crate) enum QueueError {
     /// Redis did not answer or refused the command (shared by every job of the batch).
     #[error("failed to reach redis")]
     Redis(#[source] Arc<redis::RedisError>),

@@ -16,9 +16,9 @@
 //! `batch`.
 
 mod batch;
-pub mod error;
+pub(crate) mod error;
 
-pub use error::QueueError;
+pub(crate) use error::QueueError;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -38,10 +38,10 @@ use crate::store::limits::QueueLimits;
 use crate::store::target::{Form, RedisTarget};
 
 /// Most jobs in one script call: bounds how long the script holds Redis (a few µs per job).
-pub const MAX_BATCH: usize = 64;
+pub(crate) const MAX_BATCH: usize = 64;
 
 /// Most batches of one topic in flight at once, per thread.
-pub const MAX_IN_FLIGHT: usize = 2;
+pub(crate) const MAX_IN_FLIGHT: usize = 2;
 
 /// A topic's jobs waiting to go, and how many of its batches are in flight.
 #[derive(Default)]
@@ -51,7 +51,7 @@ struct TopicBatches {
 }
 
 /// Queues jobs; one instance per HTTP worker thread.
-pub struct RedisQueue {
+pub(crate) struct RedisQueue {
     conn: RedisConn,
     /// Where to open this actor's own connection (`None` once it is open, or without one).
     own_connection: Option<(RedisTarget, RedisEvents)>,
@@ -66,7 +66,7 @@ pub struct RedisQueue {
 impl RedisQueue {
     /// A queue writing through `conn`, or, once it is up, through its own connection to
     /// `own_connection` (opened when the actor starts, on the actor's thread).
-    pub fn new(
+    pub(crate) fn new(
         conn: RedisConn,
         own_connection: RedisTarget,
         events: RedisEvents,

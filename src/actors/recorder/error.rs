@@ -4,7 +4,7 @@
 
 /// Why the recorder could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError {
+pub(crate) enum RecordError {
     /// Redis did not answer or refused the request.
     #[error("redis failed the recorder's request")]
     Redis(#[from] redis::RedisError),

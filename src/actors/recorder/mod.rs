@@ -4,10 +4,10 @@
 //! attempts and reads sessions for the workers. If a write fails the job stays pending and is
 //! retried or claimed again later.
 
-pub mod error;
+pub(crate) mod error;
 mod session;
 
-pub use error::RecordError;
+pub(crate) use error::RecordError;
 
 use crate::store::connection::RedisConn;
 use actix::{Actor, Context, Handler, ResponseFuture};
@@ -26,7 +26,7 @@ const MINUTE_STATS_TTL_S: i64 = 2 * 3600;
 
 /// How long and how many records are kept.
 #[derive(Debug, Clone)]
-pub struct Retention {
+pub(crate) struct Retention {
     /// TTL of records, attempt lists (seconds).
     pub record_ttl_s: u64,
     /// How many completed MessageSids each topic lists.
@@ -40,7 +40,7 @@ pub struct Retention {
 }
 
 /// Writes records through the shared connection.
-pub struct Recorder {
+pub(crate) struct Recorder {
     conn: RedisConn,
     keys: Keys,
     retention: Retention,
@@ -48,7 +48,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder with these retention limits.
-    pub fn new(conn: RedisConn, keys: Keys, retention: Retention) -> Self {
+    pub(crate) fn new(conn: RedisConn, keys: Keys, retention: Retention) -> Self {
         Recorder {
             conn,
             keys,

@@ -13,7 +13,7 @@ use crate::topics::Topic;
 
 /// What a worker needs besides its job; cloned into each job's future.
 #[derive(Clone)]
-pub struct WorkerDeps {
+pub(crate) struct WorkerDeps {
     /// The topic worked.
     pub topic: Arc<Topic>,
     /// Sends replies.

@@ -18,7 +18,7 @@ mod failure;
 mod tries;
 
 use deps::End;
-pub use deps::WorkerDeps;
+pub(crate) use deps::WorkerDeps;
 
 use crate::actors::messages::{JobFinished, RunJob, WorkerReady};
 use attempt::attempt;
@@ -27,7 +27,7 @@ use failure::Verdict;
 use tries::Tries;
 
 /// One worker of a topic's pool.
-pub struct TopicWorker {
+pub(crate) struct TopicWorker {
     index: usize,
     deps: WorkerDeps,
     ready: Recipient<WorkerReady>,
@@ -36,7 +36,7 @@ pub struct TopicWorker {
 
 impl TopicWorker {
     /// Worker number `index` of its pool, reporting to the pool's recipients.
-    pub fn new(
+    pub(crate) fn new(
         index: usize,
         deps: WorkerDeps,
         ready: Recipient<WorkerReady>,

@@ -19,7 +19,7 @@ use crate::outbound::outbox::{Accepted, OutboxError};
 use crate::outbound::schedule::{cancel as cancel_text, Cancelled};
 
 /// Largest request body (bytes); larger gets 413.
-pub const MAX_API_BODY_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_API_BODY_BYTES: usize = 1024 * 1024;
 
 /// `POST /api/topics/{topic}/messages`.
 pub(super) async fn create(

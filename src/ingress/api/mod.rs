@@ -20,7 +20,7 @@ use error::ApiError;
 
 /// Registers the API's routes. Every answer under `/api` (errors and unknown paths too) carries
 /// `Cache-Control: no-store`: they hold phone numbers, and no proxy or browser may keep them.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     let no_store = DefaultHeaders::new().add((CACHE_CONTROL, "no-store"));
     cfg.service(
         web::scope("/api")

@@ -12,7 +12,7 @@ use crate::outbound::outbox::MAX_BATCH_TEXTS;
 
 /// One problem of one message of the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RequestError {
+pub(super) struct RequestError {
     /// The message's place in the request (0 for a single message); `None` for the body.
     pub index: Option<usize>,
     /// The field, or `body` for the request as a whole.
@@ -23,11 +23,11 @@ pub struct RequestError {
 
 /// Most problems one answer names: a 1 MiB body of 100,000 unknown fields is answered with a
 /// short list and the count, not a 13 MB one.
-pub const MAX_NAMED_PROBLEMS: usize = 100;
+pub(super) const MAX_NAMED_PROBLEMS: usize = 100;
 
 /// Why a body was refused.
 #[derive(Debug)]
-pub enum Refused {
+pub(super) enum Refused {
     /// More than [`MAX_BATCH_TEXTS`] messages (413).
     TooMany(usize),
     /// Problems to name (400).
@@ -36,7 +36,7 @@ pub enum Refused {
 
 /// The first [`MAX_NAMED_PROBLEMS`] problems of a request, and how many there were.
 #[derive(Debug, Default, Serialize)]
-pub struct Problems {
+pub(super) struct Problems {
     /// The problems named.
     pub errors: Vec<RequestError>,
     /// How many problems there were in all.
@@ -65,7 +65,7 @@ impl Problems {
 const FIELDS: &[&str] = &["to", "body", "media_url", "send_at", "idempotency_key"];
 
 /// Reads and checks every message of `body` (JSON bytes); `now` bounds `send_at`.
-pub fn parse(body: &[u8], now: u64) -> Result<Vec<NewText>, Refused> {
+pub(super) fn parse(body: &[u8], now: u64) -> Result<Vec<NewText>, Refused> {
     let value = strict_json::from_slice(body)
         .map_err(|e| Refused::Invalid(Problems::of_body(format!("is not JSON: {e}"))))?;
     let body_error = |message: &str| Refused::Invalid(Problems::of_body(message));

@@ -20,7 +20,7 @@ const PLACEHOLDER_TOKENS: &[&str] = &[
 
 /// Whether an auth token is a known placeholder: one of [`PLACEHOLDER_TOKENS`], or one character
 /// repeated (`00000000…`, `xxxx…`).
-pub fn is_placeholder_token(token: &str) -> bool {
+pub(crate) fn is_placeholder_token(token: &str) -> bool {
     let token = token.trim();
     let repeated = token
         .chars()
@@ -33,7 +33,7 @@ pub fn is_placeholder_token(token: &str) -> bool {
 }
 
 /// Whether an account SID is the all-zero placeholder (`AC000…0`).
-pub fn is_placeholder_sid(sid: &str) -> bool {
+pub(crate) fn is_placeholder_sid(sid: &str) -> bool {
     sid.strip_prefix("AC")
         .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c == '0'))
 }
@@ -82,7 +82,7 @@ pub(super) fn check_no_placeholders(
 }
 
 /// Shortest `api_token` accepted: it opens sending to anyone, so it must not be guessable.
-pub const MIN_API_TOKEN_CHARS: usize = 24;
+pub(crate) const MIN_API_TOKEN_CHARS: usize = 24;
 
 /// A set `api_token` must be long and no placeholder, in every profile: it lets a stranger
 /// text anyone on the account's bill. The value itself is never printed.

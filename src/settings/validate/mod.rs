@@ -14,7 +14,7 @@ use redis::check_redis;
 use twilio::check_twilio;
 
 /// Most worker actors one topic may run in one process.
-pub const MAX_WORKERS: usize = 1024;
+pub(super) const MAX_WORKERS: usize = 1024;
 
 pub(super) fn validate(settings: &Settings, problems: &mut Vec<Problem>) {
     let profile_key = format!("profiles.{}", settings.profile_name);
@@ -163,7 +163,7 @@ fn check_retry(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
 }
 
 /// Topic names appear in URLs and Redis keys: keep them plain.
-pub fn is_topic_name(name: &str) -> bool {
+pub(super) fn is_topic_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .chars()
