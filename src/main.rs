@@ -77,17 +77,8 @@ enum Command {
     Dead {
         #[command(flatten)]
         settings: SettingsArgs,
-        /// The topic.
-        topic: String,
-        /// Re-queue the dead letter with this MessageSid (repeatable).
-        #[arg(long)]
-        requeue: Vec<String>,
-        /// Re-queue every dead letter of the topic.
-        #[arg(long)]
-        requeue_all: bool,
-        /// How many to list.
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
+        #[command(flatten)]
+        dead: DeadArgs,
     },
     /// Print a sender's session and when it expires; --clear deletes it.
     Session {
@@ -105,31 +96,8 @@ enum Command {
     Send {
         #[command(flatten)]
         settings: SettingsArgs,
-        /// The topic whose number and workers send them.
-        topic: String,
-        /// The recipient, E.164 (+15551234567).
-        #[arg(
-            long,
-            value_name = "NUMBER",
-            required_unless_present = "csv",
-            conflicts_with = "csv"
-        )]
-        to: Option<String>,
-        /// A CSV file: a header line naming a `to` column, one text per row.
-        #[arg(long, value_name = "FILE")]
-        csv: Option<PathBuf>,
-        /// The text; with --csv a template: `{column}` is the row's value, `{{` and `}}` braces.
-        #[arg(long, value_name = "TEXT")]
-        body: Option<String>,
-        /// A media URL to attach (repeatable).
-        #[arg(long = "media", value_name = "URL")]
-        media: Vec<String>,
-        /// When to send, RFC 3339 (2026-12-01T09:00:00Z); now when absent.
-        #[arg(long, value_name = "TIME")]
-        at: Option<String>,
-        /// With --to: queue the text only once per key (within dedup_ttl_s).
-        #[arg(long, value_name = "KEY", conflicts_with = "csv")]
-        idempotency_key: Option<String>,
+        #[command(flatten)]
+        send: SendArgs,
     },
     /// Write a commented starter settings.toml and Dockerfile into DIR.
     Init {
@@ -137,6 +105,76 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct DeadArgs {
+    /// The topic.
+    topic: String,
+    /// Re-queue the dead letter with this MessageSid (repeatable).
+    #[arg(long)]
+    requeue: Vec<String>,
+    /// Re-queue every dead letter of the topic.
+    #[arg(long)]
+    requeue_all: bool,
+    /// How many to list.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+impl DeadArgs {
+    fn run(self, settings: &Settings) -> ExitCode {
+        let options = DeadOptions {
+            requeue: self.requeue,
+            requeue_all: self.requeue_all,
+            limit: self.limit,
+        };
+        finish(dead(settings, &self.topic, &options))
+    }
+}
+
+#[derive(Args)]
+struct SendArgs {
+    /// The topic whose number and workers send them.
+    topic: String,
+    /// The recipient, E.164 (+15551234567).
+    #[arg(
+        long,
+        value_name = "NUMBER",
+        required_unless_present = "csv",
+        conflicts_with = "csv"
+    )]
+    to: Option<String>,
+    /// A CSV file: a header line naming a `to` column, one text per row.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// The text; with --csv a template: `{column}` is the row's value, `{{` and `}}` braces.
+    #[arg(long, value_name = "TEXT")]
+    body: Option<String>,
+    /// A media URL to attach (repeatable).
+    #[arg(long = "media", value_name = "URL")]
+    media: Vec<String>,
+    /// When to send, RFC 3339 (2026-12-01T09:00:00Z); now when absent.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// With --to: queue the text only once per key (within dedup_ttl_s).
+    #[arg(long, value_name = "KEY", conflicts_with = "csv")]
+    idempotency_key: Option<String>,
+}
+
+impl SendArgs {
+    fn run(self, settings: &Settings) -> ExitCode {
+        let options = SendOptions {
+            topic: self.topic,
+            to: self.to,
+            csv: self.csv,
+            body: self.body,
+            media: self.media,
+            at: self.at,
+            idempotency_key: self.idempotency_key,
+        };
+        finish(send(settings, &options))
+    }
 }
 
 #[derive(Args)]
@@ -190,47 +228,14 @@ fn main() -> ExitCode {
             topic,
             limit,
         } => settings.run(false, |s| finish(recent(&s, &topic, limit))),
-        Command::Dead {
-            settings,
-            topic,
-            requeue,
-            requeue_all,
-            limit,
-        } => {
-            let options = DeadOptions {
-                requeue,
-                requeue_all,
-                limit,
-            };
-            settings.run(false, |s| finish(dead(&s, &topic, &options)))
-        }
+        Command::Dead { settings, dead } => settings.run(false, |s| dead.run(&s)),
         Command::Session {
             settings,
             topic,
             number,
             clear,
         } => settings.run(false, |s| finish(session(&s, &topic, &number, clear))),
-        Command::Send {
-            settings,
-            topic,
-            to,
-            csv,
-            body,
-            media,
-            at,
-            idempotency_key,
-        } => {
-            let options = SendOptions {
-                topic,
-                to,
-                csv,
-                body,
-                media,
-                at,
-                idempotency_key,
-            };
-            settings.run(false, |s| finish(send(&s, &options)))
-        }
+        Command::Send { settings, send } => settings.run(false, |s| send.run(&s)),
         Command::Init { dir } => {
             init_logging("info");
             let written = init(&dir).map(|paths| {

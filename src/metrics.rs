@@ -112,7 +112,8 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every metric.
+    /// A fresh registry with every metric. A table, one entry per metric (name, help, labels,
+    /// buckets), which is why it is long.
     ///
     /// # Panics
     /// Never in practice: metric names are constants checked by the tests.

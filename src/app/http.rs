@@ -8,14 +8,46 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
 
+use std::sync::atomic::AtomicBool;
+
 use super::options::StartupError;
+use super::workers::Parts;
 use crate::ingress::request_log::RequestLog;
 use crate::ingress::{self, IngressShared, IngressState};
 use crate::settings::Profile;
+use crate::settings::Secret;
+use crate::store::limits::QueueLimits;
+use crate::topics::Topics;
+
+/// The web side: the state every request handler shares, and the HTTP server serving it.
+pub(super) fn serve_web(
+    parts: &Parts<'_>,
+    topics: Arc<Topics>,
+    draining: Arc<AtomicBool>,
+) -> Result<(Server, u16), StartupError> {
+    let (settings, profile) = (parts.settings, &parts.settings.profile);
+    let token = |token: &Option<Secret>| token.clone().filter(|t| !t.expose().is_empty());
+    let shared = Arc::new(IngressShared {
+        topics,
+        recorder: parts.recorder.clone(),
+        draining,
+        signatures: profile.signatures_checked(&settings.profile_name),
+        public_url: profile.public_url.clone(),
+        request_timeout: profile.request_timeout(),
+        metrics: parts.metrics.clone(),
+        dashboard_token: token(&profile.dashboard_token),
+        redis: parts.shared.clone(),
+        redis_target: parts.target.clone(),
+        keys: parts.keys.clone(),
+        limits: QueueLimits::of(profile),
+        api_token: token(&profile.api_token),
+    });
+    serve_http(profile, shared)
+}
 
 /// Binds the listening socket and starts the HTTP server; each worker thread gets its own
 /// validator and queue actors. Answers the server and the port it listens on.
-pub(super) fn serve_http(
+fn serve_http(
     profile: &Profile,
     shared: Arc<IngressShared>,
 ) -> Result<(Server, u16), StartupError> {

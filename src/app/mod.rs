@@ -27,15 +27,43 @@ use crate::actors::messages::Drain;
 use crate::actors::pool::WorkerPool;
 use crate::actors::recorder::Recorder;
 use crate::actors::scheduler::Scheduler;
-use crate::ingress::IngressShared;
 use crate::settings::Settings;
-use crate::store::connection::{connect, COMMAND_TIMEOUT};
+use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
-use crate::store::limits::QueueLimits;
 use crate::store::target::RedisTarget;
-use crate::topics::build_topics;
-use http::serve_http;
-use workers::{retention, start_pools, Parts};
+use crate::topics::{build_topics, Topics};
+use http::serve_web;
+use workers::{retention, start_workers, Parts};
+
+/// The topics with their handlers and validators built; a `--topic` the settings lack is refused.
+fn compile(settings: &Settings, options: &RunOptions) -> Result<Arc<Topics>, StartupError> {
+    let topics = build_topics(settings, &options.handlers, &options.validators)?;
+    if let Some(unknown) = options.topics.iter().find(|t| !topics.contains_key(*t)) {
+        return Err(StartupError::UnknownTopic(unknown.clone()));
+    }
+    Ok(Arc::new(topics))
+}
+
+/// The profile's Redis form and the process's shared connection to it.
+async fn open_redis(
+    profile: &crate::settings::Profile,
+    options: &RunOptions,
+) -> Result<(RedisTarget, RedisConn), StartupError> {
+    let target = RedisTarget::from_profile(profile)?;
+    if target.tls_insecure() {
+        log::warn!(
+            "redis_tls_insecure is on: Redis's TLS certificate is not checked, so the connection can be intercepted"
+        );
+    }
+    let events = options.metrics.redis.clone();
+    match connect(&target, COMMAND_TIMEOUT, events).await {
+        Ok(shared) => Ok((target, shared)),
+        Err(source) => Err(StartupError::Redis {
+            url: target.describe(),
+            source,
+        }),
+    }
+}
 
 /// A built, not yet running, pyrowire process.
 pub struct App {
@@ -64,30 +92,10 @@ impl App {
     /// Starts the actors for the role and binds the HTTP server (web roles). Must run inside an
     /// actix `System`.
     pub async fn build(settings: Settings, options: RunOptions) -> Result<App, StartupError> {
-        let topics = Arc::new(build_topics(
-            &settings,
-            &options.handlers,
-            &options.validators,
-        )?);
-        if let Some(unknown) = options.topics.iter().find(|t| !topics.contains_key(*t)) {
-            return Err(StartupError::UnknownTopic(unknown.clone()));
-        }
+        let topics = compile(&settings, &options)?;
         let profile = &settings.profile;
         let keys = Keys::new(profile.redis_prefix.clone());
-        let target = RedisTarget::from_profile(profile)?;
-        if target.tls_insecure() {
-            log::warn!(
-                "redis_tls_insecure is on: Redis's TLS certificate is not checked, so the connection can be intercepted"
-            );
-        }
-        let redis_error = |source| StartupError::Redis {
-            url: target.describe(),
-            source,
-        };
-        let events = options.metrics.redis.clone();
-        let shared = connect(&target, COMMAND_TIMEOUT, events.clone())
-            .await
-            .map_err(redis_error)?;
+        let (target, shared) = open_redis(profile, &options).await?;
         let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
         let metrics = options.metrics.clone();
         let parts = Parts {
@@ -103,17 +111,11 @@ impl App {
             metrics.init_topic(&topic.name, &validators);
         }
         let (pools, scheduler) = if options.role.runs_workers() {
-            let pools = start_pools(&parts, &topics, &options.topics)
-                .await
-                .map_err(redis_error)?;
-            let worked: Vec<String> = topics
-                .keys()
-                .filter(|t| options.topics.is_empty() || options.topics.contains(*t))
-                .cloned()
-                .collect();
-            let scheduler =
-                Scheduler::new(shared.clone(), keys.clone(), worked, profile.record_ttl_s);
-            (pools, Some(scheduler.start()))
+            let started = start_workers(&parts, &topics, &options.topics).await;
+            started.map_err(|source| StartupError::Redis {
+                url: target.describe(),
+                source,
+            })?
         } else {
             (Vec::new(), None)
         };
@@ -127,31 +129,12 @@ impl App {
             grace: profile.shutdown_grace(),
             stop: Arc::new(Notify::new()),
         };
-        if !options.role.serves_web() {
-            return Ok(app);
+        if options.role.serves_web() {
+            let (server, port) = serve_web(&parts, topics, draining)?;
+            log::info!("Listening on http://{}:{port}", profile.host);
+            app.server = Some(server);
+            app.port = Some(port);
         }
-        let shared = Arc::new(IngressShared {
-            topics,
-            recorder,
-            draining,
-            signatures: profile.signatures_checked(&settings.profile_name),
-            public_url: profile.public_url.clone(),
-            request_timeout: profile.request_timeout(),
-            metrics: metrics.clone(),
-            dashboard_token: profile
-                .dashboard_token
-                .clone()
-                .filter(|t| !t.expose().is_empty()),
-            redis: shared,
-            redis_target: target.clone(),
-            keys,
-            limits: QueueLimits::of(profile),
-            api_token: profile.api_token.clone().filter(|t| !t.expose().is_empty()),
-        });
-        let (server, port) = serve_http(profile, shared)?;
-        log::info!("Listening on http://{}:{port}", settings.profile.host);
-        app.server = Some(server);
-        app.port = Some(port);
         Ok(app)
     }
 

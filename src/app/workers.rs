@@ -7,6 +7,7 @@ use actix::{Actor, Addr};
 
 use crate::actors::pool::{PoolConnections, WorkerPool, READ_BLOCK};
 use crate::actors::recorder::{Recorder, Retention};
+use crate::actors::scheduler::Scheduler;
 use crate::actors::sender::{SenderOptions, TwilioSender};
 use crate::actors::worker::WorkerDeps;
 use crate::metrics::Metrics;
@@ -26,9 +27,27 @@ pub(super) struct Parts<'a> {
     pub(super) metrics: &'a Metrics,
 }
 
+/// The worker side: the pools (see [`start_pools`]) and the scheduler that moves the worked
+/// topics' due texts to their queues.
+pub(super) async fn start_workers(
+    parts: &Parts<'_>,
+    topics: &Arc<Topics>,
+    only: &[String],
+) -> redis::RedisResult<(Vec<Addr<WorkerPool>>, Option<Addr<Scheduler>>)> {
+    let pools = start_pools(parts, topics, only).await?;
+    let worked: Vec<String> = topics
+        .keys()
+        .filter(|t| only.is_empty() || only.contains(*t))
+        .cloned()
+        .collect();
+    let keep = parts.settings.profile.record_ttl_s;
+    let scheduler = Scheduler::new(parts.shared.clone(), parts.keys.clone(), worked, keep);
+    Ok((pools, Some(scheduler.start())))
+}
+
 /// Starts the sender and a supervised worker pool for each topic worked here (`only`: the
 /// topics given with `--topic`; empty means all), each pool with its own reading connection.
-pub(super) async fn start_pools(
+async fn start_pools(
     parts: &Parts<'_>,
     topics: &Arc<Topics>,
     only: &[String],

@@ -73,39 +73,13 @@ pub struct TextFields {
 }
 
 impl TextFields {
-    /// Checks every field, naming every problem; `now` (ms) bounds `send_at`.
+    /// Checks every field, naming every problem (in the order of the fields); `now` (ms) bounds
+    /// `send_at`.
     pub fn check(self, now: u64) -> Result<NewText, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let to = match self.to.as_deref() {
-            None => {
-                errors.push(FieldError::new("to", "is required"));
-                None
-            }
-            Some(to) if !is_e164(to) => {
-                errors.push(FieldError::new(
-                    "to",
-                    "must be an E.164 number: + and 2 to 15 digits, the first not 0",
-                ));
-                None
-            }
-            Some(to) => PhoneNumber::parse("to", to).ok(),
-        };
+        let to = check_to(self.to.as_deref(), &mut errors);
         let body = self.body.filter(|b| !b.is_empty());
-        if let Some(body) = &body {
-            let chars = body.chars().count();
-            if chars > MAX_BODY_CHARS {
-                errors.push(FieldError::new(
-                    "body",
-                    format!("must be at most {MAX_BODY_CHARS} characters, got {chars}"),
-                ));
-            }
-            if body.chars().any(is_forbidden_control) {
-                errors.push(FieldError::new(
-                    "body",
-                    "must not hold control characters other than tab, CR and LF",
-                ));
-            }
-        }
+        check_body(body.as_deref(), &mut errors);
         check_media(&self.media_urls, &mut errors);
         if body.is_none() && self.media_urls.is_empty() {
             errors.push(FieldError::new(
@@ -113,29 +87,12 @@ impl TextFields {
                 "is required when there is no media_url",
             ));
         }
-        let send_at = self
-            .send_at
-            .as_deref()
-            .and_then(|at| match parse_time(at, now) {
-                Ok(ms) => Some(ms),
-                Err(message) => {
-                    errors.push(FieldError::new("send_at", message));
-                    None
-                }
-            });
-        if let Some(key) = &self.idempotency_key {
-            if key.is_empty()
-                || key.len() > MAX_IDEMPOTENCY_KEY_BYTES
-                || key.chars().any(char::is_control)
-            {
-                errors.push(FieldError::new(
-                    "idempotency_key",
-                    format!(
-                        "must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes without control characters"
-                    ),
-                ));
-            }
-        }
+        let send_at = self.send_at.as_deref().and_then(|at| {
+            parse_time(at, now)
+                .map_err(|message| errors.push(FieldError::new("send_at", message)))
+                .ok()
+        });
+        check_idempotency_key(self.idempotency_key.as_deref(), &mut errors);
         match to {
             Some(to) if errors.is_empty() => Ok(NewText {
                 to,
@@ -148,6 +105,53 @@ impl TextFields {
             }),
             _ => Err(errors),
         }
+    }
+}
+
+/// A required E.164 recipient.
+fn check_to(to: Option<&str>, errors: &mut Vec<FieldError>) -> Option<PhoneNumber> {
+    match to {
+        None => errors.push(FieldError::new("to", "is required")),
+        Some(to) if !is_e164(to) => errors.push(FieldError::new(
+            "to",
+            "must be an E.164 number: + and 2 to 15 digits, the first not 0",
+        )),
+        Some(to) => return PhoneNumber::parse("to", to).ok(),
+    }
+    None
+}
+
+/// At most Twilio's 1600 characters, and no control characters but tab, CR and LF.
+fn check_body(body: Option<&str>, errors: &mut Vec<FieldError>) {
+    let Some(body) = body else {
+        return;
+    };
+    let chars = body.chars().count();
+    if chars > MAX_BODY_CHARS {
+        errors.push(FieldError::new(
+            "body",
+            format!("must be at most {MAX_BODY_CHARS} characters, got {chars}"),
+        ));
+    }
+    if body.chars().any(is_forbidden_control) {
+        errors.push(FieldError::new(
+            "body",
+            "must not hold control characters other than tab, CR and LF",
+        ));
+    }
+}
+
+/// 1 to 256 bytes without control characters.
+fn check_idempotency_key(key: Option<&str>, errors: &mut Vec<FieldError>) {
+    let Some(key) = key else {
+        return;
+    };
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES || key.chars().any(char::is_control)
+    {
+        errors.push(FieldError::new(
+            "idempotency_key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes without control characters"),
+        ));
     }
 }
 

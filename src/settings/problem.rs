@@ -21,3 +21,8 @@ impl fmt::Display for Problem {
         }
     }
 }
+
+/// Adds the problem that `key` is wrong as `problem` says.
+pub(crate) fn push(problems: &mut Vec<Problem>, key: String, problem: String) {
+    problems.push(Problem { key, problem });
+}

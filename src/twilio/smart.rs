@@ -8,7 +8,8 @@
 
 use std::borrow::Cow;
 
-/// What Twilio's Smart Encoding puts in place of `c`, when it replaces it.
+/// What Twilio's Smart Encoding puts in place of `c`, when it replaces it. A table (one arm per
+/// replacement, 271 characters in all), which is why it is long.
 fn replacement(c: char) -> Option<&'static str> {
     const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
     const LETTERS: [&str; 26] = [

@@ -2,7 +2,7 @@
 //! checked or texts really sent, and a short or placeholder outbound API token anywhere. Values
 //! are never printed.
 
-use super::push;
+use crate::settings::problem::push;
 use crate::settings::problem::Problem;
 use crate::settings::{Profile, TopicSettings};
 

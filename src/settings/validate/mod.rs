@@ -6,12 +6,14 @@
 pub(super) mod credentials;
 mod redis;
 mod twilio;
+mod urls;
 
-use super::problem::Problem;
+use super::problem::{push, Problem};
 use super::{Profile, Settings, TopicSettings, MAX_BODY_CHARS};
 use credentials::{check_api_token, check_no_placeholders};
 use redis::check_redis;
 use twilio::check_twilio;
+use urls::is_http_url;
 
 /// Most worker actors one topic may run in one process.
 pub(super) const MAX_WORKERS: usize = 1024;
@@ -33,10 +35,6 @@ pub(super) fn validate(settings: &Settings, problems: &mut Vec<Problem>) {
 
 /// Longest `session_ttl_s`: a year.
 const MAX_SESSION_TTL_S: u64 = 366 * 24 * 3600;
-
-pub(super) fn push(problems: &mut Vec<Problem>, key: String, problem: String) {
-    problems.push(Problem { key, problem });
-}
 
 fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
     if profile.host.trim().is_empty() {
@@ -109,6 +107,14 @@ fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
             "is required when `handler` is a table".into(),
         );
     }
+    check_rates(&key, topic, problems);
+    check_retry(&key, topic, problems);
+    check_twilio(&key, topic, problems);
+    check_validator_messages(&key, topic, problems);
+}
+
+/// The pace of sends and how long a session lasts.
+fn check_rates(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
     if let Some(rate) = topic.max_sends_per_second {
         if !(rate > 0.0 && rate <= 10_000.0) {
             push(
@@ -128,8 +134,10 @@ fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
             ),
         );
     }
-    check_retry(&key, topic, problems);
-    check_twilio(&key, topic, problems);
+}
+
+/// Every validator answers something when it refuses a text.
+fn check_validator_messages(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
     for (validator, spec) in &topic.validators {
         if spec.message().is_none_or(|m| m.trim().is_empty()) {
             push(
@@ -168,11 +176,4 @@ pub(super) fn is_topic_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-pub(super) fn is_http_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    rest.is_some_and(|host| !host.is_empty() && !host.starts_with('/') && !host.contains(' '))
 }

@@ -1,18 +1,32 @@
-//! The profile's Redis: exactly one connection form, each well formed.
+//! The profile's Redis: exactly one connection form, each well formed; TLS settings that fit the
+//! URLs; replica acknowledgements within bounds. Values are secrets (URLs may hold passwords):
+//! no message prints one.
 
-use super::push;
-use crate::settings::problem::Problem;
+use super::urls::is_redis_url;
+use crate::settings::problem::{push, Problem};
 use crate::settings::Profile;
 
-/// Exactly one connection form, each well formed; a CA file that exists. Values are secrets
-/// (URLs may hold passwords): no message prints one.
+const NODE_SCHEMES: &[&str] = &["redis://", "rediss://"];
+
+/// Every check of the profile's Redis keys.
 pub(super) fn check_redis(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
-    let single = profile
-        .redis
-        .as_ref()
-        .filter(|u| !u.expose().trim().is_empty());
+    check_one_form(profile, key, problems);
+    check_cluster(profile, key, problems);
+    check_sentinel(profile, key, problems);
+    check_tls(profile, key, problems);
+    check_replica_acks(profile, key, problems);
+}
+
+/// The single-node URL, unless it is unset or blank.
+fn single(profile: &Profile) -> Option<&str> {
+    let url = profile.redis.as_ref()?.expose();
+    (!url.trim().is_empty()).then_some(url)
+}
+
+/// Exactly one of `redis`, `redis_cluster` and `redis_sentinel`; a single node's URL well formed.
+fn check_one_form(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
     let forms = [
-        single.is_some(),
+        single(profile).is_some(),
         profile.redis_cluster.is_some(),
         profile.redis_sentinel.is_some(),
     ];
@@ -25,96 +39,124 @@ pub(super) fn check_redis(profile: &Profile, key: &str, problems: &mut Vec<Probl
                 .into(),
         );
     }
-    if let Some(seeds) = &profile.redis_cluster {
-        if seeds.is_empty() {
-            push(
-                problems,
-                format!("{key}.redis_cluster"),
-                "must list at least one seed node".into(),
-            );
-        }
-        for (i, seed) in seeds.iter().enumerate() {
-            if !is_redis_url(seed.expose(), &["redis://", "rediss://"]) {
-                push(
-                    problems,
-                    format!("{key}.redis_cluster[{i}]"),
-                    "must be a redis:// or rediss:// URL".into(),
-                );
-            }
-        }
-    }
-    if let Some(url) = single {
-        if !is_redis_url(url.expose(), &["redis://", "rediss://", "unix://"]) {
-            push(
-                problems,
-                format!("{key}.redis"),
-                "must be a redis://, rediss:// or unix:// URL".into(),
-            );
-        }
-    }
-    if let Some(sentinel) = &profile.redis_sentinel {
-        let key = format!("{key}.redis_sentinel");
-        if sentinel.master.trim().is_empty() {
-            push(
-                problems,
-                format!("{key}.master"),
-                "must not be empty".into(),
-            );
-        }
-        if sentinel.nodes.is_empty() {
-            push(
-                problems,
-                format!("{key}.nodes"),
-                "must list at least one sentinel".into(),
-            );
-        }
-        for (i, node) in sentinel.nodes.iter().enumerate() {
-            if !is_redis_url(node.expose(), &["redis://", "rediss://"]) {
-                push(
-                    problems,
-                    format!("{key}.nodes[{i}]"),
-                    "must be a redis:// or rediss:// URL".into(),
-                );
-            }
-        }
-    }
-    let urls: Vec<&str> = single
-        .into_iter()
-        .chain(profile.redis_cluster.iter().flatten())
-        .chain(profile.redis_sentinel.iter().flat_map(|s| s.nodes.iter()))
-        .map(|u| u.expose())
-        .collect();
-    let tls = urls.iter().filter(|u| u.starts_with("rediss://")).count();
-    if profile.redis_sentinel.is_some() && tls != 0 && tls != urls.len() {
+    let schemes = &["redis://", "rediss://", "unix://"];
+    if single(profile).is_some_and(|url| !is_redis_url(url, schemes)) {
         push(
             problems,
-            format!("{key}.redis_sentinel.nodes"),
+            format!("{key}.redis"),
+            "must be a redis://, rediss:// or unix:// URL".into(),
+        );
+    }
+}
+
+/// At least one seed, each a node URL.
+fn check_cluster(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
+    let Some(seeds) = &profile.redis_cluster else {
+        return;
+    };
+    if seeds.is_empty() {
+        push(
+            problems,
+            format!("{key}.redis_cluster"),
+            "must list at least one seed node".into(),
+        );
+    }
+    for (i, seed) in seeds.iter().enumerate() {
+        if !is_redis_url(seed.expose(), NODE_SCHEMES) {
+            push(
+                problems,
+                format!("{key}.redis_cluster[{i}]"),
+                "must be a redis:// or rediss:// URL".into(),
+            );
+        }
+    }
+}
+
+/// A master name and at least one sentinel, each a node URL, all of one scheme.
+fn check_sentinel(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
+    let Some(sentinel) = &profile.redis_sentinel else {
+        return;
+    };
+    let key = format!("{key}.redis_sentinel");
+    if sentinel.master.trim().is_empty() {
+        push(
+            problems,
+            format!("{key}.master"),
+            "must not be empty".into(),
+        );
+    }
+    if sentinel.nodes.is_empty() {
+        push(
+            problems,
+            format!("{key}.nodes"),
+            "must list at least one sentinel".into(),
+        );
+    }
+    for (i, node) in sentinel.nodes.iter().enumerate() {
+        if !is_redis_url(node.expose(), NODE_SCHEMES) {
+            push(
+                problems,
+                format!("{key}.nodes[{i}]"),
+                "must be a redis:// or rediss:// URL".into(),
+            );
+        }
+    }
+    let tls = sentinel
+        .nodes
+        .iter()
+        .filter(|u| u.expose().starts_with("rediss://"))
+        .count();
+    if tls != 0 && tls != sentinel.nodes.len() {
+        push(
+            problems,
+            format!("{key}.nodes"),
             "must all be redis:// or all rediss:// URLs".into(),
         );
     }
-    if profile.redis_ca_file.is_some() && profile.redis_tls_insecure {
+}
+
+/// A CA file that exists, is used by some rediss:// URL, and is not overruled by
+/// `redis_tls_insecure`.
+fn check_tls(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
+    let Some(path) = &profile.redis_ca_file else {
+        return;
+    };
+    let uses_tls = single(profile)
+        .into_iter()
+        .chain(profile.redis_cluster.iter().flatten().map(|u| u.expose()))
+        .chain(
+            profile
+                .redis_sentinel
+                .iter()
+                .flat_map(|s| s.nodes.iter().map(|u| u.expose())),
+        )
+        .any(|u| u.starts_with("rediss://"));
+    if profile.redis_tls_insecure {
         push(
             problems,
             format!("{key}.redis_tls_insecure"),
             "cannot be true with `redis_ca_file` (the CA would not be checked)".into(),
         );
     }
-    if profile.redis_ca_file.is_some() && tls == 0 {
+    if !uses_tls {
         push(
             problems,
             format!("{key}.redis_ca_file"),
             "is set, but no rediss:// URL would use it".into(),
         );
     }
-    if let Some(path) = &profile.redis_ca_file {
-        if !path.is_file() {
-            push(
-                problems,
-                format!("{key}.redis_ca_file"),
-                format!("is not a readable file, got `{}`", path.display()),
-            );
-        }
+    if !path.is_file() {
+        push(
+            problems,
+            format!("{key}.redis_ca_file"),
+            format!("is not a readable file, got `{}`", path.display()),
+        );
     }
+}
+
+/// `min_replica_acks` at most 16; a `WAIT` that ends well within a command's timeout (3 s), since
+/// it holds the connection it runs on.
+fn check_replica_acks(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
     if profile.min_replica_acks > 16 {
         push(
             problems,
@@ -122,7 +164,6 @@ pub(super) fn check_redis(profile: &Profile, key: &str, problems: &mut Vec<Probl
             format!("must be at most 16, got {}", profile.min_replica_acks),
         );
     }
-    // WAIT holds the connection it runs on: it must end well within a command's timeout (3 s).
     if !(1..=2000).contains(&profile.replica_ack_timeout_ms) {
         push(
             problems,
@@ -133,8 +174,4 @@ pub(super) fn check_redis(profile: &Profile, key: &str, problems: &mut Vec<Probl
             ),
         );
     }
-}
-
-fn is_redis_url(url: &str, schemes: &[&str]) -> bool {
-    schemes.iter().any(|s| url.starts_with(s)) && redis::parse_redis_url(url).is_some()
 }

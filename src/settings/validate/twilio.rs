@@ -1,7 +1,8 @@
 //! A topic's Twilio account and sender: SID forms, a token, a number or a messaging service, the
 //! API base URL.
 
-use super::{is_http_url, push};
+use super::urls::is_http_url;
+use crate::settings::problem::push;
 use crate::settings::problem::Problem;
 use crate::settings::{TopicSettings, TwilioSettings};
 
