@@ -39,6 +39,14 @@ async fn wait_status(app: &TestApp, id: &str, status: &str) -> Value {
     }
 }
 
+/// Texts waiting in the topic's scheduled set.
+async fn scheduled_len(app: &TestApp) -> u64 {
+    let key = app.key("sample", "scheduled");
+    redis::AsyncCommands::zcard(&mut app.redis.clone(), key)
+        .await
+        .unwrap()
+}
+
 /// Nothing was queued, scheduled or remembered for the topic.
 async fn assert_no_texts(app: &TestApp) {
     assert_eq!(app.queue_len("sample").await, 0);
@@ -281,10 +289,13 @@ async fn a_scheduled_text_waits_for_its_time_and_a_cancelled_one_never_goes() {
     let (_, view) = app.text_status("sample", &ids[1]).await;
     assert_eq!(view["status"], "cancelled");
 
-    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
-    assert!(app.twilio.creates().is_empty(), "sent early");
     wait_status(&app, &ids[0], "sent").await;
-    assert!(sent_at.elapsed() >= Duration::from_millis(2500));
+    let posted = app.twilio.creates()[0].at;
+    assert!(
+        posted.duration_since(sent_at) >= Duration::from_millis(2500),
+        "sent early: {:?} after the request",
+        posted.duration_since(sent_at)
+    );
     let (status, conflict) = app
         .api(
             "DELETE",
@@ -294,7 +305,9 @@ async fn a_scheduled_text_waits_for_its_time_and_a_cancelled_one_never_goes() {
         )
         .await;
     assert_eq!(status, 409, "{conflict}");
-    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    // Nothing is left that could still be sent: no text scheduled, none queued.
+    assert_eq!(scheduled_len(&app).await, 0);
+    app.wait_until_drained("sample", WAIT).await;
     let bodies: Vec<String> = app
         .twilio
         .creates()
@@ -360,7 +373,9 @@ async fn a_scheduled_text_to_a_number_that_opts_out_before_its_time_is_not_sent(
         .await;
     let view = wait_status(&app, &ids(&answer)[0], "opted_out").await;
     assert_eq!(view["twilio_sid"], Value::Null);
-    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    // The due script marked it instead of queueing it: nothing is left that could be sent.
+    assert_eq!(scheduled_len(&app).await, 0);
+    assert_eq!(app.queue_len("sample").await, 0);
     assert!(app.twilio.creates().is_empty());
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse, HttpServer};
 use futures_util::future::join_all;
@@ -234,20 +234,53 @@ async fn null_ends_the_session_and_no_key_keeps_it() {
     );
 }
 
+/// How long the sender's session has left (ms), or `None` when it has none.
+async fn time_left(app: &TestApp, number: &str) -> Option<u64> {
+    let key = app.key("sample", &format!("session:{number}"));
+    let left: i64 = redis::cmd("PTTL")
+        .arg(key)
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+    u64::try_from(left).ok()
+}
+
 #[actix_web::test]
 async fn a_session_ends_after_session_ttl_s_without_a_text() {
     let (url, seen) = start_counter();
     let app = spawn_app(&counter_topic(&url, "session_ttl_s = 2")).await;
     text(&app, SENDER, "one").await;
-    // Each text restarts the clock: 1.5 s, then another 1.5 s, is within 2 s each time.
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+
+    // Each completed text restarts the clock: the time left goes back up.
+    actix_web::rt::time::sleep(Duration::from_millis(1000)).await;
+    let aged = time_left(&app, SENDER).await.expect("a session");
     text(&app, SENDER, "keep").await;
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let restarted = time_left(&app, SENDER).await.expect("a session");
     text(&app, SENDER, "two").await;
-    assert_eq!(stored(&app, SENDER).await, Some(json!({"count": 2})));
-    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(stored(&app, SENDER).await, None);
+    let after_two = Instant::now();
+    let count = stored(&app, SENDER).await;
+    // Then, without a text, it goes once its time is up, not before.
+    let deadline = Instant::now() + WAIT;
+    while stored(&app, SENDER).await.is_some() {
+        assert!(Instant::now() < deadline, "the session never expired");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let lasted = after_two.elapsed();
     text(&app, SENDER, "three").await;
+
+    assert!(
+        aged <= 1000 + 50,
+        "1 s after the first text: {aged} ms left"
+    );
+    assert!(
+        restarted >= aged + 500,
+        "restarted: {aged} ms → {restarted} ms"
+    );
+    assert_eq!(count, Some(json!({"count": 2})));
+    assert!(
+        lasted >= Duration::from_millis(1500),
+        "expired after {lasted:?}"
+    );
     assert_eq!(
         counts_seen(&seen, SENDER),
         vec![None, Some(1), Some(1), None]
