@@ -55,7 +55,7 @@ length = "Your message was empty or too long."
 parseable = "Please only use letters, digits and punctuation."
 
 [topics.bench.twilio]
-account_sid = "AC$(hex32)"
+account_sid = "AC0123456789abcdef0123456789abcdef"  # the webhooks' AccountSid (benches/webhook.lua)
 auth_token = "$(hex32)"
 from_number = "+15005550006"
 api_base = "$sink"
@@ -95,11 +95,15 @@ paired_run() {
   paired_start "$bin" "$settings" web "pair-$n-$name-ingress.log"
   ingress=$(measured_load "pair-$n-$name-ingress" "$app_pid" "$app_url/queue/bench")
   stop_pid "$app_pid"
+  jq -e '.non_2xx == 0' <<<"$ingress" >/dev/null ||
+    die "$name answered webhooks with errors; see $logs/wrk-pair-$n-$name-ingress.txt"
   rcli FLUSHALL >/dev/null
 
   paired_start "$bin" "$settings" all "pair-$n-$name-e2e.log"
   burst_result=$(e2e "pair-$n-$name-burst" "$full_load" $(((burst + 1) / 2)) 0)
   stop_pid "$app_pid"
+  jq -e '.webhooks.non_2xx == 0 and .all_delivered' <<<"$burst_result" >/dev/null ||
+    die "$name did not answer or reply to every webhook of the burst; see $logs/pair-$n-$name-e2e.log"
   rcli FLUSHALL >/dev/null
 
   if [ "$with_api" = yes ]; then
