@@ -9,6 +9,11 @@
 # cpu_ticks, wait_ok, stop_pid, the sink, the helper binary, seconds, burst, logs, work).
 
 paired_rounds=${BENCH_ROUNDS:-4}
+# BENCH_PAIRED_PHASES: which of `ingress burst send` to run (all of them unless said).
+paired_phases=" ${BENCH_PAIRED_PHASES:-ingress burst send} "
+# BENCH_BASELINE_ENV: VAR=value words set for the baseline's runs only (an experiment: the same
+# build with another setting, such as MIMALLOC_PURGE_DELAY=10 with BENCH_BASELINE=HEAD).
+paired_base_env=${BENCH_BASELINE_ENV:-}
 
 # paired_build REF -> the path of the baseline's pyrowire binary, built in its own worktree.
 paired_build() {
@@ -70,20 +75,24 @@ paired_redis() {
   redis_pid=$(cat "$1/redis.pid")
 }
 
-# paired_start BIN SETTINGS ROLE LOG: runs a build in the background, sets app_pid.
+# paired_start BIN SETTINGS ROLE LOG [ENV...]: runs a build in the background, sets app_pid.
 paired_start() {
-  "$1" serve --settings "$2" --profile bench --role "$3" 2>"$logs/$4" &
+  local bin=$1 settings=$2 role=$3 log=$4
+  shift 4
+  # shellcheck disable=SC2086 # the environment words are words on purpose
+  env $* "$bin" serve --settings "$settings" --profile bench --role "$role" 2>"$logs/$log" &
   app_pid=$!
   pids+=($app_pid)
-  wait_ok "$1 --role $3" "$logs/$4" "$app_url/health"
+  wait_ok "$bin --role $role" "$logs/$log" "$app_url/health"
 }
 
 # paired_run NAME BIN N -> one build's figures as JSON: ingress requests/s and CPU per webhook,
 # the end-to-end burst's messages/s, and (when the build has the outbound API) the outbound send
 # phase's texts/s and CPU per sent text.
 paired_run() {
-  local name=$1 bin=$2 n=$3 dir=$work/pair-$3-$1 settings with_api=yes ingress burst_result
-  local send=null posted stats s0 r0 s1 r1 texts=$((outbound_texts / 2))
+  local name=$1 bin=$2 n=$3 dir=$work/pair-$3-$1 settings with_api=yes ingress=null
+  local burst_result=null send=null posted stats s0 r0 s1 r1 texts=$((outbound_texts / 2)) env=""
+  [ "$name" = baseline ] && env=$paired_base_env
   settings=$dir.toml
   paired_redis "$dir"
   paired_settings "$settings" yes
@@ -92,22 +101,26 @@ paired_run() {
   "$bin" check --settings "$settings" --profile bench >"$logs/pair-check-$name.log" 2>&1 ||
     die "$name refused the paired settings; see $logs/pair-check-$name.log"
 
-  paired_start "$bin" "$settings" web "pair-$n-$name-ingress.log"
-  ingress=$(measured_load "pair-$n-$name-ingress" "$app_pid" "$app_url/queue/bench")
-  stop_pid "$app_pid"
-  jq -e '.non_2xx == 0' <<<"$ingress" >/dev/null ||
-    die "$name answered webhooks with errors; see $logs/wrk-pair-$n-$name-ingress.txt"
-  rcli FLUSHALL >/dev/null
+  if [[ $paired_phases == *" ingress "* ]]; then
+    paired_start "$bin" "$settings" web "pair-$n-$name-ingress.log" $env
+    ingress=$(measured_load "pair-$n-$name-ingress" "$app_pid" "$app_url/queue/bench")
+    stop_pid "$app_pid"
+    jq -e '.non_2xx == 0' <<<"$ingress" >/dev/null ||
+      die "$name answered webhooks with errors; see $logs/wrk-pair-$n-$name-ingress.txt"
+    rcli FLUSHALL >/dev/null
+  fi
 
-  paired_start "$bin" "$settings" all "pair-$n-$name-e2e.log"
-  burst_result=$(e2e "pair-$n-$name-burst" "$full_load" $(((burst + 1) / 2)) 0)
-  stop_pid "$app_pid"
-  jq -e '.webhooks.non_2xx == 0 and .all_delivered' <<<"$burst_result" >/dev/null ||
-    die "$name did not answer or reply to every webhook of the burst; see $logs/pair-$n-$name-e2e.log"
-  rcli FLUSHALL >/dev/null
+  if [[ $paired_phases == *" burst "* ]]; then
+    paired_start "$bin" "$settings" all "pair-$n-$name-e2e.log" $env
+    burst_result=$(e2e "pair-$n-$name-burst" "$full_load" $(((burst + 1) / 2)) 0)
+    stop_pid "$app_pid"
+    jq -e '.webhooks.non_2xx == 0 and .all_delivered' <<<"$burst_result" >/dev/null ||
+      die "$name did not answer or reply to every webhook of the burst; see $logs/pair-$n-$name-e2e.log"
+    rcli FLUSHALL >/dev/null
+  fi
 
-  if [ "$with_api" = yes ]; then
-    paired_start "$bin" "$settings" all "pair-$n-$name-send.log"
+  if [ "$with_api" = yes ] && [[ $paired_phases == *" send "* ]]; then
+    paired_start "$bin" "$settings" all "pair-$n-$name-send.log" $env
     curl -fs -X POST "$sink/reset" || die "the Twilio sink did not reset"
     s0=$(cpu_ticks "$app_pid") r0=$(cpu_ticks "$redis_pid")
     posted=$(post_texts "$texts")
@@ -125,7 +138,7 @@ paired_run() {
   stop_private_redis "$dir"
   jq -n --argjson i "$ingress" --argjson b "$burst_result" --argjson s "$send" \
     '{ingress_rps: $i.rps, ingress_cpu_us: $i.cpu_us_per_request,
-      burst_messages_per_s: $b.messages_per_s, burst_delivered: $b.all_delivered, send: $s}'
+      burst_messages_per_s: $b.messages_per_s, send: $s}'
 }
 
 # paired -> the rounds and their ratios as JSON. Runs in this shell (its output redirected,
@@ -145,7 +158,7 @@ paired() {
     rounds=$(jq --slurpfile b "$work/pair-base.json" --slurpfile c "$work/pair-cur.json" \
       '. + [{baseline: $b[0], current: $c[0]}]' <<<"$rounds")
   done
-  jq --arg ref "$BENCH_BASELINE" --arg sha "$(git rev-parse --short "$BENCH_BASELINE^{commit}")" '
+  jq --arg ref "$BENCH_BASELINE${paired_base_env:+ with $paired_base_env}" --arg sha "$(git rev-parse --short "$BENCH_BASELINE^{commit}")" '
     def median: sort | if length == 0 then null
       else (length / 2 | floor) as $m
         | if length % 2 == 1 then .[$m] else (.[$m - 1] + .[$m]) / 2 end end;
