@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix::Message;
 
-use crate::domain::record::{DeadLetter, Record, SentSms};
+use crate::domain::record::{DeadLetter, Record};
 use crate::domain::{InboundMessage, Job};
 use crate::domain::{MessageSid, PhoneNumber, SendKind, Session, SessionSave};
 use crate::topics::Topic;
@@ -121,7 +121,7 @@ pub(crate) struct WorkerReady {
 
 /// Send one message through the topic's Twilio account.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<SentSms, crate::outbound::send_once::SendError>")]
+#[rtype(result = "Result<crate::outbound::send_once::Sent, crate::outbound::send_once::SendError>")]
 pub(crate) struct SendSms {
     /// The topic whose account sends it.
     pub topic: String,
@@ -146,13 +146,23 @@ pub(crate) struct RecordOutcome {
     /// What the completed job does to its sender's session; `None` leaves it untouched (a dead
     /// letter).
     pub session: Option<SessionWrite>,
+    /// The Twilio SIDs of the job's last attempt's sends, stored with the record.
+    pub stores: Vec<crate::outbound::delivery::SidStore>,
+    /// Whether the job has a list of failed attempts to delete.
+    pub had_attempts: bool,
+}
+
+/// Store the Twilio SIDs of an attempt's sends on their own: the attempt failed after them.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]
+pub(crate) struct StoreSent {
+    /// The sends.
+    pub stores: Vec<crate::outbound::delivery::SidStore>,
 }
 
 /// A completed job's change to its sender's session, saved in the completion's transaction.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionWrite {
-    /// The sender.
-    pub number: PhoneNumber,
     /// Keep (restart its clock), replace or end; a replacement is checked JSON.
     pub save: SessionSave,
     /// The topic's `session_ttl_s`.

@@ -14,7 +14,7 @@ use actix::{Actor, Context, Handler, ResponseFuture};
 use crate::actors::messages::SendSms;
 use crate::domain::mask_number;
 use crate::domain::record::SentSms;
-use crate::outbound::send_once::{send_once, SendContext, SendError};
+use crate::outbound::send_once::{send_once, SendContext, SendError, Sent};
 use crate::store::keys::Keys;
 use crate::topics::Topics;
 use crate::twilio::client::TwilioClient;
@@ -69,7 +69,7 @@ impl Actor for TwilioSender {
 }
 
 impl Handler<SendSms> for TwilioSender {
-    type Result = ResponseFuture<Result<SentSms, SendError>>;
+    type Result = ResponseFuture<Result<Sent, SendError>>;
 
     fn handle(&mut self, msg: SendSms, _: &mut Self::Context) -> Self::Result {
         let to = mask_number(&msg.sms.to);
@@ -82,7 +82,7 @@ impl Handler<SendSms> for TwilioSender {
                 msg.sms.media_urls.len()
             );
             let info = msg.sms.segments();
-            let sent = SentSms::new(
+            let sms = SentSms::new(
                 msg.kind,
                 format!("SMdryrun{:026x}", rand::random::<u128>() >> 24),
                 Some("dry_run".into()),
@@ -90,7 +90,7 @@ impl Handler<SendSms> for TwilioSender {
                 true,
                 info,
             );
-            return Box::pin(async move { Ok(sent) });
+            return Box::pin(async move { Ok(Sent { sms, store: None }) });
         }
         let Some(client) = self.clients.get(&msg.topic).cloned() else {
             let topic = msg.topic.clone();
@@ -114,7 +114,7 @@ impl Handler<SendSms> for TwilioSender {
                 "Sent message. topic={} kind={} to={to} sid={}",
                 msg.topic,
                 msg.kind,
-                sent.sid
+                sent.sms.sid
             );
             Ok(sent)
         })

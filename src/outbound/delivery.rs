@@ -6,20 +6,81 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Both scripts open with `status_fn.lua`, the function that moves a delivery hash forward.
-macro_rules! with_status_fn {
-    ($script:literal) => {
-        concat!(include_str!("status_fn.lua"), include_str!($script))
-    };
-}
+/// The functions the delivery scripts open with: `status_fn.lua` moves a delivery hash forward,
+/// `sent_fn.lua` stores a sent message (the recorder's completion opens with them too).
+pub(crate) const SENT_FNS: &str =
+    concat!(include_str!("status_fn.lua"), include_str!("sent_fn.lua"));
 
 /// See `record_status.lua`.
-static RECORD_STATUS: LazyLock<Script> =
-    LazyLock::new(|| Script::new(with_status_fn!("record_status.lua")));
+static RECORD_STATUS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("status_fn.lua"),
+        include_str!("record_status.lua")
+    ))
+});
 
 /// See `store_sent.lua`.
-pub(crate) static STORE_SENT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(with_status_fn!("store_sent.lua")));
+static STORE_SENT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{SENT_FNS}{}", include_str!("store_sent.lua"))));
+
+/// A sent message's Twilio SID and first status, to store on its send marker and delivery hash:
+/// with the job's completion (one call with its record), or, when the attempt failed after it,
+/// on its own ([`store_sent`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SidStore {
+    /// The send marker.
+    pub(crate) mark: String,
+    /// The delivery hash.
+    pub(crate) delivery: String,
+    /// Twilio's SID.
+    pub(crate) sid: String,
+    /// Twilio's status, or empty.
+    pub(crate) status: String,
+    /// Twilio's `num_segments`, or empty.
+    pub(crate) segments: String,
+    /// The recipient.
+    pub(crate) to: String,
+}
+
+impl SidStore {
+    /// The five script arguments of one send (sid, status, segments, rank, recipient), as
+    /// `sent_fn.lua` takes them.
+    pub(crate) fn args(&self) -> [String; 5] {
+        [
+            self.sid.clone(),
+            self.status.clone(),
+            self.segments.clone(),
+            rank(&self.status).to_string(),
+            self.to.clone(),
+        ]
+    }
+}
+
+/// Stores `sends`, one script call each (the failure path: a completed job's sends go with its
+/// record), each kept for `ttl_s`.
+pub(crate) async fn store_sent(
+    conn: &mut crate::store::connection::RedisConn,
+    sends: &[SidStore],
+    ttl_s: u64,
+) -> redis::RedisResult<()> {
+    let now = crate::domain::clock::now_ms();
+    for send in sends {
+        let [sid, status, segments, rank, to] = send.args();
+        STORE_SENT
+            .key(&send.mark)
+            .key(&send.delivery)
+            .arg(sid)
+            .arg(status)
+            .arg(segments)
+            .arg(ttl_s)
+            .arg(rank)
+            .arg(now)
+            .arg(to)
+            .invoke_async::<i64>(conn)
+            .await?;
+    }
+    Ok(())
+}
 
 /// How far along a status is; a status with a lower or equal rank does not replace a higher one.
 /// Final statuses share the top ranks, so the first final status wins.

@@ -9,8 +9,18 @@ use std::time::Duration;
 use crate::store::connection::RedisConn;
 use redis::Script;
 
-/// See `pacing.lua`.
-static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("pacing.lua")));
+/// See `pacing.lua` (after `pace_fn.lua`, which the send claim opens with too).
+static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("pace_fn.lua"),
+        include_str!("pacing.lua")
+    ))
+});
+
+/// The pace's interval per segment, µs, for `per_second` segments a second.
+pub(crate) fn interval_us(per_second: f64) -> u64 {
+    (1_000_000.0 / per_second).round().max(1.0) as u64
+}
 
 /// Reserves `segments` sends at `per_second` on `key`; returns how long to wait before sending.
 pub(crate) async fn reserve(
@@ -19,10 +29,9 @@ pub(crate) async fn reserve(
     per_second: f64,
     segments: u32,
 ) -> redis::RedisResult<Duration> {
-    let interval_us = (1_000_000.0 / per_second).round().max(1.0) as u64;
     let wait: String = RESERVE
         .key(key)
-        .arg(interval_us)
+        .arg(interval_us(per_second))
         .arg(segments.max(1))
         .invoke_async(conn)
         .await?;

@@ -1,6 +1,8 @@
 //! At most one reply per inbound message, even across crashes: the send is marked in Redis
-//! before the POST to Twilio and its Twilio SID recorded after. A redelivered job whose send has
-//! a SID is not sent again; one whose send was marked without a SID (the crash or an uncertain
+//! before the POST to Twilio and its Twilio SID recorded after, with the job's completion (one
+//! call with its record) or, when the attempt fails after it, on its own. So a send costs one
+//! round trip before the POST (the marker, the opt-out check and the pace, in one script) and
+//! none of its own after. A redelivered job whose send has a SID is not sent again; one whose send was marked without a SID (the crash or an uncertain
 //! failure fell between the two) is looked up in Twilio's Messages list first (see
 //! [`crate::outbound::interrupted`]), and sent only when Twilio has no message with the same To,
 //! sender and body created after the mark, in any status.
@@ -17,9 +19,9 @@ use crate::domain::clock::now_ms;
 use crate::domain::record::SentSms;
 use crate::domain::{MessageSid, PhoneNumber, SendKind};
 use crate::errors::Chain;
-use crate::outbound::delivery::{rank, STORE_SENT};
+use crate::outbound::delivery::SidStore;
 use crate::outbound::interrupted::{look_up, Interrupted, Lookup};
-use crate::outbound::pacing;
+use crate::outbound::pacing::{self, interval_us};
 pub(crate) use crate::outbound::send_error::SendError;
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
@@ -52,26 +54,39 @@ impl SendContext {
             .send_mark(&self.topic, &self.inbound_sid, &self.kind.to_string())
     }
 
-    /// A send answered without a call to Twilio.
+    /// A send answered without a call to Twilio: nothing to store.
     fn answered(
         &self,
         sid: String,
         status: Option<String>,
         segments: Option<String>,
         info: SegmentInfo,
-    ) -> SentSms {
-        SentSms::new(self.kind, sid, status, segments, false, info)
+    ) -> Sent {
+        Sent {
+            sms: SentSms::new(self.kind, sid, status, segments, false, info),
+            store: None,
+        }
     }
 }
 
-/// See `claim_send.lua`.
-const CLAIM_LUA: &str = include_str!("claim_send.lua");
+/// A send's outcome: what the record shows, and the Twilio SID still to store (with the job's
+/// completion) when Twilio took it now.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    /// The send as the record shows it.
+    pub(crate) sms: SentSms,
+    /// Its SID and first status, to store on its marker and delivery hash.
+    pub(crate) store: Option<SidStore>,
+}
+
+/// See `claim_send.lua` (after `pace_fn.lua`).
+const CLAIM_LUA: &str = concat!(include_str!("pace_fn.lua"), include_str!("claim_send.lua"));
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM_LUA));
 
 /// What the marker said when the send was claimed.
 enum Claim {
-    /// Fresh: now marked, to be sent.
-    Fresh,
+    /// Fresh: now marked (and its pace reserved), to be sent after `wait`.
+    Fresh { wait: std::time::Duration },
     /// Sent before: Twilio's SID (and status, segments) are on the marker.
     Sent {
         sid: String,
@@ -91,26 +106,28 @@ pub(crate) async fn send_once(
     client: &TwilioClient,
     cx: &SendContext,
     sms: &OutboundSms,
-) -> Result<SentSms, SendError> {
+) -> Result<Sent, SendError> {
     let mark = cx.mark();
     let info = sms.segments();
-    match claim(conn, cx, &mark, &sms.to).await? {
+    match claim(conn, cx, &mark, &sms.to, info.segments).await? {
         Claim::Sent {
             sid,
             status,
             segments,
         } => return Ok(cx.answered(sid, status, segments, info)),
         Claim::OptedOut => {
-            return Ok(cx.answered(String::new(), Some("opted_out".into()), None, info))
+            let status = Some("opted_out".to_string());
+            return Ok(cx.answered(String::new(), status, None, info));
         }
         Claim::Interrupted { marked_at } => {
             if let Some(found) = recover(conn, client, cx, sms, &mark, marked_at).await? {
-                return Ok(store_sent(conn, cx, &mark, &sms.to, &found, info).await);
+                return Ok(sent(cx, &mark, &sms.to, &found, info));
             }
+            pace(conn, cx, info.segments).await;
         }
-        Claim::Fresh => {}
+        Claim::Fresh { wait } if !wait.is_zero() => actix_rt::time::sleep(wait).await,
+        Claim::Fresh { .. } => {}
     }
-    pace(conn, cx, info.segments).await;
     post(conn, client, cx, sms, &mark, info).await
 }
 
@@ -120,16 +137,28 @@ async fn claim(
     cx: &SendContext,
     mark: &str,
     to: &str,
+    segments: u32,
 ) -> Result<Claim, SendError> {
-    let keys = [mark.to_string(), cx.keys.opt_outs(&cx.topic)];
+    let keys = [
+        mark.to_string(),
+        cx.keys.opt_outs(&cx.topic),
+        cx.keys.rate(&cx.topic),
+    ];
+    let interval = cx.max_per_second.map_or(0, interval_us);
     let args = [
         to.as_bytes().to_vec(),
         now_ms().to_string().into_bytes(),
         cx.ttl_s.to_string().into_bytes(),
+        interval.to_string().into_bytes(),
+        segments.max(1).to_string().into_bytes(),
     ];
     let reply: Vec<redis::Value> = conn.run_script(&CLAIM, CLAIM_LUA, &keys, &args).await?;
     let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
-    let fields: Vec<(String, String)> = reply[1.min(reply.len())..]
+    let wait_us = match reply.get(1) {
+        Some(redis::Value::Int(us)) => u64::try_from(*us).unwrap_or(0),
+        _ => 0,
+    };
+    let fields: Vec<(String, String)> = reply[2.min(reply.len())..]
         .chunks(2)
         .filter(|pair| pair.len() == 2)
         .map(|pair| (text(&pair[0]), text(&pair[1])))
@@ -149,7 +178,9 @@ async fn claim(
         (None, Some(redis::Value::Int(1))) => Claim::OptedOut,
         _ => match field("marked_at").and_then(|m| m.parse().ok()) {
             Some(marked_at) => Claim::Interrupted { marked_at },
-            None => Claim::Fresh,
+            None => Claim::Fresh {
+                wait: std::time::Duration::from_micros(wait_us),
+            },
         },
     })
 }
@@ -193,8 +224,8 @@ async fn recover(
     }
 }
 
-/// Waits for this send's turn (`segments` of it) under the topic's pace; a Redis failure does not
-/// hold it up.
+/// Waits for this send's turn (`segments` of it) under the topic's pace, for a send whose claim did
+/// not reserve it (one resumed after a lookup); a Redis failure does not hold it up.
 async fn pace(conn: &mut RedisConn, cx: &SendContext, segments: u32) {
     let Some(per_second) = cx.max_per_second else {
         return;
@@ -210,8 +241,8 @@ async fn pace(conn: &mut RedisConn, cx: &SendContext, segments: u32) {
     }
 }
 
-/// The POST to Twilio, and what its answer leaves in Redis: the SID on the marker; no marker
-/// for a send that surely was not created; an opt-out for error 21610.
+/// The POST to Twilio, and what its answer leaves in Redis: the SID to store with the completion;
+/// no marker for a send that surely was not created; an opt-out for error 21610.
 async fn post(
     conn: &mut RedisConn,
     client: &TwilioClient,
@@ -219,9 +250,9 @@ async fn post(
     sms: &OutboundSms,
     mark: &str,
     info: SegmentInfo,
-) -> Result<SentSms, SendError> {
+) -> Result<Sent, SendError> {
     let error = match client.send(sms).await {
-        Ok(resource) => return Ok(store_sent(conn, cx, mark, &sms.to, &resource, info).await),
+        Ok(resource) => return Ok(sent(cx, mark, &sms.to, &resource, info)),
         Err(error) => error,
     };
     if !error.maybe_sent() {
@@ -240,7 +271,8 @@ async fn post(
         return Err(error.into());
     }
     record_unsubscribed(conn, cx, &sms.to).await;
-    Ok(cx.answered(String::new(), Some("opted_out".into()), None, info))
+    let status = Some("opted_out".to_string());
+    Ok(cx.answered(String::new(), status, None, info))
 }
 
 /// Twilio's 21610: the recipient unsubscribed. Recorded as a STOP is; the send counts as done
@@ -266,44 +298,32 @@ async fn record_unsubscribed(conn: &mut RedisConn, cx: &SendContext, to: &str) {
     }
 }
 
-/// Stores the SID (and status, segments) of a message Twilio has on the marker, and answers it as
-/// sent.
-async fn store_sent(
-    conn: &mut RedisConn,
+/// A message Twilio has: sent, its SID (and status, segments) to store with the completion.
+fn sent(
     cx: &SendContext,
     mark: &str,
     to: &str,
     message: &MessageResource,
     info: SegmentInfo,
-) -> SentSms {
-    let sid = message.sid.as_str();
-    let status = message.status.as_deref().unwrap_or_default();
-    let stored: redis::RedisResult<i64> = STORE_SENT
-        .key(mark)
-        .key(cx.keys.delivery(&cx.topic, sid))
-        .arg(sid)
-        .arg(status)
-        .arg(message.num_segments.as_deref().unwrap_or_default())
-        .arg(cx.ttl_s)
-        .arg(rank(status))
-        .arg(now_ms())
-        .arg(to)
-        .invoke_async(conn)
-        .await;
-    if let Err(e) = stored {
-        // The message went out; without the SID a redelivery asks Twilio's list instead.
-        log::warn!(
-            "Failed to store the Twilio SID of a sent message. topic={} sid={sid} error={}",
-            cx.topic,
-            Chain(&e)
-        );
-    }
-    SentSms::new(
+) -> Sent {
+    let store = SidStore {
+        mark: mark.to_string(),
+        delivery: cx.keys.delivery(&cx.topic, &message.sid),
+        sid: message.sid.clone(),
+        status: message.status.clone().unwrap_or_default(),
+        segments: message.num_segments.clone().unwrap_or_default(),
+        to: to.to_string(),
+    };
+    let sms = SentSms::new(
         cx.kind,
         message.sid.clone(),
         message.status.clone(),
         message.num_segments.clone(),
         false,
         info,
-    )
+    );
+    Sent {
+        sms,
+        store: Some(store),
+    }
 }

@@ -7,6 +7,7 @@ mod common;
 mod helpers;
 
 mod bad_input;
+mod complete_script;
 mod dashboard;
 mod dashboard_browser;
 mod guarantees;

@@ -11,16 +11,18 @@ use crate::helpers::random_prefix;
 
 const ENQUEUE: &str = include_str!("../../src/actors/queue/enqueue.lua");
 const OPT_OUT: &str = include_str!("../../src/store/opt_out.lua");
+pub(crate) const PACE_FN: &str = include_str!("../../src/outbound/pace_fn.lua");
 const PACING: &str = include_str!("../../src/outbound/pacing.lua");
 const CLAIM_SEND: &str = include_str!("../../src/outbound/claim_send.lua");
-const STATUS_FN: &str = include_str!("../../src/outbound/status_fn.lua");
+pub(crate) const STATUS_FN: &str = include_str!("../../src/outbound/status_fn.lua");
 const RECORD_STATUS: &str = include_str!("../../src/outbound/record_status.lua");
+pub(crate) const SENT_FN: &str = include_str!("../../src/outbound/sent_fn.lua");
 const STORE_SENT: &str = include_str!("../../src/outbound/store_sent.lua");
 const REQUEUE: &str = include_str!("../../src/store/requeue.lua");
-const SAVE_SESSION: &str = include_str!("../../src/actors/recorder/save_session.lua");
+pub(crate) const SESSION_FN: &str = include_str!("../../src/actors/recorder/session_fn.lua");
 
 /// A connection, and a key builder under a prefix of its own.
-async fn lab() -> (MultiplexedConnection, impl Fn(&str) -> String) {
+pub(crate) async fn lab() -> (MultiplexedConnection, impl Fn(&str) -> String) {
     let client = redis::Client::open(redis_url()).unwrap();
     let redis = client.get_multiplexed_async_connection().await.unwrap();
     let prefix = random_prefix();
@@ -164,7 +166,10 @@ async fn save_session(
     json: &str,
     now: u64,
 ) -> i64 {
-    Script::new(SAVE_SESSION)
+    // The function the completion opens with, called on its own.
+    let call = "return save_session(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], \
+                tonumber(ARGV[4]), tonumber(ARGV[5]))";
+    Script::new(&format!("{SESSION_FN}{call}"))
         .key(key(&format!("session:{number}")))
         .key(key("sessions"))
         .key(key("optout"))
@@ -229,7 +234,7 @@ async fn save_session_replaces_keeps_ends_and_saves_nothing_for_an_opted_out_num
 #[actix_web::test]
 async fn pacing_spaces_reservations_by_the_interval_in_microseconds() {
     let (mut redis, key) = lab().await;
-    let script = Script::new(PACING);
+    let script = Script::new(&format!("{PACE_FN}{PACING}"));
     let mut waits = Vec::new();
     for segments in [1, 2, 1] {
         let wait: String = script
@@ -253,26 +258,52 @@ async fn pacing_spaces_reservations_by_the_interval_in_microseconds() {
 #[actix_web::test]
 async fn claim_send_marks_a_fresh_send_once_and_never_for_an_opted_out_number() {
     let (mut redis, key) = lab().await;
-    let script = Script::new(CLAIM_SEND);
-    let claim = |marker: &str| {
+    let script = Script::new(&format!("{PACE_FN}{CLAIM_SEND}"));
+    let claim = |marker: &str, interval: u64| {
         let mut call = script.prepare_invoke();
         call.key(key(marker))
             .key(key("optout"))
+            .key(key("rate"))
             .arg("+15551234567")
             .arg(1_000)
-            .arg(60);
+            .arg(60)
+            .arg(interval)
+            .arg(2);
         call
     };
-    let first = claim("send:SM1:reply");
+    let first = claim("send:SM1:reply", 0);
     let fresh: Vec<String> = first.invoke_async(&mut redis).await.unwrap();
-    assert_eq!(fresh, ["0"], "fresh and now marked");
+    assert_eq!(fresh, ["0", "0"], "fresh, now marked, not paced");
     let again: Vec<String> = first.invoke_async(&mut redis).await.unwrap();
-    assert_eq!(again, ["0", "marked_at", "1000"], "marked before");
+    assert_eq!(again, ["0", "0", "marked_at", "1000"], "marked before");
+
+    // Paced at 10 segments a second: the first fresh send goes now, the next one (two segments
+    // reserved before it) waits about 200 ms; a repeat reserves nothing.
+    let paced: Vec<i64> = claim("send:SM3:reply", 100_000)
+        .invoke_async::<Vec<redis::Value>>(&mut redis)
+        .await
+        .unwrap()
+        .iter()
+        .take(2)
+        .map(|v| redis::from_redis_value(v).unwrap())
+        .collect();
+    let next: Vec<redis::Value> = claim("send:SM4:reply", 100_000)
+        .invoke_async(&mut redis)
+        .await
+        .unwrap();
+    let wait: i64 = redis::from_redis_value(&next[1]).unwrap();
+    let repeat: Vec<redis::Value> = claim("send:SM4:reply", 100_000)
+        .invoke_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(paced[1] <= 1_000, "{paced:?}");
+    assert!((150_000..=200_000).contains(&wait), "{wait}");
+    assert_eq!(redis::from_redis_value::<i64>(&repeat[1]).unwrap(), 0);
 
     let _: () = redis.hset(key("optout"), "+15551234567", 1).await.unwrap();
-    let other = claim("send:SM2:reply");
+    let other = claim("send:SM2:reply", 0);
     let opted: Vec<String> = other.invoke_async(&mut redis).await.unwrap();
-    assert_eq!(opted, ["1"]);
+    assert_eq!(opted, ["1", "0"]);
     let marked: bool = redis.exists(key("send:SM2:reply")).await.unwrap();
     assert!(!marked, "nothing is marked for an opted-out number");
 }
@@ -350,7 +381,7 @@ async fn a_status_arriving_out_of_order_or_tied_in_rank_changes_nothing() {
 async fn store_sent_keeps_the_sid_and_does_not_move_a_later_status_back() {
     let (mut redis, key) = lab().await;
     assert_eq!(record_status(&mut redis, &key, "delivered", 6, "").await, 1);
-    let stored: i64 = Script::new(&format!("{STATUS_FN}{STORE_SENT}"))
+    let stored: i64 = Script::new(&format!("{STATUS_FN}{SENT_FN}{STORE_SENT}"))
         .key(key("send:SM1:reply"))
         .key(key("delivery:SMout"))
         .arg("SMout")

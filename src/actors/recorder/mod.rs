@@ -1,9 +1,11 @@
-//! `Recorder`: writes each job's outcome and acknowledges the job in one MULTI/EXEC, so a job
-//! leaves the queue only together with its record (and, when it failed for good, its dead
-//! letter, and the sender's changed session). It also keeps each job's durable list of failed
-//! attempts and reads sessions for the workers. If a write fails the job stays pending and is
-//! retried or claimed again later.
+//! `Recorder`: writes each job's outcome and acknowledges the job in one call, so a job leaves
+//! the queue only together with its record (and its sends' Twilio SIDs and the sender's changed
+//! session, or, when it failed for good, its dead letter): see `complete`. It also keeps each
+//! job's durable list of failed attempts, the SIDs of a failed attempt's sends, and reads
+//! sessions for the workers. If a write fails the job stays pending and is retried or claimed
+//! again later.
 
+mod complete;
 pub(crate) mod error;
 mod session;
 
@@ -14,15 +16,11 @@ use actix::{Actor, Context, Handler, ResponseFuture};
 use redis::AsyncCommands;
 
 use crate::actors::messages::{
-    LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut,
+    LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut, StoreSent,
 };
-use crate::domain::clock::now_ms;
-use crate::outbound::delivery::{record_status, DeliveryRecorded};
-use crate::store::keys::{Keys, GROUP};
+use crate::outbound::delivery::{record_status, store_sent, DeliveryRecorded};
+use crate::store::keys::Keys;
 use crate::store::opt_outs::{self, Cause};
-
-/// Per-minute counts are kept this long (the dashboard shows the last hour).
-const MINUTE_STATS_TTL_S: i64 = 2 * 3600;
 
 /// How long and how many records are kept.
 #[derive(Debug, Clone)]
@@ -55,58 +53,6 @@ impl Recorder {
             retention,
         }
     }
-
-    fn transaction(&self, msg: &RecordOutcome) -> Result<redis::Pipeline, serde_json::Error> {
-        let record = &msg.record;
-        let topic = &record.message.topic;
-        let sid = record.message.sid.as_str();
-        let queue = self.keys.queue(topic);
-        let keep = &self.retention;
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .set_ex(
-                self.keys.record(topic, sid),
-                serde_json::to_string(record)?,
-                keep.record_ttl_s,
-            )
-            .xack(&queue, GROUP, &[&msg.entry_id])
-            .xdel(&queue, &[&msg.entry_id])
-            .lrem(
-                self.keys.sender(topic, &record.message.number),
-                1,
-                &msg.entry_id,
-            )
-            .del(self.keys.attempts(topic, sid));
-        let outcome = record.outcome.as_str();
-        let minute = self.keys.minute_stats(topic, now_ms() / 60_000 * 60_000);
-        pipe.hincr(self.keys.stats(topic), outcome, 1)
-            .hincr(&minute, outcome, 1)
-            .expire(&minute, MINUTE_STATS_TTL_S);
-        if let Some(write) = &msg.session {
-            session::save(&mut pipe, &self.keys, topic, write);
-        }
-        match &msg.dead {
-            Some(dead) => {
-                let list = self.keys.dead(topic);
-                let now = now_ms();
-                let oldest = now.saturating_sub(keep.dead_letter_ttl_s * 1000);
-                pipe.set_ex(
-                    self.keys.dead_entry(topic, sid),
-                    serde_json::to_string(dead)?,
-                    keep.dead_letter_ttl_s,
-                )
-                .zadd(&list, sid, now)
-                .zrembyscore(&list, "-inf", format!("({oldest}"))
-                .zremrangebyrank(&list, 0, -(keep.max_dead_letters as isize) - 1);
-            }
-            None => {
-                let list = self.keys.completed(topic);
-                pipe.lpush(&list, sid)
-                    .ltrim(&list, 0, keep.recent.saturating_sub(1) as isize);
-            }
-        }
-        Ok(pipe)
-    }
 }
 
 impl Actor for Recorder {
@@ -117,12 +63,34 @@ impl Handler<RecordOutcome> for Recorder {
     type Result = ResponseFuture<Result<(), RecordError>>;
 
     fn handle(&mut self, msg: RecordOutcome, _: &mut Self::Context) -> Self::Result {
-        let pipe = self.transaction(&msg);
+        let (keys, keep) = (&self.keys, &self.retention);
         let mut conn = self.conn.clone();
-        Box::pin(async move {
-            pipe?.query_async::<()>(&mut conn).await?;
-            Ok(())
-        })
+        match &msg.dead {
+            Some(dead) => {
+                let pipe = complete::dead_lettered(keys, keep, &msg, dead);
+                Box::pin(async move {
+                    pipe?.query_async::<()>(&mut conn).await?;
+                    Ok(())
+                })
+            }
+            None => {
+                let call = complete::completion(keys, keep, &msg);
+                Box::pin(async move {
+                    call?.invoke_async::<i64>(&mut conn).await?;
+                    Ok(())
+                })
+            }
+        }
+    }
+}
+
+impl Handler<StoreSent> for Recorder {
+    type Result = ResponseFuture<Result<(), RecordError>>;
+
+    fn handle(&mut self, msg: StoreSent, _: &mut Self::Context) -> Self::Result {
+        let ttl = self.retention.record_ttl_s;
+        let mut conn = self.conn.clone();
+        Box::pin(async move { Ok(store_sent(&mut conn, &msg.stores, ttl).await?) })
     }
 }
 

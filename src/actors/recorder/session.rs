@@ -1,40 +1,13 @@
-//! Sessions, for the `Recorder`: reading a sender's session before an attempt, and saving a
-//! completed job's change to it inside the completion's `MULTI` (`save_session.lua`, sent as
-//! `EVAL`), so a session moves on exactly when the job leaves the queue, and never for an attempt
-//! that failed.
+//! Sessions, for the `Recorder`: reading a sender's session before an attempt. A completed job's
+//! change to it is saved inside the completion's script (`session_fn.lua`, see `complete`), so a
+//! session moves on exactly when the job leaves the queue, and never for an attempt that failed.
 
 use actix::{Handler, ResponseFuture};
 use redis::AsyncCommands;
 
 use super::{RecordError, Recorder};
-use crate::actors::messages::{LoadSession, SessionWrite};
-use crate::domain::clock::now_ms;
-use crate::domain::{Session, SessionSave};
-use crate::store::keys::Keys;
-
-/// See `save_session.lua`.
-const SAVE_SESSION: &str = include_str!("save_session.lua");
-
-/// Adds the script that applies `write` to a transaction.
-pub(super) fn save(pipe: &mut redis::Pipeline, keys: &Keys, topic: &str, write: &SessionWrite) {
-    let number = write.number.as_str();
-    let (mode, json) = match &write.save {
-        SessionSave::Keep => ("keep", ""),
-        SessionSave::Replace(json) => ("replace", json.as_str()),
-        SessionSave::End => ("end", ""),
-    };
-    pipe.cmd("EVAL")
-        .arg(SAVE_SESSION)
-        .arg(3)
-        .arg(keys.session(topic, number))
-        .arg(keys.sessions(topic))
-        .arg(keys.opt_outs(topic))
-        .arg(number)
-        .arg(mode)
-        .arg(json)
-        .arg(write.ttl_s)
-        .arg(now_ms());
-}
+use crate::actors::messages::LoadSession;
+use crate::domain::Session;
 
 impl Handler<LoadSession> for Recorder {
     type Result = ResponseFuture<Result<Session, RecordError>>;

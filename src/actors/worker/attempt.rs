@@ -3,18 +3,23 @@
 //! send the reply — split into several messages when it is over 1600 characters. Sends already
 //! made are not made again (see [`crate::outbound::send_once`]), so an attempt can be repeated
 //! safely; the session it changed is saved only with the job's completion, so a repeated attempt
-//! sees it as it was.
+//! sees it as it was. The Twilio SIDs of the attempt's sends are stored with the job's
+//! completion (one call with its record); when the attempt fails after some of them, on their
+//! own, before the failure is recorded.
 
 use futures_util::FutureExt;
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 
 use super::deps::WorkerDeps;
 use super::failure::AttemptError;
-use crate::actors::messages::{LoadSession, SendSms};
+use crate::actors::messages::{LoadSession, SendSms, StoreSent};
+use crate::actors::recorder::RecordError;
 use crate::domain::record::SentSms;
 use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind, Session, SessionSave};
 use crate::handlers::{HandlerContext, SendFn};
+use crate::outbound::delivery::SidStore;
 use crate::outbound::send_once::SendError;
 use crate::twilio::client::OutboundSms;
 use crate::twilio::segments::{split, MAX_BODY_CHARS};
@@ -27,30 +32,51 @@ pub(super) struct Handled {
     /// What the handler did to the sender's session, to save with the completion (`None` when
     /// there is nothing to write: an outbound text, or no session kept as none).
     pub(super) session: Option<SessionSave>,
+    /// The Twilio SIDs of the sends Twilio took in this attempt, to store with the completion.
+    pub(super) stores: Vec<SidStore>,
 }
+
+/// The SIDs to store of an attempt's sends, the handler's extra sends included.
+type Stores = Rc<RefCell<Vec<SidStore>>>;
 
 /// One try: session, accept text (if any), handler, reply. Sends already made are not made
 /// again.
 pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, AttemptError> {
+    let stores = Stores::default();
+    let tried = run(deps, job, &stores).await;
+    let stores = std::mem::take(&mut *stores.borrow_mut());
+    match tried {
+        Ok(handled) => Ok(Handled { stores, ..handled }),
+        Err(error) => {
+            store_now(deps, stores).await;
+            Err(error)
+        }
+    }
+}
+
+/// The attempt's steps; each send's SID to store goes to `stores`.
+async fn run(deps: &WorkerDeps, job: &Job, stores: &Stores) -> Result<Handled, AttemptError> {
     let topic = &deps.topic;
     let message = &job.message;
     if let Some(content) = &job.outbound {
         // A text sent first: no handler, no session; the sender checks the opt-outs once more.
-        let sent = send(deps, SendKind::Outbound, message, content).await?;
+        let sent = send(deps, SendKind::Outbound, message, content, stores).await?;
         return Ok(Handled {
             reply: content.clone(),
             sent: vec![sent],
             handled_at: now_ms(),
             session: None,
+            stores: Vec::new(),
         });
     }
     let session = load_session(deps, message).await?;
     let had_session = !session.is_empty();
     let mut sent = Vec::new();
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
-        sent.push(send(deps, SendKind::Accept, message, &Reply::text(text)).await?);
+        let accept = Reply::text(text);
+        sent.push(send(deps, SendKind::Accept, message, &accept, stores).await?);
     }
-    let context = handler_context(deps, message).with_session(session);
+    let context = handler_context(deps, message, stores).with_session(session);
     let started = std::time::Instant::now();
     let handled = AssertUnwindSafe(topic.handler.handle(message, &context))
         .catch_unwind()
@@ -71,7 +97,7 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Att
     let session = context.session_change().into_save()?;
     if !reply.is_empty() {
         for (kind, part) in reply_parts(&reply) {
-            sent.push(send(deps, kind, message, &part).await?);
+            sent.push(send(deps, kind, message, &part, stores).await?);
         }
     }
     Ok(Handled {
@@ -80,7 +106,28 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Att
         handled_at,
         // A sender without a session whose handler kept it so: nothing to write.
         session: (had_session || session != SessionSave::Keep).then_some(session),
+        stores: Vec::new(),
     })
+}
+
+/// Stores the SIDs of a failed attempt's sends before its failure is recorded, so a retry finds
+/// them on their markers; should that fail, a retry asks Twilio's list instead.
+async fn store_now(deps: &WorkerDeps, stores: Vec<SidStore>) {
+    if stores.is_empty() {
+        return;
+    }
+    let stored = match deps.recorder.send(StoreSent { stores }).await {
+        Ok(stored) => stored,
+        Err(gone) => Err(gone.into()),
+    };
+    if let Err(e) = stored {
+        let error: RecordError = e;
+        log::warn!(
+            "Failed to store the Twilio SIDs of a failed attempt's sends; a retry asks Twilio's list. topic={} error={}",
+            deps.topic.name,
+            crate::errors::Chain(&error)
+        );
+    }
 }
 
 /// The sender's session as their previous completed message left it. Redis being away fails
@@ -101,14 +148,14 @@ async fn load_session(
 
 /// The handler's context for one attempt: its extra sends (`sms`, `mms`) go through the sender
 /// like replies do.
-fn handler_context(deps: &WorkerDeps, message: &InboundMessage) -> HandlerContext {
+fn handler_context(deps: &WorkerDeps, message: &InboundMessage, stores: &Stores) -> HandlerContext {
     let topic = deps.topic.name.clone();
     let properties = deps.topic.properties.clone();
-    let (deps, message) = (deps.clone(), message.clone());
+    let (deps, message, stores) = (deps.clone(), message.clone(), stores.clone());
     let send: SendFn = Rc::new(move |kind: SendKind, reply: Reply| {
-        let (deps, message) = (deps.clone(), message.clone());
+        let (deps, message, stores) = (deps.clone(), message.clone(), stores.clone());
         async move {
-            send(&deps, kind, &message, &reply)
+            send(&deps, kind, &message, &reply, &stores)
                 .await
                 .map_err(|error| crate::errors::chain(&error))
         }
@@ -150,6 +197,7 @@ async fn send(
     kind: SendKind,
     message: &InboundMessage,
     reply: &Reply,
+    stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
     let twilio = &deps.topic.settings.twilio;
     let request = SendSms {
@@ -169,5 +217,7 @@ async fn send(
         Ok(sent) => sent,
         Err(gone) => Err(SendError::SenderGone(gone)),
     };
-    sent.map_err(|source| AttemptError::Send { kind, source })
+    let sent = sent.map_err(|source| AttemptError::Send { kind, source })?;
+    stores.borrow_mut().extend(sent.store);
+    Ok(sent.sms)
 }

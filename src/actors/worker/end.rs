@@ -12,6 +12,7 @@ use crate::actors::recorder::RecordError;
 use crate::domain::record::{DeadLetter, Outcome, Record, SentSms, Timings};
 use crate::domain::{now_ms, Job, Reply};
 use crate::errors::Chain;
+use crate::outbound::delivery::SidStore;
 
 /// A job whose attempt succeeded: counted, then recorded with the handler's session change.
 pub(super) async fn complete(
@@ -29,10 +30,10 @@ pub(super) async fn complete(
     count_completed(deps, &handled.sent, &timings);
     count_outbound(deps, &run.job, &handled.sent);
     let session = handled.session.map(|save| SessionWrite {
-        number: run.job.message.number.clone(),
         save,
         ttl_s: deps.topic.settings.session_ttl_s,
     });
+    let had_attempts = !tries.reasons.is_empty() || run.redelivered;
     let record = Record {
         outcome: Outcome::Completed,
         message: run.job.message.clone(),
@@ -44,7 +45,12 @@ pub(super) async fn complete(
         worker: deps.consumer.clone(),
         timings,
     };
-    finish(deps, run.entry_id, record, Ending::Completed(session)).await;
+    let ending = Ending::Completed {
+        session,
+        stores: handled.stores,
+        had_attempts,
+    };
+    finish(deps, run.entry_id, record, ending).await;
     End::Done
 }
 
@@ -135,8 +141,13 @@ fn count_outbound(deps: &WorkerDeps, job: &Job, sent: &[SentSms]) {
 /// What is written with a job's record besides it.
 enum Ending {
     /// Completed: the handler's change to the sender's session is saved (none for an outbound
-    /// text).
-    Completed(Option<SessionWrite>),
+    /// text), and its sends' Twilio SIDs stored.
+    Completed {
+        session: Option<SessionWrite>,
+        stores: Vec<SidStore>,
+        /// Whether the job may have a list of failed attempts to delete.
+        had_attempts: bool,
+    },
     /// Failed for good: this dead letter is kept, and the session left as it was.
     DeadLettered(Box<DeadLetter>),
 }
@@ -144,9 +155,13 @@ enum Ending {
 /// Writes the record and acknowledges the job, retrying while Redis is away; after
 /// `record_patience` the job is left pending, to be claimed again.
 async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: Ending) {
-    let (dead, session) = match ending {
-        Ending::Completed(session) => (None, session),
-        Ending::DeadLettered(dead) => (Some(*dead), None),
+    let (dead, session, stores, had_attempts) = match ending {
+        Ending::Completed {
+            session,
+            stores,
+            had_attempts,
+        } => (None, session, stores, had_attempts),
+        Ending::DeadLettered(dead) => (Some(*dead), None, Vec::new(), true),
     };
     let topic = deps.topic.name.clone();
     let sid = record.message.sid.clone();
@@ -159,6 +174,8 @@ async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: End
             record: record.clone(),
             dead: dead.clone(),
             session: session.clone(),
+            stores: stores.clone(),
+            had_attempts,
         };
         let error = match deps.recorder.send(request).await {
             Ok(Ok(())) => {
