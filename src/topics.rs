@@ -22,6 +22,18 @@ pub(crate) struct Topic {
     pub handler: Arc<dyn Handler>,
     /// The topic's `properties`, handed to the handler.
     pub properties: Arc<toml::Table>,
+    /// The TwiML an accepted message is answered with: the accept text, unless it is sent as an
+    /// SMS (`send_on_accept`).
+    pub accepted_twiml: actix_web::web::Bytes,
+}
+
+/// The TwiML that answers an accepted message of `topic`.
+fn accepted_twiml(topic: &TopicSettings) -> actix_web::web::Bytes {
+    let text = match topic.send_on_accept {
+        true => None,
+        false => topic.accept_response.as_deref(),
+    };
+    crate::twilio::twiml::respond(text).into()
 }
 
 /// Every topic of the settings, by name.
@@ -60,6 +72,7 @@ pub(crate) fn build_topics(
                 validators,
                 handler,
                 properties: Arc::new(topic.properties.clone()),
+                accepted_twiml: accepted_twiml(topic),
             };
             topics.insert(name.clone(), Arc::new(compiled));
         }

@@ -63,6 +63,7 @@ fn serve_http(
         // Runs once per HTTP worker thread: its own validator and queue actors, so a
         // webhook is validated and queued without leaving its thread.
         let state = IngressState::start(shared.clone());
+        crate::allocator::collect_periodically();
         let topics = state.topics.clone();
         actix_web::App::new()
             .app_data(web::Data::new(state))

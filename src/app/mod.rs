@@ -92,6 +92,7 @@ impl App {
     /// Starts the actors for the role and binds the HTTP server (web roles). Must run inside an
     /// actix `System`.
     pub async fn build(settings: Settings, options: RunOptions) -> Result<App, StartupError> {
+        crate::allocator::collect_periodically();
         let topics = compile(&settings, &options)?;
         let profile = &settings.profile;
         let keys = Keys::new(profile.redis_prefix.clone());

@@ -75,7 +75,7 @@ async fn answer(
         Err(rejected) => return Ok(rejected),
     };
     enqueue(topic, message, state).await?;
-    Ok(twiml_response(accept_text(topic)))
+    Ok(accepted(topic))
 }
 
 /// The keyword a message is: Twilio's Advanced Opt-Out names the one it saw ("PARAR", "ARRÊT")
@@ -227,13 +227,12 @@ fn job_for(topic: &Topic, message: InboundMessage) -> Job {
     }
 }
 
-/// The TwiML text for an accepted message: the accept text, unless it is sent as an SMS.
-fn accept_text(topic: &Topic) -> Option<&str> {
-    if topic.settings.send_on_accept {
-        None
-    } else {
-        topic.settings.accept_response.as_deref()
-    }
+/// The answer to an accepted message: the topic's accept TwiML, made once when the topic was
+/// built (a shared buffer, not a string escaped anew for every webhook).
+fn accepted(topic: &Topic) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/xml")
+        .body(topic.accepted_twiml.clone())
 }
 
 fn twiml_response(text: Option<&str>) -> HttpResponse {

@@ -71,30 +71,37 @@ pub(crate) fn check_identity(
     params: &[(String, String)],
     topic: &Topic,
 ) -> Result<(), IngressError> {
-    let first = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let Some(sid) = first("MessageSid").filter(|s| !s.is_empty()) else {
-        return Ok(());
-    };
-    let bad = |problem: &str| Err(IngressError::BadRequest(problem.to_string()));
-    if !is_message_sid(sid) {
-        return bad("`MessageSid` must be a Twilio message SID: SM or MM and 32 hex digits");
-    }
-    for alias in ["SmsMessageSid", "SmsSid"] {
-        if params.iter().any(|(k, v)| k == alias && v != sid) {
-            return bad(&format!("`{alias}` differs from `MessageSid`"));
+    let mut sid: Option<&str> = None;
+    let mut alias_differs: Option<&str> = None;
+    let mut other_account = false;
+    let account = topic.settings.twilio.account_sid.as_str();
+    // Two passes at most over the parameters (a webhook carries about twenty): the SID, then
+    // what must agree with it.
+    for (name, value) in params {
+        if name == "MessageSid" {
+            sid = Some(value);
+            break;
         }
     }
-    let account = &topic.settings.twilio.account_sid;
-    if params
-        .iter()
-        .any(|(k, v)| k == "AccountSid" && v != account)
-    {
-        return bad("`AccountSid` is not this topic's Twilio account");
+    let Some(sid) = sid.filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    for (name, value) in params {
+        match name.as_str() {
+            "SmsMessageSid" | "SmsSid" if value != sid => alias_differs = Some(name),
+            "AccountSid" if value != account => other_account = true,
+            _ => {}
+        }
+    }
+    let bad = |problem: String| Err(IngressError::BadRequest(problem));
+    if !is_message_sid(sid) {
+        return bad("`MessageSid` must be a Twilio message SID: SM or MM and 32 hex digits".into());
+    }
+    if let Some(alias) = alias_differs {
+        return bad(format!("`{alias}` differs from `MessageSid`"));
+    }
+    if other_account {
+        return bad("`AccountSid` is not this topic's Twilio account".into());
     }
     Ok(())
 }
