@@ -398,7 +398,7 @@ fn id_and_status(output: &Output) -> (String, String) {
 
 #[actix_web::test]
 async fn a_csv_of_several_batches_is_queued_whole_and_a_second_run_finds_every_row() {
-    // Arrange: no server, so the queue keeps what was queued; 250 rows are three batches.
+    // Arrange: no server, so the queue keeps what was queued; 250 rows are five batches.
     let setup = Setup::new("http://127.0.0.1:9");
     let mut text = String::from("to,name\n");
     for n in 0..250 {

@@ -2,7 +2,7 @@
 //! outbox's enqueue script (the HTTP API need not run): one text (`--to`), or one per row of a
 //! CSV file (`--csv`) whose `--body` is a template filled from the row's columns.
 //!
-//! Everything is checked before anything is queued. CSV rows go in batches of 100
+//! Everything is checked before anything is queued. CSV rows go in batches of 50
 //! (`queue::CSV_BATCH`), each row with the idempotency key
 //! `csv:{file's SHA-256}:{the flags' SHA-256}:{line}` (the flags: `--body`, `--media`, `--at`),
 //! so a run that stopped half way (Ctrl-C, a full queue, Redis gone) can be run again as it was:

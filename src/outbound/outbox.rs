@@ -1,6 +1,11 @@
-//! The outbox: texts pyrowire sends first, queued into the same durable path as replies. One
-//! script (`enqueue_outbound.lua`) takes a whole batch or nothing. Scheduled texts are moved
-//! and cancelled in `schedule`; a text's status is read in `lookup`.
+//! The outbox: texts pyrowire sends first, queued into the same durable path as replies. A
+//! request is checked whole first (`check_outbound.lua`: a reused idempotency key, room in the
+//! queue), then written in chunks of [`CHUNK_TEXTS`], each one script call
+//! (`enqueue_outbound.lua`) taking its chunk whole or not at all, so that a request of 1000
+//! texts never holds Redis for more than a few milliseconds at a time and webhooks on the same
+//! Redis slip between. A chunk that fails after others were written is answered with the ids
+//! already queued; the same request again, with the same idempotency keys, completes it.
+//! Scheduled texts are moved and cancelled in `schedule`; a text's status is read in `lookup`.
 //!
 //! The outbound API, `pyrowire send` and Rust programs (`handle::Outbox`) all queue through
 //! here.
@@ -17,10 +22,24 @@ use crate::store::limits::QueueLimits;
 /// Most texts in one request or script call.
 pub(crate) const MAX_BATCH_TEXTS: usize = 1000;
 
+/// Texts written per script call. About 35 µs of Redis a text: a chunk holds Redis ~2 ms.
+pub(crate) const CHUNK_TEXTS: usize = 50;
+
 static ENQUEUE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(ENQUEUE_LUA));
-/// See `enqueue_outbound.lua`.
-const ENQUEUE_LUA: &str = include_str!("enqueue_outbound.lua");
+/// See `enqueue_outbound.lua` (after `plan_fn.lua`).
+const ENQUEUE_LUA: &str = concat!(
+    include_str!("plan_fn.lua"),
+    include_str!("enqueue_outbound.lua")
+);
+
+static CHECK: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(CHECK_LUA));
+/// See `check_outbound.lua` (after `plan_fn.lua`).
+const CHECK_LUA: &str = concat!(
+    include_str!("plan_fn.lua"),
+    include_str!("check_outbound.lua")
+);
 
 /// What happened to one text of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -54,6 +73,16 @@ pub enum OutboxError {
     KeyReused {
         /// The text's place in the batch (0-based).
         index: usize,
+    },
+    /// Part of the request was queued (`queued`, in request order) before a chunk failed; the
+    /// same request again, with the same idempotency keys, queues the rest.
+    #[error("{} texts were queued before the rest failed", queued.len())]
+    Partial {
+        /// The texts queued.
+        queued: Vec<Accepted>,
+        /// Why the rest was not.
+        #[source]
+        source: Box<OutboxError>,
     },
     /// The script answered something it never answers.
     #[error("unexpected answer from the outbound script")]
@@ -109,6 +138,7 @@ fn enqueue_call(
     texts: &[NewText],
     limits: QueueLimits,
     now: u64,
+    with_jobs: bool,
 ) -> Result<(Vec<String>, Vec<Vec<u8>>), serde_json::Error> {
     let mut script_keys = vec![
         keys.queue(topic),
@@ -143,7 +173,12 @@ fn enqueue_call(
         args.extend([
             id.as_str().as_bytes().to_vec(),
             text.to.as_str().as_bytes().to_vec(),
-            serde_json::to_vec(&job)?,
+            // The check reads no job: it is not sent.
+            if with_jobs {
+                serde_json::to_vec(&job)?
+            } else {
+                Vec::new()
+            },
             send_at.to_string().into_bytes(),
             text.idempotency_key
                 .clone()
@@ -192,7 +227,7 @@ pub(crate) async fn enqueue(
     texts: &[NewText],
     limits: QueueLimits,
 ) -> Result<Vec<(String, String, String)>, OutboxError> {
-    let (script_keys, args) = enqueue_call(keys, topic, texts, limits, now_ms())?;
+    let (script_keys, args) = enqueue_call(keys, topic, texts, limits, now_ms(), true)?;
     let answer: Vec<String> = match conn
         .run_script(&ENQUEUE, ENQUEUE_LUA, &script_keys, &args)
         .await
@@ -207,8 +242,66 @@ pub(crate) async fn enqueue(
     read_answer(texts, answer)
 }
 
-/// Queues texts of `topic` through `conn`: all of them or none.
+/// Checks a whole request before any chunk of it is written: a reused idempotency key, or no
+/// room in the queue for the texts due now, refuses all of it.
+async fn check(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    texts: &[NewText],
+    limits: QueueLimits,
+) -> Result<(), OutboxError> {
+    let (script_keys, args) = enqueue_call(keys, topic, texts, limits, now_ms(), false)?;
+    let checked: redis::RedisResult<String> = CHECK
+        .prepare_invoke()
+        .key(script_keys)
+        .arg(args)
+        .invoke_async(conn)
+        .await;
+    match checked {
+        Ok(_) => Ok(()),
+        Err(e) => Err(refusal(&e, topic).unwrap_or(OutboxError::Redis(e))),
+    }
+}
+
+/// Queues texts of `topic` through `conn`: checked whole, then written chunk by chunk (see the
+/// module); every text is queued, or none, or (a chunk failing part-way) the first ones, named
+/// in [`OutboxError::Partial`].
 pub(crate) async fn queue(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+    texts: &[NewText],
+    limits: QueueLimits,
+) -> Result<Vec<Accepted>, OutboxError> {
+    if texts.len() > CHUNK_TEXTS {
+        check(conn, keys, topic, texts, limits).await?;
+    }
+    let mut accepted = Vec::with_capacity(texts.len());
+    for (n, chunk) in texts.chunks(CHUNK_TEXTS).enumerate() {
+        let error = match queue_chunk(conn, keys, topic, chunk, limits).await {
+            Ok(queued) => {
+                accepted.extend(queued);
+                continue;
+            }
+            Err(OutboxError::KeyReused { index }) => OutboxError::KeyReused {
+                index: n * CHUNK_TEXTS + index,
+            },
+            Err(error) => error,
+        };
+        if accepted.is_empty() {
+            return Err(error);
+        }
+        return Err(OutboxError::Partial {
+            queued: accepted,
+            source: Box::new(error),
+        });
+    }
+    Ok(accepted)
+}
+
+/// One chunk, all of it or none.
+async fn queue_chunk(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,

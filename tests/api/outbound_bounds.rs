@@ -199,3 +199,77 @@ async fn every_api_answer_says_no_store() {
         );
     }
 }
+
+/// `n` texts, each to its own number, the last `reuse` of them with keys `k0`, `k1`, ...
+fn batch(n: usize, first_body: &str) -> Value {
+    let messages: Vec<Value> = (0..n)
+        .map(|i| {
+            let body = if i == 0 {
+                first_body.to_string()
+            } else {
+                format!("text {i}")
+            };
+            json!({"to": format!("+1555{i:07}"), "body": body, "idempotency_key": format!("k{i}")})
+        })
+        .collect();
+    json!({ "messages": messages })
+}
+
+#[actix_web::test]
+async fn a_request_of_1000_texts_is_written_in_chunks_and_checked_whole_first() {
+    let app = app().await;
+
+    // A reused key on the last text refuses the whole request before any chunk is written.
+    let (first, _) = app
+        .send_texts(
+            "sample",
+            &json!({"to": "+15559999999", "body": "x", "idempotency_key": "k999"}),
+        )
+        .await;
+    let (refused, answer) = app.send_texts("sample", &batch(1000, "hello")).await;
+    let queued_after_refusal = app.queue_len("sample").await;
+    // Without it, all 1000 are queued, in request order.
+    let (accepted, all) = app.send_texts("sample", &batch(999, "hello")).await;
+    let queued = app.queue_len("sample").await;
+    // The same request again queues nothing more and answers the same ids.
+    let (again, repeat) = app.send_texts("sample", &batch(999, "hello")).await;
+
+    assert_eq!(first, 202);
+    assert_eq!(refused, 422, "{answer}");
+    assert_eq!(answer["index"], 999);
+    assert_eq!(
+        queued_after_refusal, 1,
+        "nothing of the refused request was written"
+    );
+    assert_eq!(accepted, 202);
+    let ids: Vec<&Value> = all["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["id"])
+        .collect();
+    assert_eq!(ids.len(), 999);
+    assert_eq!(all["messages"][998]["to"], "+15550000998");
+    assert_eq!(queued, 1000);
+    assert_eq!(again, 202);
+    assert_eq!(app.queue_len("sample").await, 1000);
+    let repeat_ids: Vec<&Value> = repeat["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["id"])
+        .collect();
+    assert_eq!(repeat_ids, ids);
+}
+
+#[actix_web::test]
+async fn a_request_the_queue_has_no_room_for_is_refused_whole() {
+    let topics = default_topic("sample", r#""echo""#).replace("workers = 2", "workers = 0");
+    let profile = format!("{}\nmax_queue_depth = 120\n", api_profile());
+    let app = spawn_app_with(&topics, &profile, RunOptions::default()).await;
+
+    let (status, answer) = app.send_texts("sample", &batch(200, "hello")).await;
+
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(app.queue_len("sample").await, 0, "no chunk was written");
+}

@@ -445,6 +445,7 @@ async fn requeue_of_a_dead_letter_that_no_longer_exists_changes_nothing() {
     assert_eq!(order, [&id[1..]]);
 }
 
+const PLAN_FN: &str = include_str!("../../src/outbound/plan_fn.lua");
 const ENQUEUE_OUTBOUND: &str = include_str!("../../src/outbound/enqueue_outbound.lua");
 const DUE: &str = include_str!("../../src/outbound/due.lua");
 const CANCEL: &str = include_str!("../../src/outbound/cancel.lua");
@@ -461,7 +462,7 @@ async fn enqueue_outbound(
     now: u64,
     texts: &[Text<'_>],
 ) -> redis::RedisResult<Vec<String>> {
-    let script = Script::new(ENQUEUE_OUTBOUND);
+    let script = Script::new(&format!("{PLAN_FN}{ENQUEUE_OUTBOUND}"));
     let mut call = script.prepare_invoke();
     call.key(key("queue"))
         .key(key("optout"))

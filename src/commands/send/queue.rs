@@ -18,7 +18,7 @@ use crate::store::target::RedisTarget;
 /// Rows per script call. Each call holds Redis while it runs (about 35 µs a text), so a
 /// broadcast goes in small steps that webhooks on the same Redis slip between; every row has its
 /// own idempotency key, so a run stopped between batches is finished by running it again.
-pub(super) const CSV_BATCH: usize = 100;
+pub(super) const CSV_BATCH: usize = crate::outbound::outbox::CHUNK_TEXTS;
 
 /// How the script answered for each row.
 #[derive(Debug, Default)]

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::request::{Problems, Refused};
 use crate::ingress::error::UnknownTopic;
-use crate::outbound::outbox::MAX_BATCH_TEXTS;
+use crate::outbound::outbox::{Accepted, MAX_BATCH_TEXTS};
 
 /// Why a request to the outbound API was refused or not done.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,15 @@ pub(crate) enum ApiError {
     /// Not done now; the message says why and what it left behind (503, `Retry-After: 1`).
     #[error("{0}")]
     Unavailable(&'static str),
+    /// Part of the request was queued before the rest failed (503, `Retry-After: 1`): the texts
+    /// queued are named; the same request again, with the same idempotency keys, queues the
+    /// rest.
+    #[error(
+        "{} of the texts were queued, the rest could not be; send the same request again, with \
+         the same idempotency keys, to queue the rest",
+        .0.len()
+    )]
+    Partial(Vec<Accepted>),
 }
 
 impl From<Refused> for ApiError {
@@ -84,7 +93,7 @@ impl ResponseError for ApiError {
             ApiError::BadBody(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::KeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLate(_) => StatusCode::CONFLICT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Partial(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -94,7 +103,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => {
                 answer.insert_header((WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Partial(_) => {
                 answer.insert_header((RETRY_AFTER, HeaderValue::from_static("1")));
             }
             _ => {}
@@ -104,6 +113,7 @@ impl ResponseError for ApiError {
             ApiError::Invalid(problems) => answer.json(problems),
             ApiError::KeyReused { index } => answer.json(json!({"error": error, "index": index})),
             ApiError::TooLate(status) => answer.json(json!({"error": error, "status": status})),
+            ApiError::Partial(queued) => answer.json(json!({"error": error, "messages": queued})),
             _ => answer.json(json!({ "error": error })),
         }
     }

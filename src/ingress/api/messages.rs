@@ -84,8 +84,19 @@ async fn queue(
 
 /// The answer to a batch the outbox did not take, logged when it is a 503.
 fn refused(topic: &str, count: usize, error: OutboxError) -> ApiError {
+    let error = match error {
+        OutboxError::KeyReused { index } => return ApiError::KeyReused { index },
+        OutboxError::Partial { queued, source } => {
+            log::warn!(
+                "Outbound texts queued in part; answered 503 with the ids queued. topic={topic} count={count} queued={} error={}",
+                queued.len(),
+                Chain(&*source)
+            );
+            return ApiError::Partial(queued);
+        }
+        other => other,
+    };
     let answer = match &error {
-        OutboxError::KeyReused { index } => return ApiError::KeyReused { index: *index },
         OutboxError::Full(_) => "the topic's queue is full; try again later",
         OutboxError::NotReplicated(_) => {
             "the texts were written but not confirmed by enough replicas and may still be sent; \

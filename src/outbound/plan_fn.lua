@@ -1,0 +1,52 @@
+-- The function the outbound scripts open with (enqueue_outbound.lua, check_outbound.lua): what
+-- each text of a batch will be, reading only: a repeated idempotency key (in Redis, or earlier
+-- in this batch; with another message, a refusal), an opted-out recipient, a future time; and
+-- whether the queue has room for the texts due now.
+-- KEYS[1]  the topic's stream   KEYS[2]  the topic's opt-out hash
+-- KEYS[3]  the topic's scheduled set
+-- then per text, three keys: its hash (`out:{id}`), its recipient's list of unfinished jobs,
+--          and its idempotency key's string (its own hash again when it has none)
+-- ARGV[1]  dedup_ttl_s   ARGV[2]  max_queue_depth   ARGV[3]  now (ms)   ARGV[4]  record_ttl_s
+-- then per text, six values: id, to, the job's JSON, send_at in ms (0: now), idempotency key
+--          ('' when none), the message's fingerprint
+-- An idempotency key's string holds `{id} {fingerprint}` (an earlier release stored the id
+-- alone: a repeat of such a key matches whatever its message).
+-- Returns first (per text: the id first queued with its key, or nil), opted (per text) and the
+-- count of texts due now; or an error reply (`IDEMCONFLICT {index}`, 0-based, or `QUEUEFULL`).
+local count = (#KEYS - 3) / 3
+
+local function text(i)
+  local k, a = 3 + (i - 1) * 3, 4 + (i - 1) * 6
+  return KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+    tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6]
+end
+
+local function plan()
+  local now, max_depth = tonumber(ARGV[3]), tonumber(ARGV[2])
+  local first, opted, due_now, in_batch = {}, {}, 0, {}
+  for i = 1, count do
+    local _, _, idem, id, to, _, send_at, key, print = text(i)
+    if key ~= '' then
+      local seen = in_batch[key] or redis.call('GET', idem)
+      if seen then
+        local first_id, first_print = string.match(seen, '^(%S+) (%S+)$')
+        if first_print and first_print ~= print then
+          return nil, nil, nil, redis.error_reply('IDEMCONFLICT ' .. (i - 1))
+        end
+        first[i] = first_id or seen
+      else
+        in_batch[key] = id .. ' ' .. print
+      end
+    end
+    if not first[i] then
+      opted[i] = redis.call('HEXISTS', KEYS[2], to) == 1
+      if not opted[i] and send_at <= now then
+        due_now = due_now + 1
+      end
+    end
+  end
+  if due_now > 0 and redis.call('XLEN', KEYS[1]) + due_now > max_depth then
+    return nil, nil, nil, redis.error_reply('QUEUEFULL the queue has no room for ' .. due_now .. ' texts')
+  end
+  return first, opted, due_now, nil
+end
