@@ -37,6 +37,8 @@ pub(crate) struct SenderOptions {
     pub dry_run: bool,
     /// How long send markers are kept (seconds).
     pub mark_ttl_s: u64,
+    /// Most connections (requests in flight) to Twilio per topic.
+    pub max_connections: usize,
 }
 
 impl TwilioSender {
@@ -62,7 +64,12 @@ impl Actor for TwilioSender {
 
     fn started(&mut self, _: &mut Self::Context) {
         for (name, topic) in self.topics.iter() {
-            let client = TwilioClient::new(&topic.settings.twilio, self.options.timeout);
+            let options = &self.options;
+            let client = TwilioClient::new(
+                &topic.settings.twilio,
+                options.timeout,
+                options.max_connections,
+            );
             self.clients.insert(name.clone(), Rc::new(client));
         }
     }

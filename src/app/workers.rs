@@ -71,6 +71,7 @@ async fn start_pools(
             timeout: profile.twilio_timeout(),
             dry_run: profile.dry_run,
             mark_ttl_s: profile.record_ttl_s,
+            max_connections: profile.twilio_max_connections,
         },
     )
     .start();

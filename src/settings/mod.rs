@@ -147,6 +147,14 @@ pub struct Profile {
         deserialize_with = "flex::u64"
     )]
     pub twilio_timeout_ms: u64,
+    /// Most connections to Twilio each topic's HTTP client holds open at once, so the most
+    /// requests in flight: a send beyond it waits for a connection. With Twilio answering in
+    /// ~250 ms, it caps a process's texts at about four times this a second.
+    #[serde(
+        default = "defaults::twilio_max_connections",
+        deserialize_with = "flex::usize"
+    )]
+    pub twilio_max_connections: usize,
 }
 
 impl Profile {
@@ -387,6 +395,9 @@ mod defaults {
     }
     pub(super) fn twilio_timeout_ms() -> u64 {
         10_000
+    }
+    pub(super) fn twilio_max_connections() -> usize {
+        256
     }
     pub(super) fn max_message_length() -> usize {
         160

@@ -118,11 +118,29 @@ fn max_connections_defaults_to_what_the_root_file_documents_and_must_be_above_0(
     assert_eq!(dev.profile.max_connections, 256);
     assert_eq!(prod.profile.max_connections, dev.profile.max_connections);
 
-    let text = ROOT.replace("max_connections = 256", "max_connections = 0");
+    let text = ROOT.replace("\nmax_connections = 256", "\nmax_connections = 0");
     let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert_eq!(err.problems().len(), 1);
     assert_eq!(
         err.problems()[0].to_string(),
         "`profiles.dev.max_connections` must be above 0"
+    );
+}
+
+#[test]
+fn twilio_max_connections_defaults_to_256_and_must_be_above_0() {
+    let dev = load_str(ROOT, Path::new("settings.toml"), "dev", &env_with(&[])).unwrap();
+    assert_eq!(dev.profile.twilio_max_connections, 256);
+    let unset = ROOT.replace("\ntwilio_max_connections = 256", "\n");
+    let dev = load_str(&unset, Path::new("s.toml"), "dev", &env_with(&[])).unwrap();
+    assert_eq!(dev.profile.twilio_max_connections, 256);
+
+    let text = ROOT.replace("twilio_max_connections = 256", "twilio_max_connections = 0");
+    let err = load_str(&text, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    assert_eq!(err.problems().len(), 1);
+    assert_eq!(
+        err.problems()[0].to_string(),
+        "`profiles.dev.twilio_max_connections` must be above 0"
     );
 }
 

@@ -217,10 +217,17 @@ pub(crate) struct TwilioClient {
 }
 
 impl TwilioClient {
-    /// A client for the account in `settings`, with a per-request timeout.
-    pub(crate) fn new(settings: &TwilioSettings, timeout: Duration) -> Self {
+    /// A client for the account in `settings`, with a per-request timeout and at most
+    /// `max_connections` connections (so requests in flight) at once.
+    pub(crate) fn new(
+        settings: &TwilioSettings,
+        timeout: Duration,
+        max_connections: usize,
+    ) -> Self {
         install_crypto_provider();
+        let connector = awc::Connector::new().limit(max_connections.max(1));
         let http = awc::Client::builder()
+            .connector(connector)
             .timeout(timeout)
             .disable_redirects()
             .add_default_header(("User-Agent", USER_AGENT))

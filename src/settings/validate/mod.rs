@@ -69,6 +69,10 @@ fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
         ("twilio_timeout_ms", profile.twilio_timeout_ms),
         ("request_timeout_ms", profile.request_timeout_ms),
         ("max_connections", profile.max_connections as u64),
+        (
+            "twilio_max_connections",
+            profile.twilio_max_connections as u64,
+        ),
     ] {
         if value == 0 {
             push(problems, format!("{key}.{name}"), "must be above 0".into());
