@@ -9,7 +9,9 @@
 //!   resource, and measures webhook-to-reply latency from the send time the benchmark puts in the
 //!   webhook's body (unix microseconds spelled out, "sent bravo hotel golf ...", echoed back by
 //!   the `echo` handler; see `benches/webhook_timed.lua`). `GET /stats` answers the counts and
-//!   percentiles as JSON; `POST /reset` forgets them.
+//!   percentiles as JSON; `POST /reset` forgets them. `POST /delay/{ms}` makes every create
+//!   answer that long after it arrived (Twilio's own create takes ~250 ms), for the
+//!   real-latency phase: arrivals are still counted when they arrive.
 //! - `startup PORT RUNS LOG -- CMD ARGS...`: starts CMD RUNS times, each time measuring the time
 //!   from exec to `GET /health` on 127.0.0.1:PORT answering 200 (polled every 5 ms), stops it
 //!   with SIGTERM, and prints the runs and their median as JSON.
@@ -117,11 +119,16 @@ struct Stats {
     last_arrival_us: Option<u64>,
     /// Replies whose body carried no send time (not from the benchmark's webhooks).
     untimed: u64,
+    /// Creates arrived and not yet answered, and the most there were at once.
+    in_flight: u64,
+    max_in_flight: u64,
 }
 
 struct Sink {
     stats: Mutex<Stats>,
     next_sid: AtomicU64,
+    /// How long each create waits before it answers, in milliseconds (0: at once).
+    delay_ms: AtomicU64,
 }
 
 #[actix_web::main]
@@ -129,6 +136,7 @@ async fn sink(addr: &str) -> Result<(), String> {
     let state = web::Data::new(Sink {
         stats: Mutex::new(Stats::default()),
         next_sid: AtomicU64::new(1),
+        delay_ms: AtomicU64::new(0),
     });
     HttpServer::new(move || {
         App::new()
@@ -146,6 +154,7 @@ async fn sink(addr: &str) -> Result<(), String> {
             )
             .route("/stats", web::get().to(sink_stats))
             .route("/reset", web::post().to(sink_reset))
+            .route("/delay/{ms}", web::post().to(sink_delay))
     })
     .bind(addr)
     .map_err(|e| format!("failed to bind {addr}: {e}"))?
@@ -185,6 +194,19 @@ async fn sink_create(
         }
         stats.first_arrival_us.get_or_insert(arrival);
         stats.last_arrival_us = Some(arrival);
+        stats.in_flight += 1;
+        stats.max_in_flight = stats.max_in_flight.max(stats.in_flight);
+    }
+    let delay = state.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
+    }
+    {
+        let mut stats = state
+            .stats
+            .lock()
+            .expect("sink stats lock is never poisoned");
+        stats.in_flight = stats.in_flight.saturating_sub(1);
     }
     let n = state.next_sid.fetch_add(1, Ordering::Relaxed);
     let sid = format!("SM{n:032x}");
@@ -243,6 +265,7 @@ async fn sink_stats(state: web::Data<Sink>) -> HttpResponse {
                 "first_sent_us": stats.first_sent_us,
                 "first_arrival_us": stats.first_arrival_us,
                 "last_arrival_us": stats.last_arrival_us,
+                "max_in_flight": stats.max_in_flight,
             }),
         )
     };
@@ -259,6 +282,14 @@ async fn sink_reset(state: web::Data<Sink>) -> HttpResponse {
         .stats
         .lock()
         .expect("sink stats lock is never poisoned") = Stats::default();
+    HttpResponse::NoContent().finish()
+}
+
+async fn sink_delay(state: web::Data<Sink>, ms: web::Path<u64>) -> HttpResponse {
+    // Bounded: a mistyped delay must not park the bench's sends for hours.
+    state
+        .delay_ms
+        .store(ms.into_inner().min(10_000), Ordering::Relaxed);
     HttpResponse::NoContent().finish()
 }
 

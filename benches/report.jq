@@ -68,6 +68,22 @@ row(["", "per s", "p50 ms", "p99 ms", "non-2xx", "RSS MB", "peak MB"]),
   | "CPU per outbound text, µs: API (--role web) \(f(.[0].server; 1)) + Redis"
   + " \(f(.[0].redis; 1)); sending (--role all, first request to last text at the sink)"
   + " \(f(.[1].server; 1)) + Redis \(f(.[1].redis; 1))"),
+([.outbound_send.cpu_us_per_text, .ingress.cpu_us_per_request] | select(.[0] != null)
+  | "CPU per sent text / per ingress webhook: server \(f(.[0].server / .[1].server; 2))×, Redis"
+  + " \(f(.[0].redis / .[1].redis; 2))×"),
+(.outbound_send.redis_commands_per_text | select(. != null)
+  | "Redis commands per sent text (its API request included; a script's commands counted"
+  + " inside it too): \(map(.calls_per_text) | add | f(.; 1)) calls; costliest: "
+  + (.[:6] | map("\(.command) \(.calls_per_text)× \(.us_per_text) µs") | join(", "))),
+(.webhooks_beside_broadcasts | select(. != null) | "webhooks beside broadcasts (--role web,"
+  + " 4 connections, 10 ms pauses): alone \(f(.alone.rps; 0))/s p50 \(f(.alone.p50_ms; 2)) ms"
+  + " p99 \(f(.alone.p99_ms; 2)) ms; while \(.api.texts_per_request)-text requests were posted back"
+  + " to back (\(f(.api.rps; 1))/s, p99 \(f(.api.p99_ms; 1)) ms) \(f(.busy.rps; 0))/s p50"
+  + " \(f(.busy.p50_ms; 2)) ms p99 \(f(.busy.p99_ms; 2)) ms, max \(f(.busy.max_ms; 2)) ms"),
+(.real_latency | select(. != null) | "real latency (the sink answers each create after"
+  + " \(.sink_latency_ms) ms): " + (.runs | map("\(.workers) workers, twilio_max_connections"
+  + " \(.twilio_max_connections): \(f(.texts_per_s; 0)) texts/s (cap \(f(.cap_texts_per_s; 0)),"
+  + " at most \(.max_in_flight) at the sink at once)") | join("; "))),
 (.startup_ms | "start-up, --role all, exec to /health 200: median \(f(.median_ms; 1)) ms"
   + " (\(.runs_ms | map(f(.; 1)) | join(", ")))"),
 "",
