@@ -1,8 +1,10 @@
 //! Redis storage: every key (`keys`), the profile's Redis form (`target`), the connections
-//! (`connection`, and `blocking` for the tools), failing fast while Redis is
-//! down (`breaker`), re-queueing dead letters (`dead_letters`), the opt-out ledger (`opt_outs`), the queue's limits (`limits`) and the per-topic snapshot read by
+//! (`connection`, and `blocking` for the tools), batching script calls per topic (`batches`),
+//! failing fast while Redis is down (`breaker`), re-queueing dead letters (`dead_letters`), the
+//! opt-out ledger (`opt_outs`), the queue's limits (`limits`) and the per-topic snapshot read by
 //! the dashboard, `status` and `/metrics` (`overview`).
 
+pub(crate) mod batches;
 pub(crate) mod blocking;
 pub(crate) mod breaker;
 pub(crate) mod connection;

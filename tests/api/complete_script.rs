@@ -31,7 +31,8 @@ async fn pending_job(redis: &mut MultiplexedConnection, key: &impl Fn(&str) -> S
     id
 }
 
-/// Runs the completion for `id` with one stored send and the given session change.
+/// Runs the completion for `id` (job SM1 of sender +1) with one stored send and the given
+/// session change.
 async fn complete(
     redis: &mut MultiplexedConnection,
     key: &impl Fn(&str) -> String,
@@ -39,42 +40,63 @@ async fn complete(
     had_attempts: &str,
     session: (&str, &str),
 ) -> i64 {
+    complete_jobs(redis, key, &[(id, "SM1", "+1", had_attempts, session)]).await
+}
+
+/// A job to complete: its entry id, MessageSid, sender, whether it had attempts, and its
+/// session change (mode, JSON).
+type Job<'a> = (&'a str, &'a str, &'a str, &'a str, (&'a str, &'a str));
+
+/// Runs one completion call for `jobs`, each with one stored send (`SMout` + its MessageSid).
+async fn complete_jobs(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    jobs: &[Job<'_>],
+) -> i64 {
     let script = Script::new(&format!("{STATUS_FN}{SENT_FN}{SESSION_FN}{COMPLETE}"));
     let mut call = script.prepare_invoke();
     for name in [
-        "record:SM1",
         "queue",
-        "sender:+1",
-        "attempts:SM1",
         "stats",
         "stats:60000",
         "completed",
-        "session:+1",
         "sessions",
         "optout",
-        "send:SM1:reply",
-        "delivery:SMout",
     ] {
         call.key(key(name));
     }
-    call.arg(r#"{"outcome":"completed"}"#)
-        .arg(600)
-        .arg(id)
+    call.arg(600)
         .arg("workers")
-        .arg("SM1")
         .arg(2)
         .arg(7200)
-        .arg(had_attempts)
-        .arg(session.0)
-        .arg(session.1)
-        .arg(100)
-        .arg("+1")
         .arg(1_000_000)
-        .arg("SMout")
-        .arg("queued")
-        .arg("1")
-        .arg(2)
-        .arg("+1");
+        .arg(jobs.len());
+    for (id, sid, number, had_attempts, session) in jobs {
+        for name in [
+            format!("record:{sid}"),
+            format!("sender:{number}"),
+            format!("attempts:{sid}"),
+            format!("session:{number}"),
+            format!("send:{sid}:reply"),
+            format!("delivery:SMout{sid}"),
+        ] {
+            call.key(key(&name));
+        }
+        call.arg(1)
+            .arg(format!(r#"{{"outcome":"completed","sid":"{sid}"}}"#))
+            .arg(*id)
+            .arg(*sid)
+            .arg(*had_attempts)
+            .arg(session.0)
+            .arg(session.1)
+            .arg(100)
+            .arg(*number)
+            .arg(format!("SMout{sid}"))
+            .arg("queued")
+            .arg("1")
+            .arg(2)
+            .arg(*number);
+    }
     call.invoke_async(redis).await.unwrap()
 }
 
@@ -94,7 +116,7 @@ async fn a_completion_records_acknowledges_stores_the_sid_and_saves_the_session_
     // Assert
     assert_eq!(done, 1);
     let record: String = redis.get(key("record:SM1")).await.unwrap();
-    assert_eq!(record, r#"{"outcome":"completed"}"#);
+    assert_eq!(record, r#"{"outcome":"completed","sid":"SM1"}"#);
     let ttl: i64 = redis.ttl(key("record:SM1")).await.unwrap();
     assert!((590..=600).contains(&ttl));
     let (len, sender): (u64, Vec<String>) = (
@@ -120,10 +142,10 @@ async fn a_completion_records_acknowledges_stores_the_sid_and_saves_the_session_
     let mark: HashMap<String, String> = redis.hgetall(key("send:SM1:reply")).await.unwrap();
     assert_eq!(
         (mark["sid"].as_str(), mark["status"].as_str()),
-        ("SMout", "queued")
+        ("SMoutSM1", "queued")
     );
     assert_eq!(mark["num_segments"], "1");
-    let delivery: HashMap<String, String> = redis.hgetall(key("delivery:SMout")).await.unwrap();
+    let delivery: HashMap<String, String> = redis.hgetall(key("delivery:SMoutSM1")).await.unwrap();
     assert_eq!(delivery["to"], "+1");
     assert_eq!(
         (delivery["status"].as_str(), delivery["history"].as_str()),
@@ -158,4 +180,89 @@ async fn no_session_change_leaves_it_and_an_opted_out_sender_keeps_none() {
     assert_eq!(untouched.as_deref(), Some(r#"{"kept":true}"#));
     assert!(attempts_left, "no attempts were made: nothing deleted");
     assert_eq!(after_stop, None, "an opted-out number keeps no session");
+}
+
+#[actix_web::test]
+async fn one_call_completes_a_batch_of_jobs_each_with_its_own_record_send_and_session() {
+    // Arrange: three jobs read by a consumer, of two senders
+    let (mut redis, key) = lab().await;
+    let first = pending_job(&mut redis, &key).await;
+    let mut ids = vec![first];
+    for number in ["+1", "+2"] {
+        let id: String = redis
+            .xadd(key("queue"), "*", &[("job", "{}")])
+            .await
+            .unwrap();
+        let _: () = redis
+            .rpush(key(&format!("sender:{number}")), &id)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "workers", "me", "STREAMS"])
+        .arg(key("queue"))
+        .arg(">")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: () = redis.set(key("session:+2"), r#"{"old":1}"#).await.unwrap();
+
+    // Act
+    let done = complete_jobs(
+        &mut redis,
+        &key,
+        &[
+            (&ids[0], "SM1", "+1", "0", ("", "")),
+            (&ids[1], "SM2", "+1", "0", ("replace", r#"{"step":1}"#)),
+            (&ids[2], "SM3", "+2", "0", ("end", "")),
+        ],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(done, 3);
+    for sid in ["SM1", "SM2", "SM3"] {
+        let record: String = redis.get(key(&format!("record:{sid}"))).await.unwrap();
+        assert_eq!(
+            record,
+            format!(r#"{{"outcome":"completed","sid":"{sid}"}}"#)
+        );
+        let mark: HashMap<String, String> = redis
+            .hgetall(key(&format!("send:{sid}:reply")))
+            .await
+            .unwrap();
+        assert_eq!(mark["sid"], format!("SMout{sid}"));
+    }
+    let len: u64 = redis.xlen(key("queue")).await.unwrap();
+    let pending: redis::streams::StreamPendingReply =
+        redis.xpending(key("queue"), "workers").await.unwrap();
+    assert_eq!(
+        (len, pending.count()),
+        (0, 0),
+        "all three acknowledged and deleted"
+    );
+    for number in ["+1", "+2"] {
+        let left: Vec<String> = redis
+            .lrange(key(&format!("sender:{number}")), 0, -1)
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "{number} still lists {left:?}");
+    }
+    let stats: HashMap<String, i64> = redis.hgetall(key("stats")).await.unwrap();
+    let minute: HashMap<String, i64> = redis.hgetall(key("stats:60000")).await.unwrap();
+    assert_eq!((stats["completed"], minute["completed"]), (3, 3));
+    let completed: Vec<String> = redis.lrange(key("completed"), 0, -1).await.unwrap();
+    assert_eq!(
+        completed,
+        ["SM3", "SM2"],
+        "newest first, trimmed to recent_records"
+    );
+    let session: String = redis.get(key("session:+1")).await.unwrap();
+    assert_eq!(
+        session, r#"{"step":1}"#,
+        "the later job of +1 replaced its session"
+    );
+    let ended: Option<String> = redis.get(key("session:+2")).await.unwrap();
+    assert_eq!(ended, None);
 }

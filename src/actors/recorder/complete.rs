@@ -1,18 +1,20 @@
-//! A completed job, for the `Recorder`: its record, acknowledgement, sends' Twilio SIDs, the
-//! sender's session and the counts, in one script call (`complete.lua`), so the job leaves the
-//! queue only together with all of them; and a dead-lettered job, in one MULTI with its dead
-//! letter.
+//! Completed jobs, for the `Recorder`: each job's record, acknowledgement, sends' Twilio SIDs and
+//! its sender's session, and the topic's counts, in one script call (`complete.lua`) for a batch
+//! of jobs of one topic, so each job leaves the queue only together with all of them; and a
+//! dead-lettered job, in one MULTI with its dead letter.
 
 use std::sync::LazyLock;
 
 use redis::Script;
+use tokio::sync::oneshot;
 
-use super::Retention;
+use super::{RecordError, Retention};
 use crate::actors::messages::RecordOutcome;
 use crate::domain::clock::now_ms;
 use crate::domain::record::DeadLetter;
 use crate::domain::SessionSave;
 use crate::outbound::delivery::SENT_FNS;
+use crate::store::batches::Item;
 use crate::store::keys::{Keys, GROUP};
 
 /// Per-minute counts are kept this long (the dashboard shows the last hour).
@@ -27,30 +29,32 @@ static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// The completion of `msg` (a completed job) as one script call.
-pub(super) fn completion(
+/// Most jobs one completion call carries (a job writes about a dozen keys: well under a
+/// millisecond of Redis for a batch).
+pub(super) const MAX_JOBS: usize = 32;
+
+/// One completed job waiting for its batch: its keys and values in the call, and who waits for
+/// the outcome.
+pub(super) struct Piece {
+    keys: Vec<String>,
+    args: Vec<Vec<u8>>,
+    pub(super) reply: oneshot::Sender<Result<(), RecordError>>,
+}
+
+/// `msg`'s part of a completion call (a completed job), and the receiver of its outcome.
+pub(super) fn piece(
     keys: &Keys,
-    keep: &Retention,
     msg: &RecordOutcome,
-) -> Result<redis::ScriptInvocation<'static>, serde_json::Error> {
+) -> Result<(Piece, oneshot::Receiver<Result<(), RecordError>>), serde_json::Error> {
     let record = &msg.record;
     let (topic, sid) = (&record.message.topic, record.message.sid.as_str());
     let number = record.message.number.as_str();
-    let now = now_ms();
-    let mut call = COMPLETE.prepare_invoke();
-    call.key(keys.record(topic, sid))
-        .key(keys.queue(topic))
-        .key(keys.sender(topic, number))
-        .key(keys.attempts(topic, sid))
-        .key(keys.stats(topic))
-        .key(keys.minute_stats(topic, now / 60_000 * 60_000))
-        .key(keys.completed(topic))
-        .key(keys.session(topic, number))
-        .key(keys.sessions(topic))
-        .key(keys.opt_outs(topic));
-    for store in &msg.stores {
-        call.key(&store.mark).key(&store.delivery);
-    }
+    let mut job_keys = vec![
+        keys.record(topic, sid),
+        keys.sender(topic, number),
+        keys.attempts(topic, sid),
+        keys.session(topic, number),
+    ];
     let (mode, json, ttl) = match &msg.session {
         None => ("", "", 0),
         Some(write) => match &write.save {
@@ -59,25 +63,65 @@ pub(super) fn completion(
             SessionSave::End => ("end", "", write.ttl_s),
         },
     };
-    call.arg(serde_json::to_string(record)?)
-        .arg(keep.record_ttl_s)
-        .arg(&msg.entry_id)
+    let mut args: Vec<Vec<u8>> = vec![
+        msg.stores.len().to_string().into_bytes(),
+        serde_json::to_vec(record)?,
+        msg.entry_id.clone().into_bytes(),
+        sid.as_bytes().to_vec(),
+        if msg.had_attempts {
+            b"1".to_vec()
+        } else {
+            b"0".to_vec()
+        },
+        mode.as_bytes().to_vec(),
+        json.as_bytes().to_vec(),
+        ttl.to_string().into_bytes(),
+        number.as_bytes().to_vec(),
+    ];
+    for store in &msg.stores {
+        job_keys.push(store.mark.clone());
+        job_keys.push(store.delivery.clone());
+        args.extend(store.args().map(String::into_bytes));
+    }
+    let (reply, outcome) = oneshot::channel();
+    let piece = Piece {
+        keys: job_keys,
+        args,
+        reply,
+    };
+    Ok((piece, outcome))
+}
+
+/// The completion of `pieces` (completed jobs of `topic`) as one script call.
+pub(super) fn completion(
+    keys: &Keys,
+    keep: &Retention,
+    topic: &str,
+    pieces: &[Item<Piece>],
+) -> redis::ScriptInvocation<'static> {
+    let now = now_ms();
+    let mut call = COMPLETE.prepare_invoke();
+    call.key(keys.queue(topic))
+        .key(keys.stats(topic))
+        .key(keys.minute_stats(topic, now / 60_000 * 60_000))
+        .key(keys.completed(topic))
+        .key(keys.sessions(topic))
+        .key(keys.opt_outs(topic));
+    call.arg(keep.record_ttl_s)
         .arg(GROUP)
-        .arg(sid)
         .arg(keep.recent.max(1))
         .arg(MINUTE_STATS_TTL_S)
-        .arg(if msg.had_attempts { "1" } else { "0" })
-        .arg(mode)
-        .arg(json)
-        .arg(ttl)
-        .arg(number)
-        .arg(now);
-    for store in &msg.stores {
-        for arg in store.args() {
-            call.arg(arg);
+        .arg(now)
+        .arg(pieces.len());
+    for Item { value: piece, .. } in pieces {
+        for key in &piece.keys {
+            call.key(key);
+        }
+        for arg in &piece.args {
+            call.arg(arg.as_slice());
         }
     }
-    Ok(call)
+    call
 }
 
 /// The MULTI that records a dead-lettered job: its record and dead letter, acknowledged, its

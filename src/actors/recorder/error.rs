@@ -8,6 +8,9 @@ pub(crate) enum RecordError {
     /// Redis did not answer or refused the request.
     #[error("redis failed the recorder's request")]
     Redis(#[from] redis::RedisError),
+    /// Redis did not answer the completion call this job was batched in.
+    #[error("redis failed the recorder's request")]
+    Batch(#[source] std::sync::Arc<redis::RedisError>),
     /// The record could not be serialized.
     #[error("failed to encode the record")]
     Encode(#[from] serde_json::Error),

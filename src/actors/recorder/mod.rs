@@ -12,15 +12,17 @@ mod session;
 pub(crate) use error::RecordError;
 
 use crate::store::connection::RedisConn;
-use actix::{Actor, Context, Handler, ResponseFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
 use redis::AsyncCommands;
 
 use crate::actors::messages::{
     LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut, StoreSent,
 };
 use crate::outbound::delivery::{record_status, store_sent, DeliveryRecorded};
+use crate::store::batches::Batches;
 use crate::store::keys::Keys;
 use crate::store::opt_outs::{self, Cause};
+use complete::Piece;
 
 /// How long and how many records are kept.
 #[derive(Debug, Clone)]
@@ -42,6 +44,7 @@ pub(crate) struct Recorder {
     conn: RedisConn,
     keys: Keys,
     retention: Retention,
+    completions: Batches<Piece>,
 }
 
 impl Recorder {
@@ -51,6 +54,51 @@ impl Recorder {
             conn,
             keys,
             retention,
+            completions: Batches::new(complete::MAX_JOBS),
+        }
+    }
+
+    /// Sends `topic`'s next batch of completions, unless one is in flight.
+    fn flush(&mut self, topic: &str, ctx: &mut Context<Self>) {
+        let Some(batch) = self.completions.next_batch(topic) else {
+            return;
+        };
+        let call = complete::completion(&self.keys, &self.retention, topic, &batch);
+        let mut conn = self.conn.clone();
+        let topic = topic.to_string();
+        let completing = async move { call.invoke_async::<i64>(&mut conn).await.map(|_| ()) };
+        ctx.spawn(
+            completing
+                .into_actor(self)
+                .map(move |result, recorder, ctx| {
+                    let error = result.as_ref().err();
+                    if let Some(pieces) = recorder.completions.finished(&topic, batch, error) {
+                        answer(pieces, result);
+                    }
+                    recorder.flush(&topic, ctx);
+                }),
+        );
+    }
+}
+
+/// Hands each job of a completion call its outcome.
+fn answer(pieces: Vec<Piece>, result: Result<(), redis::RedisError>) {
+    match result {
+        Ok(()) => {
+            for piece in pieces {
+                let _ = piece.reply.send(Ok(()));
+            }
+        }
+        Err(error) if pieces.len() == 1 => {
+            if let Some(piece) = pieces.into_iter().next() {
+                let _ = piece.reply.send(Err(RecordError::Redis(error)));
+            }
+        }
+        Err(error) => {
+            let shared = std::sync::Arc::new(error);
+            for piece in pieces {
+                let _ = piece.reply.send(Err(RecordError::Batch(shared.clone())));
+            }
         }
     }
 }
@@ -62,25 +110,27 @@ impl Actor for Recorder {
 impl Handler<RecordOutcome> for Recorder {
     type Result = ResponseFuture<Result<(), RecordError>>;
 
-    fn handle(&mut self, msg: RecordOutcome, _: &mut Self::Context) -> Self::Result {
-        let (keys, keep) = (&self.keys, &self.retention);
-        let mut conn = self.conn.clone();
-        match &msg.dead {
-            Some(dead) => {
-                let pipe = complete::dead_lettered(keys, keep, &msg, dead);
-                Box::pin(async move {
-                    pipe?.query_async::<()>(&mut conn).await?;
-                    Ok(())
-                })
-            }
-            None => {
-                let call = complete::completion(keys, keep, &msg);
-                Box::pin(async move {
-                    call?.invoke_async::<i64>(&mut conn).await?;
-                    Ok(())
-                })
-            }
+    fn handle(&mut self, msg: RecordOutcome, ctx: &mut Self::Context) -> Self::Result {
+        if let Some(dead) = &msg.dead {
+            let pipe = complete::dead_lettered(&self.keys, &self.retention, &msg, dead);
+            let mut conn = self.conn.clone();
+            return Box::pin(async move {
+                pipe?.query_async::<()>(&mut conn).await?;
+                Ok(())
+            });
         }
+        let (piece, outcome) = match complete::piece(&self.keys, &msg) {
+            Ok(piece) => piece,
+            Err(e) => return Box::pin(std::future::ready(Err(e.into()))),
+        };
+        let topic = &msg.record.message.topic;
+        self.completions.push(topic, piece);
+        self.flush(topic, ctx);
+        Box::pin(async move {
+            outcome
+                .await
+                .unwrap_or(Err(RecordError::Mailbox(actix::MailboxError::Closed)))
+        })
     }
 }
 
