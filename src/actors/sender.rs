@@ -14,6 +14,7 @@ use actix::{Actor, Context, Handler, ResponseFuture};
 use crate::actors::messages::SendSms;
 use crate::domain::mask_number;
 use crate::domain::record::SentSms;
+use crate::outbound::claims::Claims;
 use crate::outbound::send_once::{send_once, SendContext, SendError, Sent};
 use crate::store::keys::Keys;
 use crate::topics::Topics;
@@ -26,6 +27,7 @@ pub(crate) struct TwilioSender {
     keys: Keys,
     options: SenderOptions,
     clients: HashMap<String, Rc<TwilioClient>>,
+    claims: Claims,
 }
 
 /// How the sender behaves.
@@ -49,12 +51,14 @@ impl TwilioSender {
         keys: Keys,
         options: SenderOptions,
     ) -> Self {
+        let claims = Claims::new(conn.clone(), keys.clone(), options.mark_ttl_s);
         TwilioSender {
             topics,
             conn,
             keys,
             options,
             clients: HashMap::new(),
+            claims,
         }
     }
 }
@@ -115,8 +119,9 @@ impl Handler<SendSms> for TwilioSender {
                 .and_then(|t| t.settings.max_sends_per_second),
         };
         let mut conn = self.conn.clone();
+        let claims = self.claims.clone();
         Box::pin(async move {
-            let sent = send_once(&mut conn, &client, &cx, &msg.sms).await?;
+            let sent = send_once(&mut conn, &claims, &client, &cx, &msg.sms).await?;
             log::debug!(
                 "Sent message. topic={} kind={} to={to} sid={}",
                 msg.topic,

@@ -1,27 +1,32 @@
--- Before a send (after pace_fn.lua), in one call: checks the send marker and the opt-outs, marks
--- a fresh send and reserves its turn on the topic's pace.
--- KEYS[1]  the send marker (Hash: marked_at, then sid, status, num_segments after the send)
--- KEYS[2]  the topic's opt-out hash
--- KEYS[3]  the topic's rate key (see pace_fn.lua)
--- ARGV[1]  the recipient's number
--- ARGV[2]  now, ms since the epoch
--- ARGV[3]  the marker's TTL, seconds
--- ARGV[4]  the pace's interval per segment, µs (0: the topic is not paced)
--- ARGV[5]  the send's segments
--- Answers {opted_out (0/1), wait (µs), field, value, ...}: an empty field list means the send was
--- fresh and is now marked (and its pace reserved: it goes after `wait`); a recipient who opted
--- out is never marked.
-local opted = redis.call('HEXISTS', KEYS[2], ARGV[1])
-local fields = redis.call('HGETALL', KEYS[1])
-local wait = 0
-if #fields == 0 and opted == 0 then
-  redis.call('HSET', KEYS[1], 'marked_at', ARGV[2])
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-  local interval = tonumber(ARGV[4])
-  if interval > 0 then
-    wait = math.floor(reserve_pace(KEYS[3], interval, tonumber(ARGV[5])))
+-- Before sends (after pace_fn.lua), in one call for a batch of sends of one topic: checks each
+-- send's marker and its recipient's opt-out, marks each fresh send and reserves its turn on the
+-- topic's pace, in the order given.
+-- KEYS[1]  the topic's opt-out hash
+-- KEYS[2]  the topic's rate key (see pace_fn.lua)
+-- then per send its marker (Hash: marked_at, then sid, status, num_segments after the send)
+-- ARGV[1]  now, ms since the epoch
+-- ARGV[2]  the markers' TTL, seconds
+-- ARGV[3]  the pace's interval per segment, µs (0: the topic is not paced)
+-- then per send: the recipient's number, the send's segments
+-- Answers per send {opted_out (0/1), wait (µs), field, value, ...}: an empty field list means
+-- the send was fresh and is now marked (and its pace reserved: it goes after `wait`); a
+-- recipient who opted out is never marked.
+local now, ttl, interval = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local answers = {}
+for i = 3, #KEYS do
+  local a = 4 + (i - 3) * 2
+  local opted = redis.call('HEXISTS', KEYS[1], ARGV[a])
+  local fields = redis.call('HGETALL', KEYS[i])
+  local wait = 0
+  if #fields == 0 and opted == 0 then
+    redis.call('HSET', KEYS[i], 'marked_at', now)
+    redis.call('EXPIRE', KEYS[i], ttl)
+    if interval > 0 then
+      wait = math.floor(reserve_pace(KEYS[2], interval, tonumber(ARGV[a + 1])))
+    end
   end
+  table.insert(fields, 1, wait)
+  table.insert(fields, 1, opted)
+  answers[#answers + 1] = fields
 end
-table.insert(fields, 1, wait)
-table.insert(fields, 1, opted)
-return fields
+return answers

@@ -1,10 +1,11 @@
 //! The rules of sending, applied by the sender actor: at most one send per inbound message
-//! across crashes (`send_once`, asking Twilio about an interrupted one in `interrupted`, failing
-//! with a `send_error`), a shared pace per topic (`pacing`), and each sent message's delivery
+//! across crashes (`send_once`, its claims batched per topic in `claims`, asking Twilio about an
+//! interrupted one in `interrupted`, failing with a `send_error`), a shared pace per topic (`pacing`), and each sent message's delivery
 //! status, moving only forward (`delivery`); and texts pyrowire sends first: queued through the
 //! outbox (`outbox`), scheduled and cancelled (`schedule`), looked up (`lookup`), and reached by
 //! Rust programs through `handle`.
 
+pub(crate) mod claims;
 pub(crate) mod delivery;
 pub(crate) mod handle;
 pub(crate) mod interrupted;

@@ -44,6 +44,9 @@ pub(crate) enum SendError {
         /// Pages of Twilio's list read.
         pages: usize,
     },
+    /// The failure of a call made for several sends at once (their claims), shared by each.
+    #[error(transparent)]
+    Shared(std::sync::Arc<SendError>),
 }
 
 impl SendError {
@@ -65,21 +68,27 @@ impl SendError {
     /// Whether the attempt waits for Redis rather than counting: nothing was sent because the
     /// marker could not be written or confirmed, and that passes.
     pub(crate) fn waits_for_redis(&self) -> bool {
-        matches!(
-            self,
-            SendError::StoreUnavailable(_) | SendError::NotReplicated(_)
-        )
+        match self {
+            SendError::StoreUnavailable(_) | SendError::NotReplicated(_) => true,
+            SendError::Shared(error) => error.waits_for_redis(),
+            _ => false,
+        }
     }
 
     /// Whether trying again cannot help: Twilio refused it for good (a 4xx with an error code).
     pub(crate) fn is_permanent(&self) -> bool {
-        matches!(self, SendError::Twilio(error) if !error.is_transient())
+        match self {
+            SendError::Twilio(error) => !error.is_transient(),
+            SendError::Shared(error) => error.is_permanent(),
+            _ => false,
+        }
     }
 
     /// How long Twilio asked to wait, if it did.
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             SendError::Twilio(error) => error.retry_after(),
+            SendError::Shared(error) => error.retry_after(),
             _ => None,
         }
     }

@@ -11,14 +11,13 @@
 //! (Twilio's error 21610 records such an opt-out, as a STOP does), and sends are paced to the
 //! topic's `max_sends_per_second`.
 
-use std::sync::LazyLock;
-
-use redis::{AsyncCommands, Script};
+use redis::AsyncCommands;
 
 use crate::domain::clock::now_ms;
 use crate::domain::record::SentSms;
 use crate::domain::{MessageSid, PhoneNumber, SendKind};
 use crate::errors::Chain;
+use crate::outbound::claims::{ClaimRequest, Claims};
 use crate::outbound::delivery::SidStore;
 use crate::outbound::interrupted::{look_up, Interrupted, Lookup};
 use crate::outbound::pacing::{self, interval_us};
@@ -79,10 +78,6 @@ pub(crate) struct Sent {
     pub(crate) store: Option<SidStore>,
 }
 
-/// See `claim_send.lua` (after `pace_fn.lua`).
-const CLAIM_LUA: &str = concat!(include_str!("pace_fn.lua"), include_str!("claim_send.lua"));
-static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM_LUA));
-
 /// What the marker said when the send was claimed.
 enum Claim {
     /// Fresh: now marked (and its pace reserved), to be sent after `wait`.
@@ -103,13 +98,14 @@ enum Claim {
 /// recipient opted out.
 pub(crate) async fn send_once(
     conn: &mut RedisConn,
+    claims: &Claims,
     client: &TwilioClient,
     cx: &SendContext,
     sms: &OutboundSms,
 ) -> Result<Sent, SendError> {
     let mark = cx.mark();
     let info = sms.segments();
-    match claim(conn, cx, &mark, &sms.to, info.segments).await? {
+    match claim(claims, cx, &mark, &sms.to, info.segments).await? {
         Claim::Sent {
             sid,
             status,
@@ -131,28 +127,22 @@ pub(crate) async fn send_once(
     post(conn, client, cx, sms, &mark, info).await
 }
 
-/// Runs `claim_send.lua`: whether the number opted out, and the marker as it was.
+/// Claims the send (`claim_send.lua`, batched with the topic's other claims): whether the number
+/// opted out, and the marker as it was.
 async fn claim(
-    conn: &mut RedisConn,
+    claims: &Claims,
     cx: &SendContext,
     mark: &str,
     to: &str,
     segments: u32,
 ) -> Result<Claim, SendError> {
-    let keys = [
-        mark.to_string(),
-        cx.keys.opt_outs(&cx.topic),
-        cx.keys.rate(&cx.topic),
-    ];
-    let interval = cx.max_per_second.map_or(0, interval_us);
-    let args = [
-        to.as_bytes().to_vec(),
-        now_ms().to_string().into_bytes(),
-        cx.ttl_s.to_string().into_bytes(),
-        interval.to_string().into_bytes(),
-        segments.max(1).to_string().into_bytes(),
-    ];
-    let reply: Vec<redis::Value> = conn.run_script(&CLAIM, CLAIM_LUA, &keys, &args).await?;
+    let request = ClaimRequest {
+        mark: mark.to_string(),
+        to: to.to_string(),
+        segments,
+        interval_us: cx.max_per_second.map_or(0, interval_us),
+    };
+    let reply = claims.claim(&cx.topic, request).await?;
     let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
     let wait_us = match reply.get(1) {
         Some(redis::Value::Int(us)) => u64::try_from(*us).unwrap_or(0),

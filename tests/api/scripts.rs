@@ -255,55 +255,70 @@ async fn pacing_spaces_reservations_by_the_interval_in_microseconds() {
     assert!((1_000..=1_400).contains(&pttl), "expires once past: {pttl}");
 }
 
+/// Runs `claim_send.lua` for `markers` (each to +15551234567, two segments), in one call: each
+/// send's answer.
+async fn claim_sends(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    markers: &[&str],
+    interval: u64,
+) -> Vec<Vec<redis::Value>> {
+    let script = Script::new(&format!("{PACE_FN}{CLAIM_SEND}"));
+    let mut call = script.prepare_invoke();
+    call.key(key("optout")).key(key("rate"));
+    call.arg(1_000).arg(60).arg(interval);
+    for marker in markers {
+        call.key(key(marker)).arg("+15551234567").arg(2);
+    }
+    call.invoke_async(redis).await.unwrap()
+}
+
+fn strings(answer: &[redis::Value]) -> Vec<String> {
+    answer
+        .iter()
+        .map(|v| redis::from_redis_value(v).unwrap())
+        .collect()
+}
+
 #[actix_web::test]
 async fn claim_send_marks_a_fresh_send_once_and_never_for_an_opted_out_number() {
     let (mut redis, key) = lab().await;
-    let script = Script::new(&format!("{PACE_FN}{CLAIM_SEND}"));
-    let claim = |marker: &str, interval: u64| {
-        let mut call = script.prepare_invoke();
-        call.key(key(marker))
-            .key(key("optout"))
-            .key(key("rate"))
-            .arg("+15551234567")
-            .arg(1_000)
-            .arg(60)
-            .arg(interval)
-            .arg(2);
-        call
-    };
-    let first = claim("send:SM1:reply", 0);
-    let fresh: Vec<String> = first.invoke_async(&mut redis).await.unwrap();
-    assert_eq!(fresh, ["0", "0"], "fresh, now marked, not paced");
-    let again: Vec<String> = first.invoke_async(&mut redis).await.unwrap();
-    assert_eq!(again, ["0", "0", "marked_at", "1000"], "marked before");
+    let fresh = claim_sends(&mut redis, &key, &["send:SM1:reply"], 0).await;
+    assert_eq!(
+        strings(&fresh[0]),
+        ["0", "0"],
+        "fresh, now marked, not paced"
+    );
+    let again = claim_sends(&mut redis, &key, &["send:SM1:reply"], 0).await;
+    assert_eq!(
+        strings(&again[0]),
+        ["0", "0", "marked_at", "1000"],
+        "marked before"
+    );
+    let ttl: i64 = redis.ttl(key("send:SM1:reply")).await.unwrap();
+    assert!((55..=60).contains(&ttl), "{ttl}");
 
-    // Paced at 10 segments a second: the first fresh send goes now, the next one (two segments
-    // reserved before it) waits about 200 ms; a repeat reserves nothing.
-    let paced: Vec<i64> = claim("send:SM3:reply", 100_000)
-        .invoke_async::<Vec<redis::Value>>(&mut redis)
-        .await
-        .unwrap()
+    // Paced at 10 segments a second, in one call: the first fresh send goes now, the next one
+    // (two segments reserved before it) waits about 200 ms; a repeat reserves nothing.
+    let paced = claim_sends(
+        &mut redis,
+        &key,
+        &["send:SM3:reply", "send:SM4:reply", "send:SM4:reply"],
+        100_000,
+    )
+    .await;
+    let waits: Vec<i64> = paced
         .iter()
-        .take(2)
-        .map(|v| redis::from_redis_value(v).unwrap())
+        .map(|answer| redis::from_redis_value(&answer[1]).unwrap())
         .collect();
-    let next: Vec<redis::Value> = claim("send:SM4:reply", 100_000)
-        .invoke_async(&mut redis)
-        .await
-        .unwrap();
-    let wait: i64 = redis::from_redis_value(&next[1]).unwrap();
-    let repeat: Vec<redis::Value> = claim("send:SM4:reply", 100_000)
-        .invoke_async(&mut redis)
-        .await
-        .unwrap();
-    assert!(paced[1] <= 1_000, "{paced:?}");
-    assert!((150_000..=200_000).contains(&wait), "{wait}");
-    assert_eq!(redis::from_redis_value::<i64>(&repeat[1]).unwrap(), 0);
+    assert!(waits[0] <= 1_000, "{waits:?}");
+    assert!((150_000..=200_000).contains(&waits[1]), "{waits:?}");
+    assert_eq!(waits[2], 0, "{waits:?}");
+    assert_eq!(strings(&paced[2])[2..], ["marked_at", "1000"]);
 
     let _: () = redis.hset(key("optout"), "+15551234567", 1).await.unwrap();
-    let other = claim("send:SM2:reply", 0);
-    let opted: Vec<String> = other.invoke_async(&mut redis).await.unwrap();
-    assert_eq!(opted, ["1", "0"]);
+    let opted = claim_sends(&mut redis, &key, &["send:SM2:reply"], 0).await;
+    assert_eq!(strings(&opted[0]), ["1", "0"]);
     let marked: bool = redis.exists(key("send:SM2:reply")).await.unwrap();
     assert!(!marked, "nothing is marked for an opted-out number");
 }
