@@ -158,7 +158,7 @@ paired() {
     rounds=$(jq --slurpfile b "$work/pair-base.json" --slurpfile c "$work/pair-cur.json" \
       '. + [{baseline: $b[0], current: $c[0]}]' <<<"$rounds")
   done
-  jq --arg ref "$BENCH_BASELINE${paired_base_env:+ with $paired_base_env}" --arg sha "$(git rev-parse --short "$BENCH_BASELINE^{commit}")" '
+  jq --arg ref "$BENCH_BASELINE${paired_base_env:+ with $paired_base_env}" --arg sha "$(git rev-parse --short "$BENCH_BASELINE^{commit}")" --arg phases "$paired_phases" '
     def median: sort | if length == 0 then null
       else (length / 2 | floor) as $m
         | if length % 2 == 1 then .[$m] else (.[$m - 1] + .[$m]) / 2 end end;
@@ -166,12 +166,19 @@ paired() {
       | if $c == null or $b == null or $b == 0 then empty else $c / $b end);
     def summary(f): ratios(f) as $r
       | {ratios: $r, median: ($r | median), min: ($r | min), max: ($r | max)};
+    # the working tree against itself in the same round: f per g (a sent text per webhook)
+    def own(f; g): map((.current | f) as $f | (.current | g) as $g
+      | if $f == null or $g == null or $g == 0 then empty else $f / $g end) as $r
+      | {ratios: $r, median: ($r | median), min: ($r | min), max: ($r | max)};
     {baseline: $ref, sha: $sha, rounds: length, runs: .,
+     phases: ($phases | split(" ") | map(select(. != ""))),
      ingress_rps: summary(.ingress_rps),
      ingress_cpu_server: summary(.ingress_cpu_us.server),
      ingress_cpu_redis: summary(.ingress_cpu_us.redis),
      burst_messages_per_s: summary(.burst_messages_per_s),
      send_texts_per_s: summary(.send.texts_per_s),
      send_cpu_server: summary(.send.cpu_us_per_text.server),
-     send_cpu_redis: summary(.send.cpu_us_per_text.redis)}' <<<"$rounds"
+     send_cpu_redis: summary(.send.cpu_us_per_text.redis),
+     sent_per_webhook_server: own(.send.cpu_us_per_text.server; .ingress_cpu_us.server),
+     sent_per_webhook_redis: own(.send.cpu_us_per_text.redis; .ingress_cpu_us.redis)}' <<<"$rounds"
 }
