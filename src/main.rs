@@ -8,14 +8,16 @@ use mimalloc::MiMalloc;
 use pyrowire::allocator::return_freed_memory_promptly;
 use pyrowire::app::{Role, RunOptions};
 use pyrowire::builder::init_logging;
-use pyrowire::commands::check::check;
-use pyrowire::commands::dead::{dead, DeadOptions};
+use pyrowire::commands::check::check_report;
+use pyrowire::commands::dead::{dead_report, DeadOptions};
 use pyrowire::commands::finish::finish;
+use pyrowire::commands::health::health;
 use pyrowire::commands::init::init;
-use pyrowire::commands::recent::recent;
+use pyrowire::commands::json_document;
+use pyrowire::commands::recent::recent_report;
 use pyrowire::commands::send::{send, SendOptions};
 use pyrowire::commands::session::session;
-use pyrowire::commands::status::status;
+use pyrowire::commands::status::status_report;
 use pyrowire::errors::Chain;
 use pyrowire::settings::{self, LoadOptions, Settings};
 
@@ -57,11 +59,15 @@ enum Command {
     Check {
         #[command(flatten)]
         settings: SettingsArgs,
+        #[command(flatten)]
+        json: JsonArg,
     },
     /// Print each topic's queue depth, in-flight jobs, totals, dead letters, sessions and rates.
     Status {
         #[command(flatten)]
         settings: SettingsArgs,
+        #[command(flatten)]
+        json: JsonArg,
     },
     /// Print a topic's latest completed and failed messages, with their replies.
     Recent {
@@ -72,6 +78,8 @@ enum Command {
         /// How many of each to show.
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        #[command(flatten)]
+        json: JsonArg,
     },
     /// List a topic's dead letters with their reasons; re-queue them.
     Dead {
@@ -99,6 +107,12 @@ enum Command {
         #[command(flatten)]
         send: SendArgs,
     },
+    /// Ask a running pyrowire whether it is alive: exit 0 on a 200 within 5 s, 1 otherwise.
+    Health {
+        /// The URL to ask (default http://127.0.0.1:$PORT/health/live, port 8080 when PORT is
+        /// unset).
+        url: Option<String>,
+    },
     /// Write a commented starter settings.toml and Dockerfile into DIR.
     Init {
         /// Where to write them.
@@ -120,6 +134,8 @@ struct DeadArgs {
     /// How many to list.
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    #[command(flatten)]
+    json: JsonArg,
 }
 
 impl DeadArgs {
@@ -129,7 +145,32 @@ impl DeadArgs {
             requeue_all: self.requeue_all,
             limit: self.limit,
         };
-        finish(dead(settings, &self.topic, &options))
+        let report = dead_report(settings, &self.topic, &options);
+        finish(self.json.render(report, |r| r.text()))
+    }
+}
+
+#[derive(Args)]
+struct JsonArg {
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl JsonArg {
+    /// The report as JSON (`--json`) or as `text` renders it.
+    fn render<R: serde::Serialize, E>(
+        &self,
+        report: Result<R, E>,
+        text: impl FnOnce(&R) -> String,
+    ) -> Result<String, E> {
+        report.map(|r| {
+            if self.json {
+                json_document(&r)
+            } else {
+                text(&r)
+            }
+        })
     }
 }
 
@@ -221,13 +262,20 @@ fn main() -> ExitCode {
             role,
             topics,
         } => settings.run(true, |s| serve(s, role, topics)),
-        Command::Check { settings } => settings.run(false, |s| finish(check(&s))),
-        Command::Status { settings } => settings.run(false, |s| finish(status(&s))),
+        Command::Check { settings, json } => settings.run(false, |s| {
+            finish(json.render(check_report(&s), |r| r.text()))
+        }),
+        Command::Status { settings, json } => settings.run(false, |s| {
+            finish(json.render(status_report(&s), |r| r.table()))
+        }),
         Command::Recent {
             settings,
             topic,
             limit,
-        } => settings.run(false, |s| finish(recent(&s, &topic, limit))),
+            json,
+        } => settings.run(false, |s| {
+            finish(json.render(recent_report(&s, &topic, limit), |r| r.text()))
+        }),
         Command::Dead { settings, dead } => settings.run(false, |s| dead.run(&s)),
         Command::Session {
             settings,
@@ -236,6 +284,10 @@ fn main() -> ExitCode {
             clear,
         } => settings.run(false, |s| finish(session(&s, &topic, &number, clear))),
         Command::Send { settings, send } => settings.run(false, |s| send.run(&s)),
+        Command::Health { url } => {
+            init_logging("warn");
+            finish(health(url.as_deref()))
+        }
         Command::Init { dir } => {
             init_logging("info");
             let written = init(&dir).map(|paths| {

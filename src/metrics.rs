@@ -8,6 +8,9 @@ use prometheus::{
     TextEncoder,
 };
 
+/// The `error_code` label of an answer or status that carries no Twilio error code.
+pub const NO_ERROR_CODE: &str = "none";
+
 /// Every metric; cloned cheaply (the vectors are shared handles).
 #[derive(Clone)]
 pub struct Metrics {
@@ -36,9 +39,19 @@ pub struct Metrics {
     pub in_flight: IntGaugeVec,
     /// Senders whose session has not expired, all processes.
     pub sessions: IntGaugeVec,
-    /// Outbound texts (sent first, not replies), per topic and result: `queued` (by this
-    /// process's API), `sent`, `opted_out`, `failed` (dead-lettered) by its workers.
-    pub outbound: IntCounterVec,
+    /// Outbound texts (sent first, not replies) this process's API answered, per topic and
+    /// result: `queued`, `scheduled`, `opted_out`, `duplicate` (an idempotency key used before).
+    pub outbound_accepted: IntCounterVec,
+    /// Outbound texts this process's workers finished, per topic and outcome: `sent`,
+    /// `opted_out` (found opted out at send time), `failed` (dead-lettered).
+    pub outbound_finished: IntCounterVec,
+    /// Seconds a call to Twilio's REST API took, per topic and call (`create`, `list`).
+    pub twilio_seconds: HistogramVec,
+    /// Twilio's answers, per topic, HTTP status (`transport` when none came) and Twilio error
+    /// code ([`NO_ERROR_CODE`] when none).
+    pub twilio_responses: IntCounterVec,
+    /// Delivery status callbacks recorded, per topic, `MessageStatus` and `ErrorCode`.
+    pub deliveries: IntCounterVec,
     /// Dead letters the topic holds, all processes.
     pub dead_letters: IntGaugeVec,
     /// Seconds from webhook received to answer, per topic.
@@ -87,10 +100,28 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> IntGaugeVec {
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
+    labelled_histogram(registry, name, help, buckets, &["topic"])
+}
+
+fn labelled_histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: Vec<f64>,
+    labels: &[&str],
+) -> HistogramVec {
     let opts = HistogramOpts::new(name, help)
         .namespace("pyrowire")
         .buckets(buckets);
-    register(registry, HistogramVec::new(opts, &["topic"]))
+    register(registry, HistogramVec::new(opts, labels))
+}
+
+/// `pyrowire_build_info{version}`, always 1: which release a process runs.
+fn build_info(registry: &Registry) {
+    let opts =
+        Opts::new("build_info", "The running release, as a label; always 1").namespace("pyrowire");
+    let gauge = register(registry, IntGaugeVec::new(opts, &["version"]));
+    gauge.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
 }
 
 /// Registers a new metric and hands back the caller's handle to it.
@@ -103,6 +134,30 @@ where
         .register(Box::new(metric.clone()))
         .expect("each metric is registered once");
     metric
+}
+
+/// Twilio's `MessageStatus` values (the Message resource's `status` enum).
+const DELIVERY_STATUSES: &[&str] = &[
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "delivered",
+    "undelivered",
+    "receiving",
+    "received",
+    "accepted",
+    "scheduled",
+    "read",
+    "partially_delivered",
+    "canceled",
+];
+
+/// Buckets for calls that take from a few milliseconds to Twilio's timeout.
+fn fast_to_slow() -> Vec<f64> {
+    vec![
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ]
 }
 
 impl Default for Metrics {
@@ -125,6 +180,7 @@ impl Metrics {
         let slow = vec![
             0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
         ];
+        build_info(&r);
         #[cfg(target_os = "linux")]
         let _ = r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -167,11 +223,36 @@ impl Metrics {
             queue_depth: gauge(&r, "queue_depth", "Jobs in the queue, waiting or running"),
             in_flight: gauge(&r, "in_flight", "Jobs taken by a worker, not yet finished"),
             sessions: gauge(&r, "sessions", "Senders whose session has not expired"),
-            outbound: counter(
+            outbound_accepted: counter(
                 &r,
-                "outbound_total",
-                "Outbound texts queued, sent, skipped for an opt-out, or failed",
+                "outbound_accepted_total",
+                "Outbound texts this process's API answered, by what it did with them",
                 &["topic", "result"],
+            ),
+            outbound_finished: counter(
+                &r,
+                "outbound_finished_total",
+                "Outbound texts this process's workers finished, by outcome",
+                &["topic", "outcome"],
+            ),
+            twilio_seconds: labelled_histogram(
+                &r,
+                "twilio_request_duration_seconds",
+                "Seconds a call to Twilio's REST API took",
+                fast_to_slow(),
+                &["topic", "call"],
+            ),
+            twilio_responses: counter(
+                &r,
+                "twilio_responses_total",
+                "Twilio's answers by HTTP status and Twilio error code",
+                &["topic", "status", "error_code"],
+            ),
+            deliveries: counter(
+                &r,
+                "deliveries_total",
+                "Delivery status callbacks recorded, by MessageStatus and ErrorCode",
+                &["topic", "status", "error_code"],
             ),
             dead_letters: gauge(&r, "dead_letters", "Dead letters held"),
             ingress_seconds: histogram(&r, "ingress_seconds", "Webhook received to answered", fast),
@@ -220,8 +301,20 @@ impl Metrics {
         for encoding in ["gsm7", "ucs2"] {
             self.sent.with_label_values(&[topic, encoding]);
         }
-        for result in ["queued", "sent", "opted_out", "failed"] {
-            self.outbound.with_label_values(&[topic, result]);
+        for result in ["queued", "scheduled", "opted_out", "duplicate"] {
+            self.outbound_accepted.with_label_values(&[topic, result]);
+        }
+        for outcome in ["sent", "opted_out", "failed"] {
+            self.outbound_finished.with_label_values(&[topic, outcome]);
+        }
+        for call in ["create", "list"] {
+            self.twilio_seconds.with_label_values(&[topic, call]);
+        }
+        self.twilio_responses
+            .with_label_values(&[topic, "201", NO_ERROR_CODE]);
+        for status in ["delivered", "undelivered", "failed"] {
+            self.deliveries
+                .with_label_values(&[topic, status, NO_ERROR_CODE]);
         }
         for gauge in [
             &self.queue_depth,
@@ -238,6 +331,23 @@ impl Metrics {
         ] {
             histogram.with_label_values(&[topic]);
         }
+    }
+
+    /// Counts a delivery status callback; a status outside Twilio's own list counts as `other`
+    /// and a code that is not a number as [`NO_ERROR_CODE`], so a stranger's callback cannot
+    /// make series without bound.
+    pub fn count_delivery(&self, topic: &str, status: &str, error_code: Option<&str>) {
+        let status = if DELIVERY_STATUSES.contains(&status) {
+            status
+        } else {
+            "other"
+        };
+        let code = error_code
+            .filter(|c| (1..=6).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or(NO_ERROR_CODE);
+        self.deliveries
+            .with_label_values(&[topic, status, code])
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -2,7 +2,8 @@
 //! ingress —`Validate`→ Validator, ingress —`Enqueue`/`EnqueueOutbound`→ RedisQueue, WorkerPool —`RunJob`→
 //! TopicWorker —`SendSms`→ TwilioSender, TopicWorker —`RecordOutcome`/`RecordAttempt`/
 //! `LoadAttempts`/`LoadSession`→ Recorder, TopicWorker —`JobFinished`/`WorkerReady`→ WorkerPool, and on
-//! shutdown `Drain` → WorkerPool.
+//! shutdown `Drain` → WorkerPool; a worker process's `/health` asks each WorkerPool
+//! `ReportPool`.
 
 use std::sync::Arc;
 
@@ -102,6 +103,45 @@ pub(crate) struct RunJob {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Drain;
+
+/// Say whether the pool is reading its topic's queue (a worker process's `/health` → pool).
+#[derive(Debug, Message)]
+#[rtype(result = "PoolReport")]
+pub(crate) struct ReportPool;
+
+/// What [`ReportPool`] answers.
+#[derive(Debug, Clone)]
+pub(crate) struct PoolReport {
+    /// The pool's topic.
+    pub topic: String,
+    /// What the pool is doing.
+    pub state: PoolState,
+}
+
+/// Whether a pool reads its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PoolState {
+    /// Joining the topic's consumer group, not yet reading.
+    Starting,
+    /// Its last read (or join) succeeded: it takes jobs as workers come free.
+    Reading,
+    /// Its last read (or join) failed; it tries again.
+    Retrying,
+    /// Shutting down: it takes no new jobs.
+    Draining,
+}
+
+impl PoolState {
+    /// The state's name, as `/health` shows it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            PoolState::Starting => "starting",
+            PoolState::Reading => "reading",
+            PoolState::Retrying => "retrying",
+            PoolState::Draining => "draining",
+        }
+    }
+}
 
 /// A worker finished its job and is idle (worker → pool).
 #[derive(Debug, Message)]

@@ -14,11 +14,12 @@ use actix::{Actor, Context, Handler, ResponseFuture};
 use crate::actors::messages::SendSms;
 use crate::domain::mask_number;
 use crate::domain::record::SentSms;
+use crate::metrics::Metrics;
 use crate::outbound::claims::Claims;
 use crate::outbound::send_once::{send_once, SendContext, SendError, Sent};
 use crate::store::keys::Keys;
 use crate::topics::Topics;
-use crate::twilio::client::TwilioClient;
+use crate::twilio::client::{Calls, TwilioClient};
 
 /// Sends SMS/MMS for every topic.
 pub(crate) struct TwilioSender {
@@ -31,7 +32,7 @@ pub(crate) struct TwilioSender {
 }
 
 /// How the sender behaves.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct SenderOptions {
     /// Timeout of one Twilio request.
     pub timeout: Duration,
@@ -41,6 +42,8 @@ pub(crate) struct SenderOptions {
     pub mark_ttl_s: u64,
     /// Most connections (requests in flight) to Twilio per topic.
     pub max_connections: usize,
+    /// Where each topic's client times its calls and counts Twilio's answers.
+    pub metrics: Metrics,
 }
 
 impl TwilioSender {
@@ -69,10 +72,15 @@ impl Actor for TwilioSender {
     fn started(&mut self, _: &mut Self::Context) {
         for (name, topic) in self.topics.iter() {
             let options = &self.options;
+            let calls = Calls {
+                topic: name.clone(),
+                metrics: options.metrics.clone(),
+            };
             let client = TwilioClient::new(
                 &topic.settings.twilio,
                 options.timeout,
                 options.max_connections,
+                calls,
             );
             self.clients.insert(name.clone(), Rc::new(client));
         }

@@ -1,5 +1,6 @@
-//! The web side of a process: bind the listening socket and start the HTTP server, each worker
-//! thread with its own validator and queue actors, connections bounded by `max_connections`.
+//! The HTTP side of a process: bind the listening socket and start the HTTP server. For the web
+//! roles, each HTTP worker thread has its own validator and queue actors, connections bounded by
+//! `max_connections`; a worker process serves only its health and metrics routes.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::options::StartupError;
 use super::workers::Parts;
+use crate::ingress::probe::ProbeState;
 use crate::ingress::request_log::RequestLog;
 use crate::ingress::{self, IngressShared, IngressState};
 use crate::settings::Profile;
@@ -45,12 +47,8 @@ pub(super) fn serve_web(
     serve_http(profile, shared)
 }
 
-/// Binds the listening socket and starts the HTTP server; each worker thread gets its own
-/// validator and queue actors. Answers the server and the port it listens on.
-fn serve_http(
-    profile: &Profile,
-    shared: Arc<IngressShared>,
-) -> Result<(Server, u16), StartupError> {
+/// The profile's listening socket (`host`, `port`, `$PORT` when 0) and the port it got.
+fn bind(profile: &Profile) -> Result<(TcpListener, u16), StartupError> {
     let address = format!("{}:{}", profile.host, listen_port(profile.port));
     let bind_error = |source| StartupError::Bind {
         address: address.clone(),
@@ -58,6 +56,63 @@ fn serve_http(
     };
     let listener = TcpListener::bind(&address).map_err(bind_error)?;
     let port = listener.local_addr().map_err(bind_error)?.port();
+    Ok((listener, port))
+}
+
+/// A worker process's HTTP server: `/health`, `/health/live` and `/metrics` only, on one
+/// thread. When the profile's address cannot be bound (a platform's worker dyno gives no
+/// port, or another process holds it) the worker runs without it, saying so: `None`.
+pub(super) fn serve_probe(profile: &Profile, state: ProbeState) -> Option<(Server, u16)> {
+    let (listener, port) = match bind(profile) {
+        Ok(bound) => bound,
+        Err(e) => {
+            log::warn!(
+                "Worker runs without its health and metrics routes: {}",
+                crate::errors::Chain(&e)
+            );
+            return None;
+        }
+    };
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .wrap(RequestLog)
+            .configure(ingress::probe::configure)
+    })
+    .listen(listener);
+    let server = match server {
+        Ok(server) => server,
+        Err(e) => {
+            log::warn!("Worker runs without its health and metrics routes: {e}");
+            return None;
+        }
+    };
+    let server = server
+        .disable_signals()
+        .workers(1)
+        .max_connections(PROBE_MAX_CONNECTIONS)
+        .client_request_timeout(profile.request_timeout())
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .shutdown_timeout(1)
+        .run();
+    Some((server, port))
+}
+
+/// Connections a worker process's probe server holds at once: scrapers and health checks.
+const PROBE_MAX_CONNECTIONS: usize = 64;
+
+/// Binds the listening socket and starts the HTTP server; each worker thread gets its own
+/// validator and queue actors. Answers the server and the port it listens on.
+fn serve_http(
+    profile: &Profile,
+    shared: Arc<IngressShared>,
+) -> Result<(Server, u16), StartupError> {
+    let (listener, port) = bind(profile)?;
+    let bind_error = |source| StartupError::Bind {
+        address: format!("{}:{port}", profile.host),
+        source,
+    };
     let (workers, per_worker) = connection_limits(profile.max_connections);
     let server = HttpServer::new(move || {
         // Runs once per HTTP worker thread: its own validator and queue actors, so a

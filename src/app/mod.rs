@@ -27,12 +27,13 @@ use crate::actors::messages::Drain;
 use crate::actors::pool::WorkerPool;
 use crate::actors::recorder::Recorder;
 use crate::actors::scheduler::Scheduler;
+use crate::ingress::probe::ProbeState;
 use crate::settings::Settings;
 use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
 use crate::store::target::RedisTarget;
 use crate::topics::{build_topics, Topics};
-use http::serve_web;
+use http::{serve_probe, serve_web};
 use workers::{retention, start_workers, Parts};
 
 /// The topics with their handlers and validators built; a `--topic` the settings lack is refused.
@@ -135,11 +136,28 @@ impl App {
             log::info!("Listening on http://{}:{port}", profile.host);
             app.server = Some(server);
             app.port = Some(port);
+        } else {
+            let state = ProbeState {
+                topics,
+                pools: app.pools.clone(),
+                redis: shared.clone(),
+                keys: keys.clone(),
+                metrics: metrics.clone(),
+                draining,
+            };
+            if let Some((server, port)) = serve_probe(profile, state) {
+                log::info!(
+                    "Worker health and metrics on http://{}:{port} (/health, /health/live, /metrics)",
+                    profile.host
+                );
+                app.server = Some(server);
+                app.port = Some(port);
+            }
         }
         Ok(app)
     }
 
-    /// The port the HTTP server listens on (web roles).
+    /// The port the HTTP server listens on (a worker process's: its health and metrics).
     pub fn port(&self) -> Option<u16> {
         self.port
     }

@@ -72,6 +72,7 @@ async fn start_pools(
             dry_run: profile.dry_run,
             mark_ttl_s: profile.record_ttl_s,
             max_connections: profile.twilio_max_connections,
+            metrics: metrics.clone(),
         },
     )
     .start();

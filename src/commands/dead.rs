@@ -59,8 +59,56 @@ pub enum DeadError {
     },
 }
 
+/// A re-queued dead letter.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequeuedLetter {
+    /// Its MessageSid (or outbound id).
+    pub sid: String,
+    /// Its new stream entry.
+    pub entry: String,
+}
+
+/// One dead letter as `pyrowire dead` lists it (numbers masked).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadEntry {
+    /// Its MessageSid (or outbound id).
+    pub sid: String,
+    /// False when it has expired: nothing but the SID is left.
+    pub found: bool,
+    /// `inbound` (a message received) or `outbound` (a text sent first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<&'static str>,
+    /// The sender (inbound) or recipient (outbound), masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// Every attempt's reason, first to last.
+    pub reasons: Vec<String>,
+}
+
+/// What `pyrowire dead TOPIC` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadReport {
+    /// The topic.
+    pub topic: String,
+    /// What was re-queued first, in order.
+    pub requeued: Vec<RequeuedLetter>,
+    /// Dead letters the topic holds (after the re-queues).
+    pub total: usize,
+    /// The newest of them, newest first (at most the limit).
+    pub dead_letters: Vec<DeadEntry>,
+}
+
 /// Lists (and re-queues, as asked) a topic's dead letters; returns the text to print.
 pub fn dead(settings: &Settings, topic: &str, options: &DeadOptions) -> Result<String, DeadError> {
+    dead_report(settings, topic, options).map(|report| report.text())
+}
+
+/// Re-queues the dead letters asked for, then lists the newest.
+pub fn dead_report(
+    settings: &Settings,
+    topic: &str,
+    options: &DeadOptions,
+) -> Result<DeadReport, DeadError> {
     if !settings.topics.contains_key(topic) {
         return Err(DeadError::UnknownTopic(topic.to_string()));
     }
@@ -71,18 +119,19 @@ pub fn dead(settings: &Settings, topic: &str, options: &DeadOptions) -> Result<S
     };
     let mut conn = conn.map_err(redis_error)?;
     let keys = Keys::new(settings.profile.redis_prefix.clone());
-    let mut out = String::new();
     let mut requeue = options.requeue.clone();
     if options.requeue_all {
         let all: Vec<String> = conn.zrange(keys.dead(topic), 0, -1).map_err(redis_error)?;
         requeue.extend(all);
     }
     let max = settings.profile.max_queue_depth;
+    let mut requeued = Vec::new();
     for (done, sid) in requeue.iter().enumerate() {
         match requeue_one(&mut conn, &keys, topic, sid, max).map_err(redis_error)? {
-            Requeued::Queued(id) => {
-                let _ = writeln!(out, "re-queued {sid} as {id}");
-            }
+            Requeued::Queued(entry) => requeued.push(RequeuedLetter {
+                sid: sid.clone(),
+                entry,
+            }),
             Requeued::Full => {
                 let (sid, topic) = (sid.clone(), topic.to_string());
                 return Err(DeadError::QueueFull {
@@ -100,19 +149,20 @@ pub fn dead(settings: &Settings, topic: &str, options: &DeadOptions) -> Result<S
         .zrevrange(keys.dead(topic), 0, last)
         .map_err(redis_error)?;
     let total: usize = conn.zcard(keys.dead(topic)).map_err(redis_error)?;
-    let _ = writeln!(out, "{total} dead letter(s) in `{topic}`, newest first:");
+    let mut dead_letters = Vec::with_capacity(sids.len());
     for sid in sids {
         let raw: Option<String> = conn
             .get(keys.dead_entry(topic, &sid))
             .map_err(redis_error)?;
-        match raw.and_then(|r| serde_json::from_str::<DeadLetter>(&r).ok()) {
-            Some(letter) => describe(&mut out, &letter),
-            None => {
-                let _ = writeln!(out, "  {sid}: expired");
-            }
-        }
+        let letter = raw.and_then(|r| serde_json::from_str::<DeadLetter>(&r).ok());
+        dead_letters.push(entry(sid, letter.as_ref()));
     }
-    Ok(out)
+    Ok(DeadReport {
+        topic: topic.to_string(),
+        requeued,
+        total,
+        dead_letters,
+    })
 }
 
 fn requeue_one(
@@ -129,21 +179,64 @@ fn requeue_one(
     crate::store::dead_letters::requeue(keys, topic, sid, &letter, max_depth).invoke(conn)
 }
 
-fn describe(out: &mut String, letter: &DeadLetter) {
+/// A dead letter as `dead` lists it.
+fn entry(sid: String, letter: Option<&DeadLetter>) -> DeadEntry {
+    let Some(letter) = letter else {
+        return DeadEntry {
+            sid,
+            found: false,
+            direction: None,
+            number: None,
+            reasons: Vec::new(),
+        };
+    };
     let message = &letter.job.message;
-    let direction = if letter.job.outbound.is_some() {
-        "outbound text to"
-    } else {
-        "from"
+    let outbound = letter.job.outbound.is_some();
+    DeadEntry {
+        sid: message.sid.to_string(),
+        found: true,
+        direction: Some(if outbound { "outbound" } else { "inbound" }),
+        number: Some(mask_number(&message.number)),
+        reasons: letter.reasons.clone(),
+    }
+}
+
+impl DeadReport {
+    /// The report as `pyrowire dead` prints it.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for letter in &self.requeued {
+            let _ = writeln!(out, "re-queued {} as {}", letter.sid, letter.entry);
+        }
+        let _ = writeln!(
+            out,
+            "{} dead letter(s) in `{}`, newest first:",
+            self.total, self.topic
+        );
+        for entry in &self.dead_letters {
+            describe(&mut out, entry);
+        }
+        out
+    }
+}
+
+fn describe(out: &mut String, entry: &DeadEntry) {
+    if !entry.found {
+        let _ = writeln!(out, "  {}: expired", entry.sid);
+        return;
+    }
+    let direction = match entry.direction {
+        Some("outbound") => "outbound text to",
+        _ => "from",
     };
     let _ = writeln!(
         out,
         "  {} {direction} {} ({} attempt(s)):",
-        message.sid,
-        mask_number(&message.number),
-        letter.reasons.len()
+        entry.sid,
+        entry.number.as_deref().unwrap_or_default(),
+        entry.reasons.len()
     );
-    for (i, reason) in letter.reasons.iter().enumerate() {
+    for (i, reason) in entry.reasons.iter().enumerate() {
         let _ = writeln!(out, "    {}. {reason}", i + 1);
     }
 }

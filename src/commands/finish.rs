@@ -48,6 +48,7 @@ impl Failure for crate::settings::SettingsError {
 
 impl Failure for crate::builder::RunError {}
 impl Failure for super::dead::DeadError {}
+impl Failure for super::health::HealthError {}
 impl Failure for super::init::InitError {}
 impl Failure for super::recent::RecentError {}
 impl Failure for super::session::SessionCommandError {}

@@ -21,8 +21,41 @@ pub struct StatusError {
     source: redis::RedisError,
 }
 
+/// One topic's line of `pyrowire status` (and of `--json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TopicStatus {
+    /// The topic.
+    pub topic: String,
+    /// Jobs waiting or running (the queue depth).
+    pub queued: u64,
+    /// Jobs taken by a worker, not yet finished.
+    pub in_flight: u64,
+    /// Jobs completed, in total.
+    pub completed: u64,
+    /// Jobs dead-lettered, in total (`dead` in the table).
+    pub dead_lettered: u64,
+    /// Senders whose session has not expired.
+    pub sessions: u64,
+    /// Messages completed in the current minute.
+    pub completed_last_minute: u64,
+    /// Messages completed in the last five minutes.
+    pub completed_last_5_minutes: u64,
+}
+
+/// What `pyrowire status` shows: every topic, in settings order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatusReport {
+    /// One entry per topic.
+    pub topics: Vec<TopicStatus>,
+}
+
 /// Reads every topic's status and formats it as a table.
 pub fn status(settings: &Settings) -> Result<String, StatusError> {
+    status_report(settings).map(|report| report.table())
+}
+
+/// Reads every topic's status.
+pub fn status_report(settings: &Settings) -> Result<StatusReport, StatusError> {
     let (target, url) = RedisTarget::for_tools_named(&settings.profile);
     let keys = Keys::new(settings.profile.redis_prefix.clone());
     let topics: Vec<String> = settings.topics.keys().cloned().collect();
@@ -32,33 +65,54 @@ pub fn status(settings: &Settings) -> Result<String, StatusError> {
         overview(&mut conn, &keys, &topics).await
     });
     let snapshot = snapshot.map_err(redis_error)?;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9}",
-        "topic", "queued", "in flight", "completed", "dead", "sessions", "last min", "last 5m"
-    );
-    for topic in &snapshot.topics {
+    let topics = snapshot.topics.iter().map(|topic| {
         let (last, five) = rates(topic);
+        TopicStatus {
+            topic: topic.name.clone(),
+            queued: topic.queue_depth,
+            in_flight: topic.in_flight,
+            completed: topic.completed,
+            dead_lettered: topic.dead_lettered,
+            sessions: topic.sessions,
+            completed_last_minute: last,
+            completed_last_5_minutes: five,
+        }
+    });
+    Ok(StatusReport {
+        topics: topics.collect(),
+    })
+}
+
+impl StatusReport {
+    /// The report as the table `pyrowire status` prints.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
         let _ = writeln!(
             out,
             "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9}",
-            topic.name,
-            topic.queue_depth,
-            topic.in_flight,
-            topic.completed,
-            topic.dead_lettered,
-            topic.sessions,
-            last,
-            five
+            "topic", "queued", "in flight", "completed", "dead", "sessions", "last min", "last 5m"
         );
+        for t in &self.topics {
+            let _ = writeln!(
+                out,
+                "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9}",
+                t.topic,
+                t.queued,
+                t.in_flight,
+                t.completed,
+                t.dead_lettered,
+                t.sessions,
+                t.completed_last_minute,
+                t.completed_last_5_minutes
+            );
+        }
+        let _ = writeln!(
+            out,
+            "(sessions: senders whose session has not expired; last min / last 5m: messages \
+             completed in that time)"
+        );
+        out
     }
-    let _ = writeln!(
-        out,
-        "(sessions: senders whose session has not expired; last min / last 5m: messages \
-         completed in that time)"
-    );
-    Ok(out)
 }
 
 /// Completed in the current minute and in the last five minutes.

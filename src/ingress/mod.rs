@@ -13,6 +13,7 @@ mod error;
 pub(crate) mod form;
 mod health;
 mod metrics;
+pub(crate) mod probe;
 pub(crate) mod request_log;
 mod state;
 mod status;

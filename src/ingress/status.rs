@@ -46,7 +46,14 @@ pub(super) async fn status(
     let unsubscribed =
         callback.error_code.as_deref().and_then(|c| c.parse().ok()) == Some(UNSUBSCRIBED);
     let callback_to = callback.to.clone();
-    match record(&state, &name, callback).await? {
+    let (status, code) = (callback.status.clone(), callback.error_code.clone());
+    let recorded = record(&state, &name, callback).await?;
+    if !matches!(recorded, DeliveryRecorded::Unknown) {
+        state
+            .metrics
+            .count_delivery(&name, &status, code.as_deref());
+    }
+    match recorded {
         // Answered 200 all the same, so that Twilio does not retry it.
         DeliveryRecorded::Unknown => {
             log::debug!(

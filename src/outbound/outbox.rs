@@ -50,6 +50,9 @@ pub struct Accepted {
     pub to: String,
     /// `queued`, `scheduled` or `opted_out` (for a repeat: the first text's status now).
     pub status: OutboundStatus,
+    /// Whether the text repeated an idempotency key used before: nothing new was queued.
+    #[serde(skip)]
+    pub repeated: bool,
 }
 
 /// Why a batch was not queued.
@@ -327,11 +330,12 @@ async fn queue_chunk(
     answered
         .into_iter()
         .zip(statuses)
-        .map(|((id, to, _), status)| {
+        .map(|((id, to, answer), status)| {
             Ok(Accepted {
                 id,
                 to,
                 status: status?,
+                repeated: OutboundStatus::parse(&answer).is_none(),
             })
         })
         .collect()

@@ -1,7 +1,7 @@
 //! Redis storage: every key (`keys`), the profile's Redis form (`target`), the connections
 //! (`connection`, and `blocking` for the tools), batching script calls per topic (`batches`),
 //! failing fast while Redis is down (`breaker`), re-queueing dead letters (`dead_letters`), the
-//! opt-out ledger (`opt_outs`), the queue's limits (`limits`) and the per-topic snapshot read by
+//! opt-out ledger (`opt_outs`), the queue's limits (`limits`), whether the node written to is a primary (`primary`) and the per-topic snapshot read by
 //! the dashboard, `status` and `/metrics` (`overview`).
 
 pub(crate) mod batches;
@@ -13,4 +13,5 @@ pub(crate) mod keys;
 pub(crate) mod limits;
 pub(crate) mod opt_outs;
 pub(crate) mod overview;
+pub(crate) mod primary;
 pub(crate) mod target;

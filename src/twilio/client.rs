@@ -1,11 +1,13 @@
 //! Twilio's REST API over HTTP(S): send a message (`POST .../Messages.json`) and parse Twilio's
-//! success and error bodies. Only HTTP lives here; the sender actor decides about retries.
+//! success and error bodies, timing each call and counting Twilio's answers. Only HTTP lives
+//! here; the sender actor decides about retries.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::metrics::{Metrics, NO_ERROR_CODE};
 use crate::settings::{Secret, TwilioSettings};
 use crate::twilio::segments::{analyze, SegmentInfo};
 use crate::twilio::smart::smart_encode;
@@ -214,6 +216,46 @@ pub(crate) struct TwilioClient {
     api_base: String,
     account_sid: String,
     auth_token: Secret,
+    calls: Calls,
+}
+
+/// Where a client counts its calls: the topic's `twilio_request_duration_seconds` and
+/// `twilio_responses_total` series.
+pub(crate) struct Calls {
+    /// The topic whose account this is.
+    pub topic: String,
+    /// The process's metrics.
+    pub metrics: Metrics,
+}
+
+impl Calls {
+    /// Observes one call (`create` or `list`) that began at `started` and ended in `result`.
+    fn observe<T>(&self, call: &str, started: Instant, result: &Result<T, TwilioError>) {
+        let seconds = started.elapsed().as_secs_f64();
+        let (metrics, topic) = (&self.metrics, self.topic.as_str());
+        metrics
+            .twilio_seconds
+            .with_label_values(&[topic, call])
+            .observe(seconds);
+        let (status, code) = match result {
+            Ok(_) if call == "create" => ("201".to_string(), None),
+            Ok(_) => ("200".to_string(), None),
+            Err(TwilioError::Api { status, code, .. }) => (status.to_string(), *code),
+            // Answered 2xx, but the body broke off or was not what was asked for.
+            Err(TwilioError::Body(_) | TwilioError::Decode(_)) => ("2xx".to_string(), None),
+            Err(TwilioError::Transport { .. }) => ("transport".to_string(), None),
+            // Nothing was sent.
+            Err(TwilioError::ForeignPage | TwilioError::Query(_)) => return,
+        };
+        // Code 0 is no code (as in status callbacks).
+        let code = code
+            .filter(|c| *c != 0)
+            .map_or_else(|| NO_ERROR_CODE.to_string(), |c| c.to_string());
+        metrics
+            .twilio_responses
+            .with_label_values(&[topic, &status, &code])
+            .inc();
+    }
 }
 
 impl TwilioClient {
@@ -223,6 +265,7 @@ impl TwilioClient {
         settings: &TwilioSettings,
         timeout: Duration,
         max_connections: usize,
+        calls: Calls,
     ) -> Self {
         install_crypto_provider();
         let connector = awc::Connector::new().limit(max_connections.max(1));
@@ -237,6 +280,7 @@ impl TwilioClient {
             api_base: settings.api_base.trim_end_matches('/').to_string(),
             account_sid: settings.account_sid.clone(),
             auth_token: settings.auth_token.clone(),
+            calls,
         }
     }
 
@@ -250,8 +294,11 @@ impl TwilioClient {
 
     /// Creates a message: `POST .../Messages.json`, form-encoded, basic auth.
     pub(crate) async fn send(&self, sms: &OutboundSms) -> Result<MessageResource, TwilioError> {
+        let started = Instant::now();
         let request = self.authorized(self.http.post(self.messages_url()));
-        read(request.send_form(&sms.form()).await).await
+        let created = read(request.send_form(&sms.form()).await).await;
+        self.calls.observe("create", started, &created);
+        created
     }
 
     /// The first page (of up to `page_size`) of the messages to `to`, and from `from` when
@@ -271,7 +318,7 @@ impl TwilioClient {
         query.push(("PageSize", &page_size));
         let query = serde_urlencoded::to_string(query).map_err(TwilioError::Query)?;
         let url = format!("{}?{query}", self.messages_url());
-        read(self.authorized(self.http.get(url)).send().await).await
+        self.list(url).await
     }
 
     /// The page a previous page's `next_page_uri` names. Only this account's Messages list is
@@ -282,7 +329,15 @@ impl TwilioClient {
             return Err(TwilioError::ForeignPage);
         }
         let url = format!("{}{next_page_uri}", self.api_base);
-        read(self.authorized(self.http.get(url)).send().await).await
+        self.list(url).await
+    }
+
+    /// One page of the Messages list at `url`.
+    async fn list(&self, url: String) -> Result<MessagePage, TwilioError> {
+        let started = Instant::now();
+        let page = read(self.authorized(self.http.get(url)).send().await).await;
+        self.calls.observe("list", started, &page);
+        page
     }
 
     /// `request` with this account's basic auth, asking for JSON.

@@ -8,8 +8,10 @@ use pyrowire::app::{Role, RunOptions};
 use pyrowire::commands::status::status as status_table;
 use serde_json::Value;
 
-use crate::common::new_sid;
-use crate::helpers::{default_topic, inbound, spawn_app, spawn_app_with};
+use std::collections::BTreeMap;
+
+use crate::common::{new_sid, Scripted};
+use crate::helpers::{default_topic, inbound, spawn_app, spawn_app_with, twilio_table};
 
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "dash-token-0123456789";
@@ -45,6 +47,148 @@ async fn metrics_count_what_happened_per_topic() {
         );
     }
     assert!(metrics.body.contains("process_resident_memory_bytes"));
+}
+
+/// One sample of Prometheus text: `name{a="1",b="2"} value`, labels sorted.
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Parses Prometheus text exposition: every sample line, and each `# TYPE` by metric name.
+fn parse_prometheus(text: &str) -> (Vec<Sample>, BTreeMap<String, String>) {
+    let mut samples = Vec::new();
+    let mut types = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            types.insert(name.to_string(), kind.to_string());
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("a sample has a value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value of `{line}`"));
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => (name, rest.strip_suffix('}').expect("labels close")),
+            None => (series, ""),
+        };
+        let labels = labels
+            .split(',')
+            .filter(|l| !l.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').expect("label=value");
+                let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+                (k.to_string(), v.expect("quoted label value").to_string())
+            })
+            .collect();
+        samples.push(Sample {
+            name: name.to_string(),
+            labels,
+            value,
+        });
+    }
+    (samples, types)
+}
+
+/// The value of the sample `name` with exactly `labels`, if there is one.
+fn sample(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let wanted: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    samples
+        .iter()
+        .find(|s| s.name == name && s.labels == wanted)
+        .map(|s| s.value)
+}
+
+#[actix_web::test]
+async fn twilio_calls_answers_and_delivery_statuses_have_their_series() {
+    // Arrange: the first create answers 500, so the send is looked up (a list call) and sent
+    // again; one attempt is enough to get there.
+    let topic = format!(
+        "[topics.sample]\nhandler = \"echo\"\naccept_response = \"ok\"\n[topics.sample.retry]\nmax_attempts = 3\nbackoff_initial_ms = 20\nbackoff_max_ms = 50\n{}",
+        twilio_table("sample")
+    );
+    let app = spawn_app(&topic).await;
+    let (before, _) = parse_prometheus(&app.get_path("/metrics").await.body);
+    app.twilio.script(vec![Scripted::error(500, None)]);
+    let sid = new_sid();
+
+    // Act
+    app.post("sample", &inbound(&sid, "measured")).await;
+    let record = app.wait_record("sample", &sid, WAIT).await;
+    let twilio_sid = record["sent"][0]["sid"].as_str().unwrap().to_string();
+    for (status, code) in [("delivered", None), ("undelivered", Some("30003"))] {
+        let mut form = vec![
+            ("MessageSid", twilio_sid.as_str()),
+            ("MessageStatus", status),
+            ("To", "+15551234567"),
+        ];
+        form.extend(code.map(|c| ("ErrorCode", c)));
+        let body = serde_urlencoded::to_string(form).unwrap().into_bytes();
+        let answer = app.post_raw_path("/status/sample", body).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let text = app.get_path("/metrics").await.body;
+    let (after, types) = parse_prometheus(&text);
+
+    // Assert: every new family at 0 from the start, then what happened.
+    let topic = ("topic", "sample");
+    let create = [("call", "create"), topic];
+    let list = [("call", "list"), topic];
+    let duration = "pyrowire_twilio_request_duration_seconds_count";
+    assert_eq!(sample(&before, duration, &create), Some(0.0), "{text}");
+    assert_eq!(sample(&before, duration, &list), Some(0.0));
+    let ok = [("error_code", "none"), ("status", "201"), topic];
+    assert_eq!(
+        sample(&before, "pyrowire_twilio_responses_total", &ok),
+        Some(0.0)
+    );
+    let delivered = [("error_code", "none"), ("status", "delivered"), topic];
+    assert_eq!(
+        sample(&before, "pyrowire_deliveries_total", &delivered),
+        Some(0.0)
+    );
+    let version = [("version", env!("CARGO_PKG_VERSION"))];
+    assert_eq!(sample(&before, "pyrowire_build_info", &version), Some(1.0));
+
+    assert_eq!(sample(&after, duration, &create), Some(2.0), "{text}");
+    assert!(sample(&after, duration, &list).unwrap() >= 1.0, "{text}");
+    let bucket = [("call", "create"), ("le", "+Inf"), topic];
+    let bucket_name = "pyrowire_twilio_request_duration_seconds_bucket";
+    assert_eq!(sample(&after, bucket_name, &bucket), Some(2.0));
+    let failed = [("error_code", "none"), ("status", "500"), topic];
+    let responses = "pyrowire_twilio_responses_total";
+    assert_eq!(sample(&after, responses, &failed), Some(1.0), "{text}");
+    assert_eq!(sample(&after, responses, &ok), Some(1.0));
+    let listed = [("error_code", "none"), ("status", "200"), topic];
+    assert!(sample(&after, responses, &listed).unwrap() >= 1.0, "{text}");
+    let deliveries = "pyrowire_deliveries_total";
+    assert_eq!(sample(&after, deliveries, &delivered), Some(1.0), "{text}");
+    let undelivered = [("error_code", "30003"), ("status", "undelivered"), topic];
+    assert_eq!(sample(&after, deliveries, &undelivered), Some(1.0));
+    for (family, kind) in [
+        ("pyrowire_twilio_request_duration_seconds", "histogram"),
+        ("pyrowire_twilio_responses_total", "counter"),
+        ("pyrowire_deliveries_total", "counter"),
+        ("pyrowire_build_info", "gauge"),
+        ("pyrowire_outbound_accepted_total", "counter"),
+        ("pyrowire_outbound_finished_total", "counter"),
+    ] {
+        assert_eq!(
+            types.get(family).map(String::as_str),
+            Some(kind),
+            "{family}"
+        );
+    }
+    assert!(!types.contains_key("pyrowire_outbound_total"));
 }
 
 #[actix_web::test]

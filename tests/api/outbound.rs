@@ -326,10 +326,13 @@ async fn every_per_topic_series_exists_at_zero_and_outbound_texts_are_counted() 
         r#"pyrowire_rejected_total{topic="sample",validator="profanity"} 0"#,
         r#"pyrowire_processed_total{outcome="dead_lettered",topic="sample"} 0"#,
         r#"pyrowire_sent_total{encoding="ucs2",topic="sample"} 0"#,
-        r#"pyrowire_outbound_total{result="queued",topic="sample"} 0"#,
-        r#"pyrowire_outbound_total{result="sent",topic="sample"} 0"#,
-        r#"pyrowire_outbound_total{result="opted_out",topic="sample"} 0"#,
-        r#"pyrowire_outbound_total{result="failed",topic="sample"} 0"#,
+        r#"pyrowire_outbound_accepted_total{result="queued",topic="sample"} 0"#,
+        r#"pyrowire_outbound_accepted_total{result="scheduled",topic="sample"} 0"#,
+        r#"pyrowire_outbound_accepted_total{result="opted_out",topic="sample"} 0"#,
+        r#"pyrowire_outbound_accepted_total{result="duplicate",topic="sample"} 0"#,
+        r#"pyrowire_outbound_finished_total{outcome="sent",topic="sample"} 0"#,
+        r#"pyrowire_outbound_finished_total{outcome="opted_out",topic="sample"} 0"#,
+        r#"pyrowire_outbound_finished_total{outcome="failed",topic="sample"} 0"#,
         r#"pyrowire_dead_letters{topic="sample"} 0"#,
         r#"pyrowire_sessions{topic="sample"} 0"#,
     ] {
@@ -342,17 +345,24 @@ async fn every_per_topic_series_exists_at_zero_and_outbound_texts_are_counted() 
         .send_texts(
             "sample",
             &json!({"messages": [
-                {"to": TO, "body": "one"},
+                {"to": TO, "body": "one", "idempotency_key": "metrics-1"},
                 {"to": "+15550000001", "body": "opted out"},
             ]}),
         )
         .await;
     wait_status(&app, &ids(&answer)[0], "sent").await;
+    let again = json!({"to": TO, "body": "one", "idempotency_key": "metrics-1"});
+    let (status, _) = app.send_texts("sample", &again).await;
+    assert_eq!(status, 202);
     let metrics = app.get_path("/metrics").await.body;
+    // What the API answered sums to the texts posted (3); what the workers finished, to the
+    // texts sent or skipped (1).
     for series in [
-        r#"pyrowire_outbound_total{result="queued",topic="sample"} 1"#,
-        r#"pyrowire_outbound_total{result="sent",topic="sample"} 1"#,
-        r#"pyrowire_outbound_total{result="opted_out",topic="sample"} 1"#,
+        r#"pyrowire_outbound_accepted_total{result="queued",topic="sample"} 1"#,
+        r#"pyrowire_outbound_accepted_total{result="opted_out",topic="sample"} 1"#,
+        r#"pyrowire_outbound_accepted_total{result="duplicate",topic="sample"} 1"#,
+        r#"pyrowire_outbound_finished_total{outcome="sent",topic="sample"} 1"#,
+        r#"pyrowire_outbound_finished_total{outcome="opted_out",topic="sample"} 0"#,
     ] {
         assert!(metrics.contains(series), "no `{series}` in\n{metrics}");
     }

@@ -23,7 +23,9 @@ use tokio::sync::oneshot;
 mod order;
 pub(crate) mod stream;
 
-use crate::actors::messages::{Drain, JobFinished, RunJob, WorkerReady};
+use crate::actors::messages::{
+    Drain, JobFinished, PoolReport, PoolState, ReportPool, RunJob, WorkerReady,
+};
 use crate::actors::worker::{TopicWorker, WorkerDeps};
 use crate::domain::{Job, JOB_VERSION};
 use crate::store::connection::loggable;
@@ -69,6 +71,8 @@ pub(crate) struct WorkerPool {
     busy_senders: HashSet<String>,
     group_ready: bool,
     reading: bool,
+    /// The last read (or join) of the queue failed.
+    read_failing: bool,
     claiming: bool,
     checking: bool,
     recheck: bool,
@@ -98,6 +102,7 @@ impl WorkerPool {
             busy_senders: HashSet::new(),
             group_ready: false,
             reading: false,
+            read_failing: false,
             claiming: false,
             checking: false,
             recheck: false,
@@ -119,10 +124,12 @@ impl WorkerPool {
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| match result {
             Ok(()) => {
                 act.group_ready = true;
+                act.read_failing = false;
                 act.fetch(ctx);
                 act.claim(ctx);
             }
             Err(e) => {
+                act.read_failing = true;
                 log::warn!(
                     "Failed to join consumer group; retrying. topic={} error={e}",
                     act.topic()
@@ -149,6 +156,7 @@ impl WorkerPool {
         );
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
             act.reading = false;
+            act.read_failing = result.is_err();
             match result {
                 Ok(entries) => {
                     act.accept(entries, false, ctx);
@@ -364,6 +372,26 @@ impl Handler<JobFinished> for WorkerPool {
 
     fn handle(&mut self, msg: JobFinished, ctx: &mut Self::Context) {
         self.mark_idle(msg.worker, false, ctx);
+    }
+}
+
+impl Handler<ReportPool> for WorkerPool {
+    type Result = actix::MessageResult<ReportPool>;
+
+    fn handle(&mut self, _: ReportPool, _: &mut Self::Context) -> Self::Result {
+        let state = if self.draining {
+            PoolState::Draining
+        } else if self.read_failing {
+            PoolState::Retrying
+        } else if !self.group_ready {
+            PoolState::Starting
+        } else {
+            PoolState::Reading
+        };
+        actix::MessageResult(PoolReport {
+            topic: self.topic(),
+            state,
+        })
     }
 }
 

@@ -31,11 +31,12 @@ use self::batch::{answer, Pending, ENQUEUE, ENQUEUE_LUA};
 use crate::actors::messages::{Enqueue, EnqueueOutbound, Enqueued, Ping, Pong};
 use crate::metrics::RedisEvents;
 use crate::outbound::outbox::{self, Accepted, OutboxError};
-use crate::store::breaker::{is_outage, Breaker};
+use crate::store::breaker::Breaker;
 use crate::store::connection::{connect, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
 use crate::store::limits::QueueLimits;
-use crate::store::target::{Form, RedisTarget};
+use crate::store::primary::is_primary;
+use crate::store::target::RedisTarget;
 
 /// Most jobs in one script call: bounds how long the script holds Redis (a few µs per job).
 pub(crate) const MAX_BATCH: usize = 64;
@@ -236,30 +237,7 @@ impl Handler<Ping> for RedisQueue {
         Box::pin(async move {
             breaker
                 .call(async move {
-                    let primary = if conn.form() == Form::Cluster {
-                        // Every slot served by a primary.
-                        let info: String = redis::cmd("CLUSTER")
-                            .arg("INFO")
-                            .query_async(&mut conn)
-                            .await?;
-                        info.lines().any(|l| l.trim() == "cluster_state:ok")
-                    } else {
-                        let role: redis::RedisResult<Vec<redis::Value>> =
-                            redis::cmd("ROLE").query_async(&mut conn).await;
-                        match role {
-                            Ok(role) => role
-                                .first()
-                                .and_then(|r| redis::from_redis_value::<String>(r).ok())
-                                .is_some_and(|r| r == "master"),
-                            // Some managed services (Redis Cloud, Upstash) refuse ROLE: there,
-                            // answering PING is all that can be known.
-                            Err(e) if !is_outage(&e) => {
-                                redis::cmd("PING").query_async::<String>(&mut conn).await?;
-                                true
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
-                    };
+                    let primary = is_primary(&mut conn).await?;
                     Ok(Pong {
                         form: conn.form().name(),
                         address: conn.address(),

@@ -91,7 +91,10 @@ pub(super) async fn dead_letter(deps: &WorkerDeps, run: RunJob, tries: Tries) ->
     deps.metrics.processed.with_label_values(&labels).inc();
     if run.job.outbound.is_some() {
         let labels = [deps.topic.name.as_str(), "failed"];
-        deps.metrics.outbound.with_label_values(&labels).inc();
+        deps.metrics
+            .outbound_finished
+            .with_label_values(&labels)
+            .inc();
     }
     let ending = Ending::DeadLettered(Box::new(dead));
     finish(deps, run.entry_id, record, ending).await;
@@ -133,7 +136,7 @@ fn count_outbound(deps: &WorkerDeps, job: &Job, sent: &[SentSms]) {
         .any(|s| s.status.as_deref() == Some("opted_out"));
     let result = if opted_out { "opted_out" } else { "sent" };
     deps.metrics
-        .outbound
+        .outbound_finished
         .with_label_values(&[&deps.topic.name, result])
         .inc();
 }

@@ -48,12 +48,19 @@ pub(super) async fn create(
     let accepted = queue(&state, &topic, texts).await?;
     for text in &accepted {
         let result = match text.status {
-            OutboundStatus::Queued | OutboundStatus::Scheduled => "queued",
+            _ if text.repeated => "duplicate",
+            OutboundStatus::Queued => "queued",
+            OutboundStatus::Scheduled => "scheduled",
             OutboundStatus::OptedOut => "opted_out",
-            _ => continue,
+            // The enqueue script answers nothing else for a new text.
+            _ => "duplicate",
         };
         let labels = [topic.as_str(), result];
-        state.metrics.outbound.with_label_values(&labels).inc();
+        state
+            .metrics
+            .outbound_accepted
+            .with_label_values(&labels)
+            .inc();
     }
     log::info!("Outbound texts accepted. topic={topic} count={count}");
     Ok(HttpResponse::Accepted().json(json!({ "messages": accepted })))
