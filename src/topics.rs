@@ -25,6 +25,8 @@ pub(crate) struct Topic {
     /// The TwiML an accepted message is answered with: the accept text, unless it is sent as an
     /// SMS (`send_on_accept`).
     pub accepted_twiml: actix_web::web::Bytes,
+    /// Twilio's keywords and the topic's own.
+    pub keywords: crate::twilio::keywords::Keywords,
 }
 
 /// The TwiML that answers an accepted message of `topic`.
@@ -73,6 +75,7 @@ pub(crate) fn build_topics(
                 handler,
                 properties: Arc::new(topic.properties.clone()),
                 accepted_twiml: accepted_twiml(topic),
+                keywords: crate::twilio::keywords::Keywords::of(&topic.keywords),
             };
             topics.insert(name.clone(), Arc::new(compiled));
         }

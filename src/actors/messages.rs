@@ -254,7 +254,8 @@ pub(crate) struct SetOptOut {
     pub change: crate::store::opt_outs::Change,
     /// The keyword's MessageSid: acted on only the first time it is seen (within
     /// `dedup_ttl_s`), so a replayed webhook changes nothing. `None` for a status callback's
-    /// 21610, which acts every time.
+    /// 21610, and for an opt-in keyword that also goes to the handler (its job's
+    /// de-duplication marks it): these act every time.
     pub keyword_sid: Option<MessageSid>,
 }
 

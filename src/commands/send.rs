@@ -127,6 +127,7 @@ fn send_one(settings: &Settings, options: &SendOptions, now: u64) -> Result<Stri
         media_urls: options.media.clone(),
         send_at: options.at.clone(),
         idempotency_key: options.idempotency_key.clone(),
+        session: None,
     }
     .check(now)
     .map_err(|errors| flag_problems(&errors, options))?;
@@ -219,6 +220,7 @@ fn check_shared_flags(options: &SendOptions, now: u64) -> Result<(), SendError> 
         media_urls: options.media.clone(),
         send_at: options.at.clone(),
         idempotency_key: None,
+        session: None,
     };
     match probe.check(now) {
         Ok(_) => Ok(()),

@@ -78,6 +78,10 @@ pub struct InboundMessage {
     /// Every other parameter Twilio sent, under Twilio's own name.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// Set when the text is an opt-in or help keyword (`opt_in`, `help`) that reaches the
+    /// handler because the sender has a live session; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
 }
 
 impl InboundMessage {
@@ -115,6 +119,7 @@ impl InboundMessage {
             reply: None,
             received_at: now_ms(),
             extra,
+            keyword: None,
         })
     }
 
@@ -139,6 +144,7 @@ impl InboundMessage {
             reply: None,
             received_at: at,
             extra: BTreeMap::new(),
+            keyword: None,
         }
     }
 

@@ -7,9 +7,14 @@ use super::inbound::InboundMessage;
 use super::reply::Reply;
 
 /// Version tag of queue payloads; bump when [`Job`] changes incompatibly. 2: a job may be an
-/// outbound text (`outbound`). Workers read every version up to this one and leave a newer job
-/// for a newer build.
-pub(crate) const JOB_VERSION: u32 = 2;
+/// outbound text (`outbound`). 3: an outbound text may open a session (`session`); a job is
+/// written as 3 only when it does, so that a build before it (which would send the text and
+/// drop the session) leaves it for a newer one, and as 2 otherwise. Workers read every version
+/// up to this one and leave a newer job for a newer build.
+pub(crate) const JOB_VERSION: u32 = 3;
+
+/// The version of a job that uses nothing of [`JOB_VERSION`] 3.
+pub(crate) const JOB_VERSION_WITHOUT_SESSION: u32 = 2;
 
 /// The payload queued in Redis for the workers; versioned so the format can change.
 ///
@@ -29,22 +34,44 @@ pub(crate) struct Job {
     /// The text to send, for a job that is an outbound text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound: Option<Reply>,
+    /// The session an outbound text opens for its recipient when it is sent (checked JSON, at
+    /// most `MAX_SESSION_BYTES`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl Job {
+    /// The job of an inbound message for the topic's handler, with the accept text to send
+    /// first (`send_on_accept`), if any.
+    pub(crate) fn inbound(message: InboundMessage, accept_sms: Option<String>) -> Job {
+        Job {
+            v: JOB_VERSION_WITHOUT_SESSION,
+            message,
+            accept_sms,
+            outbound: None,
+            session: None,
+        }
+    }
+
     /// The job of an outbound text `id` to `to` on `topic`.
     pub(crate) fn outbound(
         topic: &str,
         id: super::ids::MessageSid,
         to: super::ids::PhoneNumber,
         content: Reply,
+        session: Option<String>,
         queued_at: u64,
     ) -> Job {
         Job {
-            v: JOB_VERSION,
+            v: if session.is_some() {
+                JOB_VERSION
+            } else {
+                JOB_VERSION_WITHOUT_SESSION
+            },
             message: InboundMessage::addressing(topic, id, to, queued_at),
             accept_sms: None,
             outbound: Some(content),
+            session,
         }
     }
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::ids::PhoneNumber;
 use super::reply::Reply;
+use super::session::{Session, MAX_SESSION_BYTES};
 use crate::twilio::segments::MAX_BODY_CHARS;
 
 /// How the id of an outbound text starts (`OB` and 32 hex digits); Twilio's own SIDs never do.
@@ -37,6 +38,10 @@ pub struct NewText {
     pub send_at: Option<u64>,
     /// A repeated key (per topic, within `dedup_ttl_s`) queues nothing and answers the first id.
     pub idempotency_key: Option<String>,
+    /// The session the text opens: when it is sent, it becomes the recipient's session for the
+    /// topic (as a reply's handler would leave it), so their answer's handler sees it. Its JSON
+    /// is at most [`MAX_SESSION_BYTES`].
+    pub session: Option<Session>,
 }
 
 /// One problem with one field of a text.
@@ -70,6 +75,8 @@ pub struct TextFields {
     pub send_at: Option<String>,
     /// `idempotency_key`.
     pub idempotency_key: Option<String>,
+    /// `session`: a JSON object.
+    pub session: Option<serde_json::Value>,
 }
 
 impl TextFields {
@@ -93,6 +100,7 @@ impl TextFields {
                 .ok()
         });
         check_idempotency_key(self.idempotency_key.as_deref(), &mut errors);
+        let session = self.session.and_then(|s| check_session(s, &mut errors));
         match to {
             Some(to) if errors.is_empty() => Ok(NewText {
                 to,
@@ -102,6 +110,7 @@ impl TextFields {
                 },
                 send_at,
                 idempotency_key: self.idempotency_key,
+                session,
             }),
             _ => Err(errors),
         }
@@ -139,6 +148,24 @@ fn check_body(body: Option<&str>, errors: &mut Vec<FieldError>) {
             "must not hold control characters other than tab, CR and LF",
         ));
     }
+}
+
+/// A JSON object of at most [`MAX_SESSION_BYTES`] as JSON.
+fn check_session(session: serde_json::Value, errors: &mut Vec<FieldError>) -> Option<Session> {
+    let serde_json::Value::Object(map) = session else {
+        errors.push(FieldError::new("session", "must be a JSON object"));
+        return None;
+    };
+    let session = Session::from_map(map);
+    let bytes = session.to_json().len();
+    if bytes > MAX_SESSION_BYTES {
+        errors.push(FieldError::new(
+            "session",
+            format!("must be at most {MAX_SESSION_BYTES} bytes of JSON, got {bytes}"),
+        ));
+        return None;
+    }
+    Some(session)
 }
 
 /// 1 to 256 bytes without control characters.
@@ -302,6 +329,27 @@ mod tests {
     }
 
     #[test]
+    fn a_session_is_an_object_of_at_most_16_kib() {
+        // Arrange
+        let with = |session: serde_json::Value| TextFields {
+            session: Some(session),
+            ..fields("+15551234567", "hi")
+        };
+        let big = "x".repeat(MAX_SESSION_BYTES);
+
+        // Act
+        let opened = with(serde_json::json!({"appointment": 42})).check(NOW);
+        let too_big = with(serde_json::json!({ "note": big })).check(NOW);
+
+        // Assert
+        let session = opened.unwrap().session.unwrap();
+        assert_eq!(session.get::<u32>("appointment").unwrap(), Some(42));
+        let errors = too_big.unwrap_err();
+        assert_eq!(errors[0].field, "session");
+        assert!(errors[0].message.contains("16384"), "{errors:?}");
+    }
+
+    #[test]
     fn a_good_text_passes_and_every_problem_is_named() {
         let text = fields("+15551234567", "hi").check(NOW).unwrap();
         assert_eq!(text.to.as_str(), "+15551234567");
@@ -312,13 +360,21 @@ mod tests {
             media_urls: vec!["ftp://a".into()],
             send_at: Some("tomorrow".into()),
             idempotency_key: Some(String::new()),
+            session: Some(serde_json::json!(["not", "an", "object"])),
         }
         .check(NOW)
         .unwrap_err();
         let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             named,
-            vec!["to", "body", "media_url", "send_at", "idempotency_key"]
+            vec![
+                "to",
+                "body",
+                "media_url",
+                "send_at",
+                "idempotency_key",
+                "session"
+            ]
         );
         let missing = TextFields::default().check(NOW).unwrap_err();
         let named: Vec<&str> = missing.iter().map(|e| e.field.as_str()).collect();

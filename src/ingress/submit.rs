@@ -14,11 +14,11 @@ use super::{request_log, webhook};
 use crate::actors::messages::{Enqueue, Enqueued, SetOptOut, Validate};
 use crate::actors::queue::QueueError;
 use crate::actors::recorder::RecordError;
-use crate::domain::{mask_number, InboundMessage, Job, JOB_VERSION};
+use crate::domain::{mask_number, InboundMessage, Job};
 use crate::errors::Chain;
 use crate::store::opt_outs::Change;
 use crate::topics::Topic;
-use crate::twilio::keywords::{keyword, opt_out_type, Keyword};
+use crate::twilio::keywords::{opt_out_type, Keyword};
 use crate::twilio::twiml;
 use crate::validators::Verdict;
 
@@ -67,25 +67,27 @@ async fn answer(
     if state.is_draining() {
         return Err(unavailable(topic));
     }
-    if let Some(word) = keyword_of(&message) {
-        return answer_keyword(word, topic, &message, state).await;
+    if let Some(word) = keyword_of(&message, topic) {
+        // Boxed: the rare path's state stays out of every webhook's future.
+        return Box::pin(answer_keyword(word, topic, message, state)).await;
     }
     let message = match validate(topic, message, state).await? {
         Ok(message) => message,
         Err(rejected) => return Ok(rejected),
     };
-    enqueue(topic, message, state).await?;
+    enqueue(topic, job_for(topic, message), state).await?;
     Ok(accepted(topic))
 }
 
 /// The keyword a message is: Twilio's Advanced Opt-Out names the one it saw ("PARAR", "ARRÊT")
-/// in `OptOutType`, whatever the body; else the body itself.
-fn keyword_of(message: &InboundMessage) -> Option<Keyword> {
+/// in `OptOutType`, whatever the body; else the body itself, against Twilio's keywords and the
+/// topic's own.
+fn keyword_of(message: &InboundMessage, topic: &Topic) -> Option<Keyword> {
     let advanced = message
         .extra
         .get("OptOutType")
         .and_then(|t| opt_out_type(t));
-    advanced.or_else(|| keyword(&message.message))
+    advanced.or_else(|| topic.keywords.keyword(&message.message))
 }
 
 /// Runs the topic's validators on this thread's validator actor: the message back when it
@@ -123,16 +125,11 @@ async fn validate(
 
 /// Queues the accepted message durably; every failure is logged, with its cause, and answered
 /// 503.
-async fn enqueue(
-    topic: &Topic,
-    message: InboundMessage,
-    state: &IngressState,
-) -> Result<(), IngressError> {
+async fn enqueue(topic: &Topic, job: Job, state: &IngressState) -> Result<(), IngressError> {
     let name = topic.name.as_str();
-    let sid = message.sid.clone();
+    let sid = job.message.sid.clone();
     // Masking allocates; only the debug line below uses it.
-    let number = log::log_enabled!(log::Level::Debug).then(|| mask_number(&message.number));
-    let job = job_for(topic, message);
+    let number = log::log_enabled!(log::Level::Debug).then(|| mask_number(&job.message.number));
     let error = match state.queue.send(Enqueue { job }).await {
         Ok(Ok(Enqueued::Queued { id })) => {
             state.metrics.queued.with_label_values(&[name]).inc();
@@ -169,24 +166,52 @@ fn unavailable(topic: &Topic) -> IngressError {
 }
 
 /// STOP and friends record an opt-out, START and friends lift it; both answer nothing (Twilio
-/// confirms them itself). HELP and INFO answer the topic's help text. The handler never runs. A
-/// change that cannot be recorded is logged and answered 503, so that Twilio retries it.
+/// confirms them itself). HELP and INFO answer the topic's help text. A change that cannot be
+/// recorded is logged and answered 503, so that Twilio retries it. An opt-out never reaches the
+/// handler; an opt-in or help keyword from a sender with a live session does too, after its
+/// effect, as a message whose `keyword` is set (a conversation that asked "reply YES" hears it).
 async fn answer_keyword(
     word: Keyword,
     topic: &Topic,
-    message: &InboundMessage,
+    mut message: InboundMessage,
     state: &IngressState,
 ) -> Result<HttpResponse, IngressError> {
+    let to_handler = word != Keyword::OptOut && has_live_session(topic, &message, state).await?;
     let change = match word {
-        Keyword::Help => return Ok(twiml_response(topic.settings.help_response.as_deref())),
-        Keyword::OptOut => Change::OptOut,
-        Keyword::OptIn => Change::OptIn,
+        Keyword::Help => None,
+        Keyword::OptOut => Some(Change::OptOut),
+        Keyword::OptIn => Some(Change::OptIn),
     };
+    if let Some(change) = change {
+        // A keyword for the handler is marked by its job's de-duplication instead, so that
+        // Twilio's retry records the opt-in again (which changes nothing) and queues nothing.
+        let mark = (!to_handler).then(|| message.sid.clone());
+        record_keyword(change, topic, &message, mark, state).await?;
+    }
+    if to_handler {
+        message.keyword = Some(word.as_str().to_string());
+        enqueue(topic, Job::inbound(message, None), state).await?;
+    }
+    let answer = match word {
+        Keyword::Help => topic.settings.help_response.as_deref(),
+        _ => None,
+    };
+    Ok(twiml_response(answer))
+}
+
+/// Records an opt-out or opt-in keyword; `mark` (its MessageSid) makes a replay change nothing.
+async fn record_keyword(
+    change: Change,
+    topic: &Topic,
+    message: &InboundMessage,
+    mark: Option<crate::domain::MessageSid>,
+    state: &IngressState,
+) -> Result<(), IngressError> {
     let request = SetOptOut {
         topic: topic.name.clone(),
         number: message.number.clone(),
         change,
-        keyword_sid: Some(message.sid.clone()),
+        keyword_sid: mark,
     };
     let recorded = match state.recorder.send(request).await {
         Ok(recorded) => recorded,
@@ -202,7 +227,7 @@ async fn answer_keyword(
             };
             let from = mask_number(&message.number);
             log::info!("{what} topic={name} sid={sid} from={from} opted_out={opted_out}");
-            Ok(twiml_response(None))
+            Ok(())
         }
         Err(error) => {
             let error: RecordError = error;
@@ -212,6 +237,26 @@ async fn answer_keyword(
     }
 }
 
+/// Whether the sender has a session that has not expired (one Redis call, made only for opt-in
+/// and help keywords); Redis away is answered 503.
+async fn has_live_session(
+    topic: &Topic,
+    message: &InboundMessage,
+    state: &IngressState,
+) -> Result<bool, IngressError> {
+    let key = state.keys.session(&topic.name, message.number.as_str());
+    let mut conn = state.redis.clone();
+    let exists: redis::RedisResult<bool> = redis::AsyncCommands::exists(&mut conn, key).await;
+    exists.map_err(|e| {
+        let (name, sid) = (&topic.name, &message.sid);
+        log::warn!(
+            "Session of a keyword's sender not read; answered 503. topic={name} sid={sid} error={}",
+            crate::store::connection::loggable(&e)
+        );
+        unavailable(topic)
+    })
+}
+
 /// The job to queue; with `send_on_accept` the accept text travels with it as an SMS to send.
 fn job_for(topic: &Topic, message: InboundMessage) -> Job {
     let accept_sms = topic
@@ -219,12 +264,7 @@ fn job_for(topic: &Topic, message: InboundMessage) -> Job {
         .send_on_accept
         .then(|| topic.settings.accept_response.clone())
         .flatten();
-    Job {
-        v: JOB_VERSION,
-        message,
-        accept_sms,
-        outbound: None,
-    }
+    Job::inbound(message, accept_sms)
 }
 
 /// The answer to an accepted message: the topic's accept TwiML, made once when the topic was

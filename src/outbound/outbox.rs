@@ -120,16 +120,20 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What a repeat of a text's idempotency key must match: its recipient, content and time, as a
-/// SHA-256 (hex, the first 16 bytes).
+/// What a repeat of a text's idempotency key must match: its recipient, content, time and the
+/// session it opens, as a SHA-256 (hex, the first 16 bytes). A text without a session hashes as
+/// before sessions existed, so keys stored by an earlier release still match.
 fn fingerprint(text: &NewText) -> String {
     let mut hasher = Sha256::new();
-    let fields = serde_json::json!([
+    let mut fields = serde_json::json!([
         text.to.as_str(),
         text.content.text,
         text.content.media_urls,
         text.send_at,
     ]);
+    if let (Some(session), Some(fields)) = (&text.session, fields.as_array_mut()) {
+        fields.push(serde_json::to_value(session).unwrap_or_default());
+    }
     hasher.update(fields.to_string().as_bytes());
     hex(&hasher.finalize()[..16])
 }
@@ -170,6 +174,7 @@ fn enqueue_call(
             id.clone(),
             text.to.clone(),
             text.content.clone(),
+            text.session.as_ref().map(|s| s.to_json()),
             now,
         );
         let send_at = text.send_at.filter(|at| *at > now).unwrap_or(0);

@@ -207,6 +207,9 @@ pub struct TopicSettings {
     /// Answer to HELP / INFO.
     #[serde(default)]
     pub help_response: Option<String>,
+    /// Keywords the topic adds to Twilio's own.
+    #[serde(default)]
+    pub keywords: KeywordSettings,
     /// Most message segments sent per second, across every process (unset: no pacing).
     #[serde(default, deserialize_with = "flex::opt_f64")]
     pub max_sends_per_second: Option<f64>,
@@ -287,6 +290,23 @@ impl ValidatorSpec {
             }
         }
     }
+}
+
+/// Opt-out, opt-in and help keywords a topic adds to Twilio's defaults (which keep working:
+/// carriers require STOP). Compared ignoring case, surrounding whitespace and trailing
+/// punctuation; a keyword may be several words ("opt out").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordSettings {
+    /// Words that opt the sender out, like STOP.
+    #[serde(default)]
+    pub opt_out: Vec<String>,
+    /// Words that opt the sender back in, like START.
+    #[serde(default)]
+    pub opt_in: Vec<String>,
+    /// Words answered with `help_response`, like HELP.
+    #[serde(default)]
+    pub help: Vec<String>,
 }
 
 /// Retry policy.

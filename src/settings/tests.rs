@@ -606,3 +606,57 @@ fn the_shipped_sample_topic_takes_everyday_texts_in_english_and_spanish_with_emo
     }
     assert_ne!(verdict("bell\u{7}"), crate::validators::Verdict::Accept);
 }
+
+#[test]
+fn a_topics_keywords_are_bounded_and_mean_one_thing() {
+    // Arrange
+    let with = |keywords: &str| {
+        ROOT.replace(
+            "[topics.sample.retry]",
+            &format!("[topics.sample.keywords]\n{keywords}\n\n[topics.sample.retry]"),
+        )
+    };
+    let good = with(
+        r#"opt_out = ["parar", "Opt Out"]
+opt_in = ["sí"]
+help = ["ayuda"]"#,
+    );
+    let long = "x".repeat(65);
+    let bad = with(&format!(
+        r#"opt_out = ["yes", "{long}"]
+help = ["  !  "]
+opt_in = ["parar"]
+colour = ["red"]"#
+    ));
+    let clash = with(
+        r#"opt_out = ["parar"]
+opt_in = ["PARAR!"]"#,
+    );
+
+    // Act
+    let good = load_str(&good, Path::new("s.toml"), "dev", &env_with(&[])).unwrap();
+    let unknown = load_str(&bad, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    let bad = bad.replace("colour = [\"red\"]", "");
+    let bad = load_str(&bad, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    let clash = load_str(&clash, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+
+    // Assert
+    assert_eq!(good.topics["sample"].keywords.opt_out, ["parar", "Opt Out"]);
+    assert!(unknown.to_string().contains("colour"), "{unknown}");
+    let problems: Vec<String> = bad.problems().iter().map(|p| p.to_string()).collect();
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(
+        problems[0].contains("keywords.opt_out") && problems[0].contains("already an opt-in"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains("keywords.opt_out") && problems[1].contains("1 to 64"),
+        "{problems:#?}"
+    );
+    assert!(problems[2].contains("keywords.help"), "{problems:#?}");
+    let problems: Vec<String> = clash.problems().iter().map(|p| p.to_string()).collect();
+    assert!(
+        problems[0].contains("keywords.opt_in") && problems[0].contains("already an opt-out"),
+        "{problems:#?}"
+    );
+}

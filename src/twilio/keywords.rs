@@ -1,8 +1,14 @@
-//! Twilio's opt-out, opt-in and help keywords. Only a message that is just the keyword counts
-//! (case-insensitive, surrounding whitespace ignored). With Advanced Opt-Out (a Messaging
-//! Service's own or other-language keywords, such as "PARAR"), Twilio names what it took a
-//! message for in the webhook's `OptOutType` (`STOP`, `START`, `HELP`), which then counts whatever
-//! the body says. Ingress answers them itself: the handler never runs for them.
+//! Opt-out, opt-in and help keywords: Twilio's own (which carriers require and Twilio acts on
+//! whatever pyrowire does) and a topic's additions (`[topics.X.keywords]`). A message counts as a
+//! keyword when it is just the keyword: case, surrounding whitespace, runs of inner whitespace
+//! and trailing punctuation are ignored ("Stop.", "stop!", "Opt  out" count). With Advanced
+//! Opt-Out (a Messaging Service's own or other-language keywords, such as "PARAR"), Twilio names
+//! what it took a message for in the webhook's `OptOutType` (`STOP`, `START`, `HELP`), which then
+//! counts whatever the body says.
+
+use std::collections::HashMap;
+
+use crate::settings::KeywordSettings;
 
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +21,19 @@ pub(crate) enum Keyword {
     Help,
 }
 
-const OPT_OUT: &[&str] = &[
+impl Keyword {
+    /// The name a handler sees in the message's `keyword` field (`opt_in`, `help`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Keyword::OptOut => "opt_out",
+            Keyword::OptIn => "opt_in",
+            Keyword::Help => "help",
+        }
+    }
+}
+
+/// Twilio's default keywords (TWILIO.md).
+pub(crate) const OPT_OUT: &[&str] = &[
     "STOP",
     "STOPALL",
     "UNSUBSCRIBE",
@@ -25,22 +43,85 @@ const OPT_OUT: &[&str] = &[
     "REVOKE",
     "OPTOUT",
 ];
-const OPT_IN: &[&str] = &["START", "YES", "UNSTOP"];
-const HELP: &[&str] = &["HELP", "INFO"];
+pub(crate) const OPT_IN: &[&str] = &["START", "YES", "UNSTOP"];
+pub(crate) const HELP: &[&str] = &["HELP", "INFO"];
 
-/// The keyword a message body is, if it is one.
-pub(crate) fn keyword(body: &str) -> Option<Keyword> {
-    let word = body.trim();
-    let is = |list: &[&str]| list.iter().any(|k| k.eq_ignore_ascii_case(word));
-    if is(OPT_OUT) {
-        Some(Keyword::OptOut)
-    } else if is(OPT_IN) {
-        Some(Keyword::OptIn)
-    } else if is(HELP) {
-        Some(Keyword::Help)
-    } else {
-        None
+/// Longest keyword a topic may add, in characters (after [`normalize`]).
+pub(crate) const MAX_KEYWORD_CHARS: usize = 64;
+
+/// Most keywords a topic may add to each list.
+pub(crate) const MAX_KEYWORDS: usize = 100;
+
+/// A topic's keywords: Twilio's and its own, normalized.
+#[derive(Debug, Clone)]
+pub(crate) struct Keywords {
+    words: HashMap<String, Keyword>,
+    /// The longest, in characters: a longer message is no keyword, whatever it says.
+    longest: usize,
+}
+
+impl Default for Keywords {
+    fn default() -> Self {
+        Keywords::of(&KeywordSettings::default())
     }
+}
+
+impl Keywords {
+    /// Twilio's keywords plus the topic's (a topic's word that Twilio already has keeps Twilio's
+    /// meaning: settings validation refuses such a clash).
+    pub(crate) fn of(settings: &KeywordSettings) -> Self {
+        let mut words = HashMap::new();
+        let lists = [
+            (Keyword::OptOut, OPT_OUT, &settings.opt_out),
+            (Keyword::OptIn, OPT_IN, &settings.opt_in),
+            (Keyword::Help, HELP, &settings.help),
+        ];
+        for (keyword, defaults, _) in &lists {
+            for word in *defaults {
+                words.insert(normalize(word), *keyword);
+            }
+        }
+        for (keyword, _, own) in &lists {
+            for word in own.iter() {
+                words.entry(normalize(word)).or_insert(*keyword);
+            }
+        }
+        let longest = words.keys().map(|w| w.chars().count()).max().unwrap_or(0);
+        Keywords { words, longest }
+    }
+
+    /// The keyword a message body is, if it is one.
+    pub(crate) fn keyword(&self, body: &str) -> Option<Keyword> {
+        let body = body.trim();
+        // Trailing punctuation and inner spaces may make a keyword longer; a text past that is
+        // not one, and costs no allocation to say so.
+        if body.len() > 4 * (self.longest + 8) {
+            return None;
+        }
+        self.words.get(&normalize(body)).copied()
+    }
+
+    /// Which list already holds `word` (normalized), if one does.
+    pub(crate) fn meaning(&self, word: &str) -> Option<Keyword> {
+        self.words.get(&normalize(word)).copied()
+    }
+}
+
+/// A message as keywords are compared: lowercase, trailing punctuation and symbols dropped,
+/// whitespace trimmed and inner runs of it made one space.
+pub(crate) fn normalize(text: &str) -> String {
+    let trimmed = text
+        .trim()
+        .trim_end_matches(|c: char| !c.is_alphanumeric() && !c.is_whitespace())
+        .trim_end();
+    let mut out = String::with_capacity(trimmed.len());
+    for (i, word) in trimmed.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
 }
 
 /// The keyword a webhook's `OptOutType` names, if it names one.
@@ -59,13 +140,44 @@ mod tests {
 
     #[test]
     fn recognizes_whole_keywords_only() {
-        assert_eq!(keyword(" stop "), Some(Keyword::OptOut));
-        assert_eq!(keyword("Unsubscribe"), Some(Keyword::OptOut));
-        assert_eq!(keyword("START"), Some(Keyword::OptIn));
-        assert_eq!(keyword("info\n"), Some(Keyword::Help));
-        assert_eq!(keyword("please stop"), None);
-        assert_eq!(keyword("stopped"), None);
-        assert_eq!(keyword(""), None);
+        let keywords = Keywords::default();
+        assert_eq!(keywords.keyword(" stop "), Some(Keyword::OptOut));
+        assert_eq!(keywords.keyword("Unsubscribe"), Some(Keyword::OptOut));
+        assert_eq!(keywords.keyword("START"), Some(Keyword::OptIn));
+        assert_eq!(keywords.keyword("info\n"), Some(Keyword::Help));
+        assert_eq!(keywords.keyword("please stop"), None);
+        assert_eq!(keywords.keyword("stopped"), None);
+        assert_eq!(keywords.keyword(""), None);
+        assert_eq!(keywords.keyword(&"stop ".repeat(1000)), None);
+    }
+
+    #[test]
+    fn ignores_case_spaces_and_trailing_punctuation() {
+        let keywords = Keywords::default();
+        for text in [
+            "Stop.", "stop!", "STOP!!!", " stop ?", "Yes!", "yes.", "Help?",
+        ] {
+            assert!(keywords.keyword(text).is_some(), "{text:?}");
+        }
+        assert_eq!(keywords.keyword(".stop"), None);
+        assert_eq!(normalize("  Opt \t Out!! "), "opt out");
+        assert_eq!(normalize("ARRÊT."), "arrêt");
+    }
+
+    #[test]
+    fn a_topic_adds_its_own_words_multi_word_ones_too() {
+        let settings = KeywordSettings {
+            opt_out: vec!["parar".into(), "Opt Out".into()],
+            opt_in: vec!["sí".into()],
+            help: vec!["ayuda".into()],
+        };
+        let keywords = Keywords::of(&settings);
+        assert_eq!(keywords.keyword("Parar."), Some(Keyword::OptOut));
+        assert_eq!(keywords.keyword("opt   out"), Some(Keyword::OptOut));
+        assert_eq!(keywords.keyword("STOP"), Some(Keyword::OptOut));
+        assert_eq!(keywords.keyword("SÍ!"), Some(Keyword::OptIn));
+        assert_eq!(keywords.keyword("ayuda"), Some(Keyword::Help));
+        assert_eq!(keywords.keyword("opt"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod helpers;
 
 mod bad_input;
 mod complete_script;
+mod conversations;
 mod dashboard;
 mod dashboard_browser;
 mod guarantees;

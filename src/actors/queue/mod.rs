@@ -103,17 +103,20 @@ impl RedisQueue {
         }
         batches.in_flight += 1;
         let count = batches.waiting.len().min(MAX_BATCH);
-        let jobs: Vec<Pending> = batches.waiting.drain(..count).collect();
+        let mut jobs: Vec<Pending> = batches.waiting.drain(..count).collect();
         let stream = self.keys.queue(topic);
-        let mut keys = vec![stream.clone()];
-        let mut args = vec![
+        let mut keys = Vec::with_capacity(1 + 2 * jobs.len());
+        keys.push(stream.clone());
+        let mut args = Vec::with_capacity(2 + jobs.len());
+        args.extend([
             self.limits.dedup_ttl_s.to_string().into_bytes(),
             self.limits.max_queue_depth.to_string().into_bytes(),
-        ];
-        for job in &jobs {
-            keys.push(job.seen.clone());
-            keys.push(job.sender.clone());
-            args.push(job.payload.clone().into_bytes());
+        ]);
+        // Moved, not copied: after the call a job needs only its answer's channel.
+        for job in &mut jobs {
+            keys.push(std::mem::take(&mut job.seen));
+            keys.push(std::mem::take(&mut job.sender));
+            args.push(std::mem::take(&mut job.payload).into_bytes());
         }
         let mut conn = self.conn.clone();
         let call = self.breaker.clone().call(async move {

@@ -59,13 +59,14 @@ async fn run(deps: &WorkerDeps, job: &Job, stores: &Stores) -> Result<Handled, A
     let topic = &deps.topic;
     let message = &job.message;
     if let Some(content) = &job.outbound {
-        // A text sent first: no handler, no session; the sender checks the opt-outs once more.
+        // A text sent first: no handler; the sender checks the opt-outs once more. The session
+        // it opens becomes the recipient's with its completion (none for an opted-out number).
         let sent = send(deps, SendKind::Outbound, message, content, stores).await?;
         return Ok(Handled {
             reply: content.clone(),
             sent: vec![sent],
             handled_at: now_ms(),
-            session: None,
+            session: job.session.clone().map(SessionSave::Replace),
             stores: Vec::new(),
         });
     }

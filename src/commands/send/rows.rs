@@ -110,6 +110,9 @@ pub(crate) struct Shared<'a> {
 pub(crate) struct Sheet<'a> {
     file: &'a CsvFile,
     to: usize,
+    /// The `session` column, when there is one: each row's JSON object opens its recipient's
+    /// session when the text is sent (an empty cell opens none).
+    session: Option<usize>,
     columns: usize,
     body: Option<Vec<Part>>,
     shared: Shared<'a>,
@@ -129,6 +132,7 @@ impl<'a> Sheet<'a> {
                 shown_columns(&columns)
             )]);
         };
+        let session = columns.iter().position(|c| c == "session");
         let body = match shared.body {
             Some(source) => Some(resolve(source, &columns, &file.name)?),
             None => None,
@@ -138,6 +142,7 @@ impl<'a> Sheet<'a> {
         Ok(Sheet {
             file,
             to,
+            session,
             columns: columns.len(),
             body,
             shared,
@@ -182,12 +187,20 @@ impl<'a> Sheet<'a> {
             .collect::<Result<_, _>>()
             .map_err(|_| format!("line {line}: is not UTF-8 text"))?;
         let to = fields[self.to].trim();
+        let session = match self.session.map(|c| fields[c].trim()) {
+            None | Some("") => None,
+            Some(json) => Some(
+                serde_json::from_str(json)
+                    .map_err(|e| format!("line {line}: the session is not JSON ({e})"))?,
+            ),
+        };
         TextFields {
             to: Some(to.to_string()),
             body: self.body.as_ref().map(|parts| render(parts, &fields)),
             media_urls: self.shared.media.to_vec(),
             send_at: self.shared.at.map(str::to_string),
             idempotency_key: Some(format!("csv:{}:{}:{line}", self.file.digest, self.flags)),
+            session,
         }
         .check(now)
         .map_err(|errors| {

@@ -62,7 +62,14 @@ impl Problems {
     }
 }
 
-const FIELDS: &[&str] = &["to", "body", "media_url", "send_at", "idempotency_key"];
+const FIELDS: &[&str] = &[
+    "to",
+    "body",
+    "media_url",
+    "send_at",
+    "idempotency_key",
+    "session",
+];
 
 /// Reads and checks every message of `body` (JSON bytes); `now` bounds `send_at`.
 pub(super) fn parse(body: &[u8], now: u64) -> Result<Vec<NewText>, Refused> {
@@ -158,6 +165,7 @@ fn read_fields(
                 }
                 _ => report("media_url", "must be a string or a list of strings".into()),
             },
+            "session" => fields.session = Some(value),
             _ => {
                 let shown: String = name.chars().take(40).collect();
                 report(

@@ -112,6 +112,7 @@ fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
         );
     }
     check_rates(&key, topic, problems);
+    check_keywords(&key, topic, problems);
     check_retry(&key, topic, problems);
     check_twilio(&key, topic, problems);
     check_validator_messages(&key, topic, problems);
@@ -137,6 +138,53 @@ fn check_rates(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
                 topic.session_ttl_s
             ),
         );
+    }
+}
+
+/// A topic's own keywords: each 1 to 64 characters once normalized, at most 100 per list, and
+/// none meaning something else already (Twilio's `YES` cannot opt out).
+fn check_keywords(key: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
+    use crate::twilio::keywords::{normalize, Keyword, Keywords, MAX_KEYWORDS, MAX_KEYWORD_CHARS};
+    let own = &topic.keywords;
+    let twilio = Keywords::default();
+    let mut seen: Vec<(String, Keyword)> = Vec::new();
+    let lists = [
+        ("opt_out", Keyword::OptOut, &own.opt_out),
+        ("opt_in", Keyword::OptIn, &own.opt_in),
+        ("help", Keyword::Help, &own.help),
+    ];
+    for (list, meaning, words) in lists {
+        let list_key = format!("{key}.keywords.{list}");
+        if words.len() > MAX_KEYWORDS {
+            let got = words.len();
+            let problem = format!("may list at most {MAX_KEYWORDS} keywords, got {got}");
+            push(problems, list_key.clone(), problem);
+        }
+        for word in words {
+            let normal = normalize(word);
+            let shown: String = word.chars().take(40).collect();
+            let chars = normal.chars().count();
+            if chars == 0 || chars > MAX_KEYWORD_CHARS {
+                let problem = format!(
+                    "lists `{shown}`: a keyword must be 1 to {MAX_KEYWORD_CHARS} characters besides trailing punctuation"
+                );
+                push(problems, list_key.clone(), problem);
+                continue;
+            }
+            let other = twilio
+                .meaning(&normal)
+                .or_else(|| seen.iter().find(|(w, _)| *w == normal).map(|(_, k)| *k));
+            if let Some(other) = other.filter(|k| *k != meaning) {
+                let kind = match other {
+                    Keyword::OptOut => "an opt-out",
+                    Keyword::OptIn => "an opt-in",
+                    Keyword::Help => "a help",
+                };
+                let problem = format!("lists `{shown}`, which is already {kind} keyword");
+                push(problems, list_key.clone(), problem);
+            }
+            seen.push((normal, meaning));
+        }
     }
 }
 
