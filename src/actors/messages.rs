@@ -190,6 +190,25 @@ pub(crate) struct RecordOutcome {
     pub stores: Vec<crate::outbound::delivery::SidStore>,
     /// Whether the job has a list of failed attempts to delete.
     pub had_attempts: bool,
+    /// What the job does to the wait for its sender's next message.
+    pub waiting: Waiting,
+}
+
+/// What a finished job does to the wait for its sender's reply (`expect_reply_within`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// Leaves it as it is (a text sent first: not the sender's own message).
+    Leave,
+    /// Ends it: the sender wrote, and the handler did not ask again.
+    Clear,
+    /// Waits until `due_ms`, then queues `job` (a `reply_timeout` event) unless the sender
+    /// wrote meanwhile.
+    Until {
+        /// When the wait ends (ms since the epoch).
+        due_ms: u64,
+        /// The event's job, JSON.
+        job: String,
+    },
 }
 
 /// Store the Twilio SIDs of an attempt's sends on their own: the attempt failed after them.

@@ -39,6 +39,18 @@ pub struct Media {
     pub media: IndexMap<String, String>,
 }
 
+/// What a handler is called for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageEvent {
+    /// A text from the sender.
+    #[default]
+    Message,
+    /// The sender sent nothing within the wait a handler asked for (`expect_reply_within`):
+    /// no text, the session as it stands.
+    ReplyTimeout,
+}
+
 /// One inbound text, with the field names the original framework gave handlers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundMessage {
@@ -78,6 +90,9 @@ pub struct InboundMessage {
     /// Every other parameter Twilio sent, under Twilio's own name.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// `message` for a text; `reply_timeout` when the sender did not answer in time.
+    #[serde(default)]
+    pub event: MessageEvent,
     /// Set when the text is an opt-in or help keyword (`opt_in`, `help`) that reaches the
     /// handler because the sender has a live session; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +134,7 @@ impl InboundMessage {
             reply: None,
             received_at: now_ms(),
             extra,
+            event: MessageEvent::Message,
             keyword: None,
         })
     }
@@ -144,6 +160,7 @@ impl InboundMessage {
             reply: None,
             received_at: at,
             extra: BTreeMap::new(),
+            event: MessageEvent::Message,
             keyword: None,
         }
     }

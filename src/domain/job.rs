@@ -7,11 +7,14 @@ use super::inbound::InboundMessage;
 use super::reply::Reply;
 
 /// Version tag of queue payloads; bump when [`Job`] changes incompatibly. 2: a job may be an
-/// outbound text (`outbound`). 3: an outbound text may open a session (`session`); a job is
-/// written as 3 only when it does, so that a build before it (which would send the text and
+/// outbound text (`outbound`). 3: an outbound text may open a session (`session`), and a job may
+/// be a reply-timeout event (`message.event`); a job is written as 3 only when it is one of those, so that a build before it (which would send the text and
 /// drop the session) leaves it for a newer one, and as 2 otherwise. Workers read every version
 /// up to this one and leave a newer job for a newer build.
 pub(crate) const JOB_VERSION: u32 = 3;
+
+/// How the id of a reply-timeout event starts (`RT` and 32 hex digits); Twilio's SIDs never do.
+pub(crate) const REPLY_TIMEOUT_ID_PREFIX: &str = "RT";
 
 /// The version of a job that uses nothing of [`JOB_VERSION`] 3.
 pub(crate) const JOB_VERSION_WITHOUT_SESSION: u32 = 2;
@@ -48,6 +51,27 @@ impl Job {
             v: JOB_VERSION_WITHOUT_SESSION,
             message,
             accept_sms,
+            outbound: None,
+            session: None,
+        }
+    }
+
+    /// The event a handler asked for with `expect_reply_within`, to run at `due_ms` if `message`'s
+    /// sender sends nothing before: addressed like the message, with no text.
+    pub(crate) fn reply_timeout(message: &InboundMessage, due_ms: u64) -> Job {
+        let id = format!("{REPLY_TIMEOUT_ID_PREFIX}{:032x}", rand::random::<u128>());
+        let mut event = InboundMessage::addressing(
+            &message.topic,
+            super::ids::MessageSid::parse("id", &id).expect("a valid id"),
+            message.number.clone(),
+            due_ms,
+        );
+        event.to = message.to.clone();
+        event.event = super::inbound::MessageEvent::ReplyTimeout;
+        Job {
+            v: JOB_VERSION,
+            message: event,
+            accept_sms: None,
             outbound: None,
             session: None,
         }

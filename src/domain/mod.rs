@@ -21,7 +21,7 @@ pub use error::InboundError;
 pub(crate) use ids::mask_number;
 pub use ids::{MessageSid, PhoneNumber, MAX_ID_BYTES};
 pub(crate) use inbound::check_plain;
-pub use inbound::{InboundMessage, Media, MAX_MEDIA};
+pub use inbound::{InboundMessage, Media, MessageEvent, MAX_MEDIA};
 pub(crate) use job::{Job, JOB_VERSION};
 pub(crate) use outbound::is_outbound_id;
 pub use outbound::{

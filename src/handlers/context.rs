@@ -24,6 +24,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
 
@@ -49,7 +50,13 @@ pub struct HandlerContext {
     extras: Rc<Cell<u32>>,
     sent: Rc<RefCell<Vec<SentSms>>>,
     session: Rc<RefCell<SessionState>>,
+    expect_reply: Rc<Cell<Option<Duration>>>,
 }
+
+/// Shortest wait for a reply a handler may ask for.
+pub const MIN_REPLY_WAIT: Duration = Duration::from_secs(1);
+/// Longest wait for a reply a handler may ask for: 30 days.
+pub const MAX_REPLY_WAIT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The session as the handler sees it now, and whether it changed or ended it.
 #[derive(Debug, Default)]
@@ -92,7 +99,29 @@ impl HandlerContext {
             extras: Rc::new(Cell::new(0)),
             sent: Rc::new(RefCell::new(Vec::new())),
             session: Rc::default(),
+            expect_reply: Rc::default(),
         }
+    }
+
+    /// Asks to hear back: if the sender sends nothing within `wait` (1 s to 30 days) of this
+    /// message's completion, the handler is called once more with the event `reply_timeout`
+    /// (no text, the session as it stands). The sender's next message, or an opt-out, cancels
+    /// it; so does a later completion that does not ask again. Durable in Redis, once across
+    /// processes.
+    pub fn expect_reply_within(&self, wait: Duration) -> Result<(), HandlerError> {
+        if !(MIN_REPLY_WAIT..=MAX_REPLY_WAIT).contains(&wait) {
+            return Err(HandlerError::new(format!(
+                "expect_reply_within must be 1 s to 30 days, got {} s",
+                wait.as_secs_f64()
+            )));
+        }
+        self.expect_reply.set(Some(wait));
+        Ok(())
+    }
+
+    /// The wait asked for with [`HandlerContext::expect_reply_within`], if any.
+    pub fn expected_reply(&self) -> Option<Duration> {
+        self.expect_reply.get()
     }
 
     /// The same context, seeing `session` as the sender's conversation so far.

@@ -128,6 +128,18 @@ impl Webhook {
             Some(serde_json::Value::Object(map)) => context.replace_session(Session::from_map(map)),
             Some(_) => return Err(bad("`session` must be an object or null".into())),
         }
+        match answer.remove("expect_reply_within_s") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Number(n)) if n.as_u64().is_some() => {
+                let seconds = n.as_u64().unwrap_or_default();
+                context.expect_reply_within(Duration::from_secs(seconds))?;
+            }
+            Some(_) => {
+                return Err(bad(
+                    "`expect_reply_within_s` must be a whole number of seconds".into(),
+                ))
+            }
+        }
         let answer: Answer = serde_json::from_value(serde_json::Value::Object(answer))
             .map_err(|e| bad(e.to_string()))?;
         let media_urls = match answer.media_url {

@@ -132,6 +132,19 @@ impl Keys {
         self.key(topic, "sessions")
     }
 
+    /// Sorted set of the numbers a handler waits to hear from (`expect_reply_within`), each scored
+    /// by when the wait ends (ms). Written by the recorder with the completion that asks (and
+    /// cleared by the sender's next completion or an opt-out); the scheduler takes the due ones.
+    pub(crate) fn waiting(&self, topic: &str) -> String {
+        self.key(topic, "waiting")
+    }
+
+    /// String: the `reply_timeout` job (JSON) to queue when the wait for `number` ends, beside its
+    /// entry in [`Keys::waiting`]; expires a day after the wait.
+    pub(crate) fn waiting_job(&self, topic: &str, number: &str) -> String {
+        self.key(topic, &format!("waiting:{number}"))
+    }
+
     /// Hash: one outbound text (`id` is its `OB...` id): `to`, `status` (`scheduled`, `queued`,
     /// `opted_out` or `cancelled` as queued; later statuses come from its record and delivery),
     /// `created_at`, `send_at` (ms), `idempotency_key`, and while scheduled `job` (the JSON job
@@ -242,6 +255,8 @@ mod tests {
             ("dead_entry", keys.dead_entry(topic, sid)),
             ("session", keys.session(topic, "{number}")),
             ("sessions", keys.sessions(topic)),
+            ("waiting", keys.waiting(topic)),
+            ("waiting_job", keys.waiting_job(topic, "{number}")),
             ("outbound", keys.outbound(topic, "{id}")),
             ("scheduled", keys.scheduled(topic)),
             ("idempotency", keys.idempotency(topic, "{digest}")),

@@ -1,8 +1,9 @@
 //! Redis storage: every key (`keys`), the profile's Redis form (`target`), the connections
 //! (`connection`, and `blocking` for the tools), batching script calls per topic (`batches`),
 //! failing fast while Redis is down (`breaker`), re-queueing dead letters (`dead_letters`), the
-//! opt-out ledger (`opt_outs`), the queue's limits (`limits`), whether the node written to is a primary (`primary`) and the per-topic snapshot read by
-//! the dashboard, `status` and `/metrics` (`overview`).
+//! opt-out ledger (`opt_outs`), the queue's limits (`limits`), whether the node written to is a
+//! primary (`primary`), the waits for a sender's reply (`waits`) and the per-topic snapshot read
+//! by the dashboard, `status` and `/metrics` (`overview`).
 
 pub(crate) mod batches;
 pub(crate) mod blocking;
@@ -15,3 +16,4 @@ pub(crate) mod opt_outs;
 pub(crate) mod overview;
 pub(crate) mod primary;
 pub(crate) mod target;
+pub(crate) mod waits;

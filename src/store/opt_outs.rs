@@ -1,7 +1,8 @@
 //! The opt-out ledger, written in one place for every path that changes it: a STOP or START
 //! keyword at ingress (once per MessageSid), and Twilio's error 21610 in answer to a send or in a
 //! status callback. Every path has the same effect: the number in (or out of) the topic's
-//! opt-out hash and, for an opt-out, the sender's session ended (`opt_out.lua`).
+//! opt-out hash and, for an opt-out, the sender's session and any wait for their reply ended
+//! (`opt_out.lua`).
 
 use std::sync::LazyLock;
 
@@ -59,6 +60,8 @@ pub(crate) async fn apply(
         .key(&ledger)
         .key(keys.session(topic, number.as_str()))
         .key(keys.sessions(topic))
+        .key(keys.waiting(topic))
+        .key(keys.waiting_job(topic, number.as_str()))
         .arg(number.as_str())
         .arg(if change == Change::OptOut { "1" } else { "0" })
         .arg(now_ms())

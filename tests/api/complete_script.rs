@@ -16,6 +16,14 @@ async fn pending_job(redis: &mut MultiplexedConnection, key: &impl Fn(&str) -> S
         .xgroup_create_mkstream(key("queue"), "workers", "0")
         .await
         .unwrap();
+    another_pending_job(redis, key).await
+}
+
+/// One more job read and listed, once the group exists.
+async fn another_pending_job(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+) -> String {
     let id: String = redis
         .xadd(key("queue"), "*", &[("job", "{}")])
         .await
@@ -47,11 +55,22 @@ async fn complete(
 /// session change (mode, JSON).
 type Job<'a> = (&'a str, &'a str, &'a str, &'a str, (&'a str, &'a str));
 
-/// Runs one completion call for `jobs`, each with one stored send (`SMout` + its MessageSid).
+/// Runs one completion call for `jobs`, each with one stored send (`SMout` + its MessageSid),
+/// leaving the waits for replies as they are.
 async fn complete_jobs(
     redis: &mut MultiplexedConnection,
     key: &impl Fn(&str) -> String,
     jobs: &[Job<'_>],
+) -> i64 {
+    complete_waiting(redis, key, jobs, ("", 0, "")).await
+}
+
+/// [`complete_jobs`] with `wait` (operation, when it ends, the event's job) for every job.
+async fn complete_waiting(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    jobs: &[Job<'_>],
+    wait: (&str, u64, &str),
 ) -> i64 {
     let script = Script::new(&format!("{STATUS_FN}{SENT_FN}{SESSION_FN}{COMPLETE}"));
     let mut call = script.prepare_invoke();
@@ -62,6 +81,7 @@ async fn complete_jobs(
         "completed",
         "sessions",
         "optout",
+        "waiting",
     ] {
         call.key(key(name));
     }
@@ -77,6 +97,7 @@ async fn complete_jobs(
             format!("sender:{number}"),
             format!("attempts:{sid}"),
             format!("session:{number}"),
+            format!("waiting:{number}"),
             format!("send:{sid}:reply"),
             format!("delivery:SMout{sid}"),
         ] {
@@ -91,6 +112,9 @@ async fn complete_jobs(
             .arg(session.1)
             .arg(100)
             .arg(*number)
+            .arg(wait.0)
+            .arg(wait.1)
+            .arg(wait.2)
             .arg(format!("SMout{sid}"))
             .arg("queued")
             .arg("1")
@@ -265,4 +289,43 @@ async fn one_call_completes_a_batch_of_jobs_each_with_its_own_record_send_and_se
     );
     let ended: Option<String> = redis.get(key("session:+2")).await.unwrap();
     assert_eq!(ended, None);
+}
+
+#[actix_web::test]
+async fn a_completion_sets_the_wait_for_a_reply_and_the_next_one_clears_it() {
+    // Arrange
+    let (mut redis, key) = lab().await;
+    let first = pending_job(&mut redis, &key).await;
+    let job = [(first.as_str(), "SM1", "+1", "0", ("", ""))];
+
+    let due = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 5_000;
+
+    // Act: the first completion asks to hear back within 5 s.
+    complete_waiting(&mut redis, &key, &job, ("set", due, r#"{"v":3}"#)).await;
+    let scored: Option<u64> = redis.zscore(key("waiting"), "+1").await.unwrap();
+    let event: Option<String> = redis.get(key("waiting:+1")).await.unwrap();
+    let expires: i64 = redis::cmd("PEXPIRETIME")
+        .arg(key("waiting:+1"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let second = another_pending_job(&mut redis, &key).await;
+    let job = [(second.as_str(), "SM2", "+1", "0", ("", ""))];
+    complete_waiting(&mut redis, &key, &job, ("clear", 0, "")).await;
+
+    // Assert
+    assert_eq!(scored, Some(due));
+    assert_eq!(event.as_deref(), Some(r#"{"v":3}"#));
+    assert_eq!(
+        expires,
+        due as i64 + 86_400_000,
+        "the event outlives the wait by a day"
+    );
+    let due: Option<u64> = redis.zscore(key("waiting"), "+1").await.unwrap();
+    let event: Option<String> = redis.get(key("waiting:+1")).await.unwrap();
+    assert_eq!((due, event), (None, None));
 }

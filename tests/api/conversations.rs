@@ -20,6 +20,48 @@ const PATIENT: &str = "+15557650042";
 /// Every JSON body the application received.
 type Calls = Arc<Mutex<Vec<Value>>>;
 
+/// Every call of the waiting application, with when it came.
+type Timed = Arc<Mutex<Vec<(Instant, Value)>>>;
+
+/// An application that asks to hear back within 2 s of "remind me" and answers the timeout
+/// with "Still there?" (and anything else with "Noted").
+fn start_waiting_app() -> (String, Timed) {
+    let calls: Timed = Arc::default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    let shared = calls.clone();
+    let server = HttpServer::new(move || {
+        let calls = shared.clone();
+        actix_web::App::new().route(
+            "/sms",
+            web::post().to(move |body: web::Json<Value>| {
+                let calls = calls.clone();
+                async move {
+                    let body = body.into_inner();
+                    calls.lock().unwrap().push((Instant::now(), body.clone()));
+                    let answer = match (body["event"].as_str(), body["message"].as_str()) {
+                        (Some("reply_timeout"), _) => json!({"reply": "Still there?"}),
+                        (_, Some("remind me")) => json!({
+                            "reply": "Will you come?",
+                            "expect_reply_within_s": 2,
+                            "session": {"asked": true},
+                        }),
+                        (_, Some("too long")) => json!({"expect_reply_within_s": 40_000_000}),
+                        _ => json!({"reply": "Noted"}),
+                    };
+                    HttpResponse::Ok().json(answer)
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    (url, calls)
+}
+
 /// The appointment application: a YES with an appointment in the session confirms it and ends
 /// the session; anything else is answered with what it saw.
 fn start_appointments() -> (String, Calls) {
@@ -268,4 +310,91 @@ async fn a_topics_own_opt_out_keyword_opts_out_and_stop_still_does() {
         1,
         "only the plain text was answered"
     );
+}
+
+#[actix_web::test]
+async fn silence_after_expect_reply_within_calls_the_handler_once_with_reply_timeout() {
+    // Arrange
+    let (url, calls) = start_waiting_app();
+    let app = app(&format!(r#"{{ kind = "webhook", url = "{url}" }}"#), "").await;
+
+    // Act
+    app.post("sample", &inbound_from(&new_sid(), "remind me", PATIENT))
+        .await;
+    let created = app.twilio.wait_for_created(2, WAIT).await;
+    // Time for a second firing, were there one.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+
+    // Assert
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let (first, timeout) = (&calls[0], &calls[1]);
+    assert_eq!(first.1["event"], "message");
+    assert_eq!(timeout.1["event"], "reply_timeout");
+    assert_eq!(timeout.1["message"], "");
+    assert_eq!(timeout.1["number"], PATIENT);
+    assert_eq!(timeout.1["session"], json!({"asked": true}));
+    assert!(
+        timeout.0 - first.0 >= Duration::from_secs(2),
+        "{:?}",
+        timeout.0 - first.0
+    );
+    assert_eq!(created[1]["body"], "Still there?");
+    assert_eq!(app.twilio.created().len(), 2);
+    let mut conn = app.redis.clone();
+    let left: Option<f64> = conn
+        .zscore(app.key("sample", "waiting"), PATIENT)
+        .await
+        .unwrap();
+    assert_eq!(left, None);
+}
+
+#[actix_web::test]
+async fn an_answer_within_the_wait_or_an_opt_out_cancels_it() {
+    // Arrange
+    let (url, calls) = start_waiting_app();
+    let app = app(&format!(r#"{{ kind = "webhook", url = "{url}" }}"#), "").await;
+    let other = "+15557650099";
+
+    // Act: one sender answers in time, the other opts out.
+    app.post("sample", &inbound_from(&new_sid(), "remind me", PATIENT))
+        .await;
+    app.post("sample", &inbound_from(&new_sid(), "remind me", other))
+        .await;
+    app.twilio.wait_for_created(2, WAIT).await;
+    let answer = new_sid();
+    app.post("sample", &inbound_from(&answer, "see you then", PATIENT))
+        .await;
+    app.post("sample", &inbound_from(&new_sid(), "STOP", other))
+        .await;
+    app.wait_record("sample", &answer, WAIT).await;
+    actix_web::rt::time::sleep(Duration::from_millis(3000)).await;
+
+    // Assert
+    let calls = calls.lock().unwrap().clone();
+    let events: Vec<&str> = calls
+        .iter()
+        .map(|(_, c)| c["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, vec!["message", "message", "message"], "{calls:?}");
+    assert_eq!(app.twilio.created().len(), 3);
+}
+
+#[actix_web::test]
+async fn a_wait_out_of_bounds_is_a_handler_error() {
+    // Arrange
+    let (url, _calls) = start_waiting_app();
+    let app = app(&format!(r#"{{ kind = "webhook", url = "{url}" }}"#), "").await;
+    let sid = new_sid();
+
+    // Act
+    app.post("sample", &inbound_from(&sid, "too long", PATIENT))
+        .await;
+    let record = app
+        .wait_outcome("sample", &sid, "dead_lettered", WAIT)
+        .await;
+
+    // Assert
+    let error = record["error"].as_str().unwrap();
+    assert!(error.contains("1 s to 30 days"), "{error}");
 }

@@ -677,3 +677,70 @@ async fn due_moves_each_text_once_and_cancel_stops_only_scheduled_ones() {
     let missing: String = cancel("OB9").invoke_async(&mut redis).await.unwrap();
     assert_eq!(missing, "missing");
 }
+
+const WAITS: &str = include_str!("../../src/store/waits.lua");
+
+/// Runs the waits script for `(number, score)` entries as read; answers how many were queued.
+async fn queue_waits(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    read: &[(&str, &str)],
+) -> i64 {
+    let script = Script::new(WAITS);
+    let mut call = script.prepare_invoke();
+    call.key(key("waiting"))
+        .key(key("queue"))
+        .key(key("optout"));
+    for (number, score) in read {
+        call.key(key(&format!("waiting:{number}")))
+            .key(key(&format!("sender:{number}")))
+            .arg(*number)
+            .arg(*score);
+    }
+    call.invoke_async(redis).await.unwrap()
+}
+
+#[actix_web::test]
+async fn an_ended_wait_queues_its_event_once_unless_the_sender_wrote_or_opted_out() {
+    // Arrange: four numbers waited for until 1000 ms.
+    let (mut redis, key) = lab().await;
+    for number in ["+1", "+2", "+3", "+4"] {
+        let _: () = redis.zadd(key("waiting"), number, 1000).await.unwrap();
+        let event = format!(r#"{{"event":"{number}"}}"#);
+        let _: () = redis
+            .set(key(&format!("waiting:{number}")), event)
+            .await
+            .unwrap();
+    }
+    let _: () = redis.rpush(key("sender:+2"), "1-1").await.unwrap();
+    let _: () = redis.hset(key("optout"), "+3", 1).await.unwrap();
+    // +4's wait was set again (by a later completion) after it was read.
+    let _: () = redis.zadd(key("waiting"), "+4", 9000).await.unwrap();
+    let read = [
+        ("+1", "1000"),
+        ("+2", "1000"),
+        ("+3", "1000"),
+        ("+4", "1000"),
+    ];
+
+    // Act
+    let first = queue_waits(&mut redis, &key, &read).await;
+    let again = queue_waits(&mut redis, &key, &read).await;
+
+    // Assert
+    assert_eq!((first, again), (1, 0));
+    let entries: Vec<redis::streams::StreamId> = redis
+        .xrange_all::<_, redis::streams::StreamRangeReply>(key("queue"))
+        .await
+        .unwrap()
+        .ids;
+    assert_eq!(entries.len(), 1);
+    let job: String = entries[0].get("job").unwrap();
+    assert_eq!(job, r#"{"event":"+1"}"#);
+    let listed: Vec<String> = redis.lrange(key("sender:+1"), 0, -1).await.unwrap();
+    assert_eq!(listed, vec![entries[0].id.clone()]);
+    let left: Vec<String> = redis.zrange(key("waiting"), 0, -1).await.unwrap();
+    assert_eq!(left, vec!["+4"], "only the wait set again is left");
+    let kept: Option<String> = redis.get(key("waiting:+4")).await.unwrap();
+    assert!(kept.is_some());
+}

@@ -127,3 +127,74 @@ async fn sigkill_between_the_reply_and_the_completion_moves_the_session_on_exact
         vec![None, Some(1), Some(2), Some(2), Some(3)]
     );
 }
+
+/// Every call of a waiting application: the time it came and its body.
+type Calls = Arc<Mutex<Vec<(Instant, Value)>>>;
+
+/// An application that asks to hear back within 2 s of "remind me", and says "Still there?" when
+/// the wait is over.
+fn start_waiting_app() -> (String, Calls) {
+    let calls: Calls = Arc::default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    let shared = calls.clone();
+    let server = HttpServer::new(move || {
+        let calls = shared.clone();
+        actix_web::App::new().route(
+            "/sms",
+            web::post().to(move |body: web::Json<Value>| {
+                let calls = calls.clone();
+                async move {
+                    let body = body.into_inner();
+                    calls.lock().unwrap().push((Instant::now(), body.clone()));
+                    HttpResponse::Ok().json(match body["event"].as_str() {
+                        Some("reply_timeout") => json!({"reply": "Still there?"}),
+                        _ => json!({"reply": "Will you come?", "expect_reply_within_s": 2}),
+                    })
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    (url, calls)
+}
+
+#[actix_web::test]
+async fn a_reply_timeout_survives_sigkill_and_fires_once_after_the_restart() {
+    let _load = crate::shared().await;
+    // Arrange: the wait is recorded with the completion, then the process dies.
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let (url, calls) = start_waiting_app();
+    let handler = format!(r#"{{ kind = "webhook", url = "{url}", timeout_ms = 5000 }}"#);
+    let setup = Setup::with_handler(&redis_url(), &twilio.base, 2, &handler);
+    let mut server = Pyrowire::start(&setup.path, Role::All).await;
+    text(&server.address, "remind me").await;
+    wait_created(&twilio, 1).await;
+    let deadline = Instant::now() + SETTLE;
+    while setup.store.waiting(SENDER).unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no wait was recorded");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Act
+    server.sigkill();
+    let _restarted = Pyrowire::start(&setup.path, Role::All).await;
+    wait_created(&twilio, 2).await;
+    // Time for a second firing, were there one.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+
+    // Assert
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].1["event"], "message");
+    assert_eq!(calls[1].1["event"], "reply_timeout");
+    assert_eq!(calls[1].1["message"], "");
+    assert!(calls[1].0 - calls[0].0 >= Duration::from_secs(2));
+    let replies = twilio.created_bodies();
+    assert_eq!(replies, vec!["Will you come?", "Still there?"]);
+    assert_eq!(setup.store.waiting(SENDER).unwrap(), None);
+}

@@ -203,6 +203,14 @@ impl Store {
         })
     }
 
+    /// When the wait for `number`'s reply ends (ms), if a handler waits for one.
+    pub fn waiting(&self, number: &str) -> redis::RedisResult<Option<u64>> {
+        redis::cmd("ZSCORE")
+            .arg(self.key("waiting"))
+            .arg(number)
+            .query(&mut self.connection()?)
+    }
+
     /// The session of `number`, if it has one.
     pub fn session(&self, number: &str) -> redis::RedisResult<Option<Value>> {
         let raw: Option<String> = redis::cmd("GET")

@@ -5,18 +5,21 @@
 -- KEYS[1]  the topic's stream           KEYS[2]  the topic's totals (Hash)
 -- KEYS[3]  this minute's counts (Hash)  KEYS[4]  the topic's completed list
 -- KEYS[5]  the topic's live sessions    KEYS[6]  the topic's opt-out hash
+-- KEYS[7]  the numbers waited for (Sorted set)
 -- then per job: its record (String), its sender's list of unfinished jobs, its attempt list, its
--- sender's session, and per send to store two keys: its marker and its delivery hash
+-- sender's session, the event to queue when the wait for its sender ends, and per send to store
+-- two keys: its marker and its delivery hash
 -- ARGV[1]  record_ttl_s   ARGV[2]  the consumer group   ARGV[3]  recent_records
 -- ARGV[4]  the minute counts' TTL   ARGV[5]  now, ms since the epoch   ARGV[6]  the jobs
 -- then per job: its sends to store (n), the record's JSON, the stream entry id, the MessageSid,
 -- '1' when the job has an attempt list to delete, the session's change ('' for none, 'keep',
--- 'replace' or 'end'), its JSON (replace), session_ttl_s, the sender's number, and per send five
+-- 'replace' or 'end'), its JSON (replace), session_ttl_s, the sender's number, the wait ('' to
+-- leave it, 'clear', or 'set'), when it ends (ms), the event's job (set), and per send five
 -- values: Twilio's SID, status, num_segments, the status's rank, the recipient
 -- Returns the number of jobs completed.
 local ttl, group, now = tonumber(ARGV[1]), ARGV[2], ARGV[5]
 local jobs = tonumber(ARGV[6])
-local k, a = 7, 7
+local k, a = 8, 7
 local ids, sids = {}, {}
 for _ = 1, jobs do
   local sends = tonumber(ARGV[a])
@@ -28,7 +31,17 @@ for _ = 1, jobs do
     save_session(KEYS[k + 3], KEYS[5], KEYS[6], ARGV[a + 8], mode, ARGV[a + 6],
       tonumber(ARGV[a + 7]), tonumber(now))
   end
-  k, a = k + 4, a + 9
+  local wait = ARGV[a + 9]
+  if wait == 'clear' then
+    redis.call('ZREM', KEYS[7], ARGV[a + 8])
+    redis.call('DEL', KEYS[k + 4])
+  elseif wait == 'set' and redis.call('HEXISTS', KEYS[6], ARGV[a + 8]) == 0 then
+    -- The event outlives the wait by a day, so a process down at its time still finds it.
+    local due = tonumber(ARGV[a + 10])
+    redis.call('ZADD', KEYS[7], due, ARGV[a + 8])
+    redis.call('SET', KEYS[k + 4], ARGV[a + 11], 'PXAT', due + 86400000)
+  end
+  k, a = k + 5, a + 12
   for _ = 1, sends do
     store_sent(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ttl, ARGV[a + 3], now,
       ARGV[a + 4])

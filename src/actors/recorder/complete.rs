@@ -9,7 +9,7 @@ use redis::Script;
 use tokio::sync::oneshot;
 
 use super::{RecordError, Retention};
-use crate::actors::messages::RecordOutcome;
+use crate::actors::messages::{RecordOutcome, Waiting};
 use crate::domain::clock::now_ms;
 use crate::domain::record::DeadLetter;
 use crate::domain::SessionSave;
@@ -54,7 +54,13 @@ pub(super) fn piece(
         keys.sender(topic, number),
         keys.attempts(topic, sid),
         keys.session(topic, number),
+        keys.waiting_job(topic, number),
     ];
+    let (wait, due, event): (&[u8], u64, &[u8]) = match &msg.waiting {
+        Waiting::Leave => (b"", 0, b""),
+        Waiting::Clear => (b"clear", 0, b""),
+        Waiting::Until { due_ms, job } => (b"set", *due_ms, job.as_bytes()),
+    };
     let (mode, json, ttl) = match &msg.session {
         None => ("", "", 0),
         Some(write) => match &write.save {
@@ -77,6 +83,9 @@ pub(super) fn piece(
         json.as_bytes().to_vec(),
         ttl.to_string().into_bytes(),
         number.as_bytes().to_vec(),
+        wait.to_vec(),
+        due.to_string().into_bytes(),
+        event.to_vec(),
     ];
     for store in &msg.stores {
         job_keys.push(store.mark.clone());
@@ -106,7 +115,8 @@ pub(super) fn completion(
         .key(keys.minute_stats(topic, now / 60_000 * 60_000))
         .key(keys.completed(topic))
         .key(keys.sessions(topic))
-        .key(keys.opt_outs(topic));
+        .key(keys.opt_outs(topic))
+        .key(keys.waiting(topic));
     call.arg(keep.record_ttl_s)
         .arg(GROUP)
         .arg(keep.recent.max(1))
@@ -125,7 +135,8 @@ pub(super) fn completion(
 }
 
 /// The MULTI that records a dead-lettered job: its record and dead letter, acknowledged, its
-/// attempts deleted, the counts; the session left as it was.
+/// attempts deleted, the counts, the wait for its sender's reply ended (the sender wrote); the
+/// session left as it was.
 pub(super) fn dead_lettered(
     keys: &Keys,
     keep: &Retention,
@@ -162,5 +173,10 @@ pub(super) fn dead_lettered(
         .zadd(&list, sid, now)
         .zrembyscore(&list, "-inf", format!("({oldest}"))
         .zremrangebyrank(&list, 0, -(keep.max_dead_letters as isize) - 1);
+    if msg.waiting == Waiting::Clear {
+        let number = record.message.number.as_str();
+        pipe.zrem(keys.waiting(topic), number)
+            .del(keys.waiting_job(topic, number));
+    }
     Ok(pipe)
 }

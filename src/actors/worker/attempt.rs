@@ -32,6 +32,8 @@ pub(super) struct Handled {
     /// What the handler did to the sender's session, to save with the completion (`None` when
     /// there is nothing to write: an outbound text, or no session kept as none).
     pub(super) session: Option<SessionSave>,
+    /// How long the handler waits to hear back from the sender (`expect_reply_within`).
+    pub(super) expect_reply: Option<std::time::Duration>,
     /// The Twilio SIDs of the sends Twilio took in this attempt, to store with the completion.
     pub(super) stores: Vec<SidStore>,
 }
@@ -68,6 +70,7 @@ async fn run(deps: &WorkerDeps, job: &Job, stores: &Stores) -> Result<Handled, A
             handled_at: now_ms(),
             session: job.session.clone().map(SessionSave::Replace),
             stores: Vec::new(),
+            expect_reply: None,
         });
     }
     let session = load_session(deps, message).await?;
@@ -108,6 +111,7 @@ async fn run(deps: &WorkerDeps, job: &Job, stores: &Stores) -> Result<Handled, A
         // A sender without a session whose handler kept it so: nothing to write.
         session: (had_session || session != SessionSave::Keep).then_some(session),
         stores: Vec::new(),
+        expect_reply: context.expected_reply(),
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::attempt::Handled;
 use super::deps::{End, WorkerDeps};
 use super::tries::Tries;
-use crate::actors::messages::{RecordOutcome, RunJob, SessionWrite};
+use crate::actors::messages::{RecordOutcome, RunJob, SessionWrite, Waiting};
 use crate::actors::recorder::RecordError;
 use crate::domain::record::{DeadLetter, Outcome, Record, SentSms, Timings};
 use crate::domain::{now_ms, Job, Reply};
@@ -34,6 +34,7 @@ pub(super) async fn complete(
         ttl_s: deps.topic.settings.session_ttl_s,
     });
     let had_attempts = !tries.reasons.is_empty() || run.redelivered;
+    let waiting = waiting_after(&run.job, handled.expect_reply);
     let record = Record {
         outcome: Outcome::Completed,
         message: run.job.message.clone(),
@@ -49,9 +50,31 @@ pub(super) async fn complete(
         session,
         stores: handled.stores,
         had_attempts,
+        waiting,
     };
     finish(deps, run.entry_id, record, ending).await;
     End::Done
+}
+
+/// What a completed job does to the wait for its sender's reply: a text sent first leaves it; a
+/// message from the sender (or a timeout event) ends it, or starts a new one when its handler
+/// asked to hear back within `wait`.
+fn waiting_after(job: &Job, wait: Option<Duration>) -> Waiting {
+    if job.outbound.is_some() {
+        return Waiting::Leave;
+    }
+    let Some(wait) = wait else {
+        return Waiting::Clear;
+    };
+    let due_ms = now_ms() + wait.as_millis() as u64;
+    let event = Job::reply_timeout(&job.message, due_ms);
+    match serde_json::to_string(&event) {
+        Ok(job) => Waiting::Until { due_ms, job },
+        Err(e) => {
+            log::warn!("Failed to encode a reply-timeout event; no wait kept. error={e}");
+            Waiting::Clear
+        }
+    }
 }
 
 /// A job that failed for good: its record and dead letter, with every reason.
@@ -150,6 +173,8 @@ enum Ending {
         stores: Vec<SidStore>,
         /// Whether the job may have a list of failed attempts to delete.
         had_attempts: bool,
+        /// The wait for the sender's reply.
+        waiting: Waiting,
     },
     /// Failed for good: this dead letter is kept, and the session left as it was.
     DeadLettered(Box<DeadLetter>),
@@ -158,13 +183,21 @@ enum Ending {
 /// Writes the record and acknowledges the job, retrying while Redis is away; after
 /// `record_patience` the job is left pending, to be claimed again.
 async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: Ending) {
-    let (dead, session, stores, had_attempts) = match ending {
+    let (dead, session, stores, had_attempts, waiting) = match ending {
         Ending::Completed {
             session,
             stores,
             had_attempts,
-        } => (None, session, stores, had_attempts),
-        Ending::DeadLettered(dead) => (Some(*dead), None, Vec::new(), true),
+            waiting,
+        } => (None, session, stores, had_attempts, waiting),
+        Ending::DeadLettered(dead) => {
+            // The sender wrote (unless it was a text sent first): the wait is over.
+            let waiting = match dead.job.outbound {
+                Some(_) => Waiting::Leave,
+                None => Waiting::Clear,
+            };
+            (Some(*dead), None, Vec::new(), true, waiting)
+        }
     };
     let topic = deps.topic.name.clone();
     let sid = record.message.sid.clone();
@@ -179,6 +212,7 @@ async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: End
             session: session.clone(),
             stores: stores.clone(),
             had_attempts,
+            waiting: waiting.clone(),
         };
         let error = match deps.recorder.send(request).await {
             Ok(Ok(())) => {
