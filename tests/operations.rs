@@ -64,6 +64,16 @@ fn serve(path: &Path, role: &str) -> Process {
     Process::start(command)
 }
 
+/// A web process's base URL from its "Listening on http://..." line.
+async fn web_address(web: &mut Process) -> String {
+    let line = web.await_line("Listening on http://", WAIT).await;
+    line.split("Listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 /// The worker's base URL from its "Worker health and metrics on http://..." line.
 async fn worker_address(worker: &mut Process) -> String {
     let line = worker
@@ -148,14 +158,7 @@ async fn a_worker_process_serves_health_and_metrics_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_file(dir.path(), &twilio.base);
     let mut web = serve(&settings, "web");
-    let web_url = web
-        .await_line("Listening on http://", WAIT)
-        .await
-        .split("Listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let web_url = web_address(&mut web).await;
     let mut worker = serve(&settings, "worker");
     let worker_url = worker_address(&mut worker).await;
 
@@ -266,14 +269,7 @@ async fn a_worker_whose_port_is_taken_still_works_and_says_so() {
         .unwrap();
         serve(&settings, "web")
     };
-    let web_url = web
-        .await_line("Listening on http://", WAIT)
-        .await
-        .split("Listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let web_url = web_address(&mut web).await;
     post_webhook(
         &web_url,
         "SM00000000000000000000000000000b01",
@@ -295,14 +291,7 @@ async fn status_recent_dead_and_check_print_json_with_the_text_facts() {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_file(dir.path(), &twilio.base);
     let mut server = serve(&settings, "all");
-    let url = server
-        .await_line("Listening on http://", WAIT)
-        .await
-        .split("Listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let url = web_address(&mut server).await;
     post_webhook(&url, "SM00000000000000000000000000000c01", "hello json").await;
     twilio.wait_for(1, WAIT).await;
     twilio.script(vec![Scripted::error(400, Some(21211))]);
@@ -321,14 +310,7 @@ async fn status_recent_dead_and_check_print_json_with_the_text_facts() {
     // One more, left queued: no worker may take it, so stop the server first.
     server.kill();
     let mut web = serve(&settings, "web");
-    let web_url = web
-        .await_line("Listening on http://", WAIT)
-        .await
-        .split("Listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let web_url = web_address(&mut web).await;
     post_webhook(&web_url, "SM00000000000000000000000000000c03", "waiting").await;
 
     // Act

@@ -5,7 +5,7 @@ use redis::AsyncCommands;
 
 use super::outbox::OutboxError;
 use crate::domain::now_ms;
-use crate::store::connection::{RedisConn, ReplicationError};
+use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
 
 static DUE: std::sync::LazyLock<redis::Script> =
@@ -86,14 +86,7 @@ pub(crate) async fn move_due(
     let queued: u64 = conn
         .run_script(&DUE, include_str!("due.lua"), &script_keys, &args)
         .await
-        .map_err(|e| match e {
-            ReplicationError::Redis(e) => e,
-            other => redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "scheduled texts moved but not confirmed by replicas",
-                other.to_string(),
-            )),
-        })?;
+        .map_err(|e| e.into_redis("scheduled texts moved but not confirmed by replicas"))?;
     Ok(Moved {
         found: due.len() as u64,
         queued,

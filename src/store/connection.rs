@@ -79,6 +79,17 @@ pub enum ReplicationError {
     Redis(#[from] RedisError),
 }
 
+impl ReplicationError {
+    /// As a Redis error, for callers that report only those: a write that replicas did not
+    /// confirm becomes an I/O error saying what was written (`written`).
+    pub(crate) fn into_redis(self, written: &'static str) -> RedisError {
+        match self {
+            ReplicationError::Redis(e) => e,
+            other => RedisError::from((redis::ErrorKind::IoError, written, other.to_string())),
+        }
+    }
+}
+
 /// Opens a connection to the target's primary. `response_timeout` must exceed the longest
 /// `BLOCK` the connection will be used for.
 pub(crate) async fn connect(

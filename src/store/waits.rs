@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use crate::domain::now_ms;
-use crate::store::connection::{RedisConn, ReplicationError};
+use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
 
 static WAITS: LazyLock<redis::Script> =
@@ -53,14 +53,7 @@ pub(crate) async fn queue_ended(
     let queued: u64 = conn
         .run_script(&WAITS, include_str!("waits.lua"), &script_keys, &args)
         .await
-        .map_err(|e| match e {
-            ReplicationError::Redis(e) => e,
-            other => redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "reply-timeout events queued but not confirmed by replicas",
-                other.to_string(),
-            )),
-        })?;
+        .map_err(|e| e.into_redis("reply-timeout events queued but not confirmed by replicas"))?;
     Ok(Ended {
         found: over.len(),
         queued,

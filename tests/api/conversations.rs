@@ -2,101 +2,45 @@
 //! recipient's session, an opt-in or help keyword that reaches the handler of a sender with a
 //! live session, and a topic's own keywords.
 
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, HttpResponse, HttpServer};
 use pyrowire::app::RunOptions;
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
+use crate::common::app::{bodies, start_app};
 use crate::common::new_sid;
 use crate::helpers::{api_profile, inbound_from, spawn_app_with, twilio_table, TestApp};
 
 const WAIT: Duration = Duration::from_secs(10);
 const PATIENT: &str = "+15557650042";
 
-/// Every JSON body the application received.
-type Calls = Arc<Mutex<Vec<Value>>>;
-
-/// Every call of the waiting application, with when it came.
-type Timed = Arc<Mutex<Vec<(Instant, Value)>>>;
+/// The appointment application: a YES with an appointment in the session confirms it and ends
+/// the session; anything else is answered with what it saw.
+fn appointments(body: &Value) -> Value {
+    let appointment = &body["session"]["appointment"];
+    match body["keyword"].as_str() {
+        Some("opt_in") if !appointment.is_null() => json!({
+            "reply": format!("Appointment {appointment} confirmed. See you at 9."),
+            "session": null,
+        }),
+        _ => json!({"reply": format!("You said {}", body["message"])}),
+    }
+}
 
 /// An application that asks to hear back within 2 s of "remind me" and answers the timeout
 /// with "Still there?" (and anything else with "Noted").
-fn start_waiting_app() -> (String, Timed) {
-    let calls: Timed = Arc::default();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/sms", listener.local_addr().unwrap());
-    let shared = calls.clone();
-    let server = HttpServer::new(move || {
-        let calls = shared.clone();
-        actix_web::App::new().route(
-            "/sms",
-            web::post().to(move |body: web::Json<Value>| {
-                let calls = calls.clone();
-                async move {
-                    let body = body.into_inner();
-                    calls.lock().unwrap().push((Instant::now(), body.clone()));
-                    let answer = match (body["event"].as_str(), body["message"].as_str()) {
-                        (Some("reply_timeout"), _) => json!({"reply": "Still there?"}),
-                        (_, Some("remind me")) => json!({
-                            "reply": "Will you come?",
-                            "expect_reply_within_s": 2,
-                            "session": {"asked": true},
-                        }),
-                        (_, Some("too long")) => json!({"expect_reply_within_s": 40_000_000}),
-                        _ => json!({"reply": "Noted"}),
-                    };
-                    HttpResponse::Ok().json(answer)
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    (url, calls)
-}
-
-/// The appointment application: a YES with an appointment in the session confirms it and ends
-/// the session; anything else is answered with what it saw.
-fn start_appointments() -> (String, Calls) {
-    let calls: Calls = Arc::default();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/sms", listener.local_addr().unwrap());
-    let shared = calls.clone();
-    let server = HttpServer::new(move || {
-        let calls = shared.clone();
-        actix_web::App::new().route(
-            "/sms",
-            web::post().to(move |body: web::Json<Value>| {
-                let calls = calls.clone();
-                async move {
-                    let body = body.into_inner();
-                    calls.lock().unwrap().push(body.clone());
-                    let appointment = &body["session"]["appointment"];
-                    let answer = match body["keyword"].as_str() {
-                        Some("opt_in") if !appointment.is_null() => json!({
-                            "reply": format!("Appointment {appointment} confirmed. See you at 9."),
-                            "session": null,
-                        }),
-                        _ => json!({"reply": format!("You said {}", body["message"])}),
-                    };
-                    HttpResponse::Ok().json(answer)
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    (url, calls)
+fn waiting(body: &Value) -> Value {
+    match (body["event"].as_str(), body["message"].as_str()) {
+        (Some("reply_timeout"), _) => json!({"reply": "Still there?"}),
+        (_, Some("remind me")) => json!({
+            "reply": "Will you come?",
+            "expect_reply_within_s": 2,
+            "session": {"asked": true},
+        }),
+        (_, Some("too long")) => json!({"expect_reply_within_s": 40_000_000}),
+        _ => json!({"reply": "Noted"}),
+    }
 }
 
 fn topic(handler: &str, keywords: &str) -> String {
@@ -147,7 +91,7 @@ async fn is_opted_out(app: &TestApp, number: &str) -> bool {
 #[actix_web::test]
 async fn a_reminder_opens_the_session_and_the_patients_yes_reaches_the_handler_with_it() {
     // Arrange
-    let (url, calls) = start_appointments();
+    let (url, calls) = start_app(appointments);
     let app = app(&format!(r#"{{ kind = "webhook", url = "{url}" }}"#), "").await;
     let reminder = json!({
         "to": PATIENT,
@@ -175,7 +119,7 @@ async fn a_reminder_opens_the_session_and_the_patients_yes_reaches_the_handler_w
         created[1]["body"], "Appointment 42 confirmed. See you at 9.",
         "{created:?}"
     );
-    let call = calls.lock().unwrap()[0].clone();
+    let call = bodies(&calls)[0].clone();
     assert_eq!(call["keyword"], "opt_in", "{call}");
     assert_eq!(call["message"], "Yes!");
     assert_eq!(call["session"], json!({"appointment": 42}));
@@ -226,7 +170,7 @@ async fn a_broadcast_gives_each_recipient_their_own_session_and_bounds_it() {
 #[actix_web::test]
 async fn a_keyword_from_a_sender_without_a_session_never_reaches_the_handler() {
     // Arrange
-    let (url, calls) = start_appointments();
+    let (url, calls) = start_app(appointments);
     let app = app(&format!(r#"{{ kind = "webhook", url = "{url}" }}"#), "").await;
 
     // Act
@@ -244,7 +188,7 @@ async fn a_keyword_from_a_sender_without_a_session_never_reaches_the_handler() {
     // Assert: only the plain text reached the app.
     assert_eq!(yes.status, 200);
     assert!(help.body.contains("Text YES to confirm."), "{}", help.body);
-    let calls = calls.lock().unwrap().clone();
+    let calls = bodies(&calls);
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0]["message"], "hello");
     assert!(calls[0].get("keyword").is_none(), "{}", calls[0]);
@@ -253,7 +197,7 @@ async fn a_keyword_from_a_sender_without_a_session_never_reaches_the_handler() {
 #[actix_web::test]
 async fn a_help_keyword_with_a_live_session_is_answered_and_reaches_the_handler() {
     // Arrange: a session opened by a text.
-    let (url, calls) = start_appointments();
+    let (url, calls) = start_app(appointments);
     let app = app(
         &format!(r#"{{ kind = "webhook", url = "{url}" }}"#),
         r#"help = ["ayuda"]"#,
@@ -276,7 +220,7 @@ async fn a_help_keyword_with_a_live_session_is_answered_and_reaches_the_handler(
     );
     let created = app.twilio.wait_for_created(2, WAIT).await;
     assert_eq!(created[1]["body"], r#"You said "  AYUDA ?""#);
-    assert_eq!(calls.lock().unwrap()[0]["keyword"], "help");
+    assert_eq!(bodies(&calls)[0]["keyword"], "help");
 }
 
 #[actix_web::test]
@@ -315,7 +259,7 @@ async fn a_topics_own_opt_out_keyword_opts_out_and_stop_still_does() {
 #[actix_web::test]
 async fn silence_after_expect_reply_within_calls_the_handler_once_with_reply_timeout() {
     // Arrange
-    let (url, calls) = start_waiting_app();
+    let (url, calls) = start_app(waiting);
     let app = app(&format!(r#"{{ kind = "webhook", url = "{url}" }}"#), "").await;
 
     // Act
@@ -352,7 +296,7 @@ async fn silence_after_expect_reply_within_calls_the_handler_once_with_reply_tim
 #[actix_web::test]
 async fn an_answer_within_the_wait_or_an_opt_out_cancels_it() {
     // Arrange
-    let (url, calls) = start_waiting_app();
+    let (url, calls) = start_app(waiting);
     let app = app(&format!(r#"{{ kind = "webhook", url = "{url}" }}"#), "").await;
     let other = "+15557650099";
 
@@ -383,7 +327,7 @@ async fn an_answer_within_the_wait_or_an_opt_out_cancels_it() {
 #[actix_web::test]
 async fn a_wait_out_of_bounds_is_a_handler_error() {
     // Arrange
-    let (url, _calls) = start_waiting_app();
+    let (url, _calls) = start_app(waiting);
     let app = app(&format!(r#"{{ kind = "webhook", url = "{url}" }}"#), "").await;
     let sid = new_sid();
 

@@ -1,12 +1,14 @@
 //! The harness every test binary shares: child processes whose log lines can be awaited
 //! (`process`), the test Redis and private `redis-server`s (`redis_server`), Redis over TLS
 //! (`tls`), a Sentinel-watched primary and replica (`sentinel`), a six-node Redis Cluster
-//! (`cluster`), the stand-in for Twilio's Messages API (`twilio`), and the account it accepts.
+//! (`cluster`), the stand-in for Twilio's Messages API (`twilio`), and the account it accepts;
+//! a local application for the `webhook` handler (`app`).
 //!
 //! A binary at the top of `tests/` declares it with `mod common;`, one in a directory with
 //! `#[path = "../common/mod.rs"] mod common;`; each uses only part of it, hence
 //! `#[allow(dead_code)]` on that declaration.
 
+pub mod app;
 pub mod cluster;
 pub mod process;
 pub mod redis_server;

@@ -128,39 +128,13 @@ async fn sigkill_between_the_reply_and_the_completion_moves_the_session_on_exact
     );
 }
 
-/// Every call of a waiting application: the time it came and its body.
-type Calls = Arc<Mutex<Vec<(Instant, Value)>>>;
-
-/// An application that asks to hear back within 2 s of "remind me", and says "Still there?" when
-/// the wait is over.
-fn start_waiting_app() -> (String, Calls) {
-    let calls: Calls = Arc::default();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/sms", listener.local_addr().unwrap());
-    let shared = calls.clone();
-    let server = HttpServer::new(move || {
-        let calls = shared.clone();
-        actix_web::App::new().route(
-            "/sms",
-            web::post().to(move |body: web::Json<Value>| {
-                let calls = calls.clone();
-                async move {
-                    let body = body.into_inner();
-                    calls.lock().unwrap().push((Instant::now(), body.clone()));
-                    HttpResponse::Ok().json(match body["event"].as_str() {
-                        Some("reply_timeout") => json!({"reply": "Still there?"}),
-                        _ => json!({"reply": "Will you come?", "expect_reply_within_s": 2}),
-                    })
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    (url, calls)
+/// An application that asks to hear back within 2 s, and says "Still there?" when the wait is
+/// over.
+fn waiting(body: &Value) -> Value {
+    match body["event"].as_str() {
+        Some("reply_timeout") => json!({"reply": "Still there?"}),
+        _ => json!({"reply": "Will you come?", "expect_reply_within_s": 2}),
+    }
 }
 
 #[actix_web::test]
@@ -168,7 +142,7 @@ async fn a_reply_timeout_survives_sigkill_and_fires_once_after_the_restart() {
     let _load = crate::shared().await;
     // Arrange: the wait is recorded with the completion, then the process dies.
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
-    let (url, calls) = start_waiting_app();
+    let (url, calls) = crate::common::app::start_app(waiting);
     let handler = format!(r#"{{ kind = "webhook", url = "{url}", timeout_ms = 5000 }}"#);
     let setup = Setup::with_handler(&redis_url(), &twilio.base, 2, &handler);
     let mut server = Pyrowire::start(&setup.path, Role::All).await;
