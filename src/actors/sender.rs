@@ -72,10 +72,7 @@ impl Actor for TwilioSender {
     fn started(&mut self, _: &mut Self::Context) {
         for (name, topic) in self.topics.iter() {
             let options = &self.options;
-            let calls = Calls {
-                topic: name.clone(),
-                metrics: options.metrics.clone(),
-            };
+            let calls = Calls::new(name, &options.metrics);
             let client = TwilioClient::new(
                 &topic.settings.twilio,
                 options.timeout,

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use redis::Commands;
 
+use super::Direction;
 use crate::domain::mask_number;
 use crate::domain::record::DeadLetter;
 use crate::settings::Settings;
@@ -77,7 +78,7 @@ pub struct DeadEntry {
     pub found: bool,
     /// `inbound` (a message received) or `outbound` (a text sent first).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<&'static str>,
+    pub direction: Option<Direction>,
     /// The sender (inbound) or recipient (outbound), masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
@@ -195,7 +196,7 @@ fn entry(sid: String, letter: Option<&DeadLetter>) -> DeadEntry {
     DeadEntry {
         sid: message.sid.to_string(),
         found: true,
-        direction: Some(if outbound { "outbound" } else { "inbound" }),
+        direction: Some(Direction::of(outbound)),
         number: Some(mask_number(&message.number)),
         reasons: letter.reasons.clone(),
     }
@@ -226,7 +227,7 @@ fn describe(out: &mut String, entry: &DeadEntry) {
         return;
     }
     let direction = match entry.direction {
-        Some("outbound") => "outbound text to",
+        Some(Direction::Outbound) => "outbound text to",
         _ => "from",
     };
     let _ = writeln!(

@@ -28,3 +28,24 @@ pub fn json_document<T: serde::Serialize>(value: &T) -> String {
     out.push('\n');
     out
 }
+
+/// Which way a listed message went, as `recent` and `dead` report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// A message received from the number.
+    Inbound,
+    /// A text sent first to the number.
+    Outbound,
+}
+
+impl Direction {
+    /// `Outbound` for a text sent first, `Inbound` otherwise.
+    pub(crate) fn of(outbound: bool) -> Self {
+        if outbound {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use redis::Commands;
 
+use super::Direction;
 use crate::domain::record::Record;
 use crate::domain::{is_outbound_id, mask_number};
 use crate::settings::Settings;
@@ -37,7 +38,7 @@ pub struct RecentEntry {
     pub found: bool,
     /// `inbound` (a message received) or `outbound` (a text sent first).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<&'static str>,
+    pub direction: Option<Direction>,
     /// The sender (inbound) or recipient (outbound), masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
@@ -181,7 +182,7 @@ fn entry(record: &Record, statuses: Vec<Option<String>>) -> RecentEntry {
     RecentEntry {
         sid: message.sid.to_string(),
         found: true,
-        direction: Some(if outbound { "outbound" } else { "inbound" }),
+        direction: Some(Direction::of(outbound)),
         number: Some(mask_number(&message.number)),
         message: (!outbound).then(|| message.message.clone()),
         reply: record.reply.text.clone(),
@@ -231,7 +232,7 @@ fn describe(out: &mut String, entry: &RecentEntry) {
         let _ = writeln!(out, "  {}: record expired", entry.sid);
         return;
     }
-    let outbound = entry.direction == Some("outbound");
+    let outbound = entry.direction == Some(Direction::Outbound);
     let number = entry.number.as_deref().unwrap_or_default();
     match &entry.message {
         Some(text) => {

@@ -19,7 +19,9 @@ impl Keys {
         }
     }
 
-    fn key(&self, topic: &str, rest: &str) -> String {
+    /// `{prefix}:{{topic}}:{rest}`, built in one allocation (`rest` is written straight into
+    /// it: pass `format_args!` for a key with a variable part).
+    fn key(&self, topic: &str, rest: impl std::fmt::Display) -> String {
         format!("{}:{{{}}}:{}", self.prefix, topic, rest)
     }
 
@@ -36,15 +38,14 @@ impl Keys {
     /// recorder's opt-out script; a webhook whose MessageSid has one is answered but not queued
     /// (or acted on) again.
     pub(crate) fn seen(&self, topic: &str, sid: &str) -> String {
-        // Built at once (every webhook builds it): one allocation, not two.
-        format!("{}:{{{topic}}}:seen:{sid}", self.prefix)
+        self.key(topic, format_args!("seen:{sid}"))
     }
 
     /// String, with a TTL of `record_ttl_s`: the JSON [`crate::domain::record::Record`] of one
     /// inbound message, whose `outcome` is `completed` or `dead_lettered`. Written by the
     /// recorder; read by `pyrowire recent` and the dashboard.
     pub(crate) fn record(&self, topic: &str, sid: &str) -> String {
-        self.key(topic, &format!("record:{sid}"))
+        self.key(topic, format_args!("record:{sid}"))
     }
 
     /// List, newest first, trimmed to `recent_records`: MessageSids of completed messages.
@@ -58,7 +59,7 @@ impl Keys {
     /// process. Appended by the recorder and read by workers; deleted when the job is completed,
     /// dead-lettered or re-queued from the dead letters.
     pub(crate) fn attempts(&self, topic: &str, sid: &str) -> String {
-        self.key(topic, &format!("attempts:{sid}"))
+        self.key(topic, format_args!("attempts:{sid}"))
     }
 
     /// Hash, with a TTL of `record_ttl_s`: the at-most-once marker of one outbound message.
@@ -67,7 +68,7 @@ impl Keys {
     /// written before the POST to Twilio, `sid`, `status` and `num_segments` after it succeeded.
     /// Read and written by the sender.
     pub(crate) fn send_mark(&self, topic: &str, sid: &str, kind: &str) -> String {
-        self.key(topic, &format!("send:{sid}:{kind}"))
+        self.key(topic, format_args!("send:{sid}:{kind}"))
     }
 
     /// List of stream ids, oldest first: the unfinished jobs of one sender (`number`), so that a
@@ -76,7 +77,7 @@ impl Keys {
     /// when its job is completed or dead-lettered (or by a worker pool when its entry vanished
     /// from the stream); the worker pools dispatch a job only when it is at the head.
     pub(crate) fn sender(&self, topic: &str, number: &str) -> String {
-        format!("{}:{{{topic}}}:sender:{number}", self.prefix)
+        self.key(topic, format_args!("sender:{number}"))
     }
 
     /// Hash, with a TTL of `record_ttl_s`: the delivery status of one outbound message
@@ -85,7 +86,7 @@ impl Keys {
     /// sender (the status in Twilio's answer) and by the recorder (status callbacks), moving only
     /// forward; read by `pyrowire recent` and the dashboard.
     pub(crate) fn delivery(&self, topic: &str, outbound_sid: &str) -> String {
-        self.key(topic, &format!("delivery:{outbound_sid}"))
+        self.key(topic, format_args!("delivery:{outbound_sid}"))
     }
 
     /// Hash of numbers that opted out of the topic (STOP, or Twilio error 21610), each with the
@@ -112,7 +113,7 @@ impl Keys {
     /// the minute in ms), with a TTL of two hours. Written by the recorder; read by the dashboard
     /// and `pyrowire status`.
     pub(crate) fn minute_stats(&self, topic: &str, minute_ms: u64) -> String {
-        self.key(topic, &format!("stats:{minute_ms}"))
+        self.key(topic, format_args!("stats:{minute_ms}"))
     }
 
     /// String, with a TTL of the topic's `session_ttl_s`: one sender's session (`number`), a JSON
@@ -121,7 +122,7 @@ impl Keys {
     /// job's completion; deleted by an opt-out (STOP, or Twilio's 21610) and by
     /// `pyrowire session --clear`.
     pub(crate) fn session(&self, topic: &str, number: &str) -> String {
-        self.key(topic, &format!("session:{number}"))
+        self.key(topic, format_args!("session:{number}"))
     }
 
     /// Sorted set of the numbers that have a session, each scored by when it expires (ms): the
@@ -142,7 +143,7 @@ impl Keys {
     /// String: the `reply_timeout` job (JSON) to queue when the wait for `number` ends, beside its
     /// entry in [`Keys::waiting`]; expires a day after the wait.
     pub(crate) fn waiting_job(&self, topic: &str, number: &str) -> String {
-        self.key(topic, &format!("waiting:{number}"))
+        self.key(topic, format_args!("waiting:{number}"))
     }
 
     /// Hash: one outbound text (`id` is its `OB...` id): `to`, `status` (`scheduled`, `queued`,
@@ -151,7 +152,7 @@ impl Keys {
     /// to queue when due). TTL `record_ttl_s` after its time. Written by the outbound enqueue,
     /// due and cancel scripts; read by the outbound API.
     pub(crate) fn outbound(&self, topic: &str, id: &str) -> String {
-        self.key(topic, &format!("out:{id}"))
+        self.key(topic, format_args!("out:{id}"))
     }
 
     /// Sorted set of scheduled outbound texts, member `{id}|{to}`, scored by when each is due
@@ -165,7 +166,7 @@ impl Keys {
     /// idempotency key (`digest` is the key's SHA-256, hex). Written and read by the outbound
     /// enqueue script: a repeated key queues nothing.
     pub(crate) fn idempotency(&self, topic: &str, digest: &str) -> String {
-        self.key(topic, &format!("idem:{digest}"))
+        self.key(topic, format_args!("idem:{digest}"))
     }
 
     /// Sorted set of dead-lettered MessageSids scored by when they died (ms), trimmed to
@@ -179,7 +180,7 @@ impl Keys {
     /// attempt's reason, when it died). Written by the recorder; read by `pyrowire dead` and the
     /// dashboard; deleted by a re-queue.
     pub(crate) fn dead_entry(&self, topic: &str, sid: &str) -> String {
-        self.key(topic, &format!("dead:{sid}"))
+        self.key(topic, format_args!("dead:{sid}"))
     }
 }
 

@@ -8,8 +8,8 @@
 -- KEYS[2]  the topic's opt-out hash (number -> ms since the epoch when it opted out)
 -- KEYS[3]  the sender's session (String), deleted by an opt-out: the conversation ends
 -- KEYS[4]  the topic's sorted set of live sessions
--- KEYS[5]  the topic's numbers waited for and KEYS[6] this number's reply-timeout event: an
---          opt-out ends the wait (optional)
+-- KEYS[5]  the topic's numbers waited for, KEYS[6] this number's reply-timeout event: an opt-out
+--          ends the wait
 -- ARGV[1]  the number
 -- ARGV[2]  '1' to opt out, '0' to opt back in
 -- ARGV[3]  now, ms since the epoch
@@ -23,10 +23,8 @@ if ARGV[2] == '1' then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
   redis.call('DEL', KEYS[3])
   redis.call('ZREM', KEYS[4], ARGV[1])
-  if KEYS[6] then
-    redis.call('ZREM', KEYS[5], ARGV[1])
-    redis.call('DEL', KEYS[6])
-  end
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('DEL', KEYS[6])
 else
   redis.call('HDEL', KEYS[2], ARGV[1])
 end

@@ -56,8 +56,10 @@ pub(crate) const MAX_KEYWORDS: usize = 100;
 #[derive(Debug, Clone)]
 pub(crate) struct Keywords {
     words: HashMap<String, Keyword>,
-    /// The longest, in characters: a longer message is no keyword, whatever it says.
-    longest: usize,
+    /// The keywords' lengths in characters, as a bit set (bit n: a keyword of n characters):
+    /// a text whose normalized length is none of them is no keyword, and is told so without
+    /// building its normalized form.
+    lengths: u128,
 }
 
 impl Default for Keywords {
@@ -86,16 +88,25 @@ impl Keywords {
                 words.entry(normalize(word)).or_insert(*keyword);
             }
         }
-        let longest = words.keys().map(|w| w.chars().count()).max().unwrap_or(0);
-        Keywords { words, longest }
+        // Keywords are at most MAX_KEYWORD_CHARS (64) characters: each length has its bit.
+        let lengths = words
+            .keys()
+            .map(|w| w.chars().count())
+            .filter(|n| *n < 128)
+            .fold(0u128, |set, n| set | 1 << n);
+        Keywords { words, lengths }
     }
 
-    /// The keyword a message body is, if it is one.
+    /// The keyword a message body is, if it is one. Every webhook asks, so an ordinary text is
+    /// answered without allocating: only a text whose normalized length is a keyword's is
+    /// normalized and looked up.
     pub(crate) fn keyword(&self, body: &str) -> Option<Keyword> {
-        let body = body.trim();
-        // Trailing punctuation and inner spaces may make a keyword longer; a text past that is
-        // not one, and costs no allocation to say so.
-        if body.len() > 4 * (self.longest + 8) {
+        // A first bound in bytes (a character is at most 4), then the exact length.
+        if body.len() > 4 * (2 * MAX_KEYWORD_CHARS) {
+            return None;
+        }
+        let length = normalized_chars(body).take(128).count();
+        if length >= 128 || self.lengths & (1 << length) == 0 {
             return None;
         }
         self.words.get(&normalize(body)).copied()
@@ -110,18 +121,24 @@ impl Keywords {
 /// A message as keywords are compared: lowercase, trailing punctuation and symbols dropped,
 /// whitespace trimmed and inner runs of it made one space.
 pub(crate) fn normalize(text: &str) -> String {
+    normalized_chars(text).collect()
+}
+
+/// The characters of [`normalize`]'s answer, without building it.
+fn normalized_chars(text: &str) -> impl Iterator<Item = char> + '_ {
     let trimmed = text
         .trim()
         .trim_end_matches(|c: char| !c.is_alphanumeric() && !c.is_whitespace())
         .trim_end();
-    let mut out = String::with_capacity(trimmed.len());
-    for (i, word) in trimmed.split_whitespace().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.extend(word.chars().flat_map(char::to_lowercase));
-    }
-    out
+    trimmed
+        .split_whitespace()
+        .enumerate()
+        .flat_map(|(i, word)| {
+            let space = (i > 0).then_some(' ');
+            space
+                .into_iter()
+                .chain(word.chars().flat_map(char::to_lowercase))
+        })
 }
 
 /// The keyword a webhook's `OptOutType` names, if it names one.

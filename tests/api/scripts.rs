@@ -131,6 +131,8 @@ async fn opt_out_acts_once_per_message_sid_and_ends_the_session() {
             .key(key("optout"))
             .key(key("session:+15551234567"))
             .key(key("sessions"))
+            .key(key("waiting"))
+            .key(key("waiting:+15551234567"))
             .arg("+15551234567")
             .arg(out)
             .arg(1_000)

@@ -3,13 +3,11 @@
 //! job runs again, sees the session as it was, sends nothing twice, and the session moves on
 //! exactly once.
 
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
+use crate::common::app::{bodies, start_app};
 use crate::common::{new_sid, redis_url, FakeTwilio, ACCOUNT_SID, AUTH_TOKEN};
 use crate::server::{Pyrowire, Role};
 use crate::setup::Setup;
@@ -18,39 +16,10 @@ use crate::{secs, SETTLE};
 
 const SENDER: &str = "+15550001111";
 
-/// The sessions' `count` each call saw, in call order.
-type Seen = Arc<Mutex<Vec<Option<u64>>>>;
-
 /// A webhook application that adds one to the session's `count` and replies with it.
-fn start_counter() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/sms", listener.local_addr().unwrap());
-    let shared = seen.clone();
-    let server = HttpServer::new(move || {
-        let seen = shared.clone();
-        actix_web::App::new().route(
-            "/sms",
-            web::post().to(move |body: web::Json<Value>| {
-                let seen = seen.clone();
-                async move {
-                    let count = body["session"]["count"].as_u64();
-                    seen.lock().unwrap().push(count);
-                    let next = count.unwrap_or(0) + 1;
-                    HttpResponse::Ok().json(json!({
-                        "reply": format!("count {next}"),
-                        "session": {"count": next},
-                    }))
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    (url, seen)
+fn counter(body: &Value) -> Value {
+    let next = body["session"]["count"].as_u64().unwrap_or(0) + 1;
+    json!({"reply": format!("count {next}"), "session": {"count": next}})
 }
 
 async fn text(address: &str, body: &str) {
@@ -89,7 +58,7 @@ async fn sigkill_between_the_reply_and_the_completion_moves_the_session_on_exact
     let _load = crate::shared().await;
     // Arrange
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
-    let (url, seen) = start_counter();
+    let (url, calls) = start_app(counter);
     let handler = format!(r#"{{ kind = "webhook", url = "{url}", timeout_ms = 5000 }}"#);
     let setup = Setup::with_handler(&redis_url(), &twilio.base, 2, &handler);
     let mut server = Pyrowire::start(&setup.path, Role::All).await;
@@ -122,10 +91,11 @@ async fn sigkill_between_the_reply_and_the_completion_moves_the_session_on_exact
         .collect();
     assert_eq!(replies, vec!["count 1", "count 2", "count 3", "count 4"]);
     // The third text's handler ran twice (before the kill and after), both times on count 2.
-    assert_eq!(
-        *seen.lock().unwrap(),
-        vec![None, Some(1), Some(2), Some(2), Some(3)]
-    );
+    let seen: Vec<Option<u64>> = bodies(&calls)
+        .iter()
+        .map(|b| b["session"]["count"].as_u64())
+        .collect();
+    assert_eq!(seen, vec![None, Some(1), Some(2), Some(2), Some(3)]);
 }
 
 /// An application that asks to hear back within 2 s, and says "Still there?" when the wait is
@@ -142,7 +112,7 @@ async fn a_reply_timeout_survives_sigkill_and_fires_once_after_the_restart() {
     let _load = crate::shared().await;
     // Arrange: the wait is recorded with the completion, then the process dies.
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
-    let (url, calls) = crate::common::app::start_app(waiting);
+    let (url, calls) = start_app(waiting);
     let handler = format!(r#"{{ kind = "webhook", url = "{url}", timeout_ms = 5000 }}"#);
     let setup = Setup::with_handler(&redis_url(), &twilio.base, 2, &handler);
     let mut server = Pyrowire::start(&setup.path, Role::All).await;
