@@ -360,3 +360,32 @@ impl Metrics {
         String::from_utf8(buffer).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_strangers_delivery_status_and_code_cannot_make_new_series() {
+        // Arrange
+        let metrics = Metrics::new();
+        metrics.init_topic("t", &[]);
+
+        // Act
+        metrics.count_delivery("t", "delivered", Some("30003"));
+        metrics.count_delivery("t", "evil-status", Some("30003"));
+        metrics.count_delivery("t", "undelivered", Some("DROP TABLE"));
+        metrics.count_delivery("t", "undelivered", Some("1234567"));
+
+        // Assert
+        let text = metrics.render();
+        for line in [
+            r#"pyrowire_deliveries_total{error_code="30003",status="delivered",topic="t"} 1"#,
+            r#"pyrowire_deliveries_total{error_code="30003",status="other",topic="t"} 1"#,
+            r#"pyrowire_deliveries_total{error_code="none",status="undelivered",topic="t"} 2"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+        }
+        assert!(!text.contains("evil") && !text.contains("DROP") && !text.contains("1234567"));
+    }
+}

@@ -240,6 +240,45 @@ async fn a_worker_process_serves_health_and_metrics_and_nothing_else() {
 }
 
 #[actix_web::test]
+async fn a_worker_holds_at_most_64_connections_and_takes_more_once_they_go() {
+    // Arrange: a worker, and 64 idle connections that send nothing.
+    let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_file(dir.path(), &twilio.base);
+    let mut worker = serve(&settings, "worker");
+    let url = worker_address(&mut worker).await;
+    let address = url.trim_start_matches("http://").to_string();
+    let idle: Vec<std::net::TcpStream> = (0..64)
+        .map(|_| std::net::TcpStream::connect(&address).unwrap())
+        .collect();
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+
+    // Act
+    let client = awc::Client::builder()
+        .timeout(Duration::from_millis(800))
+        .finish();
+    let while_full = client.get(format!("{url}/health/live")).send().await;
+    drop(idle);
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut after = None;
+    while after.is_none() && std::time::Instant::now() < deadline {
+        after = client
+            .get(format!("{url}/health/live"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16());
+    }
+
+    // Assert: the 65th waited in the kernel's backlog; once the others closed, it is served.
+    assert!(
+        while_full.is_err(),
+        "answered while 64 connections were held"
+    );
+    assert_eq!(after, Some(200));
+}
+
+#[actix_web::test]
 async fn a_worker_whose_port_is_taken_still_works_and_says_so() {
     // Arrange: the profile's port is held by another socket.
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
