@@ -143,6 +143,7 @@ pub mod builder;
 pub mod commands;
 pub mod domain;
 pub mod errors;
+pub(crate) mod events;
 pub mod handlers;
 pub(crate) mod ingress;
 pub(crate) mod metrics;

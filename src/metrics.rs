@@ -54,6 +54,15 @@ pub struct Metrics {
     pub deliveries: IntCounterVec,
     /// Dead letters the topic holds, all processes.
     pub dead_letters: IntGaugeVec,
+    /// Events waiting for the topic's `events_url`, all processes.
+    pub events_backlog: IntGaugeVec,
+    /// Events dropped because the backlog was full, all processes (a running total kept in
+    /// Redis).
+    pub events_dropped: IntGaugeVec,
+    /// Events this process delivered (answered 2xx), per topic and type.
+    pub events_delivered: IntCounterVec,
+    /// Attempts at an event that failed (not 2xx, or no answer), per topic.
+    pub events_failed: IntCounterVec,
     /// Seconds from webhook received to answer, per topic.
     pub ingress_seconds: HistogramVec,
     /// Seconds a handler took, per topic.
@@ -255,6 +264,24 @@ impl Metrics {
                 &["topic", "status", "error_code"],
             ),
             dead_letters: gauge(&r, "dead_letters", "Dead letters held"),
+            events_backlog: gauge(&r, "events_backlog", "Events waiting for the events_url"),
+            events_dropped: gauge(
+                &r,
+                "events_dropped",
+                "Events dropped because the backlog was full, in total",
+            ),
+            events_delivered: counter(
+                &r,
+                "events_delivered_total",
+                "Events this process delivered to the events_url, by type",
+                &["topic", "type"],
+            ),
+            events_failed: counter(
+                &r,
+                "events_failed_attempts_total",
+                "Attempts at delivering an event that failed",
+                &["topic"],
+            ),
             ingress_seconds: histogram(&r, "ingress_seconds", "Webhook received to answered", fast),
             handler_seconds: histogram(&r, "handler_seconds", "Handler run time", slow.clone()),
             end_to_end_seconds: histogram(
@@ -289,8 +316,13 @@ impl Metrics {
             &self.unavailable,
             &self.failed,
             &self.segments,
+            &self.events_failed,
         ] {
             counter.with_label_values(&[topic]);
+        }
+        for kind in crate::events::EventKind::ALL {
+            self.events_delivered
+                .with_label_values(&[topic, kind.as_str()]);
         }
         for validator in validators {
             self.rejected.with_label_values(&[topic, validator]);
@@ -321,6 +353,8 @@ impl Metrics {
             &self.in_flight,
             &self.sessions,
             &self.dead_letters,
+            &self.events_backlog,
+            &self.events_dropped,
         ] {
             gauge.with_label_values(&[topic]);
         }

@@ -5,7 +5,8 @@
 (function () {
   const REFRESH_MS = 2000;
   const TOKEN_KEY = "pyrowire.dashboard.token";
-  const FIELDS = ["queue_depth", "in_flight", "completed", "dead_lettered", "sessions"];
+  const FIELDS = ["queue_depth", "in_flight", "completed", "dead_lettered", "events_backlog",
+    "events_dropped", "sessions"];
   const SVG_NS = "http://www.w3.org/2000/svg";
   // API paths are relative to the page, so the dashboard also works behind a path prefix.
   const base = location.pathname.replace(/\/+$/, "");
@@ -147,7 +148,8 @@
     root.dataset.topic = name;
     const part = (role) => root.querySelector('[data-role="' + role + '"]');
     part("name").textContent = name;
-    const parts = { notice: part("notice"), deadStat: part("dead-stat"), chart: part("chart"),
+    const parts = { notice: part("notice"), deadStat: part("dead-stat"), eventsStat: part("events-stat"),
+      droppedStat: part("dropped-stat"), chart: part("chart"),
       deadCount: part("dead-count"), recentCount: part("recent-count"),
       deadBody: part("dead-table").tBodies[0], recentBody: part("recent-table").tBodies[0], fields: {} };
     for (const field of FIELDS) parts.fields[field] = root.querySelector('[data-field="' + field + '"]');
@@ -162,6 +164,9 @@
       p.fields[field].dataset.value = Number.isFinite(value) ? String(value) : "";
     }
     p.deadStat.classList.toggle("bad", Number(topic.dead_lettered) > 0);
+    // A backlog older than a minute means the app's events_url is not taking them.
+    p.eventsStat.classList.toggle("bad", Number(topic.events_oldest_age_s) > 60);
+    p.droppedStat.classList.toggle("bad", Number(topic.events_dropped) > 0);
 
     // Re-render a part only when its data changed, so buttons and text selections stay put.
     const history = Array.isArray(topic.history) ? topic.history : [];

@@ -271,11 +271,8 @@ pub(crate) struct SetOptOut {
     pub number: PhoneNumber,
     /// Out (STOP, 21610) or back in (START).
     pub change: crate::store::opt_outs::Change,
-    /// The keyword's MessageSid: acted on only the first time it is seen (within
-    /// `dedup_ttl_s`), so a replayed webhook changes nothing. `None` for a status callback's
-    /// 21610, and for an opt-in keyword that also goes to the handler (its job's
-    /// de-duplication marks it): these act every time.
-    pub keyword_sid: Option<MessageSid>,
+    /// What caused it.
+    pub cause: crate::store::opt_outs::Cause,
 }
 
 /// Record a delivery status Twilio reported for an outbound message.
@@ -292,6 +289,8 @@ pub(crate) struct RecordDelivery {
     pub status: String,
     /// `ErrorCode`, if any.
     pub error_code: Option<String>,
+    /// The callback's `To`, if any.
+    pub to: Option<String>,
     /// Take the callback only for a SID whose send was stored (signatures off: anyone may post
     /// one).
     pub known_only: bool,

@@ -44,6 +44,8 @@ pub(crate) struct SenderOptions {
     pub max_connections: usize,
     /// Where each topic's client times its calls and counts Twilio's answers.
     pub metrics: Metrics,
+    /// How an opt-out Twilio reports (21610) is written.
+    pub ledger: Arc<crate::store::opt_outs::Ledger>,
 }
 
 impl TwilioSender {
@@ -122,6 +124,7 @@ impl Handler<SendSms> for TwilioSender {
                 .topics
                 .get(&msg.topic)
                 .and_then(|t| t.settings.max_sends_per_second),
+            ledger: self.options.ledger.clone(),
         };
         let mut conn = self.conn.clone();
         let claims = self.claims.clone();

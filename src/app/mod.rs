@@ -15,6 +15,7 @@ mod workers;
 
 pub use options::{Role, RunOptions, StartupError};
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,6 @@ use tokio::sync::Notify;
 use crate::actors::messages::Drain;
 use crate::actors::pool::WorkerPool;
 use crate::actors::recorder::Recorder;
-use crate::actors::scheduler::Scheduler;
 use crate::ingress::probe::ProbeState;
 use crate::settings::Settings;
 use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
@@ -34,7 +34,7 @@ use crate::store::keys::Keys;
 use crate::store::target::RedisTarget;
 use crate::topics::{build_topics, Topics};
 use http::{serve_probe, serve_web};
-use workers::{retention, start_workers, Parts};
+use workers::{retention, start_workers, Parts, Workers};
 
 /// The topics with their handlers and validators built; a `--topic` the settings lack is refused.
 fn compile(settings: &Settings, options: &RunOptions) -> Result<Arc<Topics>, StartupError> {
@@ -71,8 +71,9 @@ pub struct App {
     server: Option<Server>,
     port: Option<u16>,
     pools: Vec<Addr<WorkerPool>>,
-    /// Held so that the scheduler lives as long as the app (processes with workers).
-    _scheduler: Option<Addr<Scheduler>>,
+    /// Held so that the scheduler and the events dispatcher live as long as the app (processes
+    /// with workers).
+    _workers: Workers,
     draining: Arc<AtomicBool>,
     grace: Duration,
     stop: Arc<Notify>,
@@ -98,7 +99,21 @@ impl App {
         let profile = &settings.profile;
         let keys = Keys::new(profile.redis_prefix.clone());
         let (target, shared) = open_redis(profile, &options).await?;
-        let recorder = Recorder::new(shared.clone(), keys.clone(), retention(profile)).start();
+        let events: Arc<HashSet<String>> = Arc::new(
+            settings
+                .topics
+                .iter()
+                .filter(|(_, topic)| topic.events_url.is_some())
+                .map(|(name, _)| name.clone())
+                .collect(),
+        );
+        let recorder = Recorder::new(
+            shared.clone(),
+            keys.clone(),
+            retention(profile),
+            events.clone(),
+        )
+        .start();
         let metrics = options.metrics.clone();
         let parts = Parts {
             settings: &settings,
@@ -107,26 +122,27 @@ impl App {
             shared: &shared,
             recorder: &recorder,
             metrics: &metrics,
+            events,
         };
         for topic in topics.values() {
             let validators: Vec<String> = topic.settings.validators.keys().cloned().collect();
             metrics.init_topic(&topic.name, &validators);
         }
-        let (pools, scheduler) = if options.role.runs_workers() {
+        let workers = if options.role.runs_workers() {
             let started = start_workers(&parts, &topics, &options.topics).await;
             started.map_err(|source| StartupError::Redis {
                 url: target.describe(),
                 source,
             })?
         } else {
-            (Vec::new(), None)
+            Workers::default()
         };
         let draining = Arc::new(AtomicBool::new(false));
         let mut app = App {
             server: None,
             port: None,
-            pools,
-            _scheduler: scheduler,
+            pools: workers.pools.clone(),
+            _workers: workers,
             draining: draining.clone(),
             grace: profile.shutdown_grace(),
             stop: Arc::new(Notify::new()),

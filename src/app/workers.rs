@@ -10,6 +10,7 @@ use crate::actors::recorder::{Recorder, Retention};
 use crate::actors::scheduler::Scheduler;
 use crate::actors::sender::{SenderOptions, TwilioSender};
 use crate::actors::worker::WorkerDeps;
+use crate::events::{EventsDispatcher, EventsKey, EventsTopic};
 use crate::metrics::Metrics;
 use crate::settings::{Profile, Settings};
 use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
@@ -25,15 +26,28 @@ pub(super) struct Parts<'a> {
     pub(super) shared: &'a RedisConn,
     pub(super) recorder: &'a Addr<Recorder>,
     pub(super) metrics: &'a Metrics,
+    /// Topics with an `events_url`.
+    pub(super) events: Arc<std::collections::HashSet<String>>,
 }
 
-/// The worker side: the pools (see [`start_pools`]) and the scheduler that moves the worked
-/// topics' due texts to their queues.
+/// The actors of the worker side.
+#[derive(Default)]
+pub(super) struct Workers {
+    /// A pool per worked topic.
+    pub(super) pools: Vec<Addr<WorkerPool>>,
+    /// Moves due texts and ended waits to their queues (held, so that it lives on).
+    pub(super) _scheduler: Option<Addr<Scheduler>>,
+    /// Delivers the worked topics' events, when any has an `events_url` (held too).
+    pub(super) _events: Option<Addr<EventsDispatcher>>,
+}
+
+/// The worker side: the pools (see [`start_pools`]), the scheduler that moves the worked
+/// topics' due texts to their queues, and their events' dispatcher.
 pub(super) async fn start_workers(
     parts: &Parts<'_>,
     topics: &Arc<Topics>,
     only: &[String],
-) -> redis::RedisResult<(Vec<Addr<WorkerPool>>, Option<Addr<Scheduler>>)> {
+) -> redis::RedisResult<Workers> {
     let pools = start_pools(parts, topics, only).await?;
     let worked: Vec<String> = topics
         .keys()
@@ -41,8 +55,51 @@ pub(super) async fn start_workers(
         .cloned()
         .collect();
     let keep = parts.settings.profile.record_ttl_s;
+    let events = start_events(parts, &worked);
     let scheduler = Scheduler::new(parts.shared.clone(), parts.keys.clone(), worked, keep);
-    Ok((pools, Some(scheduler.start())))
+    Ok(Workers {
+        pools,
+        _scheduler: Some(scheduler.start()),
+        _events: events,
+    })
+}
+
+/// Starts the dispatcher of the worked topics' events (those with an `events_url`), if any.
+/// Settings validation checked each secret; a topic whose secret still does not parse is left
+/// out, logged.
+fn start_events(parts: &Parts<'_>, worked: &[String]) -> Option<Addr<EventsDispatcher>> {
+    let mut topics = Vec::new();
+    for name in worked {
+        let Some(settings) = parts.settings.topics.get(name) else {
+            continue;
+        };
+        let (Some(url), Some(secret)) = (&settings.events_url, &settings.events_secret) else {
+            continue;
+        };
+        match EventsKey::parse(secret.expose()) {
+            Ok(key) => topics.push(EventsTopic {
+                name: name.clone(),
+                url: url.clone(),
+                key,
+            }),
+            Err(problem) => {
+                log::error!("Events not delivered: events_secret {problem}. topic={name}")
+            }
+        }
+    }
+    if topics.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    log::info!("Delivering events. topics={}", names.join(","));
+    let dispatcher = EventsDispatcher::new(
+        parts.shared.clone(),
+        parts.keys,
+        consumer_name(),
+        parts.metrics.clone(),
+        topics,
+    );
+    Some(dispatcher.start())
 }
 
 /// Starts the sender and a supervised worker pool for each topic worked here (`only`: the
@@ -73,6 +130,11 @@ async fn start_pools(
             mark_ttl_s: profile.record_ttl_s,
             max_connections: profile.twilio_max_connections,
             metrics: metrics.clone(),
+            ledger: Arc::new(crate::store::opt_outs::Ledger {
+                keys: keys.clone(),
+                dedup_ttl_s: profile.dedup_ttl_s,
+                events: parts.events.clone(),
+            }),
         },
     )
     .start();

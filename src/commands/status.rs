@@ -40,6 +40,12 @@ pub struct TopicStatus {
     pub completed_last_minute: u64,
     /// Messages completed in the last five minutes.
     pub completed_last_5_minutes: u64,
+    /// Events waiting for the topic's `events_url` (`events` in the table).
+    pub events_backlog: u64,
+    /// Seconds since the oldest waiting event happened.
+    pub events_oldest_age_s: u64,
+    /// Events dropped because the backlog was full, in total.
+    pub events_dropped: u64,
 }
 
 /// What `pyrowire status` shows: every topic, in settings order.
@@ -76,6 +82,9 @@ pub fn status_report(settings: &Settings) -> Result<StatusReport, StatusError> {
             sessions: topic.sessions,
             completed_last_minute: last,
             completed_last_5_minutes: five,
+            events_backlog: topic.events_backlog,
+            events_oldest_age_s: topic.events_oldest_age_s,
+            events_dropped: topic.events_dropped,
         }
     });
     Ok(StatusReport {
@@ -89,13 +98,21 @@ impl StatusReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9}",
-            "topic", "queued", "in flight", "completed", "dead", "sessions", "last min", "last 5m"
+            "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9} {:>7}",
+            "topic",
+            "queued",
+            "in flight",
+            "completed",
+            "dead",
+            "sessions",
+            "last min",
+            "last 5m",
+            "events"
         );
         for t in &self.topics {
             let _ = writeln!(
                 out,
-                "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9}",
+                "{:<20} {:>8} {:>9} {:>10} {:>6} {:>8} {:>9} {:>9} {:>7}",
                 t.topic,
                 t.queued,
                 t.in_flight,
@@ -103,14 +120,22 @@ impl StatusReport {
                 t.dead_lettered,
                 t.sessions,
                 t.completed_last_minute,
-                t.completed_last_5_minutes
+                t.completed_last_5_minutes,
+                t.events_backlog
             );
         }
         let _ = writeln!(
             out,
             "(sessions: senders whose session has not expired; last min / last 5m: messages \
-             completed in that time)"
+             completed in that time; events: waiting for the topic's events_url)"
         );
+        for t in self.topics.iter().filter(|t| t.events_dropped > 0) {
+            let _ = writeln!(
+                out,
+                "{}: {} events dropped in total (the backlog was full)",
+                t.topic, t.events_dropped
+            );
+        }
         out
     }
 }

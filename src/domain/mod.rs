@@ -22,7 +22,7 @@ pub(crate) use ids::mask_number;
 pub use ids::{MessageSid, PhoneNumber, MAX_ID_BYTES};
 pub(crate) use inbound::check_plain;
 pub use inbound::{InboundMessage, Media, MessageEvent, MAX_MEDIA};
-pub(crate) use job::{Job, JOB_VERSION};
+pub(crate) use job::{Job, JOB_VERSION, REPLY_TIMEOUT_ID_PREFIX};
 pub(crate) use outbound::is_outbound_id;
 pub use outbound::{
     is_e164, parse_time, FieldError, NewText, OutboundStatus, TextFields,

@@ -125,4 +125,8 @@ pub(crate) struct DeadLetter {
     pub reasons: Vec<String>,
     /// When it was dead-lettered (ms since the epoch).
     pub dead_at: u64,
+    /// Twilio's error code, when Twilio's refusal of a send ended it (absent in dead letters of
+    /// earlier releases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
 }

@@ -1,4 +1,4 @@
-//! `GET /metrics`: Prometheus text. The queue, dead-letter and session gauges are read from Redis at each
+//! `GET /metrics`: Prometheus text. The queue, dead-letter, session and event gauges are read from Redis at each
 //! scrape (bounded by a short timeout), so every process reports the shared queues the same way.
 
 use std::time::Duration;
@@ -9,7 +9,7 @@ use super::state::IngressState;
 use crate::metrics::Metrics;
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
-use crate::store::overview::{depth, live_sessions};
+use crate::store::overview::{depth, event_backlog, live_sessions};
 use crate::topics::Topics;
 
 /// How long a scrape waits for Redis before answering with the gauges it has.
@@ -51,6 +51,16 @@ pub(crate) async fn render(
             }
             if let Ok(live) = live_sessions(&mut conn, keys, name).await {
                 metrics.sessions.with_label_values(&[name]).set(live as i64);
+            }
+            if let Ok((backlog, _)) = event_backlog(&mut conn, keys, name).await {
+                let gauge = metrics.events_backlog.with_label_values(&[name]);
+                gauge.set(backlog as i64);
+            }
+            let dropped: redis::RedisResult<Option<u64>> =
+                redis::AsyncCommands::hget(&mut conn, keys.stats(name), "events_dropped").await;
+            if let Ok(dropped) = dropped {
+                let gauge = metrics.events_dropped.with_label_values(&[name]);
+                gauge.set(dropped.unwrap_or(0) as i64);
             }
         }
     };

@@ -15,7 +15,7 @@ use crate::actors::recorder::RecordError;
 use crate::domain::{check_plain, PhoneNumber};
 use crate::errors::Chain;
 use crate::outbound::delivery::DeliveryRecorded;
-use crate::store::opt_outs::Change;
+use crate::store::opt_outs::{Cause, Change};
 use crate::twilio::client::UNSUBSCRIBED;
 
 /// One status callback's fields, checked.
@@ -45,7 +45,7 @@ pub(super) async fn status(
     );
     let unsubscribed =
         callback.error_code.as_deref().and_then(|c| c.parse().ok()) == Some(UNSUBSCRIBED);
-    let callback_to = callback.to.clone();
+    let (callback_to, sid) = (callback.to.clone(), callback.outbound_sid.clone());
     let (status, code) = (callback.status.clone(), callback.error_code.clone());
     let recorded = record(&state, &name, callback).await?;
     if !matches!(recorded, DeliveryRecorded::Unknown) {
@@ -64,7 +64,7 @@ pub(super) async fn status(
         // callback that overtook the send's answer) the callback's own `To`.
         DeliveryRecorded::Recorded { to } if unsubscribed => {
             if let Some(number) = to.or(callback_to) {
-                opt_out(&state, &name, &number).await?;
+                opt_out(&state, &name, &number, &sid).await?;
             }
         }
         DeliveryRecorded::Recorded { .. } => {}
@@ -106,6 +106,7 @@ async fn record(
         outbound_sid: callback.outbound_sid,
         status: callback.status,
         error_code: callback.error_code,
+        to: callback.to,
         known_only: !state.signatures,
     };
     let recorded = match state.recorder.send(request).await {
@@ -121,15 +122,24 @@ async fn record(
     })
 }
 
-/// Error 21610: the recipient unsubscribed, recorded as a STOP is.
-async fn opt_out(state: &IngressState, topic: &str, number: &str) -> Result<(), IngressError> {
+/// Error 21610 in the callback of the message `sid`: the recipient unsubscribed, recorded as a
+/// STOP is.
+async fn opt_out(
+    state: &IngressState,
+    topic: &str,
+    number: &str,
+    sid: &str,
+) -> Result<(), IngressError> {
     let number =
         PhoneNumber::parse("To", number).map_err(|e| IngressError::BadRequest(e.to_string()))?;
     let request = SetOptOut {
         topic: topic.to_string(),
         number,
         change: Change::OptOut,
-        keyword_sid: None,
+        cause: Cause::Unsubscribed {
+            job: String::new(),
+            twilio_sid: sid.to_string(),
+        },
     };
     let recorded = match state.recorder.send(request).await {
         Ok(recorded) => recorded,

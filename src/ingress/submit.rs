@@ -16,7 +16,7 @@ use crate::actors::queue::QueueError;
 use crate::actors::recorder::RecordError;
 use crate::domain::{mask_number, InboundMessage, Job};
 use crate::errors::Chain;
-use crate::store::opt_outs::Change;
+use crate::store::opt_outs::{Cause, Change};
 use crate::topics::Topic;
 use crate::twilio::keywords::{opt_out_type, Keyword};
 use crate::twilio::twiml;
@@ -185,8 +185,11 @@ async fn answer_keyword(
     if let Some(change) = change {
         // A keyword for the handler is marked by its job's de-duplication instead, so that
         // Twilio's retry records the opt-in again (which changes nothing) and queues nothing.
-        let mark = (!to_handler).then(|| message.sid.clone());
-        record_keyword(change, topic, &message, mark, state).await?;
+        let cause = Cause::Keyword {
+            sid: message.sid.clone(),
+            once: !to_handler,
+        };
+        record_keyword(change, topic, &message, cause, state).await?;
     }
     if to_handler {
         message.keyword = Some(word.as_str().to_string());
@@ -199,19 +202,20 @@ async fn answer_keyword(
     Ok(twiml_response(answer))
 }
 
-/// Records an opt-out or opt-in keyword; `mark` (its MessageSid) makes a replay change nothing.
+/// Records an opt-out or opt-in keyword (acted on once per MessageSid when `cause` says so, so
+/// that a replay changes nothing).
 async fn record_keyword(
     change: Change,
     topic: &Topic,
     message: &InboundMessage,
-    mark: Option<crate::domain::MessageSid>,
+    cause: Cause,
     state: &IngressState,
 ) -> Result<(), IngressError> {
     let request = SetOptOut {
         topic: topic.name.clone(),
         number: message.number.clone(),
         change,
-        keyword_sid: mark,
+        cause,
     };
     let recorded = match state.recorder.send(request).await {
         Ok(recorded) => recorded,

@@ -6,14 +6,17 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+use crate::events::{Emit, EventKind, EMIT_FN};
+
 /// The functions the delivery scripts open with: `status_fn.lua` moves a delivery hash forward,
 /// `sent_fn.lua` stores a sent message (the recorder's completion opens with them too).
 pub(crate) const SENT_FNS: &str =
     concat!(include_str!("status_fn.lua"), include_str!("sent_fn.lua"));
 
-/// See `record_status.lua`.
+/// See `record_status.lua` (after `status_fn.lua` and `emit_fn.lua`).
 static RECORD_STATUS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
+    Script::new(&format!(
+        "{}{EMIT_FN}{}",
         include_str!("status_fn.lua"),
         include_str!("record_status.lua")
     ))
@@ -40,6 +43,8 @@ pub(crate) struct SidStore {
     pub(crate) segments: String,
     /// The recipient.
     pub(crate) to: String,
+    /// The job it was sent for (an inbound MessageSid, an outbound id, a reply-timeout id).
+    pub(crate) job: String,
 }
 
 impl SidStore {
@@ -76,6 +81,7 @@ pub(crate) async fn store_sent(
             .arg(rank)
             .arg(now)
             .arg(to)
+            .arg(&send.job)
             .invoke_async::<i64>(conn)
             .await?;
     }
@@ -97,24 +103,53 @@ pub(crate) fn rank(status: &str) -> u8 {
     }
 }
 
-/// Builds the script invocation that records `status` for one outbound message; with
-/// `known_only`, only for a SID whose send was stored (see `record_status.lua`).
+/// One status callback to record (see [`record_status`]).
+pub(crate) struct StatusUpdate<'a> {
+    /// The outbound message's delivery hash.
+    pub(crate) delivery: String,
+    /// The topic's event stream and totals.
+    pub(crate) events: [String; 2],
+    /// Twilio's SID of the message.
+    pub(crate) sid: &'a str,
+    /// Its status.
+    pub(crate) status: &'a str,
+    /// Twilio's error code.
+    pub(crate) error_code: Option<&'a str>,
+    /// The callback's `To`, for an event when the send stored no recipient.
+    pub(crate) to: Option<&'a str>,
+    /// Whether the topic sends events (`events_url`).
+    pub(crate) emit: bool,
+}
+
+/// Builds the script invocation that records a status callback for one outbound message; with
+/// `known_only`, only for a SID whose send was stored (see `record_status.lua`). A final status
+/// (delivered, undelivered, failed) that moved is an event too when `update.emit`.
 pub(crate) fn record_status(
-    key: &str,
-    status: &str,
-    error_code: Option<&str>,
+    update: &StatusUpdate<'_>,
     ttl_s: u64,
     known_only: bool,
 ) -> redis::ScriptInvocation<'static> {
+    let now = crate::domain::clock::now_ms();
+    let mut event = match EventKind::of_status(update.status) {
+        Some(kind) => Emit::of(update.emit, kind),
+        None => Emit::none(),
+    };
+    event.number = update.to.unwrap_or_default().to_string();
+    event.twilio_sid = update.sid.to_string();
+    event.status = update.status.to_string();
+    event.error_code = update.error_code.unwrap_or_default().to_string();
     let mut invocation = RECORD_STATUS.prepare_invoke();
     invocation
-        .key(key)
-        .arg(status)
-        .arg(rank(status))
-        .arg(error_code.unwrap_or_default())
-        .arg(crate::domain::clock::now_ms())
+        .key(&update.delivery)
+        .key(&update.events[0])
+        .key(&update.events[1])
+        .arg(update.status)
+        .arg(rank(update.status))
+        .arg(update.error_code.unwrap_or_default())
+        .arg(now)
         .arg(ttl_s)
-        .arg(if known_only { "1" } else { "0" });
+        .arg(if known_only { "1" } else { "0" })
+        .arg(&event.args(now)[..]);
     invocation
 }
 
@@ -131,8 +166,11 @@ pub(crate) enum DeliveryRecorded {
 }
 
 impl DeliveryRecorded {
-    /// Reads the script's answer `{moved, to}`.
-    pub(crate) fn from_reply((moved, to): (i64, String)) -> Self {
+    /// Reads the script's answer `{moved, to, event}` (the event's outcome logged).
+    pub(crate) fn from_reply((moved, to, event): (i64, String, i64), topic: &str) -> Self {
+        if event < 0 {
+            crate::events::note_emitted(event, topic, "message.*");
+        }
         if moved < 0 {
             DeliveryRecorded::Unknown
         } else {

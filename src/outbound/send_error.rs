@@ -75,6 +75,15 @@ impl SendError {
         }
     }
 
+    /// Twilio's error code, when Twilio answered one.
+    pub(crate) fn twilio_code(&self) -> Option<i64> {
+        match self {
+            SendError::Twilio(TwilioError::Api { code, .. }) => *code,
+            SendError::Shared(error) => error.twilio_code(),
+            _ => None,
+        }
+    }
+
     /// Whether trying again cannot help: Twilio refused it for good (a 4xx with an error code).
     pub(crate) fn is_permanent(&self) -> bool {
         match self {

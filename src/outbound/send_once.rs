@@ -44,6 +44,8 @@ pub(crate) struct SendContext {
     pub ttl_s: u64,
     /// The topic's `max_sends_per_second`.
     pub max_per_second: Option<f64>,
+    /// How opt-outs are written (Twilio's 21610).
+    pub ledger: std::sync::Arc<crate::store::opt_outs::Ledger>,
 }
 
 impl SendContext {
@@ -271,14 +273,11 @@ async fn record_unsubscribed(conn: &mut RedisConn, cx: &SendContext, to: &str) {
     let Ok(number) = PhoneNumber::parse("To", to) else {
         return;
     };
-    let change = opt_outs::apply(
-        conn,
-        &cx.keys,
-        &cx.topic,
-        &number,
-        Change::OptOut,
-        Cause::Unsubscribed,
-    );
+    let cause = Cause::Unsubscribed {
+        job: cx.inbound_sid.to_string(),
+        twilio_sid: String::new(),
+    };
+    let change = opt_outs::apply(conn, &cx.ledger, &cx.topic, &number, Change::OptOut, &cause);
     if let Err(e) = change.await {
         log::warn!(
             "Failed to record an opt-out Twilio reported (21610); the next send to the number will learn it again. topic={} error={}",
@@ -303,6 +302,7 @@ fn sent(
         status: message.status.clone().unwrap_or_default(),
         segments: message.num_segments.clone().unwrap_or_default(),
         to: to.to_string(),
+        job: cx.inbound_sid.to_string(),
     };
     let sms = SentSms::new(
         cx.kind,

@@ -217,6 +217,14 @@ pub struct TopicSettings {
     /// 14400: Twilio's four-hour cookie).
     #[serde(default = "defaults::session_ttl_s", deserialize_with = "flex::u64")]
     pub session_ttl_s: u64,
+    /// Where the topic's events (deliveries, dead letters, opt-outs) are POSTed; unset: none are
+    /// kept.
+    #[serde(default)]
+    pub events_url: Option<String>,
+    /// The Standard Webhooks secret (`whsec_` + base64) events are signed with; required with
+    /// `events_url`.
+    #[serde(default)]
+    pub events_secret: Option<Secret>,
     /// Retry policy for handler errors and transient Twilio failures.
     #[serde(default)]
     pub retry: RetrySettings,

@@ -81,7 +81,8 @@ impl Keys {
     }
 
     /// Hash, with a TTL of `record_ttl_s`: the delivery status of one outbound message
-    /// (`outbound_sid` is Twilio's SID of the sent message): `status`, `rank`, `history` (every
+    /// (`outbound_sid` is Twilio's SID of the sent message): `to`, `job` (the job it was sent
+    /// for, named by its events), `status`, `rank`, `history` (every
     /// status it moved through, comma-separated), `error_code`, `updated_at`. Written by the
     /// sender (the status in Twilio's answer) and by the recorder (status callbacks), moving only
     /// forward; read by `pyrowire recent` and the dashboard.
@@ -103,8 +104,10 @@ impl Keys {
         self.key(topic, "rate")
     }
 
-    /// Hash of running totals, `completed` and `dead_lettered`, across all processes. Written by
-    /// the recorder; read by the dashboard and `pyrowire status`.
+    /// Hash of running totals, `completed` and `dead_lettered`, across all processes (and
+    /// `events_dropped`: events not kept because the topic's event backlog was full). Written by
+    /// the recorder (and the scripts that emit events); read by the dashboard, `/metrics` and
+    /// `pyrowire status`.
     pub(crate) fn stats(&self, topic: &str) -> String {
         self.key(topic, "stats")
     }
@@ -144,6 +147,21 @@ impl Keys {
     /// entry in [`Keys::waiting`]; expires a day after the wait.
     pub(crate) fn waiting_job(&self, topic: &str, number: &str) -> String {
         self.key(topic, format_args!("waiting:{number}"))
+    }
+
+    /// Stream of events for the application (`events_url`), oldest first, one entry per change it
+    /// hears of (fields `id`, `type`, `at`, `number`, `job`, `twilio_sid`, `status`,
+    /// `error_code`, `error`): appended by the scripts that make the change (opt-outs, delivery
+    /// statuses, dead letters), at most `events::MAX_BACKLOG`; delivered and deleted (XDEL) by
+    /// the dispatcher that holds [`Keys::events_lease`].
+    pub(crate) fn events(&self, topic: &str) -> String {
+        self.key(topic, "events")
+    }
+
+    /// String, with a TTL of a few seconds, renewed while held: the consumer name of the one
+    /// process that delivers the topic's events (so that events of one number go out in order).
+    pub(crate) fn events_lease(&self, topic: &str) -> String {
+        self.key(topic, "events:lease")
     }
 
     /// Hash: one outbound text (`id` is its `OB...` id): `to`, `status` (`scheduled`, `queued`,
@@ -258,6 +276,8 @@ mod tests {
             ("sessions", keys.sessions(topic)),
             ("waiting", keys.waiting(topic)),
             ("waiting_job", keys.waiting_job(topic, "{number}")),
+            ("events", keys.events(topic)),
+            ("events_lease", keys.events_lease(topic)),
             ("outbound", keys.outbound(topic, "{id}")),
             ("scheduled", keys.scheduled(topic)),
             ("idempotency", keys.idempotency(topic, "{digest}")),

@@ -2,7 +2,8 @@
 //! keyword at ingress (once per MessageSid), and Twilio's error 21610 in answer to a send or in a
 //! status callback. Every path has the same effect: the number in (or out of) the topic's
 //! opt-out hash and, for an opt-out, the sender's session and any wait for their reply ended
-//! (`opt_out.lua`).
+//! (`opt_out.lua`). When the ledger changes and the topic has an `events_url`, the change is also
+//! an event (`number.opted_out`, `number.opted_in`), written in the same step.
 
 use std::sync::LazyLock;
 
@@ -10,11 +11,14 @@ use redis::Script;
 
 use crate::domain::clock::now_ms;
 use crate::domain::{MessageSid, PhoneNumber};
+use crate::events::{note_emitted, Emit, EventKind, EMIT_FN};
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
+use crate::twilio::client::UNSUBSCRIBED;
 
-/// See `opt_out.lua`.
-static OPT_OUT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("opt_out.lua")));
+/// See `opt_out.lua` (after `emit_fn.lua`).
+static OPT_OUT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{EMIT_FN}{}", include_str!("opt_out.lua"))));
 
 /// Which way a number goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,49 +29,91 @@ pub(crate) enum Change {
     OptIn,
 }
 
-/// What caused the change: a keyword acts once per MessageSid within `dedup_ttl_s`; Twilio's
-/// 21610 acts every time.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Cause<'a> {
-    /// A keyword of this MessageSid.
+/// What caused the change, named in its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// A keyword of this MessageSid. With `once` it acts only the first time the MessageSid is
+    /// seen (within `dedup_ttl_s`), so a replayed webhook changes nothing; without, every time
+    /// (an opt-in keyword that also goes to the handler: its job's de-duplication marks it).
     Keyword {
         /// Its MessageSid.
-        sid: &'a MessageSid,
-        /// How long it is remembered.
-        dedup_ttl_s: u64,
+        sid: MessageSid,
+        /// Whether it acts once per MessageSid.
+        once: bool,
     },
-    /// Twilio said the recipient unsubscribed (21610).
-    Unsubscribed,
+    /// Twilio said the recipient unsubscribed (21610), in answer to a send of `job` or in the
+    /// status callback of the message `twilio_sid` (either may be empty when unknown); acts every
+    /// time.
+    Unsubscribed {
+        /// The job whose send Twilio refused.
+        job: String,
+        /// Twilio's SID of the message whose callback said so.
+        twilio_sid: String,
+    },
 }
 
-/// Applies `change` to `number` on `topic`; answers false when a keyword's MessageSid was seen
-/// before (nothing changed).
+/// How a process writes the ledger: its keys, how long a keyword's MessageSid is remembered,
+/// and the topics that send events (`events_url`).
+#[derive(Debug, Clone)]
+pub(crate) struct Ledger {
+    /// Key builder.
+    pub keys: Keys,
+    /// `dedup_ttl_s`.
+    pub dedup_ttl_s: u64,
+    /// Topics with an `events_url`.
+    pub events: std::sync::Arc<std::collections::HashSet<String>>,
+}
+
+/// Applies `change` to `number` on `topic` (an event too when the topic has an `events_url` and
+/// the ledger changed); answers false when a keyword's MessageSid was seen before (nothing
+/// changed).
 pub(crate) async fn apply(
     conn: &mut RedisConn,
-    keys: &Keys,
+    ledger_of: &Ledger,
     topic: &str,
     number: &PhoneNumber,
     change: Change,
-    cause: Cause<'_>,
+    cause: &Cause,
 ) -> redis::RedisResult<bool> {
+    let keys = &ledger_of.keys;
     let ledger = keys.opt_outs(topic);
-    let (once, dedup_ttl_s) = match cause {
-        Cause::Keyword { sid, dedup_ttl_s } => (Some(keys.seen(topic, sid)), dedup_ttl_s),
-        Cause::Unsubscribed => (None, 0),
+    let kind = match change {
+        Change::OptOut => EventKind::OptedOut,
+        Change::OptIn => EventKind::OptedIn,
     };
-    let applied: i64 = OPT_OUT
+    let mut event = Emit::of(ledger_of.events.contains(topic), kind);
+    event.number = number.to_string();
+    let (once, dedup_ttl_s) = match cause {
+        Cause::Keyword { sid, once } => {
+            event.job = sid.to_string();
+            let once = (*once).then(|| keys.seen(topic, sid));
+            (once, ledger_of.dedup_ttl_s)
+        }
+        Cause::Unsubscribed { job, twilio_sid } => {
+            event.job = job.to_string();
+            event.twilio_sid = twilio_sid.to_string();
+            event.error_code = UNSUBSCRIBED.to_string();
+            (None, 0)
+        }
+    };
+    let now = now_ms();
+    let (applied, emitted): (i64, i64) = OPT_OUT
         .key(once.clone().unwrap_or_else(|| ledger.clone()))
         .key(&ledger)
         .key(keys.session(topic, number.as_str()))
         .key(keys.sessions(topic))
         .key(keys.waiting(topic))
         .key(keys.waiting_job(topic, number.as_str()))
+        .key(keys.events(topic))
+        .key(keys.stats(topic))
         .arg(number.as_str())
         .arg(if change == Change::OptOut { "1" } else { "0" })
-        .arg(now_ms())
+        .arg(now)
         .arg(dedup_ttl_s)
         .arg(if once.is_some() { "1" } else { "0" })
+        .arg(&event.args(now))
         .invoke_async(conn)
         .await?;
+    note_emitted(emitted, topic, kind.as_str());
     Ok(applied == 1)
 }

@@ -44,6 +44,12 @@ pub(crate) struct TopicOverview {
     pub dead_lettered: u64,
     /// Senders whose session has not expired.
     pub sessions: u64,
+    /// Events waiting for the topic's `events_url`.
+    pub events_backlog: u64,
+    /// Seconds since the oldest waiting event happened (0 when none waits).
+    pub events_oldest_age_s: u64,
+    /// Events dropped because the backlog was full, in total.
+    pub events_dropped: u64,
     /// The last hour, per minute, oldest first.
     pub history: Vec<Minute>,
     /// The newest dead letters.
@@ -155,6 +161,31 @@ pub(crate) async fn depth(
     Ok((depth, in_flight))
 }
 
+/// Events waiting for the topic's `events_url`, and the age of the oldest (seconds, from its
+/// stream id's time).
+pub(crate) async fn event_backlog(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+) -> redis::RedisResult<(u64, u64)> {
+    let stream = keys.events(topic);
+    let (length, oldest): (u64, crate::events::StreamEntries) = redis::pipe()
+        .xlen(&stream)
+        .cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(conn)
+        .await?;
+    let born = oldest
+        .first()
+        .and_then(|(id, _)| id.split('-').next()?.parse::<u64>().ok());
+    let age = born.map_or(0, |ms| now_ms().saturating_sub(ms) / 1000);
+    Ok((length, age))
+}
+
 /// Sessions not yet expired: the entries of the topic's `sessions` set scored after now. A
 /// session past its time may keep its entry until the next save trims the set, so the count
 /// goes by the score, not by the set's size.
@@ -174,6 +205,7 @@ async fn topic_overview(
 ) -> redis::RedisResult<TopicOverview> {
     let (queue_depth, in_flight) = depth(conn, keys, topic).await?;
     let totals: HashMap<String, u64> = conn.hgetall(keys.stats(topic)).await?;
+    let (events_backlog, events_oldest_age_s) = event_backlog(conn, keys, topic).await?;
     let this_minute = now_ms() / 60_000 * 60_000;
     let minutes: Vec<u64> = (0..HISTORY_MINUTES)
         .rev()
@@ -200,6 +232,9 @@ async fn topic_overview(
         completed: totals.get("completed").copied().unwrap_or(0),
         dead_lettered: totals.get("dead_lettered").copied().unwrap_or(0),
         sessions: live_sessions(conn, keys, topic).await?,
+        events_backlog,
+        events_oldest_age_s,
+        events_dropped: totals.get("events_dropped").copied().unwrap_or(0),
         history,
         dead_letters: dead_letters(conn, keys, topic).await?,
         recent: recent(conn, keys, topic).await?,

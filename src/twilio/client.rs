@@ -417,7 +417,7 @@ fn transport_error(error: awc::error::SendRequestError) -> TwilioError {
 }
 
 /// rustls needs one process-wide crypto provider; pyrowire uses ring.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         // An error means another provider is installed already, which serves as well.

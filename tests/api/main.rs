@@ -11,6 +11,7 @@ mod complete_script;
 mod conversations;
 mod dashboard;
 mod dashboard_browser;
+mod events;
 mod guarantees;
 mod identity;
 mod ingress_cases;

@@ -18,6 +18,7 @@ pub(crate) const STATUS_FN: &str = include_str!("../../src/outbound/status_fn.lu
 const RECORD_STATUS: &str = include_str!("../../src/outbound/record_status.lua");
 pub(crate) const SENT_FN: &str = include_str!("../../src/outbound/sent_fn.lua");
 const STORE_SENT: &str = include_str!("../../src/outbound/store_sent.lua");
+const EMIT_FN: &str = include_str!("../../src/events/emit_fn.lua");
 const REQUEUE: &str = include_str!("../../src/store/requeue.lua");
 pub(crate) const SESSION_FN: &str = include_str!("../../src/actors/recorder/session_fn.lua");
 
@@ -124,8 +125,13 @@ async fn opt_out_acts_once_per_message_sid_and_ends_the_session() {
         .zadd(key("sessions"), "+15551234567", u64::MAX / 2)
         .await
         .unwrap();
-    let script = Script::new(OPT_OUT);
+    let script = Script::new(&format!("{EMIT_FN}{OPT_OUT}"));
     let call = |sid: &str, out: &str| {
+        let kind = if out == "1" {
+            "number.opted_out"
+        } else {
+            "number.opted_in"
+        };
         let mut call = script.prepare_invoke();
         call.key(key(&format!("seen:{sid}")))
             .key(key("optout"))
@@ -133,23 +139,72 @@ async fn opt_out_acts_once_per_message_sid_and_ends_the_session() {
             .key(key("sessions"))
             .key(key("waiting"))
             .key(key("waiting:+15551234567"))
+            .key(key("events"))
+            .key(key("stats"))
             .arg("+15551234567")
             .arg(out)
             .arg(1_000)
             .arg(60)
-            .arg("1");
+            .arg("1")
+            .arg(&[
+                "100",
+                &format!("evt_{sid}"),
+                kind,
+                "1000",
+                "+15551234567",
+                sid,
+                "",
+                "",
+                "",
+                "",
+            ]);
         call
     };
     let stop = call("SM1", "1");
     let start = call("SM2", "0");
-    assert_eq!(stop.invoke_async::<i64>(&mut redis).await.unwrap(), 1);
-    assert_eq!(start.invoke_async::<i64>(&mut redis).await.unwrap(), 1);
+    let answer = |(applied, _): (i64, i64)| applied;
+    assert_eq!(answer(stop.invoke_async(&mut redis).await.unwrap()), 1);
+    assert_eq!(answer(start.invoke_async(&mut redis).await.unwrap()), 1);
     let stop_again = call("SM3", "1");
-    assert_eq!(stop_again.invoke_async::<i64>(&mut redis).await.unwrap(), 1);
     assert_eq!(
-        start.invoke_async::<i64>(&mut redis).await.unwrap(),
-        0,
+        stop_again
+            .invoke_async::<(i64, i64)>(&mut redis)
+            .await
+            .unwrap(),
+        (1, 1),
+        "applied, and an event"
+    );
+    assert_eq!(
+        call("SM4", "1")
+            .invoke_async::<(i64, i64)>(&mut redis)
+            .await
+            .unwrap(),
+        (1, 0),
+        "a STOP from a number already out changes nothing: no event"
+    );
+    assert_eq!(
+        start.invoke_async::<(i64, i64)>(&mut redis).await.unwrap(),
+        (0, 0),
         "replay"
+    );
+    let events: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
+        .arg(key("events"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|(_, f)| (f["type"].as_str(), f["job"].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("number.opted_out", "SM1"),
+            ("number.opted_in", "SM2"),
+            ("number.opted_out", "SM3")
+        ]
     );
     let out: bool = redis.hexists(key("optout"), "+15551234567").await.unwrap();
     assert!(out);
@@ -337,7 +392,7 @@ async fn record_status(
         .0
 }
 
-/// Runs `record_status.lua`: {moved, to}.
+/// Runs `record_status.lua` without an event: {moved, to}.
 async fn record_status_of(
     redis: &mut MultiplexedConnection,
     delivery: &str,
@@ -346,17 +401,110 @@ async fn record_status_of(
     code: &str,
     known_only: bool,
 ) -> (i64, String) {
-    Script::new(&format!("{STATUS_FN}{RECORD_STATUS}"))
-        .key(delivery)
+    let (moved, to, _) = record_status_with_event(
+        redis,
+        &[
+            delivery.to_string(),
+            format!("{delivery}:events"),
+            format!("{delivery}:stats"),
+        ],
+        (status, rank, code),
+        known_only,
+        ("", 100),
+    )
+    .await;
+    (moved, to)
+}
+
+/// Runs `record_status.lua` with keys (delivery, events, stats), the status (status, rank,
+/// code) and an event (its id, '' for none, and the backlog's cap): {moved, to, event}.
+async fn record_status_with_event(
+    redis: &mut MultiplexedConnection,
+    keys: &[String; 3],
+    (status, rank, code): (&str, u8, &str),
+    known_only: bool,
+    (id, cap): (&str, u64),
+) -> (i64, String, i64) {
+    Script::new(&format!("{STATUS_FN}{EMIT_FN}{RECORD_STATUS}"))
+        .key(&keys[0])
+        .key(&keys[1])
+        .key(&keys[2])
         .arg(status)
         .arg(rank)
         .arg(code)
         .arg(5_000)
         .arg(60)
         .arg(if known_only { "1" } else { "0" })
+        .arg(&[
+            &cap.to_string(),
+            id,
+            &format!("message.{status}"),
+            "5000",
+            "+15550000000",
+            "",
+            "SMout",
+            status,
+            code,
+            "",
+        ])
         .invoke_async(redis)
         .await
         .unwrap()
+}
+
+#[actix_web::test]
+async fn a_final_status_is_one_event_naming_the_sends_job_and_a_full_backlog_drops_it() {
+    let (mut redis, key) = lab().await;
+    let stored: i64 = Script::new(&format!("{STATUS_FN}{SENT_FN}{STORE_SENT}"))
+        .key(key("send:SMin:reply"))
+        .key(key("delivery:SMout"))
+        .arg(&[
+            "SMout",
+            "queued",
+            "1",
+            "60",
+            "2",
+            "1000",
+            "+15551234567",
+            "SMin",
+        ])
+        .invoke_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    let keys = [key("delivery:SMout"), key("events"), key("stats")];
+    let undelivered = ("undelivered", 6, "30003");
+    let first = record_status_with_event(&mut redis, &keys, undelivered, true, ("evt_1", 2)).await;
+    let again = record_status_with_event(&mut redis, &keys, undelivered, true, ("evt_2", 2)).await;
+    assert_eq!(first, (1, "+15551234567".to_string(), 1));
+    assert_eq!(
+        again.2, 0,
+        "a repeated callback does not move: no second event"
+    );
+    let events: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
+        .arg(key("events"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let fields = &events[0].1;
+    assert_eq!(fields["id"], "evt_1");
+    assert_eq!(fields["type"], "message.undelivered");
+    assert_eq!(fields["number"], "+15551234567", "the send's recipient");
+    assert_eq!(fields["job"], "SMin", "the job the send was for");
+    assert_eq!(fields["twilio_sid"], "SMout");
+    assert_eq!(fields["error_code"], "30003");
+
+    // A backlog at its cap takes no more: the event is dropped and counted.
+    let other = [key("delivery:SMother"), key("events"), key("stats")];
+    let full = record_status_with_event(&mut redis, &other, undelivered, false, ("evt_3", 1)).await;
+    assert_eq!(full.2, -1);
+    let dropped: u64 = redis.hget(key("stats"), "events_dropped").await.unwrap();
+    assert_eq!(dropped, 1);
+    let length: u64 = redis.xlen(key("events")).await.unwrap();
+    assert_eq!(length, 1);
 }
 
 #[actix_web::test]
@@ -408,6 +556,7 @@ async fn store_sent_keeps_the_sid_and_does_not_move_a_later_status_back() {
         .arg(2)
         .arg(6_000)
         .arg("+15551234567")
+        .arg("SM1")
         .invoke_async(&mut redis)
         .await
         .unwrap();
@@ -745,4 +894,53 @@ async fn an_ended_wait_queues_its_event_once_unless_the_sender_wrote_or_opted_ou
     assert_eq!(left, vec!["+4"], "only the wait set again is left");
     let kept: Option<String> = redis.get(key("waiting:+4")).await.unwrap();
     assert!(kept.is_some());
+}
+
+#[actix_web::test]
+async fn the_events_lease_is_held_by_one_process_until_it_stops_renewing() {
+    let (mut redis, key) = lab().await;
+    let script = Script::new(include_str!("../../src/events/lease.lua"));
+    let hold = |me: &str, ttl_ms: u64| {
+        let mut call = script.prepare_invoke();
+        call.key(key("events:lease")).arg(me).arg(ttl_ms);
+        call
+    };
+    assert_eq!(
+        hold("a", 200)
+            .invoke_async::<i64>(&mut redis)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        hold("b", 200)
+            .invoke_async::<i64>(&mut redis)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        hold("a", 200)
+            .invoke_async::<i64>(&mut redis)
+            .await
+            .unwrap(),
+        1,
+        "renewed"
+    );
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        hold("b", 200)
+            .invoke_async::<i64>(&mut redis)
+            .await
+            .unwrap(),
+        1,
+        "taken over once a's lease ran out"
+    );
+    assert_eq!(
+        hold("a", 200)
+            .invoke_async::<i64>(&mut redis)
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -3,7 +3,6 @@
 //! ones get 403 and nothing is queued. Status callbacks are checked the same way and move only
 //! forward.
 
-use std::process::Command;
 use std::time::Duration;
 
 use pyrowire::app::RunOptions;
@@ -29,21 +28,7 @@ params = {k: v[0] if len(v) == 1 else v for k, v in params.items()}
 print(RequestValidator(token).compute_signature(url, params))
 "#;
     let input = serde_json::to_string(&(token, url, params)).unwrap();
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "twilio-python failed (scripts/test installs it): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
+    crate::common::python(script, &input, "twilio-python")
 }
 
 pub(crate) async fn signed_app() -> TestApp {

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod cluster;
+pub mod events;
 pub mod process;
 pub mod redis_server;
 pub mod sentinel;
@@ -76,6 +77,27 @@ pub fn port_is_free(port: u16) -> bool {
 }
 
 /// A fresh MessageSid.
+/// Runs a Python `script` (a reference implementation: twilio-python, standardwebhooks, which
+/// `scripts/test` installs) with `input` on stdin; its stdout, trimmed. `library` names what it
+/// needs when it fails.
+pub fn python(script: &str, input: &str, library: &str) -> String {
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{library} failed (scripts/test installs it): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
 pub fn new_sid() -> String {
     format!("SM{:032x}", rand::random::<u128>())
 }

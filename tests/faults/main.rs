@@ -1,6 +1,6 @@
 //! Process-level fault tests of the real `pyrowire` executable: SIGKILL mid-stream, Redis stopped
 //! mid-stream, a Sentinel failover, a worker process lost, SIGTERM while jobs are in flight, a
-//! conversation's session across SIGKILL, SIGKILL between a send's mark and its SID while Twilio
+//! conversation's session across SIGKILL, an event waiting for the application across SIGKILL, SIGKILL between a send's mark and its SID while Twilio
 //! still holds earlier texts queued, outbound texts (a paced broadcast, scheduled texts)
 //! across SIGKILL and between two worker processes. Each test starts the built binary with a
 //! temporary settings file, talks to it over HTTP like Twilio does (or like a client of the
@@ -10,7 +10,7 @@
 //! Tests that only kill pyrowire use the Redis of `scripts/test` (`REDIS_URL`) under a random key
 //! prefix; the test that stops Redis runs its own `redis-server` on a free loopback port.
 //!
-//! One file per fault (`conversation`, `crash`, `failover`, `interrupted`, `outbound`,
+//! One file per fault (`conversation`, `crash`, `events`, `failover`, `interrupted`, `outbound`,
 //! `redis_outage`, `shutdown`); the rest is what they share: the settings and Redis reader (`setup`), the process
 //! (`server`), the senders (`webhooks`), the tally of replies (`delivery`) and the outbound API's
 //! client and tally of texts (`texts`), on top of `tests/common`.
@@ -27,6 +27,7 @@ mod webhooks;
 
 mod conversation;
 mod crash;
+mod events;
 mod failover;
 mod interrupted;
 mod outbound;

@@ -179,6 +179,13 @@ impl Store {
             .query(&mut self.connection()?)
     }
 
+    /// Events waiting for the topic's `events_url`.
+    pub fn events_len(&self) -> redis::RedisResult<usize> {
+        redis::cmd("XLEN")
+            .arg(self.key("events"))
+            .query(&mut self.connection()?)
+    }
+
     /// Texts waiting in the scheduled set.
     pub fn scheduled_len(&self) -> redis::RedisResult<usize> {
         redis::cmd("ZCARD")

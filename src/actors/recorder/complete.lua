@@ -44,7 +44,7 @@ for _ = 1, jobs do
   k, a = k + 5, a + 12
   for _ = 1, sends do
     store_sent(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ttl, ARGV[a + 3], now,
-      ARGV[a + 4])
+      ARGV[a + 4], sid)
     k, a = k + 2, a + 5
   end
   ids[#ids + 1] = id

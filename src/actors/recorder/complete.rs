@@ -13,6 +13,7 @@ use crate::actors::messages::{RecordOutcome, Waiting};
 use crate::domain::clock::now_ms;
 use crate::domain::record::DeadLetter;
 use crate::domain::SessionSave;
+use crate::events::{Emit, EventKind, EMIT_FN};
 use crate::outbound::delivery::SENT_FNS;
 use crate::store::batches::Item;
 use crate::store::keys::{Keys, GROUP};
@@ -134,14 +135,24 @@ pub(super) fn completion(
     call
 }
 
+/// What the dead letter's MULTI runs to emit its event (`emit_fn.lua`, then one call).
+static EMIT_DEAD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{EMIT_FN}return emit_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], \
+         ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])"
+    )
+});
+
 /// The MULTI that records a dead-lettered job: its record and dead letter, acknowledged, its
-/// attempts deleted, the counts, the wait for its sender's reply ended (the sender wrote); the
-/// session left as it was.
+/// attempts deleted, the counts, the wait for its sender's reply ended (the sender wrote), and,
+/// when the topic sends events (`events`), its `message.dead_lettered` event; the session left
+/// as it was.
 pub(super) fn dead_lettered(
     keys: &Keys,
     keep: &Retention,
     msg: &RecordOutcome,
     dead: &DeadLetter,
+    events: bool,
 ) -> Result<redis::Pipeline, serde_json::Error> {
     let record = &msg.record;
     let (topic, sid) = (&record.message.topic, record.message.sid.as_str());
@@ -177,6 +188,22 @@ pub(super) fn dead_lettered(
         let number = record.message.number.as_str();
         pipe.zrem(keys.waiting(topic), number)
             .del(keys.waiting_job(topic, number));
+    }
+    if events {
+        let mut event = Emit::of(true, EventKind::DeadLettered);
+        event.number = record.message.number.to_string();
+        event.job = sid.to_string();
+        event.set_error(dead.reasons.last().map_or("", String::as_str));
+        event.error_code = dead.error_code.map(|c| c.to_string()).unwrap_or_default();
+        // Its answer (-1 when the backlog is full, counted in the totals) is not read: the
+        // MULTI's answers are ignored.
+        pipe.cmd("EVAL")
+            .arg(EMIT_DEAD.as_str())
+            .arg(2)
+            .arg(keys.events(topic))
+            .arg(keys.stats(topic))
+            .arg(&event.args(now)[..])
+            .ignore();
     }
     Ok(pipe)
 }

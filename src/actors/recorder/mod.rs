@@ -18,10 +18,10 @@ use redis::AsyncCommands;
 use crate::actors::messages::{
     LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut, StoreSent,
 };
-use crate::outbound::delivery::{record_status, store_sent, DeliveryRecorded};
+use crate::outbound::delivery::{record_status, store_sent, DeliveryRecorded, StatusUpdate};
 use crate::store::batches::Batches;
 use crate::store::keys::Keys;
-use crate::store::opt_outs::{self, Cause};
+use crate::store::opt_outs::{self, Ledger};
 use complete::Piece;
 
 /// How long and how many records are kept.
@@ -44,16 +44,29 @@ pub(crate) struct Recorder {
     conn: RedisConn,
     keys: Keys,
     retention: Retention,
+    ledger: Ledger,
     completions: Batches<Piece>,
 }
 
 impl Recorder {
-    /// A recorder with these retention limits.
-    pub(crate) fn new(conn: RedisConn, keys: Keys, retention: Retention) -> Self {
+    /// A recorder with these retention limits, for topics of which `events` send events
+    /// (`events_url`).
+    pub(crate) fn new(
+        conn: RedisConn,
+        keys: Keys,
+        retention: Retention,
+        events: std::sync::Arc<std::collections::HashSet<String>>,
+    ) -> Self {
+        let ledger = Ledger {
+            keys: keys.clone(),
+            dedup_ttl_s: retention.dedup_ttl_s,
+            events,
+        };
         Recorder {
             conn,
             keys,
             retention,
+            ledger,
             completions: Batches::new(complete::MAX_JOBS),
         }
     }
@@ -112,7 +125,8 @@ impl Handler<RecordOutcome> for Recorder {
 
     fn handle(&mut self, msg: RecordOutcome, ctx: &mut Self::Context) -> Self::Result {
         if let Some(dead) = &msg.dead {
-            let pipe = complete::dead_lettered(&self.keys, &self.retention, &msg, dead);
+            let events = self.ledger.events.contains(&msg.record.message.topic);
+            let pipe = complete::dead_lettered(&self.keys, &self.retention, &msg, dead, events);
             let mut conn = self.conn.clone();
             return Box::pin(async move {
                 pipe?.query_async::<()>(&mut conn).await?;
@@ -176,16 +190,12 @@ impl Handler<SetOptOut> for Recorder {
     type Result = ResponseFuture<Result<bool, RecordError>>;
 
     fn handle(&mut self, msg: SetOptOut, _: &mut Self::Context) -> Self::Result {
-        let (keys, dedup_ttl_s) = (self.keys.clone(), self.retention.dedup_ttl_s);
+        let ledger = self.ledger.clone();
         let mut conn = self.conn.clone();
         Box::pin(async move {
-            let cause = match &msg.keyword_sid {
-                Some(sid) => Cause::Keyword { sid, dedup_ttl_s },
-                None => Cause::Unsubscribed,
-            };
-            let number = &msg.number;
+            let (topic, number) = (&msg.topic, &msg.number);
             let applied =
-                opt_outs::apply(&mut conn, &keys, &msg.topic, number, msg.change, cause).await?;
+                opt_outs::apply(&mut conn, &ledger, topic, number, msg.change, &msg.cause).await?;
             Ok(applied)
         })
     }
@@ -195,19 +205,21 @@ impl Handler<RecordDelivery> for Recorder {
     type Result = ResponseFuture<Result<DeliveryRecorded, RecordError>>;
 
     fn handle(&mut self, msg: RecordDelivery, _: &mut Self::Context) -> Self::Result {
-        let key = self.keys.delivery(&msg.topic, &msg.outbound_sid);
-        let ttl = self.retention.record_ttl_s;
+        let topic = &msg.topic;
+        let update = StatusUpdate {
+            delivery: self.keys.delivery(topic, &msg.outbound_sid),
+            events: [self.keys.events(topic), self.keys.stats(topic)],
+            sid: &msg.outbound_sid,
+            status: &msg.status,
+            error_code: msg.error_code.as_deref(),
+            to: msg.to.as_deref(),
+            emit: self.ledger.events.contains(topic),
+        };
+        let invocation = record_status(&update, self.retention.record_ttl_s, msg.known_only);
         let mut conn = self.conn.clone();
         Box::pin(async move {
-            let invocation = record_status(
-                &key,
-                &msg.status,
-                msg.error_code.as_deref(),
-                ttl,
-                msg.known_only,
-            );
             let reply = invocation.invoke_async(&mut conn).await?;
-            Ok(DeliveryRecorded::from_reply(reply))
+            Ok(DeliveryRecorded::from_reply(reply, &msg.topic))
         })
     }
 }

@@ -98,6 +98,7 @@ pub(super) async fn dead_letter(deps: &WorkerDeps, run: RunJob, tries: Tries) ->
         job: run.job.clone(),
         reasons: reasons.clone(),
         dead_at: now,
+        error_code: tries.last_code,
     };
     let record = Record {
         outcome: Outcome::DeadLettered,

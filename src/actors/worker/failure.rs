@@ -53,6 +53,14 @@ pub(crate) enum Verdict {
 }
 
 impl AttemptError {
+    /// Twilio's error code, when Twilio refused one of the sends.
+    pub(crate) fn twilio_code(&self) -> Option<i64> {
+        match self {
+            AttemptError::Send { source, .. } => source.twilio_code(),
+            _ => None,
+        }
+    }
+
     /// What to do about this failure.
     pub(crate) fn verdict(&self) -> Verdict {
         match self {

@@ -21,6 +21,8 @@ const REDIS_PAUSE_MAX: Duration = Duration::from_secs(2);
 pub(super) struct Tries {
     /// Each counted failed attempt's reason, oldest first.
     pub(super) reasons: Vec<String>,
+    /// Twilio's error code of the last counted failure, when Twilio refused a send in it.
+    pub(super) last_code: Option<i64>,
     /// When this run of the job started (ms).
     pub(super) started_at: u64,
     /// How long Twilio last asked to wait.
@@ -39,6 +41,7 @@ impl Tries {
         };
         Tries {
             reasons,
+            last_code: None,
             started_at: now_ms(),
             retry_after: None,
             redis_away_since: None,
@@ -70,6 +73,7 @@ impl Tries {
     ) {
         self.redis_away_since = None;
         self.retry_after = retry_after;
+        self.last_code = error.twilio_code();
         let reason = chain(error);
         log::warn!(
             "Attempt failed. topic={} sid={} attempt={} error={reason}",

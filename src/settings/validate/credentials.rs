@@ -68,6 +68,20 @@ pub(super) fn check_no_placeholders(
             );
         }
     }
+    if topic
+        .events_secret
+        .as_ref()
+        .is_some_and(|s| s.expose() == super::events::EXAMPLE_SECRET)
+    {
+        push(
+            problems,
+            format!("topics.{name}.events_secret"),
+            format!(
+                "is the Standard Webhooks spec's example secret, which anyone can sign with: {}",
+                why("EVENTS_SECRET")
+            ),
+        );
+    }
     if is_placeholder_sid(&twilio.account_sid) {
         push(
             problems,

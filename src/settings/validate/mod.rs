@@ -4,6 +4,7 @@
 //! and sender in `twilio`, placeholder credentials and the API token in `credentials`.
 
 pub(super) mod credentials;
+mod events;
 mod redis;
 mod twilio;
 mod urls;
@@ -11,6 +12,7 @@ mod urls;
 use super::problem::{push, Problem};
 use super::{Profile, Settings, TopicSettings, MAX_BODY_CHARS};
 use credentials::{check_api_token, check_no_placeholders};
+use events::check_events;
 use redis::check_redis;
 use twilio::check_twilio;
 use urls::is_http_url;
@@ -114,6 +116,7 @@ fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
     check_rates(&key, topic, problems);
     check_keywords(&key, topic, problems);
     check_retry(&key, topic, problems);
+    check_events(&key, topic, problems);
     check_twilio(&key, topic, problems);
     check_validator_messages(&key, topic, problems);
 }
