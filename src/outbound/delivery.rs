@@ -130,14 +130,16 @@ pub(crate) fn record_status(
     known_only: bool,
 ) -> redis::ScriptInvocation<'static> {
     let now = crate::domain::clock::now_ms();
-    let mut event = match EventKind::of_status(update.status) {
-        Some(kind) => Emit::of(update.emit, kind),
-        None => Emit::none(),
+    let event = match EventKind::of_status(update.status) {
+        Some(kind) if update.emit => Emit {
+            number: update.to.unwrap_or_default().to_string(),
+            twilio_sid: update.sid.to_string(),
+            status: update.status.to_string(),
+            error_code: update.error_code.unwrap_or_default().to_string(),
+            ..Emit::of(true, kind)
+        },
+        _ => Emit::none(),
     };
-    event.number = update.to.unwrap_or_default().to_string();
-    event.twilio_sid = update.sid.to_string();
-    event.status = update.status.to_string();
-    event.error_code = update.error_code.unwrap_or_default().to_string();
     let mut invocation = RECORD_STATUS.prepare_invoke();
     invocation
         .key(&update.delivery)
