@@ -201,6 +201,10 @@ struct SendArgs {
     /// With --to: queue the text only once per key (within dedup_ttl_s).
     #[arg(long, value_name = "KEY", conflicts_with = "csv")]
     idempotency_key: Option<String>,
+    /// Seconds after it is due that a text is still worth sending: not sent by then, it is
+    /// `expired` (Twilio gets the time left as ValidityPeriod).
+    #[arg(long = "validity", value_name = "SECONDS")]
+    validity_s: Option<u64>,
 }
 
 impl SendArgs {
@@ -213,6 +217,7 @@ impl SendArgs {
             media: self.media,
             at: self.at,
             idempotency_key: self.idempotency_key,
+            validity_s: self.validity_s,
         };
         finish(send(settings, &options))
     }

@@ -43,7 +43,8 @@ pub struct Metrics {
     /// result: `queued`, `scheduled`, `opted_out`, `duplicate` (an idempotency key used before).
     pub outbound_accepted: IntCounterVec,
     /// Outbound texts this process's workers finished, per topic and outcome: `sent`,
-    /// `opted_out` (found opted out at send time), `failed` (dead-lettered).
+    /// `opted_out` (found opted out at send time), `expired` (not sent by its expiry), `failed`
+    /// (dead-lettered).
     pub outbound_finished: IntCounterVec,
     /// Seconds a call to Twilio's REST API took, per topic and call (`create`, `list`).
     pub twilio_seconds: HistogramVec,
@@ -336,7 +337,7 @@ impl Metrics {
         for result in ["queued", "scheduled", "opted_out", "duplicate"] {
             self.outbound_accepted.with_label_values(&[topic, result]);
         }
-        for outcome in ["sent", "opted_out", "failed"] {
+        for outcome in ["sent", "opted_out", "expired", "failed"] {
             self.outbound_finished.with_label_values(&[topic, outcome]);
         }
         for call in ["create", "list"] {

@@ -117,6 +117,21 @@ api_base = "{api_base}"
             .unwrap()
     }
 
+    /// The jobs in the queue stream, as JSON.
+    fn queued_jobs(&self) -> Vec<serde_json::Value> {
+        let entries: Vec<(String, std::collections::HashMap<String, String>)> =
+            redis::cmd("XRANGE")
+                .arg(format!("{}:{{sample}}:queue", self.prefix))
+                .arg("-")
+                .arg("+")
+                .query(&mut self.redis())
+                .unwrap();
+        entries
+            .iter()
+            .filter_map(|(_, fields)| serde_json::from_str(fields.get("job")?).ok())
+            .collect()
+    }
+
     /// A text's field from its `out:` hash.
     fn text_field(&self, id: &str, field: &str) -> Option<String> {
         redis::cmd("HGET")
@@ -347,6 +362,12 @@ async fn one_text_is_queued_or_scheduled_and_a_bad_one_names_its_flag() {
     let bad = setup
         .send(&["--to", "5557654321", "--body", "x", "--at", "tomorrow"])
         .await;
+    let expiring = setup
+        .send(&["--to", "+15557654324", "--body", "soon", "--validity", "60"])
+        .await;
+    let never_valid = setup
+        .send(&["--to", "+15557654325", "--body", "x", "--validity", "0"])
+        .await;
 
     // Assert
     let (now_id, now_status) = id_and_status(&now);
@@ -367,7 +388,27 @@ async fn one_text_is_queued_or_scheduled_and_a_bad_one_names_its_flag() {
         again.starts_with(&format!("{keyed_id} queued (queued before")),
         "{again}"
     );
-    assert_eq!(setup.queue_len(), 2, "the first and the keyed text");
+    let (expiring_id, _) = id_and_status(&expiring);
+    assert_eq!(
+        setup.queue_len(),
+        3,
+        "the first, the keyed and the expiring text"
+    );
+    assert!(
+        setup
+            .queued_jobs()
+            .iter()
+            .any(|job| job["message"]["sid"] == expiring_id.as_str()
+                && job["expires_at"].as_u64().is_some()
+                && job["v"] == 4),
+        "the expiring text's job carries its expiry"
+    );
+    let refused_validity = stderr(&never_valid);
+    assert_eq!(never_valid.status.code(), Some(2), "{refused_validity}");
+    assert!(
+        refused_validity.contains("`--validity` must be a whole number of seconds"),
+        "{refused_validity}"
+    );
     let refused = stderr(&reused_key);
     assert_eq!(reused_key.status.code(), Some(2), "{refused}");
     assert!(

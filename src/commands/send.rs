@@ -41,6 +41,8 @@ pub struct SendOptions {
     pub at: Option<String>,
     /// `--idempotency-key`: with `--to`, queue the text only once per key.
     pub idempotency_key: Option<String>,
+    /// `--validity`: seconds after it is due that each text is still worth sending.
+    pub validity_s: Option<u64>,
 }
 
 /// Why texts were not queued.
@@ -127,7 +129,8 @@ fn send_one(settings: &Settings, options: &SendOptions, now: u64) -> Result<Stri
         media_urls: options.media.clone(),
         send_at: options.at.clone(),
         idempotency_key: options.idempotency_key.clone(),
-        session: None,
+        validity_s: options.validity_s,
+        ..TextFields::default()
     }
     .check(now)
     .map_err(|errors| flag_problems(&errors, options))?;
@@ -162,6 +165,7 @@ fn flag_problems(errors: &[FieldError], options: &SendOptions) -> SendError {
                 "media_url" => ("--media", None),
                 "send_at" => ("--at", options.at.as_deref()),
                 "idempotency_key" => ("--idempotency-key", None),
+                "validity_s" => ("--validity", None),
                 other => (other, None),
             };
             let message = error.message.replace("media_url", "`--media`");
@@ -186,6 +190,7 @@ fn send_csv(
         body: options.body.as_deref(),
         media: &options.media,
         at: options.at.as_deref(),
+        validity_s: options.validity_s,
     };
     let sheet = Sheet::new(&file, shared).map_err(|p| invalid(p, "nothing was queued"))?;
     let total = check_rows(&sheet, &file.name, now)?;
@@ -219,8 +224,8 @@ fn check_shared_flags(options: &SendOptions, now: u64) -> Result<(), SendError> 
             .map(|_| "probe".into()),
         media_urls: options.media.clone(),
         send_at: options.at.clone(),
-        idempotency_key: None,
-        session: None,
+        validity_s: options.validity_s,
+        ..TextFields::default()
     };
     match probe.check(now) {
         Ok(_) => Ok(()),

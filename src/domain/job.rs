@@ -8,10 +8,15 @@ use super::reply::Reply;
 
 /// Version tag of queue payloads; bump when [`Job`] changes incompatibly. 2: a job may be an
 /// outbound text (`outbound`). 3: an outbound text may open a session (`session`), and a job may
-/// be a reply-timeout event (`message.event`); a job is written as 3 only when it is one of those, so that a build before it (which would send the text and
-/// drop the session) leaves it for a newer one, and as 2 otherwise. Workers read every version
-/// up to this one and leave a newer job for a newer build.
-pub(crate) const JOB_VERSION: u32 = 3;
+/// be a reply-timeout event (`message.event`). 4: an outbound text may expire (`expires_at`).
+/// A job is written with the lowest version that holds what it uses (4 with an expiry, 3 with a
+/// session or as a reply-timeout event, 2 otherwise), so that a build before it (which would
+/// send the text late, or drop the session) leaves it for a newer one. Workers read every
+/// version up to this one and leave a newer job for a newer build.
+pub(crate) const JOB_VERSION: u32 = 4;
+
+/// The version of a job that opens a session or is a reply-timeout event, and does not expire.
+pub(crate) const JOB_VERSION_WITH_SESSION: u32 = 3;
 
 /// How the id of a reply-timeout event starts (`RT` and 32 hex digits); Twilio's SIDs never do.
 pub(crate) const REPLY_TIMEOUT_ID_PREFIX: &str = "RT";
@@ -41,6 +46,10 @@ pub(crate) struct Job {
     /// most `MAX_SESSION_BYTES`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// When an outbound text stops being worth sending (ms since the epoch): a worker that
+    /// takes it later records it `expired` and sends nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 impl Job {
@@ -53,6 +62,7 @@ impl Job {
             accept_sms,
             outbound: None,
             session: None,
+            expires_at: None,
         }
     }
 
@@ -69,33 +79,67 @@ impl Job {
         event.to = message.to.clone();
         event.event = super::inbound::MessageEvent::ReplyTimeout;
         Job {
-            v: JOB_VERSION,
+            v: JOB_VERSION_WITH_SESSION,
             message: event,
             accept_sms: None,
             outbound: None,
             session: None,
+            expires_at: None,
         }
     }
 
-    /// The job of an outbound text `id` to `to` on `topic`.
+    /// The job of an outbound text `id` on `topic`, accepted at `queued_at`.
     pub(crate) fn outbound(
         topic: &str,
         id: super::ids::MessageSid,
-        to: super::ids::PhoneNumber,
-        content: Reply,
-        session: Option<String>,
+        text: &super::outbound::NewText,
         queued_at: u64,
     ) -> Job {
+        let session = text.session.as_ref().map(|s| s.to_json());
+        let v = match (text.expires_at, &session) {
+            (Some(_), _) => JOB_VERSION,
+            (None, Some(_)) => JOB_VERSION_WITH_SESSION,
+            (None, None) => JOB_VERSION_WITHOUT_SESSION,
+        };
         Job {
-            v: if session.is_some() {
-                JOB_VERSION
-            } else {
-                JOB_VERSION_WITHOUT_SESSION
-            },
-            message: InboundMessage::addressing(topic, id, to, queued_at),
+            v,
+            message: InboundMessage::addressing(topic, id, text.to.clone(), queued_at),
             accept_sms: None,
-            outbound: Some(content),
+            outbound: Some(text.content.clone()),
             session,
+            expires_at: text.expires_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::outbound::TextFields;
+
+    #[test]
+    fn an_outbound_job_takes_the_lowest_version_that_holds_it() {
+        let now = 1_790_000_000_000;
+        let text = |session: bool, validity_s: Option<u64>| {
+            TextFields {
+                to: Some("+15551234567".into()),
+                body: Some("hi".into()),
+                session: session.then(|| serde_json::json!({"a": 1})),
+                validity_s,
+                ..TextFields::default()
+            }
+            .check(now)
+            .unwrap()
+        };
+        let id = || crate::domain::MessageSid::parse("id", "OB1").unwrap();
+        let version = |t| Job::outbound("t", id(), &t, now).v;
+        assert_eq!(version(text(false, None)), JOB_VERSION_WITHOUT_SESSION);
+        assert_eq!(version(text(true, None)), JOB_VERSION_WITH_SESSION);
+        let expiring = Job::outbound("t", id(), &text(true, Some(60)), now);
+        assert_eq!(expiring.v, JOB_VERSION);
+        assert_eq!(expiring.expires_at, Some(now + 60_000));
+        let json =
+            serde_json::to_string(&Job::outbound("t", id(), &text(false, None), now)).unwrap();
+        assert!(!json.contains("expires_at"), "{json}");
     }
 }

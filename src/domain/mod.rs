@@ -7,6 +7,7 @@
 
 pub mod clock;
 mod error;
+pub mod expiry;
 mod ids;
 mod inbound;
 mod job;

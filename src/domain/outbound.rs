@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::expiry::check_expiry;
 use super::ids::PhoneNumber;
 use super::reply::Reply;
 use super::session::{Session, MAX_SESSION_BYTES};
@@ -42,6 +43,9 @@ pub struct NewText {
     /// topic (as a reply's handler would leave it), so their answer's handler sees it. Its JSON
     /// is at most [`MAX_SESSION_BYTES`].
     pub session: Option<Session>,
+    /// When it stops being worth sending (ms since the epoch): not sent by then, it is
+    /// `expired`; sent before, Twilio gets the time left as `ValidityPeriod`.
+    pub expires_at: Option<u64>,
 }
 
 /// One problem with one field of a text.
@@ -54,7 +58,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &str, message: impl Into<String>) -> Self {
+    pub(super) fn new(field: &str, message: impl Into<String>) -> Self {
         FieldError {
             field: field.to_string(),
             message: message.into(),
@@ -77,6 +81,10 @@ pub struct TextFields {
     pub idempotency_key: Option<String>,
     /// `session`: a JSON object.
     pub session: Option<serde_json::Value>,
+    /// `expires_at`, RFC 3339.
+    pub expires_at: Option<String>,
+    /// `validity_s`: seconds after the text is due.
+    pub validity_s: Option<u64>,
 }
 
 impl TextFields {
@@ -101,6 +109,14 @@ impl TextFields {
         });
         check_idempotency_key(self.idempotency_key.as_deref(), &mut errors);
         let session = self.session.and_then(|s| check_session(s, &mut errors));
+        let due = send_at.unwrap_or(now).max(now);
+        let expires_at = check_expiry(
+            self.expires_at.as_deref(),
+            self.validity_s,
+            due,
+            now,
+            &mut errors,
+        );
         match to {
             Some(to) if errors.is_empty() => Ok(NewText {
                 to,
@@ -111,6 +127,7 @@ impl TextFields {
                 send_at,
                 idempotency_key: self.idempotency_key,
                 session,
+                expires_at,
             }),
             _ => Err(errors),
         }
@@ -269,6 +286,8 @@ pub enum OutboundStatus {
     DeadLettered,
     /// Cancelled before it was due.
     Cancelled,
+    /// Not sent by its `expires_at` (or `validity_s`): never sent.
+    Expired,
 }
 
 impl OutboundStatus {
@@ -285,11 +304,12 @@ impl OutboundStatus {
             OutboundStatus::OptedOut => "opted_out",
             OutboundStatus::DeadLettered => "dead_lettered",
             OutboundStatus::Cancelled => "cancelled",
+            OutboundStatus::Expired => "expired",
         }
     }
 
     /// Every status.
-    pub(crate) const ALL: [OutboundStatus; 10] = [
+    pub(crate) const ALL: [OutboundStatus; 11] = [
         OutboundStatus::Scheduled,
         OutboundStatus::Queued,
         OutboundStatus::Sent,
@@ -300,6 +320,7 @@ impl OutboundStatus {
         OutboundStatus::OptedOut,
         OutboundStatus::DeadLettered,
         OutboundStatus::Cancelled,
+        OutboundStatus::Expired,
     ];
 
     /// The status named `name`, if any.
@@ -361,6 +382,8 @@ mod tests {
             send_at: Some("tomorrow".into()),
             idempotency_key: Some(String::new()),
             session: Some(serde_json::json!(["not", "an", "object"])),
+            expires_at: Some("soon".into()),
+            validity_s: None,
         }
         .check(NOW)
         .unwrap_err();
@@ -373,7 +396,8 @@ mod tests {
                 "media_url",
                 "send_at",
                 "idempotency_key",
-                "session"
+                "session",
+                "expires_at"
             ]
         );
         let missing = TextFields::default().check(NOW).unwrap_err();

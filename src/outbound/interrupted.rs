@@ -159,6 +159,7 @@ mod tests {
             media_urls: Vec::new(),
             status_callback: None,
             smart_encoded: false,
+            expires_at: None,
         }
     }
 

@@ -58,9 +58,16 @@ pub(crate) async fn lookup(
     let Some(sent) = record.sent.first() else {
         return Ok(Some(view));
     };
-    if sent.status.as_deref() == Some("opted_out") {
-        view.status = OutboundStatus::OptedOut;
-        return Ok(Some(view));
+    match sent.status.as_deref() {
+        Some("opted_out") => {
+            view.status = OutboundStatus::OptedOut;
+            return Ok(Some(view));
+        }
+        Some("expired") => {
+            view.status = OutboundStatus::Expired;
+            return Ok(Some(view));
+        }
+        _ => {}
     }
     view.status = OutboundStatus::Sent;
     view.twilio_sid = Some(sent.sid.clone()).filter(|sid| !sid.is_empty());

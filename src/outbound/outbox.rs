@@ -123,6 +123,8 @@ fn hex(bytes: &[u8]) -> String {
 /// What a repeat of a text's idempotency key must match: its recipient, content, time and the
 /// session it opens, as a SHA-256 (hex, the first 16 bytes). A text without a session hashes as
 /// before sessions existed, so keys stored by an earlier release still match.
+/// The expiry is left out: a retry with `validity_s` computes another one, and must still count
+/// as the same text.
 fn fingerprint(text: &NewText) -> String {
     let mut hasher = Sha256::new();
     let mut fields = serde_json::json!([
@@ -169,14 +171,7 @@ fn enqueue_call(
             None => hash.clone(),
         };
         script_keys.extend([hash, keys.sender(topic, text.to.as_str()), idem]);
-        let job = Job::outbound(
-            topic,
-            id.clone(),
-            text.to.clone(),
-            text.content.clone(),
-            text.session.as_ref().map(|s| s.to_json()),
-            now,
-        );
+        let job = Job::outbound(topic, id.clone(), text, now);
         let send_at = text.send_at.filter(|at| *at > now).unwrap_or(0);
         args.extend([
             id.as_str().as_bytes().to_vec(),

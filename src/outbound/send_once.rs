@@ -96,8 +96,9 @@ enum Claim {
     Interrupted { marked_at: u64 },
 }
 
-/// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, or the
-/// recipient opted out.
+/// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, the
+/// recipient opted out, or the text expired (before its claim, or while it waited for its turn
+/// under the pace: then its fresh mark is taken back).
 pub(crate) async fn send_once(
     conn: &mut RedisConn,
     claims: &Claims,
@@ -107,7 +108,11 @@ pub(crate) async fn send_once(
 ) -> Result<Sent, SendError> {
     let mark = cx.mark();
     let info = sms.segments();
-    match claim(claims, cx, &mark, &sms.to, info.segments).await? {
+    let expired = || sms.expires_at.is_some_and(|at| now_ms() >= at);
+    // An expired text is claimed all the same (it may have gone out before a crash), but takes
+    // no turn under the pace.
+    let paced = !expired();
+    match claim(claims, cx, &mark, &sms.to, info.segments, paced).await? {
         Claim::Sent {
             sid,
             status,
@@ -121,27 +126,51 @@ pub(crate) async fn send_once(
             if let Some(found) = recover(conn, client, cx, sms, &mark, marked_at).await? {
                 return Ok(sent(cx, &mark, &sms.to, &found, info));
             }
-            pace(conn, cx, info.segments).await;
+            if !expired() {
+                pace(conn, cx, info.segments).await;
+            }
         }
-        Claim::Fresh { wait } if !wait.is_zero() => actix_rt::time::sleep(wait).await,
+        Claim::Fresh { wait } if paced && !wait.is_zero() => actix_rt::time::sleep(wait).await,
         Claim::Fresh { .. } => {}
+    }
+    if expired() {
+        unmark(conn, cx, &mark).await;
+        return Ok(cx.answered(String::new(), Some(EXPIRED.into()), None, info));
     }
     post(conn, client, cx, sms, &mark, info).await
 }
 
+/// The status of a text not sent because it expired.
+pub(crate) const EXPIRED: &str = "expired";
+
+/// Takes back the mark of a send that is not made after all (it expired while it waited): the
+/// job completes without it; should the delete fail, the mark only outlives its job.
+async fn unmark(conn: &mut RedisConn, cx: &SendContext, mark: &str) {
+    if let Err(e) = conn.del::<_, ()>(mark).await {
+        log::warn!(
+            "Failed to clear the mark of a send that expired before it was made. topic={} error={}",
+            cx.topic,
+            Chain(&e)
+        );
+    }
+}
+
 /// Claims the send (`claim_send.lua`, batched with the topic's other claims): whether the number
-/// opted out, and the marker as it was.
+/// opted out, and the marker as it was; a fresh send takes its turn under the pace when
+/// `paced`.
 async fn claim(
     claims: &Claims,
     cx: &SendContext,
     mark: &str,
     to: &str,
     segments: u32,
+    paced: bool,
 ) -> Result<Claim, SendError> {
+    // The interval is the topic's (one per batch of claims); an unpaced claim costs no segments.
     let request = ClaimRequest {
         mark: mark.to_string(),
         to: to.to_string(),
-        segments,
+        segments: if paced { segments } else { 0 },
         interval_us: cx.max_per_second.map_or(0, interval_us),
     };
     let reply = claims.claim(&cx.topic, request).await?;

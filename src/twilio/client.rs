@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use prometheus::{Histogram, IntCounter};
 
+use crate::domain::expiry::validity_period;
 use crate::metrics::{Metrics, NO_ERROR_CODE};
 use crate::settings::{Secret, TwilioSettings};
 use crate::twilio::segments::{analyze, SegmentInfo};
@@ -71,6 +72,9 @@ pub(crate) struct OutboundSms {
     /// Send `SmartEncoded=true`: Twilio replaces Unicode characters that have a GSM-7
     /// look-alike (’ “ – …), so the text stays GSM-7.
     pub smart_encoded: bool,
+    /// When the text stops being worth sending (ms since the epoch): the send tells Twilio the
+    /// time left as `ValidityPeriod`.
+    pub expires_at: Option<u64>,
 }
 
 impl OutboundSms {
@@ -321,7 +325,12 @@ impl TwilioClient {
     pub(crate) async fn send(&self, sms: &OutboundSms) -> Result<MessageResource, TwilioError> {
         let started = Instant::now();
         let request = self.authorized(self.http.post(self.messages_url()));
-        let created = read(request.send_form(&sms.form()).await).await;
+        let validity = sms
+            .expires_at
+            .map(|at| validity_period(at, crate::domain::now_ms()).to_string());
+        let mut form = sms.form();
+        form.extend(validity.as_deref().map(|v| ("ValidityPeriod", v)));
+        let created = read(request.send_form(&form).await).await;
         self.calls.observe(true, started, &created);
         created
     }
@@ -438,6 +447,7 @@ mod tests {
             media_urls: vec!["https://a".into(), "https://b".into()],
             status_callback: None,
             smart_encoded: false,
+            expires_at: None,
         };
         let encoded = serde_urlencoded::to_string(sms.form()).unwrap();
         assert_eq!(
@@ -455,6 +465,7 @@ mod tests {
             media_urls: Vec::new(),
             status_callback: Some("https://cb".into()),
             smart_encoded: true,
+            expires_at: None,
         };
 
         let encoded = serde_urlencoded::to_string(sms.form()).unwrap();

@@ -12,6 +12,7 @@ mod conversations;
 mod dashboard;
 mod dashboard_browser;
 mod events;
+mod expiry;
 mod guarantees;
 mod identity;
 mod ingress_cases;

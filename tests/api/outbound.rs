@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::common::{new_sid, FROM_NUMBER};
 use crate::helpers::{
-    api_profile, default_topic, inbound_from, spawn_app, spawn_app_with, TestApp, API_TOKEN,
+    api_profile, default_topic, inbound_from, spawn_app, spawn_app_with, text_ids, TestApp,
+    API_TOKEN,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -20,23 +21,6 @@ async fn app_with_api(topics: &str) -> TestApp {
 
 fn echo_topic() -> String {
     default_topic("sample", r#""echo""#)
-}
-
-/// Polls a text's status until it is `status`.
-async fn wait_status(app: &TestApp, id: &str, status: &str) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (code, view) = app.text_status("sample", id).await;
-        assert_eq!(code, 200, "{view}");
-        if view["status"] == status {
-            return view;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "text {id} never became {status}: {view}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Texts waiting in the topic's scheduled set.
@@ -56,15 +40,6 @@ async fn assert_no_texts(app: &TestApp) {
             .all(|k| !k.contains(":out:") && !k.contains(":idem:") && !k.ends_with(":scheduled")),
         "{keys:?}"
     );
-}
-
-fn ids(answer: &Value) -> Vec<String> {
-    answer["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[actix_web::test]
@@ -104,9 +79,9 @@ async fn one_text_is_sent_once_and_its_status_follows_twilio() {
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["messages"][0]["status"], "queued");
     assert_eq!(answer["messages"][0]["to"], TO);
-    let id = ids(&answer).remove(0);
+    let id = text_ids(&answer).remove(0);
 
-    let view = wait_status(&app, &id, "sent").await;
+    let view = app.wait_text(&id, "sent", WAIT).await;
     let creates = app.twilio.creates();
     assert_eq!(creates.len(), 1);
     assert_eq!(creates[0].field("To"), Some(TO));
@@ -128,11 +103,11 @@ async fn one_text_is_sent_once_and_its_status_follows_twilio() {
         .post_raw_path("/status/sample", callback("delivered"))
         .await;
     assert_eq!(answer.status, 200);
-    let view = wait_status(&app, &id, "delivered").await;
+    let view = app.wait_text(&id, "delivered", WAIT).await;
     // Statuses only move forward: `read` after `delivered`, and a late `sent` changes nothing.
     app.post_raw_path("/status/sample", callback("read")).await;
     app.post_raw_path("/status/sample", callback("sent")).await;
-    let read = wait_status(&app, &id, "read").await;
+    let read = app.wait_text(&id, "read", WAIT).await;
     assert_eq!(read["history"], json!(["queued", "delivered", "read"]));
     assert_eq!(view["id"], id.as_str());
     assert_eq!(view["error"], Value::Null);
@@ -158,7 +133,7 @@ async fn an_opted_out_number_gets_nothing() {
         .await;
     assert_eq!(status, 202);
     assert_eq!(answer["messages"][0]["status"], "opted_out");
-    let id = ids(&answer).remove(0);
+    let id = text_ids(&answer).remove(0);
     let (_, view) = app.text_status("sample", &id).await;
     assert_eq!(view["status"], "opted_out");
     assert_eq!(app.queue_len("sample").await, 0);
@@ -172,8 +147,8 @@ async fn the_same_idempotency_key_twice_sends_one_text_with_one_id() {
     let (_, first) = app.send_texts("sample", &text).await;
     let (status, second) = app.send_texts("sample", &text).await;
     assert_eq!(status, 202);
-    assert_eq!(ids(&first), ids(&second));
-    wait_status(&app, &ids(&first)[0], "sent").await;
+    assert_eq!(text_ids(&first), text_ids(&second));
+    app.wait_text(&text_ids(&first)[0], "sent", WAIT).await;
     app.wait_until_drained("sample", WAIT).await;
     assert_eq!(app.twilio.creates().len(), 1);
 }
@@ -282,14 +257,14 @@ async fn a_scheduled_text_waits_for_its_time_and_a_cancelled_one_never_goes() {
     assert_eq!(status, 202, "{answer}");
     let sent_at = Instant::now();
     assert_eq!(answer["messages"][0]["status"], "scheduled");
-    let ids = ids(&answer);
+    let ids = text_ids(&answer);
     let cancel = format!("/api/topics/sample/messages/{}", ids[1]);
     let (status, _) = app.api("DELETE", &cancel, Some(API_TOKEN), None).await;
     assert_eq!(status, 204);
     let (_, view) = app.text_status("sample", &ids[1]).await;
     assert_eq!(view["status"], "cancelled");
 
-    wait_status(&app, &ids[0], "sent").await;
+    app.wait_text(&ids[0], "sent", WAIT).await;
     let posted = app.twilio.creates()[0].at;
     assert!(
         posted.duration_since(sent_at) >= Duration::from_millis(2500),
@@ -350,7 +325,7 @@ async fn every_per_topic_series_exists_at_zero_and_outbound_texts_are_counted() 
             ]}),
         )
         .await;
-    wait_status(&app, &ids(&answer)[0], "sent").await;
+    app.wait_text(&text_ids(&answer)[0], "sent", WAIT).await;
     let again = json!({"to": TO, "body": "one", "idempotency_key": "metrics-1"});
     let (status, _) = app.send_texts("sample", &again).await;
     assert_eq!(status, 202);
@@ -381,7 +356,9 @@ async fn a_scheduled_text_to_a_number_that_opts_out_before_its_time_is_not_sent(
     assert_eq!(answer["messages"][0]["status"], "scheduled");
     app.post("sample", &inbound_from(&new_sid(), "STOP", TO))
         .await;
-    let view = wait_status(&app, &ids(&answer)[0], "opted_out").await;
+    let view = app
+        .wait_text(&text_ids(&answer)[0], "opted_out", WAIT)
+        .await;
     assert_eq!(view["twilio_sid"], Value::Null);
     // The due script marked it instead of queueing it: nothing is left that could be sent.
     assert_eq!(scheduled_len(&app).await, 0);
@@ -407,7 +384,7 @@ api_base = "${{TWILIO_API_BASE}}"
     let (_, answer) = app
         .send_texts("sample", &json!({"to": TO, "body": "via the pool"}))
         .await;
-    wait_status(&app, &ids(&answer)[0], "sent").await;
+    app.wait_text(&text_ids(&answer)[0], "sent", WAIT).await;
     let creates = app.twilio.creates();
     assert_eq!(creates.len(), 1);
     assert_eq!(creates[0].field("MessagingServiceSid"), Some(SERVICE));
@@ -459,12 +436,12 @@ async fn a_text_twilio_refuses_is_dead_lettered_and_a_requeue_sends_it() {
     let (_, answer) = app
         .send_texts("sample", &json!({"to": TO, "body": "try me"}))
         .await;
-    let id = ids(&answer).remove(0);
-    let view = wait_status(&app, &id, "dead_lettered").await;
+    let id = text_ids(&answer).remove(0);
+    let view = app.wait_text(&id, "dead_lettered", WAIT).await;
     assert!(view["error"].as_str().unwrap().contains("21211"), "{view}");
     let path = format!("/dashboard/api/topics/sample/dead/{id}/requeue");
     let (status, _, body) = app.dashboard("POST", &path, Some(token)).await;
     assert_eq!(status, 200, "{body}");
-    wait_status(&app, &id, "sent").await;
+    app.wait_text(&id, "sent", WAIT).await;
     assert_eq!(app.twilio.created_bodies(), vec!["try me"]);
 }

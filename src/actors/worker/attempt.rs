@@ -20,7 +20,7 @@ use crate::domain::record::SentSms;
 use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind, Session, SessionSave};
 use crate::handlers::{HandlerContext, SendFn};
 use crate::outbound::delivery::SidStore;
-use crate::outbound::send_once::SendError;
+use crate::outbound::send_once::{SendError, EXPIRED};
 use crate::twilio::client::OutboundSms;
 use crate::twilio::segments::{split, MAX_BODY_CHARS};
 
@@ -63,12 +63,18 @@ async fn run(deps: &WorkerDeps, job: &Job, stores: &Stores) -> Result<Handled, A
     if let Some(content) = &job.outbound {
         // A text sent first: no handler; the sender checks the opt-outs once more. The session
         // it opens becomes the recipient's with its completion (none for an opted-out number).
-        let sent = send(deps, SendKind::Outbound, message, content, stores).await?;
+        let sent = send_expiring(deps, message, content, job.expires_at, stores).await?;
+        // A text that expired unsent opens no session.
+        let went = sent.status.as_deref() != Some(EXPIRED);
         return Ok(Handled {
             reply: content.clone(),
-            sent: vec![sent],
             handled_at: now_ms(),
-            session: job.session.clone().map(SessionSave::Replace),
+            session: job
+                .session
+                .clone()
+                .filter(|_| went)
+                .map(SessionSave::Replace),
+            sent: vec![sent],
             stores: Vec::new(),
             expect_reply: None,
         });
@@ -204,6 +210,29 @@ async fn send(
     reply: &Reply,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
+    send_until(deps, kind, message, reply, None, stores).await
+}
+
+/// An outbound text, which is not sent after `expires_at` (see `send_once`).
+async fn send_expiring(
+    deps: &WorkerDeps,
+    message: &InboundMessage,
+    text: &Reply,
+    expires_at: Option<u64>,
+    stores: &Stores,
+) -> Result<SentSms, AttemptError> {
+    let kind = SendKind::Outbound;
+    send_until(deps, kind, message, text, expires_at, stores).await
+}
+
+async fn send_until(
+    deps: &WorkerDeps,
+    kind: SendKind,
+    message: &InboundMessage,
+    reply: &Reply,
+    expires_at: Option<u64>,
+    stores: &Stores,
+) -> Result<SentSms, AttemptError> {
     let twilio = &deps.topic.settings.twilio;
     let request = SendSms {
         topic: deps.topic.name.clone(),
@@ -216,6 +245,7 @@ async fn send(
             media_urls: reply.media_urls.clone(),
             status_callback: deps.status_callback.clone(),
             smart_encoded: twilio.smart_encoded,
+            expires_at,
         },
     };
     let sent = match deps.sender.send(request).await {

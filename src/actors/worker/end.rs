@@ -150,15 +150,16 @@ fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Timings) {
     }
 }
 
-/// Counts a completed outbound text as `sent` or `opted_out`.
+/// Counts a completed outbound text as `sent`, `opted_out` or `expired`.
 fn count_outbound(deps: &WorkerDeps, job: &Job, sent: &[SentSms]) {
     if job.outbound.is_none() {
         return;
     }
-    let opted_out = sent
-        .iter()
-        .any(|s| s.status.as_deref() == Some("opted_out"));
-    let result = if opted_out { "opted_out" } else { "sent" };
+    let skipped = sent.iter().find_map(|s| match s.status.as_deref() {
+        Some(status @ ("opted_out" | "expired")) => Some(status),
+        _ => None,
+    });
+    let result = skipped.unwrap_or("sent");
     deps.metrics
         .outbound_finished
         .with_label_values(&[&deps.topic.name, result])

@@ -104,6 +104,8 @@ pub(crate) struct Shared<'a> {
     pub(crate) media: &'a [String],
     /// `--at`.
     pub(crate) at: Option<&'a str>,
+    /// `--validity`.
+    pub(crate) validity_s: Option<u64>,
 }
 
 /// A CSV file with its header resolved: which column is `to`, what the template fills from.
@@ -201,6 +203,8 @@ impl<'a> Sheet<'a> {
             send_at: self.shared.at.map(str::to_string),
             idempotency_key: Some(format!("csv:{}:{}:{line}", self.file.digest, self.flags)),
             session,
+            validity_s: self.shared.validity_s,
+            ..TextFields::default()
         }
         .check(now)
         .map_err(|errors| {
@@ -344,6 +348,7 @@ mod tests {
             body: Some(template),
             media: &[],
             at: None,
+            validity_s: None,
         }
     }
 

@@ -69,6 +69,8 @@ const FIELDS: &[&str] = &[
     "send_at",
     "idempotency_key",
     "session",
+    "expires_at",
+    "validity_s",
 ];
 
 /// Reads and checks every message of `body` (JSON bytes); `now` bounds `send_at`.
@@ -148,13 +150,18 @@ fn read_fields(
         }
         let text = value.as_str().map(str::to_string);
         match name.as_str() {
-            "to" | "body" | "send_at" | "idempotency_key" if text.is_none() => {
+            "to" | "body" | "send_at" | "idempotency_key" | "expires_at" if text.is_none() => {
                 report(&name, "must be a string".into())
             }
             "to" => fields.to = text,
             "body" => fields.body = text,
             "send_at" => fields.send_at = text,
             "idempotency_key" => fields.idempotency_key = text,
+            "expires_at" => fields.expires_at = text,
+            "validity_s" => match value.as_u64() {
+                Some(seconds) => fields.validity_s = Some(seconds),
+                None => report("validity_s", "must be a whole number of seconds".into()),
+            },
             "media_url" => match value {
                 Value::String(url) => fields.media_urls = vec![url],
                 Value::Array(urls) if urls.iter().all(Value::is_string) => {

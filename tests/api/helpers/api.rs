@@ -49,4 +49,31 @@ impl TestApp {
         let path = format!("/api/topics/{topic}/messages/{id}");
         self.api("GET", &path, Some(API_TOKEN), None).await
     }
+
+    /// Polls a text of topic `sample` until its status is `status` (at most `wait`); its view.
+    pub async fn wait_text(&self, id: &str, status: &str, wait: std::time::Duration) -> Value {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let (code, view) = self.text_status("sample", id).await;
+            assert_eq!(code, 200, "{view}");
+            if view["status"] == status {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "text {id} never became {status}: {view}"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The ids of an accepted request's texts, in order.
+pub fn text_ids(answer: &Value) -> Vec<String> {
+    answer["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
 }

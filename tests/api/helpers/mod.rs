@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::common::{redis_url, FakeTwilio, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER};
 
-pub use api::{api_profile, API_TOKEN};
+pub use api::{api_profile, text_ids, API_TOKEN};
 pub use settings::{default_topic, random_prefix, settings, settings_with, twilio_table};
 
 /// The number every inbound text of these tests comes from.

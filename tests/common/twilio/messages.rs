@@ -268,6 +268,20 @@ fn check_fields(received: &Received) -> Option<(u16, i64, &'static str)> {
             "Unknown parameter (not in the Messages API description)",
         ));
     }
+    // CreateMessage: "Accepted values are integers from `1` to `36000`". (Twilio's code for a bad
+    // one is not in the description; 99998 is the stand-in's.)
+    if let Some(validity) = received.field("ValidityPeriod") {
+        if !validity
+            .parse::<u32>()
+            .is_ok_and(|v| (1..=36_000).contains(&v))
+        {
+            return Some((
+                400,
+                99998,
+                "ValidityPeriod must be an integer from 1 to 36000",
+            ));
+        }
+    }
     let callback = received.field("StatusCallback").unwrap_or("https://x");
     if !(callback.starts_with("https://") || callback.starts_with("http://")) {
         return Some((400, 21609, "Invalid StatusCallback"));
