@@ -31,6 +31,8 @@ use crate::ingress::probe::ProbeState;
 use crate::settings::Settings;
 use crate::store::connection::{connect, RedisConn, COMMAND_TIMEOUT};
 use crate::store::keys::Keys;
+use crate::store::opt_outs::Ledger;
+use crate::store::senders::{groups, share_ledgers, siblings};
 use crate::store::target::RedisTarget;
 use crate::topics::{build_topics, Topics};
 use http::{serve_probe, serve_web};
@@ -63,6 +65,44 @@ async fn open_redis(
             url: target.describe(),
             source,
         }),
+    }
+}
+
+/// How this process writes opt-outs: the topics that send events, and the topics that share a
+/// sender (and so a ledger).
+fn ledger(settings: &Settings, keys: &Keys) -> Ledger {
+    let events: HashSet<String> = settings
+        .topics
+        .iter()
+        .filter(|(_, topic)| topic.events_url.is_some())
+        .map(|(name, _)| name.clone())
+        .collect();
+    Ledger {
+        keys: keys.clone(),
+        dedup_ttl_s: settings.profile.dedup_ttl_s,
+        events: Arc::new(events),
+        siblings: Arc::new(siblings(settings)),
+    }
+}
+
+/// Merges the opt-out ledgers of topics that send from one sender (the migration from per-topic
+/// ledgers too; idempotent, see `share_ledgers`). A failure is logged: the next start tries
+/// again, and every change from now on reaches every copy.
+async fn share_opt_outs(shared: &RedisConn, keys: &Keys, settings: &Settings) {
+    let groups = groups(settings);
+    if groups.is_empty() {
+        return;
+    }
+    let mut conn = shared.clone();
+    match share_ledgers(&mut conn, keys, &groups).await {
+        Ok(0) => {}
+        Ok(added) => log::info!(
+            "Opt-out ledgers shared by the topics of one sender: {added} entries copied. groups={groups:?}"
+        ),
+        Err(e) => log::warn!(
+            "Failed to merge the opt-out ledgers of topics sharing a sender; trying again at the next start. error={}",
+            crate::errors::Chain(&e)
+        ),
     }
 }
 
@@ -99,19 +139,13 @@ impl App {
         let profile = &settings.profile;
         let keys = Keys::new(profile.redis_prefix.clone());
         let (target, shared) = open_redis(profile, &options).await?;
-        let events: Arc<HashSet<String>> = Arc::new(
-            settings
-                .topics
-                .iter()
-                .filter(|(_, topic)| topic.events_url.is_some())
-                .map(|(name, _)| name.clone())
-                .collect(),
-        );
+        let ledger = ledger(&settings, &keys);
+        share_opt_outs(&shared, &keys, &settings).await;
         let recorder = Recorder::new(
             shared.clone(),
             keys.clone(),
             retention(profile),
-            events.clone(),
+            ledger.clone(),
         )
         .start();
         let metrics = options.metrics.clone();
@@ -122,7 +156,7 @@ impl App {
             shared: &shared,
             recorder: &recorder,
             metrics: &metrics,
-            events,
+            ledger: Arc::new(ledger),
         };
         for topic in topics.values() {
             let validators: Vec<String> = topic.settings.validators.keys().cloned().collect();

@@ -26,8 +26,8 @@ pub(super) struct Parts<'a> {
     pub(super) shared: &'a RedisConn,
     pub(super) recorder: &'a Addr<Recorder>,
     pub(super) metrics: &'a Metrics,
-    /// Topics with an `events_url`.
-    pub(super) events: Arc<std::collections::HashSet<String>>,
+    /// How opt-outs are written (and which topics send events).
+    pub(super) ledger: Arc<crate::store::opt_outs::Ledger>,
 }
 
 /// The actors of the worker side.
@@ -130,11 +130,7 @@ async fn start_pools(
             mark_ttl_s: profile.record_ttl_s,
             max_connections: profile.twilio_max_connections,
             metrics: metrics.clone(),
-            ledger: Arc::new(crate::store::opt_outs::Ledger {
-                keys: keys.clone(),
-                dedup_ttl_s: profile.dedup_ttl_s,
-                events: parts.events.clone(),
-            }),
+            ledger: parts.ledger.clone(),
         },
     )
     .start();
@@ -177,7 +173,6 @@ pub(super) fn retention(profile: &Profile) -> Retention {
         recent: profile.recent_records,
         dead_letter_ttl_s: profile.dead_letter_ttl_s,
         max_dead_letters: profile.max_dead_letters,
-        dedup_ttl_s: profile.dedup_ttl_s,
     }
 }
 

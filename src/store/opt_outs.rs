@@ -1,4 +1,5 @@
-//! The opt-out ledger, written in one place for every path that changes it: a STOP or START
+//! The opt-out ledger, kept per sender (every topic sending from one number or Messaging Service
+//! holds a copy, see `senders`) and written in one place for every path that changes it: a STOP or START
 //! keyword at ingress (once per MessageSid), and Twilio's error 21610 in answer to a send or in a
 //! status callback. Every path has the same effect: the number in (or out of) the topic's
 //! opt-out hash and, for an opt-out, the sender's session and any wait for their reply ended
@@ -62,12 +63,50 @@ pub(crate) struct Ledger {
     pub dedup_ttl_s: u64,
     /// Topics with an `events_url`.
     pub events: std::sync::Arc<std::collections::HashSet<String>>,
+    /// Each topic's fellow topics sending from the same sender: a change is written to their
+    /// copies of the ledger too.
+    pub siblings: std::sync::Arc<crate::store::senders::Siblings>,
 }
 
-/// Applies `change` to `number` on `topic` (an event too when the topic has an `events_url` and
-/// the ledger changed); answers false when a keyword's MessageSid was seen before (nothing
-/// changed).
+/// Applies `change` to `number` on `topic` and on every topic sending from the same sender (an
+/// event too on each topic that has an `events_url` and whose copy changed); answers false when
+/// a keyword's MessageSid was seen before (nothing changed). The fellow topics' copies are
+/// written first and the keyword's MessageSid marked last, so a failure part-way is answered as
+/// an error and the retry writes them all again.
 pub(crate) async fn apply(
+    conn: &mut RedisConn,
+    ledger_of: &Ledger,
+    topic: &str,
+    number: &PhoneNumber,
+    change: Change,
+    cause: &Cause,
+) -> redis::RedisResult<bool> {
+    let siblings = ledger_of.siblings.get(topic).map_or(&[][..], Vec::as_slice);
+    if siblings.is_empty() {
+        return apply_one(conn, ledger_of, topic, number, change, cause).await;
+    }
+    if let Cause::Keyword { sid, once: true } = cause {
+        let seen: bool =
+            redis::AsyncCommands::exists(conn, ledger_of.keys.seen(topic, sid)).await?;
+        if seen {
+            return Ok(false);
+        }
+    }
+    let shared = match cause {
+        Cause::Keyword { sid, .. } => Cause::Keyword {
+            sid: sid.clone(),
+            once: false,
+        },
+        unsubscribed => unsubscribed.clone(),
+    };
+    for sibling in siblings {
+        apply_one(conn, ledger_of, sibling, number, change, &shared).await?;
+    }
+    apply_one(conn, ledger_of, topic, number, change, cause).await
+}
+
+/// [`apply`] on one topic's copy of the ledger.
+async fn apply_one(
     conn: &mut RedisConn,
     ledger_of: &Ledger,
     topic: &str,

@@ -28,5 +28,6 @@ mod redis_tls;
 mod scripts;
 mod sessions;
 mod settings_errors;
+mod shared_ledger;
 mod signatures;
 mod webhook_handler;

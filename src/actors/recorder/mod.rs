@@ -35,8 +35,6 @@ pub(crate) struct Retention {
     pub dead_letter_ttl_s: u64,
     /// How many dead letters each topic keeps.
     pub max_dead_letters: usize,
-    /// How long a MessageSid is remembered (seconds): a keyword is acted on once within it.
-    pub dedup_ttl_s: u64,
 }
 
 /// Writes records through the shared connection.
@@ -49,19 +47,9 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder with these retention limits, for topics of which `events` send events
-    /// (`events_url`).
-    pub(crate) fn new(
-        conn: RedisConn,
-        keys: Keys,
-        retention: Retention,
-        events: std::sync::Arc<std::collections::HashSet<String>>,
-    ) -> Self {
-        let ledger = Ledger {
-            keys: keys.clone(),
-            dedup_ttl_s: retention.dedup_ttl_s,
-            events,
-        };
+    /// A recorder with these retention limits, writing opt-outs through `ledger` (which also
+    /// says which topics send events).
+    pub(crate) fn new(conn: RedisConn, keys: Keys, retention: Retention, ledger: Ledger) -> Self {
         Recorder {
             conn,
             keys,

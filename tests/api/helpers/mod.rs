@@ -42,8 +42,18 @@ pub async fn spawn_app(topics: &str) -> TestApp {
 
 /// Starts the app with extra profile keys and run options (custom handlers, roles).
 pub async fn spawn_app_with(topics: &str, profile_extra: &str, options: RunOptions) -> TestApp {
+    spawn_app_on(&random_prefix(), topics, profile_extra, options).await
+}
+
+/// [`spawn_app_with`] under a key prefix the test chose (to find data written before it).
+pub async fn spawn_app_on(
+    prefix: &str,
+    topics: &str,
+    profile_extra: &str,
+    options: RunOptions,
+) -> TestApp {
     let twilio = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
-    let prefix = random_prefix();
+    let prefix = prefix.to_string();
     let settings = settings_with(topics, profile_extra, &prefix, &twilio.base)
         .expect("test settings are valid");
     let app = App::build(settings.clone(), options)
