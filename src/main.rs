@@ -205,6 +205,12 @@ struct SendArgs {
     /// `expired` (Twilio gets the time left as ValidityPeriod).
     #[arg(long = "validity", value_name = "SECONDS")]
     validity_s: Option<u64>,
+    /// Send as bulk work: only while no reply waits (the default with --csv).
+    #[arg(long, conflicts_with = "interactive")]
+    bulk: bool,
+    /// Send as interactive work, ahead of bulk texts (the default with --to).
+    #[arg(long)]
+    interactive: bool,
 }
 
 impl SendArgs {
@@ -218,6 +224,11 @@ impl SendArgs {
             at: self.at,
             idempotency_key: self.idempotency_key,
             validity_s: self.validity_s,
+            lane: match (self.bulk, self.interactive) {
+                (true, _) => Some(pyrowire::domain::Lane::Bulk),
+                (_, true) => Some(pyrowire::domain::Lane::Interactive),
+                _ => None,
+            },
         };
         finish(send(settings, &options))
     }

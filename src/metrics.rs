@@ -35,6 +35,8 @@ pub struct Metrics {
     pub segments: IntCounterVec,
     /// Jobs in the topic's queue (waiting or running), all processes.
     pub queue_depth: IntGaugeVec,
+    /// Bulk texts waiting or running, per topic.
+    pub bulk_queue_depth: IntGaugeVec,
     /// Jobs taken by a worker and not yet finished, all processes.
     pub in_flight: IntGaugeVec,
     /// Senders whose session has not expired, all processes.
@@ -231,6 +233,11 @@ impl Metrics {
                 &["topic"],
             ),
             queue_depth: gauge(&r, "queue_depth", "Jobs in the queue, waiting or running"),
+            bulk_queue_depth: gauge(
+                &r,
+                "bulk_queue_depth",
+                "Bulk texts in the bulk queue, waiting or running",
+            ),
             in_flight: gauge(&r, "in_flight", "Jobs taken by a worker, not yet finished"),
             sessions: gauge(&r, "sessions", "Senders whose session has not expired"),
             outbound_accepted: counter(
@@ -351,6 +358,7 @@ impl Metrics {
         }
         for gauge in [
             &self.queue_depth,
+            &self.bulk_queue_depth,
             &self.in_flight,
             &self.sessions,
             &self.dead_letters,

@@ -111,8 +111,17 @@ api_base = "{api_base}"
 
     /// Entries in the topic's queue stream (0 when there is none).
     fn queue_len(&self) -> u64 {
+        self.stream_len("queue")
+    }
+
+    /// Number of entries on the topic's bulk queue (a CSV broadcast's lane by default).
+    fn bulk_len(&self) -> u64 {
+        self.stream_len("bulk")
+    }
+
+    fn stream_len(&self, name: &str) -> u64 {
         redis::cmd("XLEN")
-            .arg(format!("{}:{{sample}}:queue", self.prefix))
+            .arg(format!("{}:{{sample}}:{name}", self.prefix))
             .query(&mut self.redis())
             .unwrap()
     }
@@ -259,6 +268,39 @@ async fn running_the_same_csv_again_queues_nothing_more() {
 }
 
 #[actix_web::test]
+async fn a_csv_is_bulk_unless_told_interactive_and_one_text_is_interactive_unless_told_bulk() {
+    // Arrange
+    let setup = Setup::new("http://127.0.0.1:9");
+    let file = setup.csv(GOOD_ROWS);
+    let file = file.to_str().unwrap();
+
+    // Act
+    let csv = setup
+        .send(&["--csv", file, "--body", TEMPLATE, "--interactive"])
+        .await;
+    let one = setup
+        .send(&["--to", "+15557654321", "--body", "x", "--bulk"])
+        .await;
+    let both = setup
+        .send(&[
+            "--to",
+            "+15557654321",
+            "--body",
+            "x",
+            "--bulk",
+            "--interactive",
+        ])
+        .await;
+
+    // Assert
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let (id, _) = id_and_status(&one);
+    assert_eq!((setup.queue_len(), setup.bulk_len()), (3, 1));
+    assert_eq!(setup.text_field(&id, "lane").as_deref(), Some("bulk"));
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+}
+
+#[actix_web::test]
 async fn the_same_csv_with_another_body_is_another_broadcast() {
     // Arrange
     let setup = Setup::new("http://127.0.0.1:9");
@@ -285,7 +327,8 @@ async fn the_same_csv_with_another_body_is_another_broadcast() {
         "{}",
         stdout(&other)
     );
-    assert_eq!(setup.queue_len(), 6);
+    assert_eq!(setup.bulk_len(), 6, "a CSV broadcast is bulk");
+    assert_eq!(setup.queue_len(), 0);
 }
 
 #[actix_web::test]
@@ -324,7 +367,10 @@ async fn two_hundred_thousand_bad_rows_name_the_first_hundred_and_a_huge_cell_is
 
 /// Waits until the topic's queue holds no job: each one was sent and recorded.
 async fn wait_until_drained(setup: &Setup) {
-    let drained = poll_until(WAIT, || (setup.queue_len() == 0).then_some(())).await;
+    let drained = poll_until(WAIT, || {
+        (setup.queue_len() == 0 && setup.bulk_len() == 0).then_some(())
+    })
+    .await;
     assert!(
         drained.is_some(),
         "the queue still holds jobs after {WAIT:?}"
@@ -464,5 +510,5 @@ async fn a_csv_of_several_batches_is_queued_whole_and_a_second_run_finds_every_r
         "{}",
         stdout(&second)
     );
-    assert_eq!(setup.queue_len(), 250);
+    assert_eq!(setup.bulk_len(), 250);
 }

@@ -97,6 +97,8 @@ pub(crate) struct RunJob {
     /// True when the job was handed out before (claimed from another consumer, or retried after
     /// a panic): its earlier attempts must be loaded from Redis.
     pub redelivered: bool,
+    /// The queue it was read from.
+    pub lane: crate::domain::Lane,
 }
 
 /// Stop taking jobs; answer once every in-flight job has finished (pool, on shutdown).
@@ -171,6 +173,8 @@ pub(crate) struct SendSms {
     pub kind: SendKind,
     /// What to send.
     pub sms: OutboundSms,
+    /// The job's lane: a bulk send takes the pace only when no other send waits for it.
+    pub lane: crate::domain::Lane,
 }
 
 /// Write a job's outcome and acknowledge it, atomically.
@@ -179,6 +183,8 @@ pub(crate) struct SendSms {
 pub(crate) struct RecordOutcome {
     /// The stream entry id to acknowledge.
     pub entry_id: String,
+    /// The lane (stream) it is in.
+    pub lane: crate::domain::Lane,
     /// The record to write.
     pub record: Record,
     /// The dead letter to keep, when the job failed for good.

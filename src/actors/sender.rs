@@ -125,6 +125,7 @@ impl Handler<SendSms> for TwilioSender {
                 .get(&msg.topic)
                 .and_then(|t| t.settings.max_sends_per_second),
             ledger: self.options.ledger.clone(),
+            lane: msg.lane,
         };
         let mut conn = self.conn.clone();
         let claims = self.claims.clone();

@@ -141,6 +141,7 @@ async fn start_pools(
             continue;
         }
         let reader = connect(target, READ_BLOCK + COMMAND_TIMEOUT, events.clone()).await?;
+        let bulk_reader = connect(target, READ_BLOCK + COMMAND_TIMEOUT, events.clone()).await?;
         let deps = WorkerDeps {
             topic: topic.clone(),
             sender: sender.clone(),
@@ -158,6 +159,7 @@ async fn start_pools(
         };
         let conns = PoolConnections {
             reader,
+            bulk_reader,
             shared: shared.clone(),
         };
         let size = topic.settings.workers;

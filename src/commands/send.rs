@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::domain::{now_ms, FieldError, TextFields};
+use crate::domain::{now_ms, FieldError, Lane, TextFields};
 use crate::outbound::outbox::OutboxError;
 use crate::settings::Settings;
 use queue::{CsvRun, Queuer};
@@ -43,6 +43,8 @@ pub struct SendOptions {
     pub idempotency_key: Option<String>,
     /// `--validity`: seconds after it is due that each text is still worth sending.
     pub validity_s: Option<u64>,
+    /// `--bulk` or `--interactive`; `None`: bulk for a CSV file, interactive for one text.
+    pub lane: Option<Lane>,
 }
 
 /// Why texts were not queued.
@@ -130,6 +132,7 @@ fn send_one(settings: &Settings, options: &SendOptions, now: u64) -> Result<Stri
         send_at: options.at.clone(),
         idempotency_key: options.idempotency_key.clone(),
         validity_s: options.validity_s,
+        priority: Some(options.lane.unwrap_or_default().as_str().to_string()),
         ..TextFields::default()
     }
     .check(now)
@@ -191,6 +194,7 @@ fn send_csv(
         media: &options.media,
         at: options.at.as_deref(),
         validity_s: options.validity_s,
+        lane: options.lane.unwrap_or(Lane::Bulk),
     };
     let sheet = Sheet::new(&file, shared).map_err(|p| invalid(p, "nothing was queued"))?;
     let total = check_rows(&sheet, &file.name, now)?;

@@ -28,6 +28,8 @@ pub struct TopicStatus {
     pub topic: String,
     /// Jobs waiting or running (the queue depth).
     pub queued: u64,
+    /// Bulk texts waiting or running (the bulk queue's depth; JSON only).
+    pub bulk_queued: u64,
     /// Jobs taken by a worker, not yet finished.
     pub in_flight: u64,
     /// Jobs completed, in total.
@@ -76,6 +78,7 @@ pub fn status_report(settings: &Settings) -> Result<StatusReport, StatusError> {
         TopicStatus {
             topic: topic.name.clone(),
             queued: topic.queue_depth,
+            bulk_queued: topic.bulk_depth,
             in_flight: topic.in_flight,
             completed: topic.completed,
             dead_lettered: topic.dead_lettered,

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::expiry::check_expiry;
 use super::ids::PhoneNumber;
+use super::lane::Lane;
 use super::reply::Reply;
 use super::session::{Session, MAX_SESSION_BYTES};
 use crate::twilio::segments::MAX_BODY_CHARS;
@@ -46,6 +47,8 @@ pub struct NewText {
     /// When it stops being worth sending (ms since the epoch): not sent by then, it is
     /// `expired`; sent before, Twilio gets the time left as `ValidityPeriod`.
     pub expires_at: Option<u64>,
+    /// The queue it waits in: `bulk` texts go out only while no reply waits.
+    pub lane: Lane,
 }
 
 /// One problem with one field of a text.
@@ -85,6 +88,8 @@ pub struct TextFields {
     pub expires_at: Option<String>,
     /// `validity_s`: seconds after the text is due.
     pub validity_s: Option<u64>,
+    /// `priority`: `interactive` (the default) or `bulk`.
+    pub priority: Option<String>,
 }
 
 impl TextFields {
@@ -117,6 +122,17 @@ impl TextFields {
             now,
             &mut errors,
         );
+        let lane = match self.priority.as_deref().map(Lane::parse) {
+            None => Lane::Interactive,
+            Some(Some(lane)) => lane,
+            Some(None) => {
+                errors.push(FieldError::new(
+                    "priority",
+                    "must be `interactive` or `bulk`",
+                ));
+                Lane::Interactive
+            }
+        };
         match to {
             Some(to) if errors.is_empty() => Ok(NewText {
                 to,
@@ -128,6 +144,7 @@ impl TextFields {
                 idempotency_key: self.idempotency_key,
                 session,
                 expires_at,
+                lane,
             }),
             _ => Err(errors),
         }
@@ -250,6 +267,14 @@ pub fn is_e164(number: &str) -> bool {
             && digits.bytes().all(|b| b.is_ascii_digit())
             && !digits.starts_with('0')
     })
+}
+
+/// `ms` since the epoch as an RFC 3339 time in UTC, to the second (`2026-12-01T09:00:00Z`).
+pub fn format_time(ms: u64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// An RFC 3339 time as ms since the epoch, at most a year after `now`.
@@ -384,6 +409,7 @@ mod tests {
             session: Some(serde_json::json!(["not", "an", "object"])),
             expires_at: Some("soon".into()),
             validity_s: None,
+            priority: Some("urgent".into()),
         }
         .check(NOW)
         .unwrap_err();
@@ -397,7 +423,8 @@ mod tests {
                 "send_at",
                 "idempotency_key",
                 "session",
-                "expires_at"
+                "expires_at",
+                "priority"
             ]
         );
         let missing = TextFields::default().check(NOW).unwrap_err();

@@ -9,7 +9,7 @@ use super::state::IngressState;
 use crate::metrics::Metrics;
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
-use crate::store::overview::{depth, event_backlog, live_sessions};
+use crate::store::overview::{bulk_depth, depth, event_backlog, live_sessions};
 use crate::topics::Topics;
 
 /// How long a scrape waits for Redis before answering with the gauges it has.
@@ -40,6 +40,10 @@ pub(crate) async fn render(
                     .in_flight
                     .with_label_values(&[name])
                     .set(in_flight as i64);
+            }
+            if let Ok((bulk, _)) = bulk_depth(&mut conn, keys, name).await {
+                let gauge = metrics.bulk_queue_depth.with_label_values(&[name]);
+                gauge.set(bulk as i64);
             }
             if let Ok(dead) =
                 redis::AsyncCommands::zcard::<_, u64>(&mut conn, keys.dead(name)).await

@@ -1,5 +1,5 @@
 -- Queues a batch of outbound texts (after plan_fn.lua, which lists its KEYS and ARGV): each one
--- now (into the topic's stream, in its recipient's order), at its time (into the scheduled
+-- now (into its lane's stream, in its recipient's order in that lane), at its time (into the scheduled
 -- set), or not at all (the recipient opted out, or its idempotency key was seen). Either the whole batch is taken or, when the queue has no room
 -- for the texts due now or a text repeats an idempotency key with another message, nothing is
 -- written.
@@ -12,7 +12,7 @@ if refused then return refused end
 
 local out = {}
 for i = 1, count do
-  local hash, sender, idem, id, to, job, send_at, key, print = text(i)
+  local hash, sender, idem, id, to, job, send_at, key, print, bulk = text(i)
   if first[i] then
     out[#out + 1] = first[i]
     out[#out + 1] = 'duplicate'
@@ -31,11 +31,12 @@ for i = 1, count do
         'send_at', send_at, 'job', job)
     else
       status, ttl_s = 'queued', keep
-      local entry = redis.call('XADD', KEYS[1], '*', 'job', job)
+      local entry = redis.call('XADD', bulk and KEYS[4] or KEYS[1], '*', 'job', job)
       redis.call('RPUSH', sender, entry)
       redis.call('HSET', hash, 'to', to, 'created_at', now, 'idempotency_key', key, 'status', status,
         'send_at', now, 'entry', entry)
     end
+    if bulk then redis.call('HSET', hash, 'lane', 'bulk') end
     redis.call('EXPIRE', hash, ttl_s)
     out[#out + 1] = id
     out[#out + 1] = status

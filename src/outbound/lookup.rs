@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use redis::AsyncCommands;
 
 use crate::domain::record::{Outcome, Record};
-use crate::domain::OutboundStatus;
+use crate::domain::{format_time, Lane, OutboundStatus};
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
 
@@ -19,6 +19,10 @@ pub struct OutboundView {
     pub to: String,
     /// Where it stands.
     pub status: OutboundStatus,
+    /// When it is due (RFC 3339), while it is `scheduled`.
+    pub send_at: Option<String>,
+    /// Its lane: `interactive` or `bulk`.
+    pub priority: Lane,
     /// Twilio's SID, once Twilio took it.
     pub twilio_sid: Option<String>,
     /// Every status Twilio reported for it, in order.
@@ -42,10 +46,22 @@ pub(crate) async fn lookup(
         id: id.to_string(),
         to: to.clone(),
         status: OutboundStatus::parse(status).unwrap_or(OutboundStatus::Queued),
+        send_at: None,
+        priority: match hash.get("lane").map(String::as_str) {
+            Some("bulk") => Lane::Bulk,
+            _ => Lane::Interactive,
+        },
         twilio_sid: None,
         history: Vec::new(),
         error: None,
     };
+    if view.status == OutboundStatus::Scheduled {
+        view.send_at = hash
+            .get("send_at")
+            .and_then(|ms| ms.parse().ok())
+            .map(format_time);
+        return Ok(Some(view));
+    }
     let raw: Option<String> = conn.get(keys.record(topic, id)).await?;
     let Some(record) = raw.and_then(|raw| serde_json::from_str::<Record>(&raw).ok()) else {
         return Ok(Some(view));

@@ -61,6 +61,10 @@ pub enum OutboxError {
     /// The queue has no room for the batch's texts due now; nothing was queued.
     #[error("the queue of topic `{0}` has no room for these texts")]
     Full(String),
+    /// The bulk queue (`max_bulk_depth`) has no room for the batch's bulk texts due now;
+    /// nothing was queued.
+    #[error("the bulk queue of topic `{0}` has no room for these texts (max_bulk_depth)")]
+    BulkFull(String),
     /// Redis failed (nothing, or the whole batch, was written: the script is atomic).
     #[error("failed to reach redis")]
     Redis(#[from] redis::RedisError),
@@ -153,12 +157,14 @@ fn enqueue_call(
         keys.queue(topic),
         keys.opt_outs(topic),
         keys.scheduled(topic),
+        keys.bulk_queue(topic),
     ];
     let mut args: Vec<Vec<u8>> = [
         limits.dedup_ttl_s,
         limits.max_queue_depth,
         now,
         limits.record_ttl_s,
+        limits.max_bulk_depth,
     ]
     .iter()
     .map(|n| n.to_string().into_bytes())
@@ -170,7 +176,8 @@ fn enqueue_call(
             Some(key) => keys.idempotency(topic, &idempotency_digest(key)),
             None => hash.clone(),
         };
-        script_keys.extend([hash, keys.sender(topic, text.to.as_str()), idem]);
+        let sender = keys.lane_sender(topic, text.to.as_str(), text.lane);
+        script_keys.extend([hash, sender, idem]);
         let job = Job::outbound(topic, id.clone(), text, now);
         let send_at = text.send_at.filter(|at| *at > now).unwrap_or(0);
         args.extend([
@@ -188,6 +195,11 @@ fn enqueue_call(
                 .unwrap_or_default()
                 .into_bytes(),
             fingerprint(text).into_bytes(),
+            if text.lane.is_bulk() {
+                b"bulk".to_vec()
+            } else {
+                Vec::new()
+            },
         ]);
     }
     Ok((script_keys, args))
@@ -212,6 +224,9 @@ fn read_answer(
 /// The script's refusal of a whole batch, when `error` is one: a full queue, or a reused key.
 fn refusal(error: &redis::RedisError, topic: &str) -> Option<OutboxError> {
     match error.code()? {
+        "QUEUEFULL" if error.detail().is_some_and(|d| d.contains("bulk")) => {
+            Some(OutboxError::BulkFull(topic.to_string()))
+        }
         "QUEUEFULL" => Some(OutboxError::Full(topic.to_string())),
         "IDEMCONFLICT" => {
             let index = error.detail()?.trim().parse().ok()?;

@@ -1,31 +1,32 @@
 -- The function the outbound scripts open with (enqueue_outbound.lua, check_outbound.lua): what
 -- each text of a batch will be, reading only: a repeated idempotency key (in Redis, or earlier
 -- in this batch; with another message, a refusal), an opted-out recipient, a future time; and
--- whether the queue has room for the texts due now.
+-- whether each lane's queue has room for its texts due now.
 -- KEYS[1]  the topic's stream   KEYS[2]  the topic's opt-out hash
--- KEYS[3]  the topic's scheduled set
--- then per text, three keys: its hash (`out:{id}`), its recipient's list of unfinished jobs,
---          and its idempotency key's string (its own hash again when it has none)
+-- KEYS[3]  the topic's scheduled set   KEYS[4]  the topic's bulk stream
+-- then per text, three keys: its hash (`out:{id}`), its recipient's list of unfinished jobs in
+--          its lane, and its idempotency key's string (its own hash again when it has none)
 -- ARGV[1]  dedup_ttl_s   ARGV[2]  max_queue_depth   ARGV[3]  now (ms)   ARGV[4]  record_ttl_s
--- then per text, six values: id, to, the job's JSON, send_at in ms (0: now), idempotency key
---          ('' when none), the message's fingerprint
+-- ARGV[5]  max_bulk_depth
+-- then per text, seven values: id, to, the job's JSON, send_at in ms (0: now), idempotency key
+--          ('' when none), the message's fingerprint, its lane ('bulk', or '' for interactive)
 -- An idempotency key's string holds `{id} {fingerprint}` (an earlier release stored the id
 -- alone: a repeat of such a key matches whatever its message).
 -- Returns first (per text: the id first queued with its key, or nil), opted (per text) and the
 -- count of texts due now; or an error reply (`IDEMCONFLICT {index}`, 0-based, or `QUEUEFULL`).
-local count = (#KEYS - 3) / 3
+local count = (#KEYS - 4) / 3
 
 local function text(i)
-  local k, a = 3 + (i - 1) * 3, 4 + (i - 1) * 6
+  local k, a = 4 + (i - 1) * 3, 5 + (i - 1) * 7
   return KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
-    tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6]
+    tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6], ARGV[a + 7] == 'bulk'
 end
 
 local function plan()
   local now, max_depth = tonumber(ARGV[3]), tonumber(ARGV[2])
-  local first, opted, due_now, in_batch = {}, {}, 0, {}
+  local first, opted, due_now, due_bulk, in_batch = {}, {}, 0, 0, {}
   for i = 1, count do
-    local _, _, idem, id, to, _, send_at, key, print = text(i)
+    local _, _, idem, id, to, _, send_at, key, print, bulk = text(i)
     if key ~= '' then
       local seen = in_batch[key] or redis.call('GET', idem)
       if seen then
@@ -41,12 +42,16 @@ local function plan()
     if not first[i] then
       opted[i] = redis.call('HEXISTS', KEYS[2], to) == 1
       if not opted[i] and send_at <= now then
-        due_now = due_now + 1
+        if bulk then due_bulk = due_bulk + 1 else due_now = due_now + 1 end
       end
     end
   end
   if due_now > 0 and redis.call('XLEN', KEYS[1]) + due_now > max_depth then
     return nil, nil, nil, redis.error_reply('QUEUEFULL the queue has no room for ' .. due_now .. ' texts')
   end
-  return first, opted, due_now, nil
+  if due_bulk > 0 and redis.call('XLEN', KEYS[4]) + due_bulk > tonumber(ARGV[5]) then
+    return nil, nil, nil,
+      redis.error_reply('QUEUEFULL the bulk queue has no room for ' .. due_bulk .. ' texts')
+  end
+  return first, opted, due_now + due_bulk, nil
 end

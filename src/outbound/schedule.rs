@@ -74,13 +74,22 @@ pub(crate) async fn move_due(
     if due.is_empty() {
         return Ok(Moved::default());
     }
-    let mut script_keys = vec![scheduled, keys.queue(topic), keys.opt_outs(topic)];
+    let mut script_keys = vec![
+        scheduled,
+        keys.queue(topic),
+        keys.opt_outs(topic),
+        keys.bulk_queue(topic),
+    ];
     let mut args = vec![record_ttl_s.to_string().into_bytes()];
     for member in &due {
         let Some((id, to)) = member.split_once('|') else {
             continue;
         };
-        script_keys.extend([keys.outbound(topic, id), keys.sender(topic, to)]);
+        script_keys.extend([
+            keys.outbound(topic, id),
+            keys.sender(topic, to),
+            keys.bulk_sender(topic, to),
+        ]);
         args.extend([member.as_bytes().to_vec(), to.as_bytes().to_vec()]);
     }
     let queued: u64 = conn

@@ -15,7 +15,7 @@ use redis::AsyncCommands;
 
 use crate::domain::clock::now_ms;
 use crate::domain::record::SentSms;
-use crate::domain::{MessageSid, PhoneNumber, SendKind};
+use crate::domain::{Lane, MessageSid, PhoneNumber, SendKind};
 use crate::errors::Chain;
 use crate::outbound::claims::{ClaimRequest, Claims};
 use crate::outbound::delivery::SidStore;
@@ -46,6 +46,8 @@ pub(crate) struct SendContext {
     pub max_per_second: Option<f64>,
     /// How opt-outs are written (Twilio's 21610).
     pub ledger: std::sync::Arc<crate::store::opt_outs::Ledger>,
+    /// The job's lane: a bulk send takes the pace only when no other send waits for it.
+    pub lane: Lane,
 }
 
 impl SendContext {
@@ -94,7 +96,12 @@ enum Claim {
     OptedOut,
     /// Marked at `marked_at` without a SID: the send may have reached Twilio.
     Interrupted { marked_at: u64 },
+    /// A bulk send while the pace is taken: not marked; claim again after `wait`.
+    Held { wait: std::time::Duration },
 }
+
+/// Shortest pause of a held bulk send before it claims again.
+const MIN_HOLD: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Sends `sms` unless the marker shows (or Twilio confirms) that it went out already, the
 /// recipient opted out, or the text expired (before its claim, or while it waited for its turn
@@ -111,8 +118,15 @@ pub(crate) async fn send_once(
     let expired = || sms.expires_at.is_some_and(|at| now_ms() >= at);
     // An expired text is claimed all the same (it may have gone out before a crash), but takes
     // no turn under the pace.
-    let paced = !expired();
-    match claim(claims, cx, &mark, &sms.to, info.segments, paced).await? {
+    let mut paced = !expired();
+    let mut claimed = claim(claims, cx, &mark, &sms.to, info.segments, paced).await?;
+    // A bulk send waits while other sends (replies first) hold the pace; it stays unmarked.
+    while let Claim::Held { wait } = claimed {
+        actix_rt::time::sleep(wait.max(MIN_HOLD)).await;
+        paced = !expired();
+        claimed = claim(claims, cx, &mark, &sms.to, info.segments, paced).await?;
+    }
+    match claimed {
         Claim::Sent {
             sid,
             status,
@@ -131,7 +145,7 @@ pub(crate) async fn send_once(
             }
         }
         Claim::Fresh { wait } if paced && !wait.is_zero() => actix_rt::time::sleep(wait).await,
-        Claim::Fresh { .. } => {}
+        Claim::Fresh { .. } | Claim::Held { .. } => {}
     }
     if expired() {
         unmark(conn, cx, &mark).await;
@@ -172,6 +186,7 @@ async fn claim(
         to: to.to_string(),
         segments: if paced { segments } else { 0 },
         interval_us: cx.max_per_second.map_or(0, interval_us),
+        bulk: cx.lane.is_bulk(),
     };
     let reply = claims.claim(&cx.topic, request).await?;
     let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
@@ -190,6 +205,11 @@ async fn claim(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
+    if field("held").is_some() {
+        return Ok(Claim::Held {
+            wait: std::time::Duration::from_micros(wait_us),
+        });
+    }
     Ok(match (field("sid"), reply.first()) {
         (Some(sid), _) => Claim::Sent {
             sid,

@@ -121,6 +121,10 @@ pub struct Profile {
     /// Ingress answers 503 when a topic's queue holds this many jobs or more.
     #[serde(default = "defaults::max_queue_depth", deserialize_with = "flex::u64")]
     pub max_queue_depth: u64,
+    /// Outbound texts sent as `bulk` are refused (503) when a topic's bulk queue holds this many
+    /// or more; they never count against `max_queue_depth`.
+    #[serde(default = "defaults::max_bulk_depth", deserialize_with = "flex::u64")]
+    pub max_bulk_depth: u64,
     /// How long a client may take to send a request's headers, and again its body.
     #[serde(
         default = "defaults::request_timeout_ms",
@@ -414,6 +418,9 @@ mod defaults {
     }
     pub(super) fn max_queue_depth() -> u64 {
         100_000
+    }
+    pub(super) fn max_bulk_depth() -> u64 {
+        1_000_000
     }
     pub(super) fn request_timeout_ms() -> u64 {
         10_000

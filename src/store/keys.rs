@@ -33,6 +33,14 @@ impl Keys {
         self.key(topic, "queue")
     }
 
+    /// Stream: the topic's bulk queue, one entry (`job`, as in [`Keys::queue`]) per outbound
+    /// text sent as `bulk` (`"priority": "bulk"`, a CSV broadcast). Written by the outbound
+    /// scripts, read through the consumer group [`GROUP`] only while the interactive queue
+    /// leaves a worker free, bounded by `max_bulk_depth` apart from `max_queue_depth`.
+    pub(crate) fn bulk_queue(&self, topic: &str) -> String {
+        self.key(topic, "bulk")
+    }
+
     /// String, with a TTL of `dedup_ttl_s`: the stream id a MessageSid was queued as, or
     /// `keyword` for an opt-out or opt-in keyword. Written by the enqueue script and the
     /// recorder's opt-out script; a webhook whose MessageSid has one is answered but not queued
@@ -78,6 +86,13 @@ impl Keys {
     /// from the stream); the worker pools dispatch a job only when it is at the head.
     pub(crate) fn sender(&self, topic: &str, number: &str) -> String {
         self.key(topic, format_args!("sender:{number}"))
+    }
+
+    /// List of stream ids, oldest first: one recipient's unfinished jobs in the bulk queue, kept
+    /// as [`Keys::sender`] keeps the interactive queue's, so bulk texts to a number go out in
+    /// the order they were queued.
+    pub(crate) fn bulk_sender(&self, topic: &str, number: &str) -> String {
+        self.key(topic, format_args!("bulksender:{number}"))
     }
 
     /// Hash, with a TTL of `record_ttl_s`: the delivery status of one outbound message
@@ -219,6 +234,11 @@ mod tests {
             "px:{sample}:send:SM1:reply"
         );
         assert_eq!(keys.sender("sample", "+1555"), "px:{sample}:sender:+1555");
+        assert_eq!(keys.bulk_queue("sample"), "px:{sample}:bulk");
+        assert_eq!(
+            keys.bulk_sender("sample", "+1555"),
+            "px:{sample}:bulksender:+1555"
+        );
         assert_eq!(keys.dead("sample"), "px:{sample}:dead");
         assert_eq!(keys.delivery("sample", "SM2"), "px:{sample}:delivery:SM2");
         assert_eq!(keys.opt_outs("sample"), "px:{sample}:optout");
@@ -261,6 +281,8 @@ mod tests {
             ("attempts", keys.attempts(topic, sid)),
             ("send_mark", keys.send_mark(topic, sid, "{kind}")),
             ("sender", keys.sender(topic, "{number}")),
+            ("bulk_queue", keys.bulk_queue(topic)),
+            ("bulk_sender", keys.bulk_sender(topic, "{number}")),
             ("delivery", keys.delivery(topic, "{OutboundSid}")),
             ("opt_outs", keys.opt_outs(topic)),
             ("rate", keys.rate(topic)),

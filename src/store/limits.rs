@@ -8,6 +8,8 @@ pub(crate) struct QueueLimits {
     pub dedup_ttl_s: u64,
     /// A queue holding this many jobs (or more) takes no more.
     pub max_queue_depth: u64,
+    /// A bulk queue holding this many texts (or more) takes no more bulk texts.
+    pub max_bulk_depth: u64,
     /// How long a record, or an outbound text's status after its time, is kept (seconds).
     pub record_ttl_s: u64,
 }
@@ -18,6 +20,7 @@ impl QueueLimits {
         QueueLimits {
             dedup_ttl_s: profile.dedup_ttl_s,
             max_queue_depth: profile.max_queue_depth,
+            max_bulk_depth: profile.max_bulk_depth,
             record_ttl_s: profile.record_ttl_s,
         }
     }

@@ -1,4 +1,4 @@
-//! Redis storage: every key (`keys`), the profile's Redis form (`target`), the connections
+//! Redis storage: every key (`keys`, and a lane's in `lane_keys`), the profile's Redis form (`target`), the connections
 //! (`connection`, and `blocking` for the tools), batching script calls per topic (`batches`),
 //! failing fast while Redis is down (`breaker`), re-queueing dead letters (`dead_letters`), the
 //! opt-out ledger (`opt_outs`, shared by the topics of one sender: `senders`), the queue's limits (`limits`), whether the node written to is a
@@ -11,6 +11,7 @@ pub(crate) mod breaker;
 pub(crate) mod connection;
 pub(crate) mod dead_letters;
 pub(crate) mod keys;
+pub(crate) mod lane_keys;
 pub(crate) mod limits;
 pub(crate) mod opt_outs;
 pub(crate) mod overview;

@@ -34,9 +34,11 @@ pub(crate) struct Overview {
 pub(crate) struct TopicOverview {
     /// The topic.
     pub name: String,
-    /// Jobs waiting or running.
+    /// Jobs waiting or running in the interactive queue.
     pub queue_depth: u64,
-    /// Jobs taken by a worker, not yet finished.
+    /// Bulk texts waiting or running.
+    pub bulk_depth: u64,
+    /// Jobs taken by a worker, not yet finished (both queues).
     pub in_flight: u64,
     /// Jobs completed, in total.
     pub completed: u64,
@@ -130,17 +132,29 @@ pub(crate) async fn overview(
     })
 }
 
-/// Queue depth and in-flight jobs of a topic (for the gauges).
+/// Queue depth and in-flight jobs of a topic's interactive queue (for the gauges).
 pub(crate) async fn depth(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
 ) -> redis::RedisResult<(u64, u64)> {
-    let stream = keys.queue(topic);
+    stream_depth(conn, &keys.queue(topic)).await
+}
+
+/// Depth and in-flight jobs of a topic's bulk queue.
+pub(crate) async fn bulk_depth(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    topic: &str,
+) -> redis::RedisResult<(u64, u64)> {
+    stream_depth(conn, &keys.bulk_queue(topic)).await
+}
+
+async fn stream_depth(conn: &mut RedisConn, stream: &str) -> redis::RedisResult<(u64, u64)> {
     let answer: redis::RedisResult<(u64, redis::Value)> = redis::pipe()
-        .xlen(&stream)
+        .xlen(stream)
         .cmd("XPENDING")
-        .arg(&stream)
+        .arg(stream)
         .arg(GROUP)
         .query_async(conn)
         .await;
@@ -148,7 +162,7 @@ pub(crate) async fn depth(
         Ok(answer) => answer,
         // No worker has created the group yet (a web-only process, or none started): the jobs
         // queued so far are all waiting, none in flight. The pipeline's error hides its XLEN.
-        Err(e) if e.code() == Some("NOGROUP") => (conn.xlen(&stream).await?, redis::Value::Nil),
+        Err(e) if e.code() == Some("NOGROUP") => (conn.xlen(stream).await?, redis::Value::Nil),
         Err(e) => return Err(e),
     };
     let in_flight = match pending {
@@ -204,6 +218,7 @@ async fn topic_overview(
     topic: &str,
 ) -> redis::RedisResult<TopicOverview> {
     let (queue_depth, in_flight) = depth(conn, keys, topic).await?;
+    let (bulk_depth, bulk_in_flight) = bulk_depth(conn, keys, topic).await?;
     let totals: HashMap<String, u64> = conn.hgetall(keys.stats(topic)).await?;
     let (events_backlog, events_oldest_age_s) = event_backlog(conn, keys, topic).await?;
     let this_minute = now_ms() / 60_000 * 60_000;
@@ -228,7 +243,8 @@ async fn topic_overview(
     Ok(TopicOverview {
         name: topic.to_string(),
         queue_depth,
-        in_flight,
+        bulk_depth,
+        in_flight: in_flight + bulk_in_flight,
         completed: totals.get("completed").copied().unwrap_or(0),
         dead_lettered: totals.get("dead_lettered").copied().unwrap_or(0),
         sessions: live_sessions(conn, keys, topic).await?,

@@ -152,7 +152,11 @@ async fn an_oversize_status_callback_is_refused_and_nothing_is_stored() {
         let answer = app.post_raw_path("/status/sample", form.into_bytes()).await;
         assert_eq!(answer.status, 400, "{}", answer.body);
     }
-    // Only the queue stream the workers created: no delivery record, no opt-out.
+    // Only the queue streams the workers created: no delivery record, no opt-out.
     let keys = app.keys("sample").await;
-    assert!(keys.iter().all(|k| k.ends_with(":queue")), "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.ends_with(":queue") || k.ends_with(":bulk")),
+        "{keys:?}"
+    );
 }

@@ -82,6 +82,7 @@ async fn complete_waiting(
         "sessions",
         "optout",
         "waiting",
+        "bulk",
     ] {
         call.key(key(name));
     }
@@ -115,6 +116,7 @@ async fn complete_waiting(
             .arg(wait.0)
             .arg(wait.1)
             .arg(wait.2)
+            .arg("")
             .arg(format!("SMout{sid}"))
             .arg("queued")
             .arg("1")

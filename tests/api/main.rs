@@ -17,6 +17,7 @@ mod guarantees;
 mod identity;
 mod ingress_cases;
 mod interrupted;
+mod lanes;
 mod messaging_service;
 mod observability;
 mod outbound;

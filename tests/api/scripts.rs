@@ -320,14 +320,53 @@ async fn claim_sends(
     markers: &[&str],
     interval: u64,
 ) -> Vec<Vec<redis::Value>> {
+    claim_sends_in(redis, key, markers, interval, "0").await
+}
+
+/// [`claim_sends`] with each send's lane flag (`1`: bulk).
+async fn claim_sends_in(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    markers: &[&str],
+    interval: u64,
+    bulk: &str,
+) -> Vec<Vec<redis::Value>> {
     let script = Script::new(&format!("{PACE_FN}{CLAIM_SEND}"));
     let mut call = script.prepare_invoke();
     call.key(key("optout")).key(key("rate"));
     call.arg(1_000).arg(60).arg(interval);
     for marker in markers {
-        call.key(key(marker)).arg("+15551234567").arg(2);
+        call.key(key(marker)).arg("+15551234567").arg(2).arg(bulk);
     }
     call.invoke_async(redis).await.unwrap()
+}
+
+#[actix_web::test]
+async fn a_bulk_claim_takes_the_pace_only_when_it_is_free_and_is_not_marked_while_held() {
+    let (mut redis, key) = lab().await;
+    // Free pace: a bulk send is marked and reserves its turn like any other.
+    let first = claim_sends_in(&mut redis, &key, &["send:OB1:outbound"], 100_000, "1").await;
+    assert_eq!(
+        strings(&first[0])[..2],
+        ["0", "0"],
+        "{:?}",
+        strings(&first[0])
+    );
+    // Now taken (two segments, ~200 ms): the next bulk send is held, unmarked, told to wait.
+    let held = claim_sends_in(&mut redis, &key, &["send:OB2:outbound"], 100_000, "1").await;
+    let answer = strings(&held[0]);
+    assert_eq!(answer[2..], ["held", "1"], "{answer:?}");
+    let wait: i64 = answer[1].parse().unwrap();
+    assert!((100_000..=200_000).contains(&wait), "{wait}");
+    let marked: bool = redis.exists(key("send:OB2:outbound")).await.unwrap();
+    assert!(!marked, "a held bulk send is not marked");
+    // A reply still reserves behind the taken pace, and holds the bulk send off longer.
+    let reply = claim_sends(&mut redis, &key, &["send:SM1:reply"], 100_000).await;
+    let reply_wait: i64 = redis::from_redis_value(&reply[0][1]).unwrap();
+    assert!((100_000..=200_000).contains(&reply_wait), "{reply_wait}");
+    let later = claim_sends_in(&mut redis, &key, &["send:OB2:outbound"], 100_000, "1").await;
+    let later_wait: i64 = strings(&later[0])[1].parse().unwrap();
+    assert!(later_wait > reply_wait, "{later_wait} after {reply_wait}");
 }
 
 fn strings(answer: &[redis::Value]) -> Vec<String> {
@@ -628,11 +667,26 @@ async fn enqueue_outbound(
     now: u64,
     texts: &[Text<'_>],
 ) -> redis::RedisResult<Vec<String>> {
+    enqueue_outbound_in(redis, key, (max_depth, 1000), now, texts, false).await
+}
+
+/// [`enqueue_outbound`] with both bounds (`max_queue_depth`, `max_bulk_depth`), every text in
+/// the bulk lane when `bulk`.
+async fn enqueue_outbound_in(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    (max_depth, max_bulk): (u64, u64),
+    now: u64,
+    texts: &[Text<'_>],
+    bulk: bool,
+) -> redis::RedisResult<Vec<String>> {
     let script = Script::new(&format!("{PLAN_FN}{ENQUEUE_OUTBOUND}"));
     let mut call = script.prepare_invoke();
     call.key(key("queue"))
         .key(key("optout"))
-        .key(key("scheduled"));
+        .key(key("scheduled"))
+        .key(key("bulk"));
+    let sender = if bulk { "bulksender" } else { "sender" };
     for Text(id, to, _, idem) in texts {
         let idem = if idem.is_empty() {
             key(&format!("out:{id}"))
@@ -640,19 +694,70 @@ async fn enqueue_outbound(
             key(&format!("idem:{idem}"))
         };
         call.key(key(&format!("out:{id}")))
-            .key(key(&format!("sender:{to}")))
+            .key(key(&format!("{sender}:{to}")))
             .key(idem);
     }
-    call.arg(60).arg(max_depth).arg(now).arg(600);
+    call.arg(60).arg(max_depth).arg(now).arg(600).arg(max_bulk);
     for Text(id, to, send_at, idem) in texts {
         call.arg(*id)
             .arg(*to)
             .arg(format!("{{\"id\":\"{id}\"}}"))
             .arg(*send_at)
             .arg(*idem)
-            .arg(format!("fp{to}"));
+            .arg(format!("fp{to}"))
+            .arg(if bulk { "bulk" } else { "" });
     }
     call.invoke_async(redis).await
+}
+
+#[actix_web::test]
+async fn bulk_texts_go_to_the_bulk_lane_under_their_own_bound() {
+    let (mut redis, key) = lab().await;
+    let now = 1_000_000;
+    // The interactive queue is full; bulk texts do not need its room.
+    let texts = [Text("OB1", "+1", 0, ""), Text("OB2", "+1", 0, "")];
+    let answer = enqueue_outbound_in(&mut redis, &key, (0, 3), now, &texts, true)
+        .await
+        .unwrap();
+    assert_eq!(answer, ["OB1", "queued", "OB2", "queued"]);
+    assert_eq!(redis.xlen::<_, u64>(key("bulk")).await.unwrap(), 2);
+    assert_eq!(redis.xlen::<_, u64>(key("queue")).await.unwrap(), 0);
+    let order: Vec<String> = redis.lrange(key("bulksender:+1"), 0, -1).await.unwrap();
+    assert_eq!(order.len(), 2, "in the number's bulk order");
+    let lane: String = redis.hget(key("out:OB1"), "lane").await.unwrap();
+    assert_eq!(lane, "bulk");
+    // Room for one more bulk text, not two: nothing written.
+    let more = [Text("OB3", "+2", 0, ""), Text("OB4", "+2", 0, "")];
+    let error = enqueue_outbound_in(&mut redis, &key, (0, 3), now, &more, true)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("QUEUEFULL"));
+    assert!(
+        error.detail().unwrap_or_default().contains("bulk"),
+        "{error}"
+    );
+    // A scheduled bulk text moves to the bulk lane when due.
+    let later = [Text("OB5", "+5", now + 1, "")];
+    enqueue_outbound_in(&mut redis, &key, (0, 10), now, &later, true)
+        .await
+        .unwrap();
+    let due = Script::new(DUE);
+    let mut call = due.prepare_invoke();
+    call.key(key("scheduled"))
+        .key(key("queue"))
+        .key(key("optout"))
+        .key(key("bulk"))
+        .key(key("out:OB5"))
+        .key(key("sender:+5"))
+        .key(key("bulksender:+5"))
+        .arg(600)
+        .arg("OB5|+5")
+        .arg("+5");
+    let moved: u64 = call.invoke_async(&mut redis).await.unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(redis.xlen::<_, u64>(key("bulk")).await.unwrap(), 3);
+    let order: Vec<String> = redis.lrange(key("bulksender:+5"), 0, -1).await.unwrap();
+    assert_eq!(order.len(), 1);
 }
 
 #[actix_web::test]
@@ -800,10 +905,12 @@ async fn due_moves_each_text_once_and_cancel_stops_only_scheduled_ones() {
         let mut call = due_script.prepare_invoke();
         call.key(key("scheduled"))
             .key(key("queue"))
-            .key(key("optout"));
+            .key(key("optout"))
+            .key(key("bulk"));
         for (id, to) in members {
             call.key(key(&format!("out:{id}")))
-                .key(key(&format!("sender:{to}")));
+                .key(key(&format!("sender:{to}")))
+                .key(key(&format!("bulksender:{to}")));
         }
         call.arg(600);
         for (id, to) in members {

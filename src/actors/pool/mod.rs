@@ -3,6 +3,12 @@
 //! (`XREADGROUP ... BLOCK` on its own connection), and claims jobs that any consumer left
 //! unacknowledged longer than `claim_idle_ms` (`XAUTOCLAIM`) — those of a process that died.
 //!
+//! Two lanes: the interactive queue (replies, texts sent first as `interactive`) and the bulk
+//! queue, each read on its own connection. Interactive jobs are handed out first; bulk jobs
+//! never hold more than all workers but one (see [`bulk_cap`]), so a reply always finds a worker
+//! free, and a bulk send takes the topic's pace only when no reply waits for it (see
+//! `claim_send.lua`).
+//!
 //! Order per sender: a job is handed to a worker only when it is its sender's oldest unfinished
 //! job (the head of the sender's list in Redis), so one number's messages are answered in arrival
 //! order across all processes, while different numbers run in parallel. Jobs waiting for their
@@ -27,7 +33,7 @@ use crate::actors::messages::{
     Drain, JobFinished, PoolReport, PoolState, ReportPool, RunJob, WorkerReady,
 };
 use crate::actors::worker::{TopicWorker, WorkerDeps};
-use crate::domain::{Job, JOB_VERSION};
+use crate::domain::{Job, Lane, JOB_VERSION};
 use crate::store::connection::loggable;
 use crate::store::keys::Keys;
 use stream as ops;
@@ -44,12 +50,32 @@ const PARKED_POLL: Duration = Duration::from_millis(50);
 /// Most jobs parked at once; reading pauses above it.
 const MAX_PARKED: usize = 512;
 
+/// The lanes, interactive first.
+const LANES: [Lane; 2] = [Lane::Interactive, Lane::Bulk];
+
+/// Most bulk jobs a pool of `workers` holds at once: all its workers but one (one, for a pool of
+/// one), so a reply never waits for a broadcast to free a worker.
+pub(crate) fn bulk_cap(workers: usize) -> usize {
+    workers.saturating_sub(1).max(1)
+}
+
 /// Redis connections of a pool.
 pub(crate) struct PoolConnections {
-    /// Used only for the blocking read.
+    /// Used only for the blocking read of the interactive queue.
     pub reader: RedisConn,
+    /// Used only for the blocking read of the bulk queue.
+    pub bulk_reader: RedisConn,
     /// The process's shared connection, for everything else.
     pub shared: RedisConn,
+}
+
+impl PoolConnections {
+    fn reader(&self, lane: Lane) -> RedisConn {
+        match lane {
+            Lane::Interactive => self.reader.clone(),
+            Lane::Bulk => self.bulk_reader.clone(),
+        }
+    }
 }
 
 struct Parked {
@@ -57,7 +83,17 @@ struct Parked {
     since: Instant,
 }
 
-/// A topic's pool of workers and its reader.
+/// What a pool is doing with one lane's stream.
+#[derive(Debug, Default, Clone, Copy)]
+struct LaneState {
+    group_ready: bool,
+    reading: bool,
+    /// The last read (or join) of the lane's queue failed.
+    read_failing: bool,
+    claiming: bool,
+}
+
+/// A topic's pool of workers and its readers.
 pub(crate) struct WorkerPool {
     deps: WorkerDeps,
     keys: Keys,
@@ -68,16 +104,20 @@ pub(crate) struct WorkerPool {
     in_flight: Vec<Option<RunJob>>,
     ready: VecDeque<RunJob>,
     parked: Vec<Parked>,
-    busy_senders: HashSet<String>,
-    group_ready: bool,
-    reading: bool,
-    /// The last read (or join) of the queue failed.
-    read_failing: bool,
-    claiming: bool,
+    /// Senders with a job running here, per lane.
+    busy_senders: HashSet<(Lane, String)>,
+    lanes: [LaneState; 2],
     checking: bool,
     recheck: bool,
     draining: bool,
     drained: Vec<oneshot::Sender<()>>,
+}
+
+fn slot(lane: Lane) -> usize {
+    match lane {
+        Lane::Interactive => 0,
+        Lane::Bulk => 1,
+    }
 }
 
 impl WorkerPool {
@@ -100,10 +140,7 @@ impl WorkerPool {
             ready: VecDeque::new(),
             parked: Vec::new(),
             busy_senders: HashSet::new(),
-            group_ready: false,
-            reading: false,
-            read_failing: false,
-            claiming: false,
+            lanes: [LaneState::default(); 2],
             checking: false,
             recheck: false,
             draining: false,
@@ -115,94 +152,143 @@ impl WorkerPool {
         self.deps.topic.name.clone()
     }
 
-    fn stream(&self) -> String {
-        self.keys.queue(&self.deps.topic.name)
+    fn stream(&self, lane: Lane) -> String {
+        self.keys.lane_queue(&self.deps.topic.name, lane)
     }
 
-    fn ensure_group(&mut self, ctx: &mut Context<Self>) {
-        let fut = ops::ensure_group(self.conns.shared.clone(), self.stream());
-        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| match result {
-            Ok(()) => {
-                act.group_ready = true;
-                act.read_failing = false;
-                act.fetch(ctx);
-                act.claim(ctx);
-            }
-            Err(e) => {
-                act.read_failing = true;
-                log::warn!(
-                    "Failed to join consumer group; retrying. topic={} error={e}",
-                    act.topic()
-                );
-                ctx.run_later(RETRY_PAUSE, |act, ctx| act.ensure_group(ctx));
-            }
-        }));
+    fn lane(&mut self, lane: Lane) -> &mut LaneState {
+        &mut self.lanes[slot(lane)]
     }
 
-    /// Reads new jobs for the idle workers, unless a read is under way or jobs are waiting.
-    fn fetch(&mut self, ctx: &mut Context<Self>) {
-        let waiting = !self.ready.is_empty() || self.parked.len() >= MAX_PARKED;
-        if !self.group_ready || self.reading || self.draining || self.idle.is_empty() || waiting {
+    fn ensure_group(&mut self, lane: Lane, ctx: &mut Context<Self>) {
+        let fut = ops::ensure_group(self.conns.shared.clone(), self.stream(lane));
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(()) => {
+                        let state = act.lane(lane);
+                        state.group_ready = true;
+                        state.read_failing = false;
+                        act.fetch(lane, ctx);
+                        act.claim(lane, ctx);
+                    }
+                    Err(e) => {
+                        act.lane(lane).read_failing = true;
+                        log::warn!(
+                            "Failed to join consumer group; retrying. topic={} lane={} error={e}",
+                            act.topic(),
+                            lane.as_str()
+                        );
+                        ctx.run_later(RETRY_PAUSE, move |act, ctx| act.ensure_group(lane, ctx));
+                    }
+                }),
+        );
+    }
+
+    /// Bulk jobs held (running, ready or parked).
+    fn bulk_held(&self) -> usize {
+        self.held().filter(|job| job.lane.is_bulk()).count()
+    }
+
+    /// How many jobs of `lane` to read now (0: none).
+    fn wanted(&self, lane: Lane) -> usize {
+        if self.draining || self.parked.len() >= MAX_PARKED {
+            return 0;
+        }
+        match lane {
+            Lane::Interactive => {
+                let waiting = self.ready.iter().any(|job| !job.lane.is_bulk());
+                if waiting {
+                    0
+                } else {
+                    self.idle.len()
+                }
+            }
+            Lane::Bulk => bulk_cap(self.in_flight.len()).saturating_sub(self.bulk_held()),
+        }
+    }
+
+    /// Reads new jobs of `lane` for the idle workers (bulk: up to its cap), unless a read is
+    /// under way or jobs are waiting.
+    fn fetch(&mut self, lane: Lane, ctx: &mut Context<Self>) {
+        let state = self.lanes[slot(lane)];
+        let count = self.wanted(lane);
+        if !state.group_ready || state.reading || count == 0 {
             return;
         }
-        self.reading = true;
+        self.lane(lane).reading = true;
         let consumer = self.deps.consumer.clone();
         let fut = ops::read_new(
-            self.conns.reader.clone(),
-            self.stream(),
+            self.conns.reader(lane),
+            self.stream(lane),
             consumer,
-            self.idle.len(),
+            count,
             READ_BLOCK,
         );
-        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
-            act.reading = false;
-            act.read_failing = result.is_err();
+        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+            let state = act.lane(lane);
+            state.reading = false;
+            state.read_failing = result.is_err();
             match result {
                 Ok(entries) => {
-                    act.accept(entries, false, ctx);
-                    act.fetch(ctx);
+                    act.accept(entries, lane, false, ctx);
+                    act.fetch(lane, ctx);
                 }
                 Err(e) if e.code() == Some("NOGROUP") => {
                     // The stream or group was deleted under us: join again.
-                    act.group_ready = false;
-                    act.ensure_group(ctx);
+                    act.lane(lane).group_ready = false;
+                    act.ensure_group(lane, ctx);
                 }
                 Err(e) => {
                     log::warn!(
-                        "Failed to read jobs; retrying. topic={} error={}",
+                        "Failed to read jobs; retrying. topic={} lane={} error={}",
                         act.topic(),
+                        lane.as_str(),
                         loggable(&e)
                     );
-                    ctx.run_later(RETRY_PAUSE, |act, ctx| act.fetch(ctx));
+                    ctx.run_later(RETRY_PAUSE, move |act, ctx| act.fetch(lane, ctx));
                 }
             }
         }));
     }
 
-    /// Claims jobs other consumers (or a crashed earlier run) left idle too long.
-    fn claim(&mut self, ctx: &mut Context<Self>) {
-        if !self.group_ready || self.claiming || self.draining || self.idle.is_empty() {
+    /// Reads both lanes, as far as each has room.
+    fn fetch_all(&mut self, ctx: &mut Context<Self>) {
+        for lane in LANES {
+            self.fetch(lane, ctx);
+        }
+    }
+
+    /// Claims jobs of `lane` other consumers (or a crashed earlier run) left idle too long.
+    fn claim(&mut self, lane: Lane, ctx: &mut Context<Self>) {
+        let state = self.lanes[slot(lane)];
+        let count = match lane {
+            Lane::Interactive => self.idle.len(),
+            Lane::Bulk => bulk_cap(self.in_flight.len()).saturating_sub(self.bulk_held()),
+        };
+        if !state.group_ready || state.claiming || self.draining || count == 0 {
             return;
         }
-        self.claiming = true;
-        let (consumer, count) = (self.deps.consumer.clone(), self.idle.len());
+        self.lane(lane).claiming = true;
+        let consumer = self.deps.consumer.clone();
         let fut = ops::claim_abandoned(
             self.conns.shared.clone(),
-            self.stream(),
+            self.stream(lane),
             consumer,
             self.claim_idle,
             count,
         );
-        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
-            act.claiming = false;
+        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+            act.lane(lane).claiming = false;
             match result {
                 Ok(claimed) if !claimed.is_empty() => {
                     log::info!(
-                        "Claimed jobs left unacknowledged. topic={} count={}",
+                        "Claimed jobs left unacknowledged. topic={} lane={} count={}",
                         act.topic(),
+                        lane.as_str(),
                         claimed.len()
                     );
-                    act.accept(claimed, true, ctx);
+                    act.accept(claimed, lane, true, ctx);
                 }
                 Ok(_) => {}
                 Err(e) => log::warn!(
@@ -216,24 +302,30 @@ impl WorkerPool {
 
     /// Keeps every held job claimed by this consumer.
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        let held: Vec<String> = self.held().map(|job| job.entry_id.clone()).collect();
-        if held.is_empty() {
-            return;
-        }
-        let fut = ops::keep_claimed(
-            self.conns.shared.clone(),
-            self.stream(),
-            self.deps.consumer.clone(),
-            held,
-        );
-        ctx.spawn(fut.into_actor(self).map(|result, act, _| {
-            if let Err(e) = result {
-                log::warn!(
-                    "Failed to keep jobs claimed. topic={} error={e}",
-                    act.topic()
-                );
+        for lane in LANES {
+            let held: Vec<String> = self
+                .held()
+                .filter(|job| job.lane == lane)
+                .map(|job| job.entry_id.clone())
+                .collect();
+            if held.is_empty() {
+                continue;
             }
-        }));
+            let fut = ops::keep_claimed(
+                self.conns.shared.clone(),
+                self.stream(lane),
+                self.deps.consumer.clone(),
+                held,
+            );
+            ctx.spawn(fut.into_actor(self).map(|result, act, _| {
+                if let Err(e) = result {
+                    log::warn!(
+                        "Failed to keep jobs claimed. topic={} error={e}",
+                        act.topic()
+                    );
+                }
+            }));
+        }
     }
 
     /// Every job this pool holds: running, ready, or parked.
@@ -245,14 +337,20 @@ impl WorkerPool {
             .chain(self.parked.iter().map(|p| &p.job))
     }
 
-    fn holds(&self, id: &str) -> bool {
-        self.held().any(|j| j.entry_id == id)
+    fn holds(&self, id: &str, lane: Lane) -> bool {
+        self.held().any(|j| j.entry_id == id && j.lane == lane)
     }
 
-    /// Parks read or claimed entries until it is their sender's turn.
-    fn accept(&mut self, entries: Vec<StreamId>, redelivered: bool, ctx: &mut Context<Self>) {
+    /// Parks read or claimed entries of `lane` until it is their sender's turn.
+    fn accept(
+        &mut self,
+        entries: Vec<StreamId>,
+        lane: Lane,
+        redelivered: bool,
+        ctx: &mut Context<Self>,
+    ) {
         for entry in entries {
-            if self.holds(&entry.id) {
+            if self.holds(&entry.id, lane) {
                 continue;
             }
             match decode(&entry) {
@@ -261,12 +359,14 @@ impl WorkerPool {
                         entry_id: entry.id,
                         job,
                         redelivered,
+                        lane,
                     },
                     since: Instant::now(),
                 }),
                 Err(e) => log::error!(
-                    "Unreadable job left in the queue for inspection. topic={} job_id={} error={e}",
+                    "Unreadable job left in the queue for inspection. topic={} lane={} job_id={} error={e}",
                     self.topic(),
+                    lane.as_str(),
                     entry.id
                 ),
             }
@@ -274,12 +374,26 @@ impl WorkerPool {
         self.check_parked(ctx);
     }
 
+    /// The next ready job to hand out: the first interactive one, else the first bulk one while
+    /// bulk jobs run on fewer than [`bulk_cap`] workers.
+    fn next_ready(&mut self) -> Option<RunJob> {
+        if let Some(at) = self.ready.iter().position(|job| !job.lane.is_bulk()) {
+            return self.ready.remove(at);
+        }
+        let bulk_running = self.in_flight.iter().flatten().filter(|j| j.lane.is_bulk());
+        if bulk_running.count() >= bulk_cap(self.in_flight.len()) {
+            return None;
+        }
+        self.ready.pop_front()
+    }
+
     fn dispatch(&mut self) {
-        while !self.draining && !self.ready.is_empty() {
-            let Some(worker) = self.idle.pop_front() else {
+        while !self.draining && !self.ready.is_empty() && !self.idle.is_empty() {
+            let Some(job) = self.next_ready() else {
                 return;
             };
-            let Some(job) = self.ready.pop_front() else {
+            let Some(worker) = self.idle.pop_front() else {
+                self.ready.push_front(job);
                 return;
             };
             self.in_flight[worker] = Some(job.clone());
@@ -294,7 +408,8 @@ impl WorkerPool {
                 job.redelivered = true;
                 self.ready.push_front(job);
             } else {
-                self.busy_senders.remove(job.job.message.number.as_str());
+                self.busy_senders
+                    .remove(&(job.lane, job.job.message.number.to_string()));
             }
         }
         if !self.idle.contains(&worker) {
@@ -302,7 +417,7 @@ impl WorkerPool {
         }
         self.dispatch();
         self.check_parked(ctx);
-        self.fetch(ctx);
+        self.fetch_all(ctx);
         if self.draining && self.in_flight.iter().all(Option::is_none) {
             for done in self.drained.drain(..) {
                 let _ = done.send(());
@@ -342,20 +457,28 @@ impl Actor for WorkerPool {
             self.in_flight.len(),
             self.deps.consumer
         );
-        self.ensure_group(ctx);
+        for lane in LANES {
+            self.ensure_group(lane, ctx);
+        }
         let claim_every = (self.claim_idle / 2).max(Duration::from_millis(100));
-        ctx.run_interval(claim_every, |act, ctx| act.claim(ctx));
+        ctx.run_interval(claim_every, |act, ctx| {
+            for lane in LANES {
+                act.claim(lane, ctx);
+            }
+        });
         let heartbeat_every = (self.claim_idle / 3).max(Duration::from_millis(50));
         ctx.run_interval(heartbeat_every, |act, ctx| act.heartbeat(ctx));
-        let prune = ops::prune_consumers(self.conns.shared.clone(), self.stream());
-        ctx.spawn(prune.into_actor(self).map(|result, act, _| {
-            if let Err(e) = result {
-                log::debug!(
-                    "Failed to prune old consumers. topic={} error={e}",
-                    act.topic()
-                );
-            }
-        }));
+        for lane in LANES {
+            let prune = ops::prune_consumers(self.conns.shared.clone(), self.stream(lane));
+            ctx.spawn(prune.into_actor(self).map(|result, act, _| {
+                if let Err(e) = result {
+                    log::debug!(
+                        "Failed to prune old consumers. topic={} error={e}",
+                        act.topic()
+                    );
+                }
+            }));
+        }
     }
 }
 
@@ -381,9 +504,9 @@ impl Handler<ReportPool> for WorkerPool {
     fn handle(&mut self, _: ReportPool, _: &mut Self::Context) -> Self::Result {
         let state = if self.draining {
             PoolState::Draining
-        } else if self.read_failing {
+        } else if self.lanes.iter().any(|lane| lane.read_failing) {
             PoolState::Retrying
-        } else if !self.group_ready {
+        } else if self.lanes.iter().any(|lane| !lane.group_ready) {
             PoolState::Starting
         } else {
             PoolState::Reading

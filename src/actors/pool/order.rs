@@ -1,6 +1,6 @@
-//! Order per sender, for `WorkerPool`: a parked job moves to the ready queue only when it is its
+//! Order per sender within each lane, for `WorkerPool`: a parked job moves to the ready queue only when it is its
 //! sender's oldest unfinished job (the head of the sender's list in Redis) and no other job of
-//! that sender is running here. Parked jobs ask again every [`PARKED_POLL`]; a head whose job
+//! that sender in that lane is running here. Parked jobs ask again every [`PARKED_POLL`]; a head whose job
 //! vanished from the stream is dropped after a while so it cannot block its sender forever.
 
 use std::collections::HashMap;
@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 
 use super::{ops, WorkerPool, PARKED_POLL};
+use crate::domain::Lane;
 
 impl WorkerPool {
     /// Moves parked jobs that are their sender's oldest unfinished job to the ready queue.
@@ -16,10 +17,10 @@ impl WorkerPool {
             self.recheck = true;
             return;
         }
-        let mut numbers: Vec<String> = self
+        let mut numbers: Vec<(Lane, String)> = self
             .parked
             .iter()
-            .map(|p| p.job.job.message.number.to_string())
+            .map(|p| (p.job.lane, p.job.job.message.number.to_string()))
             .filter(|n| !self.busy_senders.contains(n))
             .collect();
         numbers.sort();
@@ -43,10 +44,10 @@ impl WorkerPool {
                     act.topic()
                 ),
             }
-            let waiting = act
-                .parked
-                .iter()
-                .any(|p| !act.busy_senders.contains(p.job.job.message.number.as_str()));
+            let waiting = act.parked.iter().any(|p| {
+                let sender = (p.job.lane, p.job.job.message.number.to_string());
+                !act.busy_senders.contains(&sender)
+            });
             if std::mem::take(&mut act.recheck) {
                 act.check_parked(ctx);
             } else if waiting {
@@ -55,15 +56,19 @@ impl WorkerPool {
         }));
     }
 
-    fn release_heads(&mut self, heads: &HashMap<String, Option<String>>, ctx: &mut Context<Self>) {
+    fn release_heads(
+        &mut self,
+        heads: &HashMap<(Lane, String), Option<String>>,
+        ctx: &mut Context<Self>,
+    ) {
         let stale_after = self.claim_idle * 3;
         let mut still_parked = Vec::new();
         for parked in std::mem::take(&mut self.parked) {
-            let number = parked.job.job.message.number.to_string();
-            let head = heads.get(&number).cloned().flatten();
+            let sender = (parked.job.lane, parked.job.job.message.number.to_string());
+            let head = heads.get(&sender).cloned().flatten();
             let turn = head.as_deref().is_none_or(|h| h == parked.job.entry_id);
-            if turn && !self.busy_senders.contains(&number) {
-                self.busy_senders.insert(number);
+            if turn && !self.busy_senders.contains(&sender) {
+                self.busy_senders.insert(sender);
                 self.ready.push_back(parked.job);
                 continue;
             }
@@ -72,7 +77,7 @@ impl WorkerPool {
                     self.conns.shared.clone(),
                     self.keys.clone(),
                     self.topic(),
-                    number,
+                    sender,
                     head,
                 );
                 ctx.spawn(fut.into_actor(self).map(|result, act, _| {

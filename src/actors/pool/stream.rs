@@ -11,6 +11,7 @@ use redis::streams::{
 };
 use redis::AsyncCommands;
 
+use crate::domain::Lane;
 use crate::store::keys::{Keys, GROUP};
 
 /// Consumers with nothing pending and idle this long are removed from the group.
@@ -84,16 +85,16 @@ pub(crate) async fn keep_claimed(
     Ok(())
 }
 
-/// The oldest unfinished job id of each sender (None when the sender has none listed).
+/// The oldest unfinished job id of each sender in its lane (None when it has none listed).
 pub(crate) async fn sender_heads(
     mut conn: RedisConn,
     keys: Keys,
     topic: String,
-    numbers: Vec<String>,
-) -> redis::RedisResult<HashMap<String, Option<String>>> {
+    numbers: Vec<(Lane, String)>,
+) -> redis::RedisResult<HashMap<(Lane, String), Option<String>>> {
     let mut pipe = redis::pipe();
-    for number in &numbers {
-        pipe.lindex(keys.sender(&topic, number), 0);
+    for (lane, number) in &numbers {
+        pipe.lindex(keys.lane_sender(&topic, number, *lane), 0);
     }
     let heads: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
     Ok(numbers.into_iter().zip(heads).collect())
@@ -105,18 +106,20 @@ pub(crate) async fn drop_vanished_head(
     mut conn: RedisConn,
     keys: Keys,
     topic: String,
-    number: String,
+    (lane, number): (Lane, String),
     head: String,
 ) -> redis::RedisResult<()> {
     let found: Vec<StreamId> = redis::cmd("XRANGE")
-        .arg(keys.queue(&topic))
+        .arg(keys.lane_queue(&topic, lane))
         .arg(&head)
         .arg(&head)
         .query_async::<redis::streams::StreamRangeReply>(&mut conn)
         .await?
         .ids;
     if found.is_empty() {
-        let _: () = conn.lrem(keys.sender(&topic, &number), 1, &head).await?;
+        let _: () = conn
+            .lrem(keys.lane_sender(&topic, &number, lane), 1, &head)
+            .await?;
     }
     Ok(())
 }

@@ -5,8 +5,8 @@
 -- KEYS[1]  the topic's stream           KEYS[2]  the topic's totals (Hash)
 -- KEYS[3]  this minute's counts (Hash)  KEYS[4]  the topic's completed list
 -- KEYS[5]  the topic's live sessions    KEYS[6]  the topic's opt-out hash
--- KEYS[7]  the numbers waited for (Sorted set)
--- then per job: its record (String), its sender's list of unfinished jobs, its attempt list, its
+-- KEYS[7]  the numbers waited for (Sorted set)   KEYS[8]  the topic's bulk stream
+-- then per job: its record (String), its sender's list of unfinished jobs (in its lane), its attempt list, its
 -- sender's session, the event to queue when the wait for its sender ends, and per send to store
 -- two keys: its marker and its delivery hash
 -- ARGV[1]  record_ttl_s   ARGV[2]  the consumer group   ARGV[3]  recent_records
@@ -14,13 +14,14 @@
 -- then per job: its sends to store (n), the record's JSON, the stream entry id, the MessageSid,
 -- '1' when the job has an attempt list to delete, the session's change ('' for none, 'keep',
 -- 'replace' or 'end'), its JSON (replace), session_ttl_s, the sender's number, the wait ('' to
--- leave it, 'clear', or 'set'), when it ends (ms), the event's job (set), and per send five
+-- leave it, 'clear', or 'set'), when it ends (ms), the event's job (set), its lane ('bulk', or
+-- '' for the interactive stream), and per send five
 -- values: Twilio's SID, status, num_segments, the status's rank, the recipient
 -- Returns the number of jobs completed.
 local ttl, group, now = tonumber(ARGV[1]), ARGV[2], ARGV[5]
 local jobs = tonumber(ARGV[6])
-local k, a = 8, 7
-local ids, sids = {}, {}
+local k, a = 9, 7
+local ids, bulk_ids, sids = {}, {}, {}
 for _ = 1, jobs do
   local sends = tonumber(ARGV[a])
   local id, sid, mode = ARGV[a + 2], ARGV[a + 3], ARGV[a + 5]
@@ -31,7 +32,7 @@ for _ = 1, jobs do
     save_session(KEYS[k + 3], KEYS[5], KEYS[6], ARGV[a + 8], mode, ARGV[a + 6],
       tonumber(ARGV[a + 7]), tonumber(now))
   end
-  local wait = ARGV[a + 9]
+  local wait, bulk = ARGV[a + 9], ARGV[a + 12] == 'bulk'
   if wait == 'clear' then
     redis.call('ZREM', KEYS[7], ARGV[a + 8])
     redis.call('DEL', KEYS[k + 4])
@@ -41,17 +42,23 @@ for _ = 1, jobs do
     redis.call('ZADD', KEYS[7], due, ARGV[a + 8])
     redis.call('SET', KEYS[k + 4], ARGV[a + 11], 'PXAT', due + 86400000)
   end
-  k, a = k + 5, a + 12
+  k, a = k + 5, a + 13
   for _ = 1, sends do
     store_sent(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ttl, ARGV[a + 3], now,
       ARGV[a + 4], sid)
     k, a = k + 2, a + 5
   end
-  ids[#ids + 1] = id
+  if bulk then bulk_ids[#bulk_ids + 1] = id else ids[#ids + 1] = id end
   sids[#sids + 1] = sid
 end
-redis.call('XACK', KEYS[1], group, unpack(ids))
-redis.call('XDEL', KEYS[1], unpack(ids))
+if #ids > 0 then
+  redis.call('XACK', KEYS[1], group, unpack(ids))
+  redis.call('XDEL', KEYS[1], unpack(ids))
+end
+if #bulk_ids > 0 then
+  redis.call('XACK', KEYS[8], group, unpack(bulk_ids))
+  redis.call('XDEL', KEYS[8], unpack(bulk_ids))
+end
 redis.call('HINCRBY', KEYS[2], 'completed', jobs)
 redis.call('HINCRBY', KEYS[3], 'completed', jobs)
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))

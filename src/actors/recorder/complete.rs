@@ -52,7 +52,7 @@ pub(super) fn piece(
     let number = record.message.number.as_str();
     let mut job_keys = vec![
         keys.record(topic, sid),
-        keys.sender(topic, number),
+        keys.lane_sender(topic, number, msg.lane),
         keys.attempts(topic, sid),
         keys.session(topic, number),
         keys.waiting_job(topic, number),
@@ -87,6 +87,11 @@ pub(super) fn piece(
         wait.to_vec(),
         due.to_string().into_bytes(),
         event.to_vec(),
+        if msg.lane.is_bulk() {
+            b"bulk".to_vec()
+        } else {
+            Vec::new()
+        },
     ];
     for store in &msg.stores {
         job_keys.push(store.mark.clone());
@@ -117,7 +122,8 @@ pub(super) fn completion(
         .key(keys.completed(topic))
         .key(keys.sessions(topic))
         .key(keys.opt_outs(topic))
-        .key(keys.waiting(topic));
+        .key(keys.waiting(topic))
+        .key(keys.bulk_queue(topic));
     call.arg(keep.record_ttl_s)
         .arg(GROUP)
         .arg(keep.recent.max(1))
@@ -156,7 +162,7 @@ pub(super) fn dead_lettered(
 ) -> Result<redis::Pipeline, serde_json::Error> {
     let record = &msg.record;
     let (topic, sid) = (&record.message.topic, record.message.sid.as_str());
-    let queue = keys.queue(topic);
+    let queue = keys.lane_queue(topic, msg.lane);
     let now = now_ms();
     let minute = keys.minute_stats(topic, now / 60_000 * 60_000);
     let outcome = record.outcome.as_str();
@@ -171,7 +177,11 @@ pub(super) fn dead_lettered(
         )
         .xack(&queue, GROUP, &[&msg.entry_id])
         .xdel(&queue, &[&msg.entry_id])
-        .lrem(keys.sender(topic, &record.message.number), 1, &msg.entry_id)
+        .lrem(
+            keys.lane_sender(topic, record.message.number.as_str(), msg.lane),
+            1,
+            &msg.entry_id,
+        )
         .del(keys.attempts(topic, sid))
         .hincr(keys.stats(topic), outcome, 1)
         .hincr(&minute, outcome, 1)

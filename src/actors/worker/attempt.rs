@@ -17,7 +17,7 @@ use super::failure::AttemptError;
 use crate::actors::messages::{LoadSession, SendSms, StoreSent};
 use crate::actors::recorder::RecordError;
 use crate::domain::record::SentSms;
-use crate::domain::{now_ms, InboundMessage, Job, Reply, SendKind, Session, SessionSave};
+use crate::domain::{now_ms, InboundMessage, Job, Lane, Reply, SendKind, Session, SessionSave};
 use crate::handlers::{HandlerContext, SendFn};
 use crate::outbound::delivery::SidStore;
 use crate::outbound::send_once::{SendError, EXPIRED};
@@ -43,9 +43,13 @@ type Stores = Rc<RefCell<Vec<SidStore>>>;
 
 /// One try: session, accept text (if any), handler, reply. Sends already made are not made
 /// again.
-pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, AttemptError> {
+pub(super) async fn attempt(
+    deps: &WorkerDeps,
+    job: &Job,
+    lane: Lane,
+) -> Result<Handled, AttemptError> {
     let stores = Stores::default();
-    let tried = run(deps, job, &stores).await;
+    let tried = run(deps, job, lane, &stores).await;
     let stores = std::mem::take(&mut *stores.borrow_mut());
     match tried {
         Ok(handled) => Ok(Handled { stores, ..handled }),
@@ -57,13 +61,23 @@ pub(super) async fn attempt(deps: &WorkerDeps, job: &Job) -> Result<Handled, Att
 }
 
 /// The attempt's steps; each send's SID to store goes to `stores`.
-async fn run(deps: &WorkerDeps, job: &Job, stores: &Stores) -> Result<Handled, AttemptError> {
+async fn run(
+    deps: &WorkerDeps,
+    job: &Job,
+    lane: Lane,
+    stores: &Stores,
+) -> Result<Handled, AttemptError> {
     let topic = &deps.topic;
     let message = &job.message;
     if let Some(content) = &job.outbound {
         // A text sent first: no handler; the sender checks the opt-outs once more. The session
         // it opens becomes the recipient's with its completion (none for an opted-out number).
-        let sent = send_expiring(deps, message, content, job.expires_at, stores).await?;
+        let outbound = Outbound {
+            text: content,
+            expires_at: job.expires_at,
+            lane,
+        };
+        let sent = send_outbound(deps, message, outbound, stores).await?;
         // A text that expired unsent opens no session.
         let went = sent.status.as_deref() != Some(EXPIRED);
         return Ok(Handled {
@@ -210,29 +224,44 @@ async fn send(
     reply: &Reply,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
-    send_until(deps, kind, message, reply, None, stores).await
+    let outbound = Outbound {
+        text: reply,
+        expires_at: None,
+        lane: Lane::Interactive,
+    };
+    send_until(deps, kind, message, outbound, stores).await
 }
 
-/// An outbound text, which is not sent after `expires_at` (see `send_once`).
-async fn send_expiring(
+/// A text sent first, as its job says.
+struct Outbound<'a> {
+    text: &'a Reply,
+    /// Not sent after this (see `send_once`).
+    expires_at: Option<u64>,
+    /// A bulk text takes the pace only when no other send waits for it.
+    lane: Lane,
+}
+
+async fn send_outbound(
     deps: &WorkerDeps,
     message: &InboundMessage,
-    text: &Reply,
-    expires_at: Option<u64>,
+    outbound: Outbound<'_>,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
-    let kind = SendKind::Outbound;
-    send_until(deps, kind, message, text, expires_at, stores).await
+    send_until(deps, SendKind::Outbound, message, outbound, stores).await
 }
 
 async fn send_until(
     deps: &WorkerDeps,
     kind: SendKind,
     message: &InboundMessage,
-    reply: &Reply,
-    expires_at: Option<u64>,
+    outbound: Outbound<'_>,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
+    let Outbound {
+        text: reply,
+        expires_at,
+        lane,
+    } = outbound;
     let twilio = &deps.topic.settings.twilio;
     let request = SendSms {
         topic: deps.topic.name.clone(),
@@ -247,6 +276,7 @@ async fn send_until(
             smart_encoded: twilio.smart_encoded,
             expires_at,
         },
+        lane,
     };
     let sent = match deps.sender.send(request).await {
         Ok(sent) => sent,

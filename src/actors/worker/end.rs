@@ -10,7 +10,7 @@ use super::tries::Tries;
 use crate::actors::messages::{RecordOutcome, RunJob, SessionWrite, Waiting};
 use crate::actors::recorder::RecordError;
 use crate::domain::record::{DeadLetter, Outcome, Record, SentSms, Timings};
-use crate::domain::{now_ms, Job, Reply};
+use crate::domain::{now_ms, Job, Lane, Reply};
 use crate::errors::Chain;
 use crate::outbound::delivery::SidStore;
 
@@ -52,7 +52,7 @@ pub(super) async fn complete(
         had_attempts,
         waiting,
     };
-    finish(deps, run.entry_id, record, ending).await;
+    finish(deps, (run.entry_id, run.lane), record, ending).await;
     End::Done
 }
 
@@ -121,7 +121,7 @@ pub(super) async fn dead_letter(deps: &WorkerDeps, run: RunJob, tries: Tries) ->
             .inc();
     }
     let ending = Ending::DeadLettered(Box::new(dead));
-    finish(deps, run.entry_id, record, ending).await;
+    finish(deps, (run.entry_id, run.lane), record, ending).await;
     End::Done
 }
 
@@ -184,7 +184,8 @@ enum Ending {
 
 /// Writes the record and acknowledges the job, retrying while Redis is away; after
 /// `record_patience` the job is left pending, to be claimed again.
-async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: Ending) {
+async fn finish(deps: &WorkerDeps, entry: (String, Lane), record: Record, ending: Ending) {
+    let (entry_id, lane) = entry;
     let (dead, session, stores, had_attempts, waiting) = match ending {
         Ending::Completed {
             session,
@@ -209,6 +210,7 @@ async fn finish(deps: &WorkerDeps, entry_id: String, record: Record, ending: End
     loop {
         let request = RecordOutcome {
             entry_id: entry_id.clone(),
+            lane,
             record: record.clone(),
             dead: dead.clone(),
             session: session.clone(),

@@ -97,7 +97,7 @@ async fn process(deps: WorkerDeps, run: RunJob) -> End {
             return dead_letter(&deps, run, tries).await;
         }
         tries.wait_turn(&retry).await;
-        let error = match attempt(&deps, &run.job).await {
+        let error = match attempt(&deps, &run.job, run.lane).await {
             Ok(handled) => return complete(&deps, run, handled, tries).await,
             Err(error) => error,
         };

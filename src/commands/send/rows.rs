@@ -106,6 +106,8 @@ pub(crate) struct Shared<'a> {
     pub(crate) at: Option<&'a str>,
     /// `--validity`.
     pub(crate) validity_s: Option<u64>,
+    /// `--bulk` (the default) or `--interactive`.
+    pub(crate) lane: crate::domain::Lane,
 }
 
 /// A CSV file with its header resolved: which column is `to`, what the template fills from.
@@ -204,6 +206,7 @@ impl<'a> Sheet<'a> {
             idempotency_key: Some(format!("csv:{}:{}:{line}", self.file.digest, self.flags)),
             session,
             validity_s: self.shared.validity_s,
+            priority: Some(self.shared.lane.as_str().to_string()),
             ..TextFields::default()
         }
         .check(now)
@@ -349,6 +352,7 @@ mod tests {
             media: &[],
             at: None,
             validity_s: None,
+            lane: crate::domain::Lane::Bulk,
         }
     }
 

@@ -105,6 +105,9 @@ fn refused(topic: &str, count: usize, error: OutboxError) -> ApiError {
     };
     let answer = match &error {
         OutboxError::Full(_) => "the topic's queue is full; try again later",
+        OutboxError::BulkFull(_) => {
+            "the topic's bulk queue holds max_bulk_depth texts; try again once it drains"
+        }
         OutboxError::NotReplicated(_) => {
             "the texts were written but not confirmed by enough replicas and may still be sent; \
              send again with the same idempotency keys to be sure of one text each"

@@ -71,6 +71,7 @@ const FIELDS: &[&str] = &[
     "session",
     "expires_at",
     "validity_s",
+    "priority",
 ];
 
 /// Reads and checks every message of `body` (JSON bytes); `now` bounds `send_at`.
@@ -150,7 +151,9 @@ fn read_fields(
         }
         let text = value.as_str().map(str::to_string);
         match name.as_str() {
-            "to" | "body" | "send_at" | "idempotency_key" | "expires_at" if text.is_none() => {
+            "to" | "body" | "send_at" | "idempotency_key" | "expires_at" | "priority"
+                if text.is_none() =>
+            {
                 report(&name, "must be a string".into())
             }
             "to" => fields.to = text,
@@ -158,6 +161,7 @@ fn read_fields(
             "send_at" => fields.send_at = text,
             "idempotency_key" => fields.idempotency_key = text,
             "expires_at" => fields.expires_at = text,
+            "priority" => fields.priority = text,
             "validity_s" => match value.as_u64() {
                 Some(seconds) => fields.validity_s = Some(seconds),
                 None => report("validity_s", "must be a whole number of seconds".into()),

@@ -68,6 +68,7 @@ fn check_profile(profile: &Profile, key: &str, problems: &mut Vec<Problem>) {
         ("record_ttl_s", profile.record_ttl_s),
         ("dead_letter_ttl_s", profile.dead_letter_ttl_s),
         ("max_queue_depth", profile.max_queue_depth),
+        ("max_bulk_depth", profile.max_bulk_depth),
         ("twilio_timeout_ms", profile.twilio_timeout_ms),
         ("request_timeout_ms", profile.request_timeout_ms),
         ("max_connections", profile.max_connections as u64),
