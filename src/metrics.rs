@@ -344,7 +344,7 @@ impl Metrics {
         for result in ["queued", "scheduled", "opted_out", "duplicate"] {
             self.outbound_accepted.with_label_values(&[topic, result]);
         }
-        for outcome in ["sent", "opted_out", "expired", "failed"] {
+        for outcome in ["sent", "opted_out", "expired", "cancelled", "failed"] {
             self.outbound_finished.with_label_values(&[topic, outcome]);
         }
         for call in ["create", "list"] {

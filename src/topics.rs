@@ -27,6 +27,8 @@ pub(crate) struct Topic {
     pub accepted_twiml: actix_web::web::Bytes,
     /// Twilio's keywords and the topic's own.
     pub keywords: crate::twilio::keywords::Keywords,
+    /// The topic's `send_window` (with its `default_timezone`), if any.
+    pub window: Option<crate::domain::window::TopicWindow>,
 }
 
 /// The TwiML that answers an accepted message of `topic`.
@@ -76,6 +78,7 @@ pub(crate) fn build_topics(
                 properties: Arc::new(topic.properties.clone()),
                 accepted_twiml: accepted_twiml(topic),
                 keywords: crate::twilio::keywords::Keywords::of(&topic.keywords),
+                window: topic.window(),
             };
             topics.insert(name.clone(), Arc::new(compiled));
         }

@@ -217,6 +217,14 @@ pub(crate) enum Waiting {
     },
 }
 
+/// Put a queued outbound text back until its topic's `send_window` opens (worker → recorder).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]
+pub(crate) struct HoldText {
+    /// The text, its entry and when the window opens.
+    pub held: crate::outbound::window::Held,
+}
+
 /// Store the Twilio SIDs of an attempt's sends on their own: the attempt failed after them.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), crate::actors::recorder::error::RecordError>")]

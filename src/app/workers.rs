@@ -148,6 +148,7 @@ async fn start_pools(
             recorder: recorder.clone(),
             consumer: consumer.clone(),
             record_patience: profile.claim_idle(),
+            record_ttl_s: profile.record_ttl_s,
             metrics: metrics.clone(),
             status_callback: (!profile.public_url.is_empty()).then(|| {
                 format!(

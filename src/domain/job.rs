@@ -50,6 +50,10 @@ pub(crate) struct Job {
     /// takes it later records it `expired` and sends nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// The recipient's IANA time zone the caller gave, for the topic's `send_window` (a build
+    /// that does not know the field ignores it: the text was held to the window when queued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 impl Job {
@@ -63,6 +67,7 @@ impl Job {
             outbound: None,
             session: None,
             expires_at: None,
+            timezone: None,
         }
     }
 
@@ -85,6 +90,7 @@ impl Job {
             outbound: None,
             session: None,
             expires_at: None,
+            timezone: None,
         }
     }
 
@@ -108,6 +114,7 @@ impl Job {
             outbound: Some(text.content.clone()),
             session,
             expires_at: text.expires_at,
+            timezone: text.timezone.clone(),
         }
     }
 }

@@ -49,6 +49,13 @@ pub struct NewText {
     pub expires_at: Option<u64>,
     /// The queue it waits in: `bulk` texts go out only while no reply waits.
     pub lane: Lane,
+    /// The recipient's IANA time zone, when the caller knows it: it wins over the number's for
+    /// the topic's `send_window`.
+    pub timezone: Option<String>,
+    /// When the topic's `send_window` next opens for the recipient, when the text is due
+    /// outside it (ms since the epoch): it waits until then (set by the outbox, not the
+    /// caller; not part of what an idempotency key matches).
+    pub held_until: Option<u64>,
 }
 
 /// One problem with one field of a text.
@@ -90,6 +97,8 @@ pub struct TextFields {
     pub validity_s: Option<u64>,
     /// `priority`: `interactive` (the default) or `bulk`.
     pub priority: Option<String>,
+    /// `timezone`: the recipient's IANA time zone, for `send_window`.
+    pub timezone: Option<String>,
 }
 
 impl TextFields {
@@ -133,6 +142,11 @@ impl TextFields {
                 Lane::Interactive
             }
         };
+        if let Some(zone) = self.timezone.as_deref() {
+            if let Err(message) = super::window::zone_named(zone) {
+                errors.push(FieldError::new("timezone", message));
+            }
+        }
         match to {
             Some(to) if errors.is_empty() => Ok(NewText {
                 to,
@@ -145,6 +159,8 @@ impl TextFields {
                 session,
                 expires_at,
                 lane,
+                timezone: self.timezone,
+                held_until: None,
             }),
             _ => Err(errors),
         }
@@ -410,6 +426,7 @@ mod tests {
             expires_at: Some("soon".into()),
             validity_s: None,
             priority: Some("urgent".into()),
+            timezone: Some("Mars/Olympus".into()),
         }
         .check(NOW)
         .unwrap_err();
@@ -424,7 +441,8 @@ mod tests {
                 "idempotency_key",
                 "session",
                 "expires_at",
-                "priority"
+                "priority",
+                "timezone"
             ]
         );
         let missing = TextFields::default().check(NOW).unwrap_err();

@@ -5,7 +5,11 @@
 use super::lookup::{lookup, OutboundView};
 use super::outbox::{queue, Accepted, OutboxError};
 use super::schedule::{cancel, Cancelled};
-use crate::domain::NewText;
+use std::collections::HashMap;
+
+use super::window::hold;
+use crate::domain::window::TopicWindow;
+use crate::domain::{now_ms, NewText};
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
 use crate::store::limits::QueueLimits;
@@ -17,7 +21,8 @@ pub struct Outbox {
     conn: RedisConn,
     keys: Keys,
     limits: QueueLimits,
-    topics: Vec<String>,
+    /// Each topic's `send_window`, if any.
+    topics: HashMap<String, Option<TopicWindow>>,
 }
 
 impl Outbox {
@@ -36,17 +41,23 @@ impl Outbox {
             conn,
             keys: Keys::new(settings.profile.redis_prefix.clone()),
             limits: QueueLimits::of(&settings.profile),
-            topics: settings.topics.keys().cloned().collect(),
+            topics: settings
+                .topics
+                .iter()
+                .map(|(name, topic)| (name.clone(), topic.window()))
+                .collect(),
         })
     }
 
     /// Queues `texts` on `topic` (all or none; at most 1000 per call).
     pub async fn send(&self, topic: &str, texts: &[NewText]) -> Result<Vec<Accepted>, OutboxError> {
-        if !self.topics.iter().any(|t| t == topic) {
+        let Some(window) = self.topics.get(topic) else {
             return Err(OutboxError::UnknownTopic(topic.to_string()));
-        }
+        };
+        let mut texts = texts.to_vec();
+        hold(&mut texts, window.as_ref(), now_ms());
         let mut conn = self.conn.clone();
-        queue(&mut conn, &self.keys, topic, texts, self.limits).await
+        queue(&mut conn, &self.keys, topic, &texts, self.limits).await
     }
 
     /// One text's status, if it exists.

@@ -83,6 +83,10 @@ pub(crate) async fn lookup(
             view.status = OutboundStatus::Expired;
             return Ok(Some(view));
         }
+        Some("cancelled") => {
+            view.status = OutboundStatus::Cancelled;
+            return Ok(Some(view));
+        }
         _ => {}
     }
     view.status = OutboundStatus::Sent;

@@ -179,7 +179,8 @@ fn enqueue_call(
         let sender = keys.lane_sender(topic, text.to.as_str(), text.lane);
         script_keys.extend([hash, sender, idem]);
         let job = Job::outbound(topic, id.clone(), text, now);
-        let send_at = text.send_at.filter(|at| *at > now).unwrap_or(0);
+        let due = text.send_at.max(text.held_until);
+        let send_at = due.filter(|at| *at > now).unwrap_or(0);
         args.extend([
             id.as_str().as_bytes().to_vec(),
             text.to.as_str().as_bytes().to_vec(),

@@ -48,6 +48,9 @@ pub(crate) struct SendContext {
     pub ledger: std::sync::Arc<crate::store::opt_outs::Ledger>,
     /// The job's lane: a bulk send takes the pace only when no other send waits for it.
     pub lane: Lane,
+    /// For a text sent first, its hash (`out:{id}`): a cancelled broadcast marks it
+    /// `cancelled`, and then it is not sent.
+    pub text_hash: Option<String>,
 }
 
 impl SendContext {
@@ -98,6 +101,8 @@ enum Claim {
     Interrupted { marked_at: u64 },
     /// A bulk send while the pace is taken: not marked; claim again after `wait`.
     Held { wait: std::time::Duration },
+    /// A text of a cancelled broadcast: not marked, not sent.
+    Cancelled,
 }
 
 /// Shortest pause of a held bulk send before it claims again.
@@ -136,6 +141,9 @@ pub(crate) async fn send_once(
             let status = Some("opted_out".to_string());
             return Ok(cx.answered(String::new(), status, None, info));
         }
+        Claim::Cancelled => {
+            return Ok(cx.answered(String::new(), Some(CANCELLED.into()), None, info));
+        }
         Claim::Interrupted { marked_at } => {
             if let Some(found) = recover(conn, client, cx, sms, &mark, marked_at).await? {
                 return Ok(sent(cx, &mark, &sms.to, &found, info));
@@ -144,7 +152,14 @@ pub(crate) async fn send_once(
                 pace(conn, cx, info.segments).await;
             }
         }
-        Claim::Fresh { wait } if paced && !wait.is_zero() => actix_rt::time::sleep(wait).await,
+        Claim::Fresh { wait } if paced && !wait.is_zero() => {
+            actix_rt::time::sleep(wait).await;
+            // Cancelled while it waited for its turn: take the mark back, send nothing.
+            if cancelled_meanwhile(conn, cx).await {
+                unmark(conn, cx, &mark).await;
+                return Ok(cx.answered(String::new(), Some(CANCELLED.into()), None, info));
+            }
+        }
         Claim::Fresh { .. } | Claim::Held { .. } => {}
     }
     if expired() {
@@ -156,6 +171,19 @@ pub(crate) async fn send_once(
 
 /// The status of a text not sent because it expired.
 pub(crate) const EXPIRED: &str = "expired";
+
+/// The status of a text not sent because its broadcast was cancelled.
+pub(crate) const CANCELLED: &str = "cancelled";
+
+/// Whether a text sent first was cancelled (its broadcast) while its send waited for its turn;
+/// a Redis failure answers no (the send was claimed before the cancel could see it).
+async fn cancelled_meanwhile(conn: &mut RedisConn, cx: &SendContext) -> bool {
+    let Some(hash) = &cx.text_hash else {
+        return false;
+    };
+    let status: redis::RedisResult<Option<String>> = conn.hget(hash, "status").await;
+    matches!(status, Ok(Some(s)) if s == CANCELLED)
+}
 
 /// Takes back the mark of a send that is not made after all (it expired while it waited): the
 /// job completes without it; should the delete fail, the mark only outlives its job.
@@ -187,6 +215,7 @@ async fn claim(
         segments: if paced { segments } else { 0 },
         interval_us: cx.max_per_second.map_or(0, interval_us),
         bulk: cx.lane.is_bulk(),
+        text: cx.text_hash.clone(),
     };
     let reply = claims.claim(&cx.topic, request).await?;
     let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
@@ -205,6 +234,9 @@ async fn claim(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
+    if field("cancelled").is_some() {
+        return Ok(Claim::Cancelled);
+    }
     if field("held").is_some() {
         return Ok(Claim::Held {
             wait: std::time::Duration::from_micros(wait_us),

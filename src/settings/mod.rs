@@ -229,6 +229,13 @@ pub struct TopicSettings {
     /// `events_url`.
     #[serde(default)]
     pub events_secret: Option<Secret>,
+    /// Quiet hours: outbound texts go out only inside this window of the recipient's local
+    /// time (unset: any time). Replies are never held.
+    #[serde(default)]
+    pub send_window: Option<WindowSettings>,
+    /// The zone of a recipient whose zone the number does not tell (IANA name; unset: UTC).
+    #[serde(default)]
+    pub default_timezone: Option<String>,
     /// Retry policy for handler errors and transient Twilio failures.
     #[serde(default)]
     pub retry: RetrySettings,
@@ -240,6 +247,47 @@ pub struct TopicSettings {
     /// Free-form values handed to the handler.
     #[serde(default)]
     pub properties: toml::Table,
+}
+
+/// `send_window = { start = "08:00", end = "21:00", days = ["mon", ...] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSettings {
+    /// Opens, local time (`HH:MM`).
+    pub start: String,
+    /// Closes, local time (`HH:MM`, after `start`; `24:00` for midnight).
+    pub end: String,
+    /// The days it opens (`mon` ... `sun`); unset: every day.
+    #[serde(default)]
+    pub days: Option<Vec<String>>,
+}
+
+impl TopicSettings {
+    /// The topic's `send_window` with its `default_timezone`, when it has one (checked when the
+    /// settings were loaded).
+    pub fn window(&self) -> Option<crate::domain::window::TopicWindow> {
+        self.window_checked().ok().flatten()
+    }
+
+    /// The window, or what is wrong with it (key and problem).
+    pub(crate) fn window_checked(
+        &self,
+    ) -> Result<Option<crate::domain::window::TopicWindow>, (&'static str, String)> {
+        use crate::domain::window::{zone_named, SendWindow, TopicWindow};
+        let default_zone = match self.default_timezone.as_deref() {
+            Some(name) => zone_named(name).map_err(|e| ("default_timezone", e))?,
+            None => jiff::tz::TimeZone::UTC,
+        };
+        let Some(window) = &self.send_window else {
+            return Ok(None);
+        };
+        let window = SendWindow::parse(&window.start, &window.end, window.days.as_deref())
+            .map_err(|e| ("send_window", e))?;
+        Ok(Some(TopicWindow {
+            window,
+            default_zone,
+        }))
+    }
 }
 
 /// How a topic names its handler.

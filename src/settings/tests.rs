@@ -660,3 +660,34 @@ opt_in = ["PARAR!"]"#,
         "{problems:#?}"
     );
 }
+
+#[test]
+fn a_send_window_and_default_timezone_are_checked_naming_the_key() {
+    // Arrange
+    let good = ROOT.replacen(
+        "[topics.sample]\n",
+        "[topics.sample]\nsend_window = { start = \"08:00\", end = \"21:00\", days = [\"mon\", \"fri\"] }\ndefault_timezone = \"Europe/Paris\"\n",
+        1,
+    );
+    let backwards = good.replace("end = \"21:00\"", "end = \"07:00\"");
+    let unknown_zone = good.replace("Europe/Paris", "Europe/Atlantis");
+
+    // Act
+    let good = load_str(&good, Path::new("s.toml"), "dev", &env_with(&[])).unwrap();
+    let backwards = load_str(&backwards, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+    let unknown_zone =
+        load_str(&unknown_zone, Path::new("s.toml"), "dev", &env_with(&[])).unwrap_err();
+
+    // Assert
+    assert!(good.topics["sample"].window().is_some());
+    assert!(
+        backwards.to_string().contains("topics.sample.send_window"),
+        "{backwards}"
+    );
+    assert!(
+        unknown_zone
+            .to_string()
+            .contains("topics.sample.default_timezone"),
+        "{unknown_zone}"
+    );
+}

@@ -32,3 +32,4 @@ mod settings_errors;
 mod shared_ledger;
 mod signatures;
 mod webhook_handler;
+mod windows;

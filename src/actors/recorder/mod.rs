@@ -16,9 +16,10 @@ use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFutur
 use redis::AsyncCommands;
 
 use crate::actors::messages::{
-    LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut, StoreSent,
+    HoldText, LoadAttempts, RecordAttempt, RecordDelivery, RecordOutcome, SetOptOut, StoreSent,
 };
 use crate::outbound::delivery::{record_status, store_sent, DeliveryRecorded, StatusUpdate};
+use crate::outbound::window::put_back;
 use crate::store::batches::Batches;
 use crate::store::keys::Keys;
 use crate::store::opt_outs::{self, Ledger};
@@ -143,6 +144,15 @@ impl Handler<StoreSent> for Recorder {
         let ttl = self.retention.record_ttl_s;
         let mut conn = self.conn.clone();
         Box::pin(async move { Ok(store_sent(&mut conn, &msg.stores, ttl).await?) })
+    }
+}
+
+impl Handler<HoldText> for Recorder {
+    type Result = ResponseFuture<Result<(), RecordError>>;
+
+    fn handle(&mut self, msg: HoldText, _: &mut Self::Context) -> Self::Result {
+        let (mut conn, keys) = (self.conn.clone(), self.keys.clone());
+        Box::pin(async move { Ok(put_back(&mut conn, &keys, &msg.held).await?) })
     }
 }
 

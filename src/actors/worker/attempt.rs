@@ -20,7 +20,7 @@ use crate::domain::record::SentSms;
 use crate::domain::{now_ms, InboundMessage, Job, Lane, Reply, SendKind, Session, SessionSave};
 use crate::handlers::{HandlerContext, SendFn};
 use crate::outbound::delivery::SidStore;
-use crate::outbound::send_once::{SendError, EXPIRED};
+use crate::outbound::send_once::{SendError, CANCELLED, EXPIRED};
 use crate::twilio::client::OutboundSms;
 use crate::twilio::segments::{split, MAX_BODY_CHARS};
 
@@ -78,8 +78,8 @@ async fn run(
             lane,
         };
         let sent = send_outbound(deps, message, outbound, stores).await?;
-        // A text that expired unsent opens no session.
-        let went = sent.status.as_deref() != Some(EXPIRED);
+        // A text that expired unsent, or was cancelled, opens no session.
+        let went = !matches!(sent.status.as_deref(), Some(EXPIRED | CANCELLED));
         return Ok(Handled {
             reply: content.clone(),
             handled_at: now_ms(),

@@ -24,6 +24,8 @@ pub(crate) struct WorkerDeps {
     pub consumer: String,
     /// How long to keep trying to record an outcome while Redis is away.
     pub record_patience: Duration,
+    /// How long records (and a held text's status) are kept (seconds).
+    pub record_ttl_s: u64,
     /// `StatusCallback` of every send (`{public_url}/status/{topic}`), when `public_url` is set.
     pub status_callback: Option<String>,
     /// This process's metrics.

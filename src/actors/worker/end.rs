@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::attempt::Handled;
 use super::deps::{End, WorkerDeps};
 use super::tries::Tries;
-use crate::actors::messages::{RecordOutcome, RunJob, SessionWrite, Waiting};
+use crate::actors::messages::{HoldText, RecordOutcome, RunJob, SessionWrite, Waiting};
 use crate::actors::recorder::RecordError;
 use crate::domain::record::{DeadLetter, Outcome, Record, SentSms, Timings};
 use crate::domain::{now_ms, Job, Lane, Reply};
@@ -150,13 +150,13 @@ fn count_completed(deps: &WorkerDeps, sent: &[SentSms], timings: &Timings) {
     }
 }
 
-/// Counts a completed outbound text as `sent`, `opted_out` or `expired`.
+/// Counts a completed outbound text as `sent`, `opted_out`, `expired` or `cancelled`.
 fn count_outbound(deps: &WorkerDeps, job: &Job, sent: &[SentSms]) {
     if job.outbound.is_none() {
         return;
     }
     let skipped = sent.iter().find_map(|s| match s.status.as_deref() {
-        Some(status @ ("opted_out" | "expired")) => Some(status),
+        Some(status @ ("opted_out" | "expired" | "cancelled")) => Some(status),
         _ => None,
     });
     let result = skipped.unwrap_or("sent");
@@ -240,4 +240,52 @@ async fn finish(deps: &WorkerDeps, entry: (String, Lane), record: Record, ending
         actix_rt::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));
     }
+}
+
+/// When the topic's `send_window` opens for an outbound text that reached its worker while it
+/// is closed (queued in time, then late behind a backlog); `None` to send it now. Replies are
+/// never held.
+pub(super) fn closed_window(deps: &WorkerDeps, run: &RunJob) -> Option<u64> {
+    let window = deps.topic.window.as_ref()?;
+    run.job.outbound.as_ref()?;
+    let to = run.job.message.number.as_str();
+    crate::outbound::window::closed_until(window, to, run.job.timezone.as_deref(), now_ms())
+}
+
+/// Puts the text back until `until` (the scheduler queues it then); on a Redis failure the job
+/// stays pending, to be claimed and checked again.
+pub(super) async fn hold(deps: &WorkerDeps, run: RunJob, until: u64) -> End {
+    let (topic, id) = (deps.topic.name.clone(), run.job.message.sid.to_string());
+    let job = match serde_json::to_string(&run.job) {
+        Ok(job) => job,
+        Err(e) => {
+            log::error!(
+                "Failed to encode a held text; it stays queued. topic={topic} id={id} error={e}"
+            );
+            return End::Done;
+        }
+    };
+    let held = crate::outbound::window::Held {
+        topic: topic.clone(),
+        id: id.clone(),
+        to: run.job.message.number.to_string(),
+        entry_id: run.entry_id,
+        lane: run.lane,
+        job,
+        until,
+        record_ttl_s: deps.record_ttl_s,
+    };
+    match deps.recorder.send(HoldText { held }).await {
+        Ok(Ok(())) => log::info!(
+            "Outbound text held: the send window is closed for its recipient. topic={topic} id={id} send_at={until}"
+        ),
+        Ok(Err(e)) => log::warn!(
+            "Failed to hold a text outside its send window; it stays pending and is checked again. topic={topic} id={id} error={}",
+            Chain(&e)
+        ),
+        Err(e) => log::warn!(
+            "Failed to hold a text outside its send window; it stays pending. topic={topic} id={id} error={e}"
+        ),
+    }
+    End::Done
 }

@@ -90,6 +90,9 @@ impl Handler<RunJob> for TopicWorker {
 
 /// Runs one job to its record, retrying as the topic's retry settings say.
 async fn process(deps: WorkerDeps, run: RunJob) -> End {
+    if let Some(until) = end::closed_window(&deps, &run) {
+        return end::hold(&deps, run, until).await;
+    }
     let retry = deps.topic.settings.retry.clone();
     let mut tries = Tries::of(&deps, &run).await;
     loop {

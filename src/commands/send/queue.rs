@@ -97,6 +97,8 @@ pub(super) struct Queuer {
     keys: Keys,
     limits: QueueLimits,
     topic: String,
+    /// The topic's `send_window`, if any.
+    window: Option<crate::domain::window::TopicWindow>,
     /// The Redis URL, password removed, for messages.
     pub(super) url: String,
 }
@@ -118,6 +120,7 @@ impl Queuer {
             keys: Keys::new(profile.redis_prefix.clone()),
             limits: QueueLimits::of(profile),
             topic: topic.to_string(),
+            window: settings.topics.get(topic).and_then(|t| t.window()),
             url,
         })
     }
@@ -127,7 +130,9 @@ impl Queuer {
         &mut self,
         texts: &[NewText],
     ) -> Result<Vec<(String, String, String)>, OutboxError> {
-        outbox::enqueue(&mut self.conn, &self.keys, &self.topic, texts, self.limits).await
+        let mut texts = texts.to_vec();
+        crate::outbound::window::hold(&mut texts, self.window.as_ref(), crate::domain::now_ms());
+        outbox::enqueue(&mut self.conn, &self.keys, &self.topic, &texts, self.limits).await
     }
 
     /// A text's status now (`None` when it is gone or Redis failed: only for a message).

@@ -1,6 +1,7 @@
 //! The outbound API's routes: create (queue texts), show (one text's status), cancel (a
 //! scheduled text). Each refusal is an [`ApiError`]; each 503 is logged, with its cause, here.
 
+use crate::outbound::window::hold;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -43,7 +44,10 @@ pub(super) async fn create(
             IngressError::Timeout => ApiError::Timeout,
             other => ApiError::BadBody(other.to_string()),
         })?;
-    let texts = parse(&body, now_ms())?;
+    let now = now_ms();
+    let mut texts = parse(&body, now)?;
+    let window = state.topics.get(&topic).and_then(|t| t.window.as_ref());
+    hold(&mut texts, window, now);
     let count = texts.len();
     let accepted = queue(&state, &topic, texts).await?;
     for text in &accepted {

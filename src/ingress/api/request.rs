@@ -72,6 +72,7 @@ const FIELDS: &[&str] = &[
     "expires_at",
     "validity_s",
     "priority",
+    "timezone",
 ];
 
 /// Reads and checks every message of `body` (JSON bytes); `now` bounds `send_at`.
@@ -152,6 +153,7 @@ fn read_fields(
         let text = value.as_str().map(str::to_string);
         match name.as_str() {
             "to" | "body" | "send_at" | "idempotency_key" | "expires_at" | "priority"
+            | "timezone"
                 if text.is_none() =>
             {
                 report(&name, "must be a string".into())
@@ -162,6 +164,7 @@ fn read_fields(
             "idempotency_key" => fields.idempotency_key = text,
             "expires_at" => fields.expires_at = text,
             "priority" => fields.priority = text,
+            "timezone" => fields.timezone = text,
             "validity_s" => match value.as_u64() {
                 Some(seconds) => fields.validity_s = Some(seconds),
                 None => report("validity_s", "must be a whole number of seconds".into()),

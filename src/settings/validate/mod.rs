@@ -115,6 +115,9 @@ fn check_topic(name: &str, topic: &TopicSettings, problems: &mut Vec<Problem>) {
         );
     }
     check_rates(&key, topic, problems);
+    if let Err((name, problem)) = topic.window_checked() {
+        push(problems, format!("{key}.{name}"), problem);
+    }
     check_keywords(&key, topic, problems);
     check_retry(&key, topic, problems);
     check_events(&key, topic, problems);
