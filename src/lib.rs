@@ -155,6 +155,7 @@ pub mod twilio;
 pub mod validators;
 
 pub use builder::Pyrowire;
+pub use outbound::broadcast::BroadcastView;
 pub use outbound::handle::Outbox;
 pub use outbound::lookup::OutboundView;
 pub use outbound::outbox::{Accepted, OutboxError};

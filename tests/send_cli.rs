@@ -511,4 +511,28 @@ async fn a_csv_of_several_batches_is_queued_whole_and_a_second_run_finds_every_r
         stdout(&second)
     );
     assert_eq!(setup.bulk_len(), 250);
+    let broadcast = |output: &Output| {
+        let text = stdout(output);
+        text.lines()
+            .find_map(|l| l.strip_prefix("broadcast ").map(str::to_string))
+            .unwrap_or_else(|| panic!("no broadcast id in {text}"))
+    };
+    assert!(broadcast(&first).starts_with("BC"));
+    assert_eq!(
+        broadcast(&first),
+        broadcast(&second),
+        "a re-run continues it"
+    );
+    let mut redis = setup.redis();
+    let key = format!(
+        "{}:{{sample}}:broadcast:{}",
+        setup.prefix,
+        broadcast(&first)
+    );
+    let total: u64 = redis::cmd("HGET")
+        .arg(&key)
+        .arg("total")
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(total, 250, "each row once");
 }

@@ -211,8 +211,14 @@ fn send_csv(
     let tally = tally?;
     Ok(format!(
         "queued {}, scheduled {}, opted out {}, already queued before {} ({total} rows of `{}` \
-         on `{}`)\n",
-        tally.queued, tally.scheduled, tally.opted_out, tally.duplicates, file.name, options.topic
+         on `{}`)\nbroadcast {}\n",
+        tally.queued,
+        tally.scheduled,
+        tally.opted_out,
+        tally.duplicates,
+        file.name,
+        options.topic,
+        sheet.broadcast_id()
     ))
 }
 

@@ -56,6 +56,8 @@ pub struct NewText {
     /// outside it (ms since the epoch): it waits until then (set by the outbox, not the
     /// caller; not part of what an idempotency key matches).
     pub held_until: Option<u64>,
+    /// The broadcast it belongs to (`BC` and 32 hex digits), set by the caller that made one.
+    pub broadcast: Option<String>,
 }
 
 /// One problem with one field of a text.
@@ -161,6 +163,7 @@ impl TextFields {
                 lane,
                 timezone: self.timezone,
                 held_until: None,
+                broadcast: None,
             }),
             _ => Err(errors),
         }

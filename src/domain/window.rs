@@ -58,6 +58,19 @@ fn minutes(text: &str) -> Option<u16> {
     ((h < 24 && m < 60) || (h == 24 && m == 0)).then_some(h * 60 + m)
 }
 
+/// The full English name of a day given by its first three letters.
+fn full_day(short: &str) -> &'static str {
+    match short {
+        "mon" => "monday",
+        "tue" => "tuesday",
+        "wed" => "wednesday",
+        "thu" => "thursday",
+        "fri" => "friday",
+        "sat" => "saturday",
+        _ => "sunday",
+    }
+}
+
 fn day_index(day: Weekday) -> usize {
     day.to_monday_zero_offset() as usize
 }
@@ -78,7 +91,7 @@ impl SendWindow {
             let name = day.trim().to_ascii_lowercase();
             match DAY_NAMES
                 .iter()
-                .position(|d| name.starts_with(d) && name.len() >= 3)
+                .position(|d| name == *d || full_day(d) == name)
             {
                 Some(index) => open[index] = true,
                 None => {
@@ -222,6 +235,8 @@ mod tests {
             );
         }
         assert!(SendWindow::parse("08:00", "21:00", Some(&["someday".into()])).is_err());
+        assert!(SendWindow::parse("08:00", "21:00", Some(&["month".into()])).is_err());
+        assert!(SendWindow::parse("08:00", "21:00", Some(&["Friday".into()])).is_ok());
         assert!(SendWindow::parse("08:00", "21:00", Some(&[])).is_err());
         assert!(zone_named("America/New_York").is_ok());
         assert!(zone_named("Mars/Olympus").is_err());

@@ -3,6 +3,7 @@
 -- set), or not at all (the recipient opted out, or its idempotency key was seen). Either the whole batch is taken or, when the queue has no room
 -- for the texts due now or a text repeats an idempotency key with another message, nothing is
 -- written.
+-- A text of a broadcast (ARGV[6]) is listed in it, once, when first queued.
 -- Returns per text: {id, status}, status `queued`, `scheduled`, `opted_out` or `duplicate`
 -- (then id is the first text's); or the error `QUEUEFULL`, or `IDEMCONFLICT {index}` (0-based:
 -- the first text whose key was used with another message), and nothing written.
@@ -10,6 +11,7 @@ local ttl, now, keep = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local first, opted, _, refused = plan()
 if refused then return refused end
 
+local broadcast, added, longest = ARGV[6], 0, 0
 local out = {}
 for i = 1, count do
   local hash, sender, idem, id, to, job, send_at, key, print, bulk = text(i)
@@ -37,9 +39,24 @@ for i = 1, count do
         'send_at', now, 'entry', entry)
     end
     if bulk then redis.call('HSET', hash, 'lane', 'bulk') end
+    if broadcast ~= '' then
+      redis.call('HSET', hash, 'broadcast', broadcast)
+      redis.call('RPUSH', KEYS[6], id)
+      added = added + 1
+    end
     redis.call('EXPIRE', hash, ttl_s)
+    longest = math.max(longest, ttl_s)
     out[#out + 1] = id
     out[#out + 1] = status
+  end
+end
+if broadcast ~= '' then
+  redis.call('HSETNX', KEYS[5], 'created_at', now)
+  redis.call('HINCRBY', KEYS[5], 'total', added)
+  -- The broadcast is kept as long as its longest-kept text.
+  if redis.call('TTL', KEYS[5]) < longest then
+    redis.call('EXPIRE', KEYS[5], longest)
+    redis.call('EXPIRE', KEYS[6], longest)
   end
 end
 return out

@@ -2,6 +2,7 @@
 //! them up and cancel scheduled ones: the same Redis, topics and durable path as the outbound
 //! API.
 
+use super::broadcast::BroadcastView;
 use super::lookup::{lookup, OutboundView};
 use super::outbox::{queue, Accepted, OutboxError};
 use super::schedule::{cancel, Cancelled};
@@ -58,6 +59,45 @@ impl Outbox {
         hold(&mut texts, window.as_ref(), now_ms());
         let mut conn = self.conn.clone();
         queue(&mut conn, &self.keys, topic, &texts, self.limits).await
+    }
+
+    /// Queues `texts` on `topic` as one broadcast (all or none; at most 1000 per call): its id
+    /// and each text's id and status. `into` continues a broadcast made before (the next 1000
+    /// texts of a larger one, or a retry).
+    pub async fn broadcast(
+        &self,
+        topic: &str,
+        texts: &[NewText],
+        into: Option<&str>,
+    ) -> Result<(String, Vec<Accepted>), OutboxError> {
+        let id = into.map_or_else(super::broadcast::new_id, str::to_string);
+        let texts: Vec<NewText> = texts
+            .iter()
+            .cloned()
+            .map(|mut text| {
+                text.broadcast = Some(id.clone());
+                text
+            })
+            .collect();
+        let accepted = self.send(topic, &texts).await?;
+        Ok((id, accepted))
+    }
+
+    /// A broadcast's texts counted by status, if it exists.
+    pub async fn broadcast_status(
+        &self,
+        topic: &str,
+        id: &str,
+    ) -> redis::RedisResult<Option<BroadcastView>> {
+        let mut conn = self.conn.clone();
+        super::broadcast::view(&mut conn, &self.keys, topic, id).await
+    }
+
+    /// Cancels every text of a broadcast not yet sent: how many it cancelled, `None` for no
+    /// such broadcast.
+    pub async fn cancel_broadcast(&self, topic: &str, id: &str) -> redis::RedisResult<Option<u64>> {
+        let mut conn = self.conn.clone();
+        super::broadcast::cancel(&mut conn, &self.keys, topic, id).await
     }
 
     /// One text's status, if it exists.

@@ -153,11 +153,22 @@ fn enqueue_call(
     now: u64,
     with_jobs: bool,
 ) -> Result<(Vec<String>, Vec<Vec<u8>>), serde_json::Error> {
+    let broadcast = texts.first().and_then(|t| t.broadcast.clone());
+    debug_assert!(
+        texts.iter().all(|t| t.broadcast == broadcast),
+        "one broadcast per call"
+    );
+    let (broadcast_hash, broadcast_list) = match &broadcast {
+        Some(id) => (keys.broadcast(topic, id), keys.broadcast_texts(topic, id)),
+        None => (keys.queue(topic), keys.queue(topic)),
+    };
     let mut script_keys = vec![
         keys.queue(topic),
         keys.opt_outs(topic),
         keys.scheduled(topic),
         keys.bulk_queue(topic),
+        broadcast_hash,
+        broadcast_list,
     ];
     let mut args: Vec<Vec<u8>> = [
         limits.dedup_ttl_s,
@@ -169,6 +180,7 @@ fn enqueue_call(
     .iter()
     .map(|n| n.to_string().into_bytes())
     .collect();
+    args.push(broadcast.unwrap_or_default().into_bytes());
     for text in texts {
         let id = new_id();
         let hash = keys.outbound(topic, &id);

@@ -4,20 +4,22 @@
 -- whether each lane's queue has room for its texts due now.
 -- KEYS[1]  the topic's stream   KEYS[2]  the topic's opt-out hash
 -- KEYS[3]  the topic's scheduled set   KEYS[4]  the topic's bulk stream
+-- KEYS[5]  the broadcast's hash   KEYS[6]  the broadcast's list of texts (KEYS[1] twice when the
+--          texts are in no broadcast)
 -- then per text, three keys: its hash (`out:{id}`), its recipient's list of unfinished jobs in
 --          its lane, and its idempotency key's string (its own hash again when it has none)
 -- ARGV[1]  dedup_ttl_s   ARGV[2]  max_queue_depth   ARGV[3]  now (ms)   ARGV[4]  record_ttl_s
--- ARGV[5]  max_bulk_depth
+-- ARGV[5]  max_bulk_depth   ARGV[6]  the broadcast's id ('' for none)
 -- then per text, seven values: id, to, the job's JSON, send_at in ms (0: now), idempotency key
 --          ('' when none), the message's fingerprint, its lane ('bulk', or '' for interactive)
 -- An idempotency key's string holds `{id} {fingerprint}` (an earlier release stored the id
 -- alone: a repeat of such a key matches whatever its message).
 -- Returns first (per text: the id first queued with its key, or nil), opted (per text) and the
 -- count of texts due now; or an error reply (`IDEMCONFLICT {index}`, 0-based, or `QUEUEFULL`).
-local count = (#KEYS - 4) / 3
+local count = (#KEYS - 6) / 3
 
 local function text(i)
-  local k, a = 4 + (i - 1) * 3, 5 + (i - 1) * 7
+  local k, a = 6 + (i - 1) * 3, 6 + (i - 1) * 7
   return KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
     tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6], ARGV[a + 7] == 'bulk'
 end

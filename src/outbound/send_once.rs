@@ -148,6 +148,11 @@ pub(crate) async fn send_once(
             if let Some(found) = recover(conn, client, cx, sms, &mark, marked_at).await? {
                 return Ok(sent(cx, &mark, &sms.to, &found, info));
             }
+            // Not sent, and cancelled since (its broadcast): it never will be.
+            if cancelled_meanwhile(conn, cx).await {
+                unmark(conn, cx, &mark).await;
+                return Ok(cx.answered(String::new(), Some(CANCELLED.into()), None, info));
+            }
             if !expired() {
                 pace(conn, cx, info.segments).await;
             }

@@ -188,6 +188,20 @@ impl Keys {
         self.key(topic, format_args!("out:{id}"))
     }
 
+    /// Hash, kept as long as its longest-kept text: one broadcast (`POST .../broadcasts`, a CSV
+    /// of `pyrowire send`): `created_at`, `total` (texts in it), `cancelled_at` once cancelled.
+    /// Written by the outbound enqueue script and the broadcast cancel script; read by `GET`.
+    pub(crate) fn broadcast(&self, topic: &str, id: &str) -> String {
+        self.key(topic, format_args!("broadcast:{id}"))
+    }
+
+    /// List of the text ids of one broadcast, in the order they were queued (each once), kept
+    /// as long as its hash. Appended by the enqueue script; read by `GET` (counts by status) and
+    /// `DELETE` (cancel every text not yet sent).
+    pub(crate) fn broadcast_texts(&self, topic: &str, id: &str) -> String {
+        self.key(topic, format_args!("broadcast:{id}:texts"))
+    }
+
     /// Sorted set of scheduled outbound texts, member `{id}|{to}`, scored by when each is due
     /// (ms). Added to by the outbound enqueue script; the due script moves members to the queue
     /// (once: it removes them in the same script); the cancel script removes one.
@@ -253,6 +267,11 @@ mod tests {
         assert_eq!(keys.sessions("sample"), "px:{sample}:sessions");
         assert_eq!(keys.outbound("sample", "OB1"), "px:{sample}:out:OB1");
         assert_eq!(keys.scheduled("sample"), "px:{sample}:scheduled");
+        assert_eq!(keys.broadcast("sample", "BC1"), "px:{sample}:broadcast:BC1");
+        assert_eq!(
+            keys.broadcast_texts("sample", "BC1"),
+            "px:{sample}:broadcast:BC1:texts"
+        );
         assert_eq!(keys.idempotency("sample", "ab"), "px:{sample}:idem:ab");
     }
 
@@ -302,6 +321,8 @@ mod tests {
             ("events_lease", keys.events_lease(topic)),
             ("outbound", keys.outbound(topic, "{id}")),
             ("scheduled", keys.scheduled(topic)),
+            ("broadcast", keys.broadcast(topic, "{id}")),
+            ("broadcast_texts", keys.broadcast_texts(topic, "{id}")),
             ("idempotency", keys.idempotency(topic, "{digest}")),
         ]
     }

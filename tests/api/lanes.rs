@@ -101,9 +101,15 @@ async fn a_bulk_broadcast_takes_none_of_the_room_inbound_texts_need() {
     );
     let app = spawn_app_with(&topics, &profile, RunOptions::default()).await;
 
-    // Act
+    // Act: a broadcast (bulk by default) of 100.
+    let broadcast = json!({"messages": bulk_texts(10, "broadcast")});
     let (status, answer) = app
-        .send_texts("sample", &json!({"messages": bulk_texts(10, "broadcast")}))
+        .api(
+            "POST",
+            "/api/topics/sample/broadcasts",
+            Some(crate::helpers::API_TOKEN),
+            Some(&broadcast),
+        )
         .await;
     let webhook = app
         .post("sample", &inbound(&new_sid(), "still room?"))

@@ -7,6 +7,7 @@ mod common;
 mod helpers;
 
 mod bad_input;
+mod broadcasts;
 mod complete_script;
 mod conversations;
 mod dashboard;

@@ -424,6 +424,41 @@ async fn a_rust_program_queues_through_the_outbox_of_the_running_system() {
         outbox.send("nope", &[]).await,
         Err(pyrowire::OutboxError::UnknownTopic(_))
     ));
+
+    // A broadcast through the same handle: counted, then cancelled (nothing left to cancel).
+    let texts: Vec<_> = ["+15550107001", "+15550107002"]
+        .iter()
+        .map(|to| {
+            pyrowire::domain::TextFields {
+                to: Some(to.to_string()),
+                body: Some("to everyone".into()),
+                send_at: Some(pyrowire::domain::format_time(
+                    pyrowire::domain::now_ms() + 3_600_000,
+                )),
+                ..Default::default()
+            }
+            .check(pyrowire::domain::now_ms())
+            .unwrap()
+        })
+        .collect();
+    let (id, accepted) = outbox.broadcast("sample", &texts, None).await.unwrap();
+    assert_eq!(accepted.len(), 2);
+    let view = outbox
+        .broadcast_status("sample", &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((view.total, view.counts["scheduled"]), (2, 2), "{view:?}");
+    assert_eq!(
+        outbox.cancel_broadcast("sample", &id).await.unwrap(),
+        Some(2)
+    );
+    let view = outbox
+        .broadcast_status("sample", &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.counts["cancelled"], 2, "{view:?}");
 }
 
 #[actix_web::test]

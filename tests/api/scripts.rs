@@ -716,7 +716,9 @@ async fn enqueue_outbound_in(
     call.key(key("queue"))
         .key(key("optout"))
         .key(key("scheduled"))
-        .key(key("bulk"));
+        .key(key("bulk"))
+        .key(key("queue"))
+        .key(key("queue"));
     let sender = if bulk { "bulksender" } else { "sender" };
     for Text(id, to, _, idem) in texts {
         let idem = if idem.is_empty() {
@@ -728,7 +730,12 @@ async fn enqueue_outbound_in(
             .key(key(&format!("{sender}:{to}")))
             .key(idem);
     }
-    call.arg(60).arg(max_depth).arg(now).arg(600).arg(max_bulk);
+    call.arg(60)
+        .arg(max_depth)
+        .arg(now)
+        .arg(600)
+        .arg(max_bulk)
+        .arg("");
     for Text(id, to, send_at, idem) in texts {
         call.arg(*id)
             .arg(*to)

@@ -25,6 +25,7 @@ mod setup;
 mod texts;
 mod webhooks;
 
+mod broadcasts;
 mod conversation;
 mod crash;
 mod events;

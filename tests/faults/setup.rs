@@ -179,6 +179,13 @@ impl Store {
             .query(&mut self.connection()?)
     }
 
+    /// Entries still in the bulk queue stream.
+    pub fn bulk_len(&self) -> redis::RedisResult<usize> {
+        redis::cmd("XLEN")
+            .arg(self.key("bulk"))
+            .query(&mut self.connection()?)
+    }
+
     /// Events waiting for the topic's `events_url`.
     pub fn events_len(&self) -> redis::RedisResult<usize> {
         redis::cmd("XLEN")

@@ -223,6 +223,16 @@ impl<'a> Sheet<'a> {
                 .collect();
             format!("line {line}: {}", problems.join("; "))
         })
+        .map(|mut text| {
+            text.broadcast = Some(self.broadcast_id());
+            text
+        })
+    }
+
+    /// The broadcast the rows make: the same file and flags again continue it, as their
+    /// idempotency keys continue its texts.
+    pub(crate) fn broadcast_id(&self) -> String {
+        crate::outbound::broadcast::id_of(&format!("csv:{}:{}", self.file.digest, self.flags))
     }
 }
 

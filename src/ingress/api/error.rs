@@ -27,6 +27,9 @@ pub(crate) enum ApiError {
     /// No text of that id (or an id no text can have).
     #[error("no such message")]
     NoSuchText,
+    /// No broadcast of that id (or an id no broadcast can have).
+    #[error("no such broadcast")]
+    NoSuchBroadcast,
     /// The body is not JSON by its content type.
     #[error("content type must be application/json")]
     NotJson,
@@ -83,9 +86,10 @@ impl From<Refused> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Off | ApiError::UnknownTopic(_) | ApiError::NoSuchText => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::Off
+            | ApiError::UnknownTopic(_)
+            | ApiError::NoSuchText
+            | ApiError::NoSuchBroadcast => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge(_) | ApiError::TooMany(_) => StatusCode::PAYLOAD_TOO_LARGE,

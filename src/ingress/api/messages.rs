@@ -29,27 +29,51 @@ pub(super) async fn create(
     payload: web::Payload,
     state: web::Data<IngressState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state)?;
-    let topic = state.topic(&topic)?.name.clone();
+    let (topic, body) = read_request(&request, &topic, payload, &state).await?;
+    let now = now_ms();
+    let texts = parse(&body, now)?;
+    let accepted = accept(&state, &topic, texts, now).await?;
+    Ok(HttpResponse::Accepted().json(json!({ "messages": accepted })))
+}
+
+/// The topic and JSON body of a request that queues texts, unless it is refused (token,
+/// unknown topic, shutting down, not JSON, too large or too slow).
+pub(super) async fn read_request(
+    request: &HttpRequest,
+    topic: &str,
+    payload: web::Payload,
+    state: &IngressState,
+) -> Result<(String, web::Bytes), ApiError> {
+    authorize(request, state)?;
+    let topic = state.topic(topic)?.name.clone();
     if state.is_draining() {
         return Err(ApiError::Unavailable("shutting down"));
     }
-    if !is_json(&request) {
+    if !is_json(request) {
         return Err(ApiError::NotJson);
     }
-    let body = body::read(&request, payload, MAX_API_BODY_BYTES, state.request_timeout)
+    let body = body::read(request, payload, MAX_API_BODY_BYTES, state.request_timeout)
         .await
         .map_err(|e| match e {
             IngressError::TooLarge(_) => ApiError::TooLarge(MAX_API_BODY_BYTES),
             IngressError::Timeout => ApiError::Timeout,
             other => ApiError::BadBody(other.to_string()),
         })?;
-    let now = now_ms();
-    let mut texts = parse(&body, now)?;
-    let window = state.topics.get(&topic).and_then(|t| t.window.as_ref());
+    Ok((topic, body))
+}
+
+/// Holds `texts` to the topic's `send_window`, queues them (all or none) and counts what was
+/// done with each.
+pub(super) async fn accept(
+    state: &IngressState,
+    topic: &str,
+    mut texts: Vec<NewText>,
+    now: u64,
+) -> Result<Vec<Accepted>, ApiError> {
+    let window = state.topics.get(topic).and_then(|t| t.window.as_ref());
     hold(&mut texts, window, now);
     let count = texts.len();
-    let accepted = queue(&state, &topic, texts).await?;
+    let accepted = queue(state, topic, texts).await?;
     for text in &accepted {
         let result = match text.status {
             _ if text.repeated => "duplicate",
@@ -59,7 +83,7 @@ pub(super) async fn create(
             // The enqueue script answers nothing else for a new text.
             _ => "duplicate",
         };
-        let labels = [topic.as_str(), result];
+        let labels = [topic, result];
         state
             .metrics
             .outbound_accepted
@@ -67,7 +91,7 @@ pub(super) async fn create(
             .inc();
     }
     log::info!("Outbound texts accepted. topic={topic} count={count}");
-    Ok(HttpResponse::Accepted().json(json!({ "messages": accepted })))
+    Ok(accepted)
 }
 
 /// Queues `texts` through this thread's queue actor: all of them or none.

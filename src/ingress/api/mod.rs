@@ -1,10 +1,13 @@
 //! The outbound API: `POST /api/topics/{topic}/messages` queues texts pyrowire sends first,
 //! `GET .../messages/{id}` tells where one stands, `DELETE .../messages/{id}` cancels a
-//! scheduled one. Off (404) unless the profile sets `api_token`; every request carries
+//! scheduled one; `POST .../broadcasts` queues texts under one broadcast id, `GET
+//! .../broadcasts/{id}` counts them by status, `DELETE .../broadcasts/{id}` cancels what is not
+//! sent yet. Off (404) unless the profile sets `api_token`; every request carries
 //! `Authorization: Bearer <token>`, compared in constant time, checked before the body is read.
-//! `request` turns a JSON body into checked texts (strictly: `strict_json`), `messages` holds
-//! the three routes, `error` what each refusal answers.
+//! `request` turns a JSON body into checked texts (strictly: `strict_json`), `messages` and
+//! `broadcasts` hold the routes, `error` what each refusal answers.
 
+mod broadcasts;
 mod error;
 mod messages;
 mod request;
@@ -33,6 +36,18 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/topics/{topic}/messages/{id}",
                 web::delete().to(messages::cancel),
+            )
+            .route(
+                "/topics/{topic}/broadcasts",
+                web::post().to(broadcasts::create),
+            )
+            .route(
+                "/topics/{topic}/broadcasts/{id}",
+                web::get().to(broadcasts::show),
+            )
+            .route(
+                "/topics/{topic}/broadcasts/{id}",
+                web::delete().to(broadcasts::cancel),
             )
             .default_service(web::to(|| async {
                 actix_web::HttpResponse::NotFound()

@@ -77,8 +77,68 @@ const FIELDS: &[&str] = &[
 
 /// Reads and checks every message of `body` (JSON bytes); `now` bounds `send_at`.
 pub(super) fn parse(body: &[u8], now: u64) -> Result<Vec<NewText>, Refused> {
-    let value = strict_json::from_slice(body)
-        .map_err(|e| Refused::Invalid(Problems::of_body(format!("is not JSON: {e}"))))?;
+    parse_value(read_json(body)?, now)
+}
+
+fn read_json(body: &[u8]) -> Result<Value, Refused> {
+    strict_json::from_slice(body)
+        .map_err(|e| Refused::Invalid(Problems::of_body(format!("is not JSON: {e}"))))
+}
+
+/// A broadcast request: its texts, and the id of the broadcast it continues, if any.
+pub(super) struct BroadcastRequest {
+    /// `id`: a broadcast to add the texts to (a retry of a request answered 503, or the next
+    /// part of a broadcast over 1000 texts).
+    pub id: Option<String>,
+    /// The texts, checked; each without its own `priority` takes the broadcast's (`bulk` unless
+    /// the request says `"priority": "interactive"`).
+    pub texts: Vec<NewText>,
+}
+
+/// Reads and checks a broadcast: `{"messages": [...], "priority"?, "id"?}`.
+pub(super) fn parse_broadcast(body: &[u8], now: u64) -> Result<BroadcastRequest, Refused> {
+    let body_error = |message: &str| Refused::Invalid(Problems::of_body(message));
+    let Value::Object(mut object) = read_json(body)? else {
+        return Err(body_error("must be a JSON object"));
+    };
+    let priority = match object.remove("priority") {
+        None | Some(Value::Null) => "bulk".to_string(),
+        Some(Value::String(p)) if crate::domain::Lane::parse(&p).is_some() => p,
+        Some(_) => return Err(body_error("`priority` must be `interactive` or `bulk`")),
+    };
+    let id = match object.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if crate::outbound::broadcast::is_broadcast_id(&id) => Some(id),
+        Some(_) => {
+            return Err(body_error(
+                "`id` must be a broadcast id (BC and 32 hex digits)",
+            ))
+        }
+    };
+    let Some(Value::Array(mut items)) = object.remove("messages") else {
+        return Err(body_error("`messages` must be an array of messages"));
+    };
+    if let Some(other) = object.keys().next() {
+        let shown: String = other.chars().take(40).collect();
+        return Err(body_error(&format!(
+            "`{shown}` is not a known key (known: messages, priority, id)"
+        )));
+    }
+    for item in &mut items {
+        if let Value::Object(fields) = item {
+            fields
+                .entry("priority")
+                .or_insert_with(|| Value::String(priority.clone()));
+        }
+    }
+    let mut wrapped = Map::new();
+    wrapped.insert("messages".into(), Value::Array(items));
+    let texts = parse_value(Value::Object(wrapped), now)?;
+    Ok(BroadcastRequest { id, texts })
+}
+
+/// Checks every message of a parsed body.
+fn parse_value(value: Value, now: u64) -> Result<Vec<NewText>, Refused> {
     let body_error = |message: &str| Refused::Invalid(Problems::of_body(message));
     let Value::Object(mut object) = value else {
         return Err(body_error("must be a JSON object"));

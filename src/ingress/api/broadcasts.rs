@@ -1,0 +1,99 @@
+//! The broadcast routes: create (texts under one broadcast id), show (counts by status), cancel
+//! (every text not yet sent). A broadcast's texts are queued as `POST .../messages` queues
+//! texts, each keeping its own id and status.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::authorize;
+use super::error::ApiError;
+use super::messages::{accept, read_request};
+use super::request::parse_broadcast;
+use crate::domain::now_ms;
+use crate::errors::Chain;
+use crate::ingress::state::IngressState;
+use crate::outbound::broadcast::{self, is_broadcast_id};
+
+/// `POST /api/topics/{topic}/broadcasts`.
+pub(super) async fn create(
+    request: HttpRequest,
+    topic: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<IngressState>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, body) = read_request(&request, &topic, payload, &state).await?;
+    let now = now_ms();
+    let parsed = parse_broadcast(&body, now)?;
+    let id = parsed.id.unwrap_or_else(broadcast::new_id);
+    let mut texts = parsed.texts;
+    for text in &mut texts {
+        text.broadcast = Some(id.clone());
+    }
+    let accepted = accept(&state, &topic, texts, now).await?;
+    log::info!(
+        "Broadcast accepted. topic={topic} broadcast={id} count={}",
+        accepted.len()
+    );
+    Ok(HttpResponse::Accepted().json(json!({ "id": id, "messages": accepted })))
+}
+
+/// `GET /api/topics/{topic}/broadcasts/{id}`.
+pub(super) async fn show(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<IngressState>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, id) = one_broadcast(&request, path, &state)?;
+    let mut conn = state.redis.clone();
+    match broadcast::view(&mut conn, &state.keys, &topic, &id).await {
+        Ok(Some(view)) => Ok(HttpResponse::Ok().json(view)),
+        Ok(None) => Err(ApiError::NoSuchBroadcast),
+        Err(e) => {
+            log::warn!(
+                "Broadcast not read; answered 503. topic={topic} error={}",
+                Chain(&e)
+            );
+            Err(ApiError::Unavailable("redis is unavailable"))
+        }
+    }
+}
+
+/// `DELETE /api/topics/{topic}/broadcasts/{id}`.
+pub(super) async fn cancel(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<IngressState>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, id) = one_broadcast(&request, path, &state)?;
+    let mut conn = state.redis.clone();
+    match broadcast::cancel(&mut conn, &state.keys, &topic, &id).await {
+        Ok(Some(cancelled)) => {
+            log::info!("Broadcast cancelled. topic={topic} broadcast={id} cancelled={cancelled}");
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Ok(None) => Err(ApiError::NoSuchBroadcast),
+        Err(e) => {
+            log::warn!(
+                "Broadcast not cancelled (or in part); answered 503: send the DELETE again. topic={topic} error={}",
+                Chain(&e)
+            );
+            Err(ApiError::Unavailable(
+                "redis is unavailable; part of the broadcast may be cancelled: send the DELETE again",
+            ))
+        }
+    }
+}
+
+fn one_broadcast(
+    request: &HttpRequest,
+    path: web::Path<(String, String)>,
+    state: &IngressState,
+) -> Result<(String, String), ApiError> {
+    authorize(request, state)?;
+    let (topic, id) = path.into_inner();
+    let topic = state.topic(&topic)?.name.clone();
+    if !is_broadcast_id(&id) {
+        return Err(ApiError::NoSuchBroadcast);
+    }
+    Ok((topic, id))
+}
