@@ -5,7 +5,7 @@
 (function () {
   const REFRESH_MS = 2000;
   const TOKEN_KEY = "pyrowire.dashboard.token";
-  const FIELDS = ["queue_depth", "in_flight", "completed", "dead_lettered", "events_backlog",
+  const FIELDS = ["queue_depth", "in_flight", "bulk_depth", "completed", "dead_lettered", "events_backlog",
     "events_dropped", "sessions"];
   const SVG_NS = "http://www.w3.org/2000/svg";
   // API paths are relative to the page, so the dashboard also works behind a path prefix.

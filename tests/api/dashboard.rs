@@ -268,6 +268,7 @@ async fn the_dashboard_api_shows_redis_numbers_masked_and_requeues_dead_letters(
     let sample = &overview["topics"][0];
     assert_eq!(sample["name"], "sample");
     assert_eq!(sample["queue_depth"], 0);
+    assert_eq!(sample["bulk_depth"], 0);
     assert_eq!(sample["completed"], 1);
     assert_eq!(sample["dead_lettered"], 1);
     assert_eq!(sample["history"].as_array().unwrap().len(), 60);

@@ -49,7 +49,7 @@ async fn the_dashboard_shows_redis_numbers_and_requeues_in_a_real_browser() {
     .args(["--url", &app.address, "--token", &token])
     .args([
         "--expect",
-        r#"{"sample": {"queue_depth": 0, "in_flight": 0, "completed": 3, "dead_lettered": 1}}"#,
+        r#"{"sample": {"queue_depth": 0, "in_flight": 0, "bulk_depth": 0, "completed": 3, "dead_lettered": 1}}"#,
     ])
     .args(["--requeue", &dead, "--screenshot", screenshot]);
     let output = actix_web::rt::task::spawn_blocking(move || {

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
-const FIELDS = ["queue_depth", "in_flight", "completed", "dead_lettered", "sessions"];
+const FIELDS = ["queue_depth", "in_flight", "bulk_depth", "completed", "dead_lettered", "sessions"];
 // A "+" followed by 8 or more digits: a phone number the server forgot to mask.
 const UNMASKED = /\+\d{8,}/;
 const CHROMIUM_ARGS = [
