@@ -9,11 +9,16 @@ use super::reply::Reply;
 /// Version tag of queue payloads; bump when [`Job`] changes incompatibly. 2: a job may be an
 /// outbound text (`outbound`). 3: an outbound text may open a session (`session`), and a job may
 /// be a reply-timeout event (`message.event`). 4: an outbound text may expire (`expires_at`).
-/// A job is written with the lowest version that holds what it uses (4 with an expiry, 3 with a
-/// session or as a reply-timeout event, 2 otherwise), so that a build before it (which would
-/// send the text late, or drop the session) leaves it for a newer one. Workers read every
-/// version up to this one and leave a newer job for a newer build.
-pub(crate) const JOB_VERSION: u32 = 4;
+/// 5: an outbound text may have its own quiet hours (`window`, its broadcast's `send_window`).
+/// A job is written with the lowest version that holds what it uses (5 with its own window, 4
+/// with an expiry, 3 with a session or as a reply-timeout event, 2 otherwise), so that a build
+/// before it (which would send the text late or outside its hours, or drop the session) leaves
+/// it for a newer one. Workers read every version up to this one and leave a newer job for a
+/// newer build.
+pub(crate) const JOB_VERSION: u32 = 5;
+
+/// The version of a job that expires and has no window of its own.
+pub(crate) const JOB_VERSION_WITH_EXPIRY: u32 = 4;
 
 /// The version of a job that opens a session or is a reply-timeout event, and does not expire.
 pub(crate) const JOB_VERSION_WITH_SESSION: u32 = 3;
@@ -54,6 +59,10 @@ pub(crate) struct Job {
     /// that does not know the field ignores it: the text was held to the window when queued).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// The text's own quiet hours (its broadcast's `send_window`), checked instead of the
+    /// topic's when a worker reaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<super::window::WindowSpec>,
 }
 
 impl Job {
@@ -68,6 +77,7 @@ impl Job {
             session: None,
             expires_at: None,
             timezone: None,
+            window: None,
         }
     }
 
@@ -91,6 +101,7 @@ impl Job {
             session: None,
             expires_at: None,
             timezone: None,
+            window: None,
         }
     }
 
@@ -102,10 +113,11 @@ impl Job {
         queued_at: u64,
     ) -> Job {
         let session = text.session.as_ref().map(|s| s.to_json());
-        let v = match (text.expires_at, &session) {
-            (Some(_), _) => JOB_VERSION,
-            (None, Some(_)) => JOB_VERSION_WITH_SESSION,
-            (None, None) => JOB_VERSION_WITHOUT_SESSION,
+        let v = match (&text.window, text.expires_at, &session) {
+            (Some(_), _, _) => JOB_VERSION,
+            (None, Some(_), _) => JOB_VERSION_WITH_EXPIRY,
+            (None, None, Some(_)) => JOB_VERSION_WITH_SESSION,
+            (None, None, None) => JOB_VERSION_WITHOUT_SESSION,
         };
         Job {
             v,
@@ -115,6 +127,7 @@ impl Job {
             session,
             expires_at: text.expires_at,
             timezone: text.timezone.clone(),
+            window: text.window.clone(),
         }
     }
 }
@@ -143,10 +156,23 @@ mod tests {
         assert_eq!(version(text(false, None)), JOB_VERSION_WITHOUT_SESSION);
         assert_eq!(version(text(true, None)), JOB_VERSION_WITH_SESSION);
         let expiring = Job::outbound("t", id(), &text(true, Some(60)), now);
-        assert_eq!(expiring.v, JOB_VERSION);
+        assert_eq!(expiring.v, JOB_VERSION_WITH_EXPIRY);
         assert_eq!(expiring.expires_at, Some(now + 60_000));
         let json =
             serde_json::to_string(&Job::outbound("t", id(), &text(false, None), now)).unwrap();
-        assert!(!json.contains("expires_at"), "{json}");
+        assert!(
+            !json.contains("expires_at") && !json.contains("window"),
+            "{json}"
+        );
+        let mut windowed = text(false, None);
+        windowed.window = Some(crate::domain::window::WindowSpec {
+            start: "08:00".into(),
+            end: "21:00".into(),
+            days: None,
+        });
+        let job = Job::outbound("t", id(), &windowed, now);
+        assert_eq!(job.v, JOB_VERSION);
+        let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+        assert_eq!(back.window, windowed.window);
     }
 }

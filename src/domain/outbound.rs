@@ -58,6 +58,8 @@ pub struct NewText {
     pub held_until: Option<u64>,
     /// The broadcast it belongs to (`BC` and 32 hex digits), set by the caller that made one.
     pub broadcast: Option<String>,
+    /// Its own quiet hours (its broadcast's `send_window`), instead of the topic's.
+    pub window: Option<super::window::WindowSpec>,
 }
 
 /// One problem with one field of a text.
@@ -164,6 +166,7 @@ impl TextFields {
                 timezone: self.timezone,
                 held_until: None,
                 broadcast: None,
+                window: None,
             }),
             _ => Err(errors),
         }

@@ -26,6 +26,26 @@ pub struct SendWindow {
     days: [bool; 7],
 }
 
+/// A window as settings and requests write it: `{ start = "08:00", end = "21:00", days = [...] }`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// Opens, local time (`HH:MM`).
+    pub start: String,
+    /// Closes, local time (`HH:MM`, after `start`; `24:00` for midnight).
+    pub end: String,
+    /// The days it opens (`mon` ... `sun`); unset: every day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<Vec<String>>,
+}
+
+impl WindowSpec {
+    /// The window it describes, or what is wrong with it.
+    pub fn parse(&self) -> Result<SendWindow, String> {
+        SendWindow::parse(&self.start, &self.end, self.days.as_deref())
+    }
+}
+
 /// A topic's window with the zone of recipients whose zone is unknown.
 #[derive(Debug, Clone)]
 pub struct TopicWindow {

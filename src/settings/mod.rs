@@ -232,7 +232,7 @@ pub struct TopicSettings {
     /// Quiet hours: outbound texts go out only inside this window of the recipient's local
     /// time (unset: any time). Replies are never held.
     #[serde(default)]
-    pub send_window: Option<WindowSettings>,
+    pub send_window: Option<crate::domain::window::WindowSpec>,
     /// The zone of a recipient whose zone the number does not tell (IANA name; unset: UTC).
     #[serde(default)]
     pub default_timezone: Option<String>,
@@ -249,19 +249,6 @@ pub struct TopicSettings {
     pub properties: toml::Table,
 }
 
-/// `send_window = { start = "08:00", end = "21:00", days = ["mon", ...] }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WindowSettings {
-    /// Opens, local time (`HH:MM`).
-    pub start: String,
-    /// Closes, local time (`HH:MM`, after `start`; `24:00` for midnight).
-    pub end: String,
-    /// The days it opens (`mon` ... `sun`); unset: every day.
-    #[serde(default)]
-    pub days: Option<Vec<String>>,
-}
-
 impl TopicSettings {
     /// The topic's `send_window` with its `default_timezone`, when it has one (checked when the
     /// settings were loaded).
@@ -269,11 +256,20 @@ impl TopicSettings {
         self.window_checked().ok().flatten()
     }
 
+    /// The zone of recipients whose zone is unknown: `default_timezone`, UTC when unset (or
+    /// not a zone: the settings check refuses that).
+    pub fn default_zone(&self) -> jiff::tz::TimeZone {
+        self.default_timezone
+            .as_deref()
+            .and_then(|name| crate::domain::window::zone_named(name).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
     /// The window, or what is wrong with it (key and problem).
     pub(crate) fn window_checked(
         &self,
     ) -> Result<Option<crate::domain::window::TopicWindow>, (&'static str, String)> {
-        use crate::domain::window::{zone_named, SendWindow, TopicWindow};
+        use crate::domain::window::{zone_named, TopicWindow};
         let default_zone = match self.default_timezone.as_deref() {
             Some(name) => zone_named(name).map_err(|e| ("default_timezone", e))?,
             None => jiff::tz::TimeZone::UTC,
@@ -281,8 +277,7 @@ impl TopicSettings {
         let Some(window) = &self.send_window else {
             return Ok(None);
         };
-        let window = SendWindow::parse(&window.start, &window.end, window.days.as_deref())
-            .map_err(|e| ("send_window", e))?;
+        let window = window.parse().map_err(|e| ("send_window", e))?;
         Ok(Some(TopicWindow {
             window,
             default_zone,

@@ -181,3 +181,40 @@ async fn a_text_a_worker_reaches_after_its_window_closed_is_put_back_until_it_op
     assert_eq!(scheduled, [format!("{id}|{NEW_YORK}")]);
     assert!(worker.twilio.creates().is_empty() && web.twilio.creates().is_empty());
 }
+
+#[actix_web::test]
+async fn a_broadcast_brings_its_own_window_and_a_bad_one_is_refused() {
+    // Arrange: a topic without a window of its own.
+    let (closed, opens) = closed_window();
+    let spec = closed
+        .trim_start_matches("send_window = ")
+        .replace(" = ", ": ")
+        .replace("start", "\"start\"")
+        .replace("end", "\"end\"");
+    let window: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let app = spawn_app_with(&topic("", 2), &api_profile(), RunOptions::default()).await;
+    let path = "/api/topics/sample/broadcasts";
+    let token = Some(crate::helpers::API_TOKEN);
+
+    // Act
+    let body = json!({"messages": [{"to": NEW_YORK, "body": "tonight's offer"}],
+        "send_window": window});
+    let (status, answer) = app.api("POST", path, token, Some(&body)).await;
+    let backwards = json!({"messages": [{"to": NEW_YORK, "body": "x"}],
+        "send_window": {"start": "21:00", "end": "08:00"}});
+    let (bad_status, bad) = app.api("POST", path, token, Some(&backwards)).await;
+    let (plain_status, plain) = app
+        .send_texts("sample", &json!({"to": NEW_YORK, "body": "any time"}))
+        .await;
+
+    // Assert: the broadcast's text waits for its window; the topic's own texts do not.
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["messages"][0]["status"], "scheduled", "{answer}");
+    let (_, text) = app.text_status("sample", &text_ids(&answer)[0]).await;
+    let send_at: Timestamp = text["send_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(send_at.as_millisecond() as u64, opens, "{text}");
+    assert_eq!(bad_status, 400, "{bad}");
+    assert!(bad.to_string().contains("send_window"), "{bad}");
+    assert_eq!(plain_status, 202);
+    assert_eq!(plain["messages"][0]["status"], "queued", "{plain}");
+}

@@ -246,8 +246,15 @@ async fn finish(deps: &WorkerDeps, entry: (String, Lane), record: Record, ending
 /// is closed (queued in time, then late behind a backlog); `None` to send it now. Replies are
 /// never held.
 pub(super) fn closed_window(deps: &WorkerDeps, run: &RunJob) -> Option<u64> {
-    let window = deps.topic.window.as_ref()?;
     run.job.outbound.as_ref()?;
+    // The text's own window (its broadcast's), else the topic's.
+    let own = run.job.window.as_ref().and_then(|spec| {
+        Some(crate::domain::window::TopicWindow {
+            window: spec.parse().ok()?,
+            default_zone: deps.topic.settings.default_zone(),
+        })
+    });
+    let window = own.as_ref().or(deps.topic.window.as_ref())?;
     let to = run.job.message.number.as_str();
     crate::outbound::window::closed_until(window, to, run.job.timezone.as_deref(), now_ms())
 }

@@ -10,6 +10,7 @@ use super::error::ApiError;
 use super::messages::{accept, read_request};
 use super::request::parse_broadcast;
 use crate::domain::now_ms;
+use crate::domain::window::{TopicWindow, WindowSpec};
 use crate::errors::Chain;
 use crate::ingress::state::IngressState;
 use crate::outbound::broadcast::{self, is_broadcast_id};
@@ -28,8 +29,13 @@ pub(super) async fn create(
     let mut texts = parsed.texts;
     for text in &mut texts {
         text.broadcast = Some(id.clone());
+        text.window.clone_from(&parsed.window);
     }
-    let accepted = accept(&state, &topic, texts, now).await?;
+    let own = match &parsed.window {
+        Some(spec) => Some(own_window(&state, &topic, spec)?),
+        None => None,
+    };
+    let accepted = accept(&state, &topic, texts, now, own).await?;
     log::info!(
         "Broadcast accepted. topic={topic} broadcast={id} count={}",
         accepted.len()
@@ -82,6 +88,23 @@ pub(super) async fn cancel(
             ))
         }
     }
+}
+
+/// A broadcast's own `send_window`, in the zone of its topic's `default_timezone` for numbers
+/// whose zone is unknown.
+fn own_window(
+    state: &IngressState,
+    topic: &str,
+    spec: &WindowSpec,
+) -> Result<TopicWindow, ApiError> {
+    let window = spec
+        .parse()
+        .map_err(|problem| ApiError::BadBody(format!("`send_window`: {problem}")))?;
+    let default_zone = state.topic(topic)?.settings.default_zone();
+    Ok(TopicWindow {
+        window,
+        default_zone,
+    })
 }
 
 fn one_broadcast(

@@ -1,6 +1,7 @@
 //! The outbound API's routes: create (queue texts), show (one text's status), cancel (a
 //! scheduled text). Each refusal is an [`ApiError`]; each 503 is logged, with its cause, here.
 
+use crate::domain::window::TopicWindow;
 use crate::outbound::window::hold;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -32,7 +33,7 @@ pub(super) async fn create(
     let (topic, body) = read_request(&request, &topic, payload, &state).await?;
     let now = now_ms();
     let texts = parse(&body, now)?;
-    let accepted = accept(&state, &topic, texts, now).await?;
+    let accepted = accept(&state, &topic, texts, now, None).await?;
     Ok(HttpResponse::Accepted().json(json!({ "messages": accepted })))
 }
 
@@ -62,15 +63,19 @@ pub(super) async fn read_request(
     Ok((topic, body))
 }
 
-/// Holds `texts` to the topic's `send_window`, queues them (all or none) and counts what was
-/// done with each.
+/// Holds `texts` to their quiet hours (`own`, else the topic's `send_window`), queues them (all
+/// or none) and counts what was done with each.
 pub(super) async fn accept(
     state: &IngressState,
     topic: &str,
     mut texts: Vec<NewText>,
     now: u64,
+    own: Option<TopicWindow>,
 ) -> Result<Vec<Accepted>, ApiError> {
-    let window = state.topics.get(topic).and_then(|t| t.window.as_ref());
+    let window = match &own {
+        Some(own) => Some(own),
+        None => state.topics.get(topic).and_then(|t| t.window.as_ref()),
+    };
     hold(&mut texts, window, now);
     let count = texts.len();
     let accepted = queue(state, topic, texts).await?;

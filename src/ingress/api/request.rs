@@ -93,9 +93,11 @@ pub(super) struct BroadcastRequest {
     /// The texts, checked; each without its own `priority` takes the broadcast's (`bulk` unless
     /// the request says `"priority": "interactive"`).
     pub texts: Vec<NewText>,
+    /// `send_window`: the broadcast's own quiet hours, instead of the topic's (checked).
+    pub window: Option<crate::domain::window::WindowSpec>,
 }
 
-/// Reads and checks a broadcast: `{"messages": [...], "priority"?, "id"?}`.
+/// Reads and checks a broadcast: `{"messages": [...], "priority"?, "id"?, "send_window"?}`.
 pub(super) fn parse_broadcast(body: &[u8], now: u64) -> Result<BroadcastRequest, Refused> {
     let body_error = |message: &str| Refused::Invalid(Problems::of_body(message));
     let Value::Object(mut object) = read_json(body)? else {
@@ -115,13 +117,26 @@ pub(super) fn parse_broadcast(body: &[u8], now: u64) -> Result<BroadcastRequest,
             ))
         }
     };
+    let window = match object.remove("send_window") {
+        None | Some(Value::Null) => None,
+        Some(value) => {
+            let spec: crate::domain::window::WindowSpec = serde_json::from_value(value)
+                .map_err(|_| {
+                    body_error("`send_window` must be {\"start\": \"HH:MM\", \"end\": \"HH:MM\", \"days\"?: [...]}")
+                })?;
+            if let Err(problem) = spec.parse() {
+                return Err(body_error(&format!("`send_window`: {problem}")));
+            }
+            Some(spec)
+        }
+    };
     let Some(Value::Array(mut items)) = object.remove("messages") else {
         return Err(body_error("`messages` must be an array of messages"));
     };
     if let Some(other) = object.keys().next() {
         let shown: String = other.chars().take(40).collect();
         return Err(body_error(&format!(
-            "`{shown}` is not a known key (known: messages, priority, id)"
+            "`{shown}` is not a known key (known: messages, priority, id, send_window)"
         )));
     }
     for item in &mut items {
@@ -134,7 +149,7 @@ pub(super) fn parse_broadcast(body: &[u8], now: u64) -> Result<BroadcastRequest,
     let mut wrapped = Map::new();
     wrapped.insert("messages".into(), Value::Array(items));
     let texts = parse_value(Value::Object(wrapped), now)?;
-    Ok(BroadcastRequest { id, texts })
+    Ok(BroadcastRequest { id, texts, window })
 }
 
 /// Checks every message of a parsed body.
