@@ -39,7 +39,8 @@ pub(crate) struct RedisConn {
 }
 
 struct Shared {
-    current: RwLock<Current>,
+    /// Shared, so a request takes it with one reference count, not a copy of the address.
+    current: RwLock<Arc<Current>>,
     target: RedisTarget,
     response_timeout: Duration,
     /// When the sentinels were last asked; held while asking, so one request asks at a time.
@@ -47,7 +48,6 @@ struct Shared {
     events: RedisEvents,
 }
 
-#[derive(Clone)]
 struct Current {
     conn: Conn,
     /// `host:port` of the node, for comparing and logging (never a password); `cluster` for a
@@ -100,7 +100,7 @@ pub(crate) async fn connect(
     let current = bounded(CONNECT_TIMEOUT * 2, open(target, response_timeout)).await?;
     Ok(RedisConn {
         shared: Arc::new(Shared {
-            current: RwLock::new(current),
+            current: RwLock::new(Arc::new(current)),
             target: target.clone(),
             response_timeout,
             resolved_at: tokio::sync::Mutex::new(None),
@@ -163,7 +163,7 @@ fn address_of(client: &redis::Client) -> String {
 }
 
 impl RedisConn {
-    fn current(&self) -> Current {
+    fn current(&self) -> Arc<Current> {
         self.shared
             .current
             .read()
@@ -178,7 +178,7 @@ impl RedisConn {
 
     /// `host:port` of the node this connection writes to now.
     pub(crate) fn address(&self) -> String {
-        self.current().address
+        self.current().address.clone()
     }
 
     /// Runs a Lua script (`source`, the text `script` was made from). Without
@@ -217,13 +217,14 @@ impl RedisConn {
             .arg(target.replica_ack_timeout.as_millis() as u64);
         // One connection, captured once: a swap between the write and the WAIT would make the
         // WAIT count another socket's writes.
-        let Current { mut conn, address } = self.current();
+        let current = self.current();
+        let (mut conn, address) = (current.conn.clone(), &current.address);
         let result: RedisResult<(T, u32)> = pipe.query_async(&mut conn).await;
         match result {
             Ok((value, acked)) if acked >= wanted => Ok(value),
             Ok((_, acked)) => Err(ReplicationError::TooFew { wanted, acked }),
             Err(error) => {
-                self.after_failed(&address, &error).await;
+                self.after_failed(address, &error).await;
                 Err(error.into())
             }
         }
@@ -241,7 +242,7 @@ impl RedisConn {
     /// where the primary is now (at most every [`RESOLVE_EVERY`]). A late failure from a node
     /// this connection has already moved away from changes nothing.
     async fn after_error(&self, failed_on: &str, broken: bool, readonly: bool) {
-        if !(broken || readonly) || self.address() != failed_on {
+        if !(broken || readonly) || self.current().address != failed_on {
             return;
         }
         if broken {
@@ -279,7 +280,8 @@ impl RedisConn {
         match bounded(CONNECT_TIMEOUT * 2, open_node(client, shared.response_timeout)).await {
             Ok(next) => {
                 let to = next.address.clone();
-                *shared.current.write().expect("the lock is never held across a panic") = next;
+                *shared.current.write().expect("the lock is never held across a panic") =
+                    Arc::new(next);
                 shared.events.failovers.inc();
                 log::info!("Redis primary moved; connected to the new one. from={from} to={to}");
             }
@@ -314,11 +316,12 @@ fn is_readonly(value: &Value) -> bool {
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let Current { mut conn, address } = self.current();
+            let current = self.current();
+            let (mut conn, address) = (current.conn.clone(), &current.address);
             let result = conn.req_packed_command(cmd).await;
             match &result {
-                Err(error) => self.after_failed(&address, error).await,
-                Ok(value) if is_readonly(value) => self.after_error(&address, false, true).await,
+                Err(error) => self.after_failed(address, error).await,
+                Ok(value) if is_readonly(value) => self.after_error(address, false, true).await,
                 Ok(_) => {}
             }
             result
@@ -332,13 +335,14 @@ impl ConnectionLike for RedisConn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let Current { mut conn, address } = self.current();
+            let current = self.current();
+            let (mut conn, address) = (current.conn.clone(), &current.address);
             let result = conn.req_packed_commands(cmd, offset, count).await;
             match &result {
                 // A transaction's READONLY arrives as an error, not as a value.
-                Err(error) => self.after_failed(&address, error).await,
+                Err(error) => self.after_failed(address, error).await,
                 Ok(values) if values.iter().any(is_readonly) => {
-                    self.after_error(&address, false, true).await
+                    self.after_error(address, false, true).await
                 }
                 Ok(_) => {}
             }
