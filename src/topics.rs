@@ -29,6 +29,9 @@ pub(crate) struct Topic {
     pub keywords: crate::twilio::keywords::Keywords,
     /// The topic's `send_window` (with its `default_timezone`), if any.
     pub window: Option<crate::domain::window::TopicWindow>,
+    /// `default_timezone` (UTC when unset): the zone of recipients whose zone is unknown, for
+    /// the topic's window and a broadcast's own.
+    pub default_zone: jiff::tz::TimeZone,
 }
 
 /// The TwiML that answers an accepted message of `topic`.
@@ -79,6 +82,7 @@ pub(crate) fn build_topics(
                 accepted_twiml: accepted_twiml(topic),
                 keywords: crate::twilio::keywords::Keywords::of(&topic.keywords),
                 window: topic.window(),
+                default_zone: topic.default_zone(),
             };
             topics.insert(name.clone(), Arc::new(compiled));
         }

@@ -1,4 +1,4 @@
-//! Wall-clock helpers: milliseconds since the epoch, Twilio's RFC 2822 dates, and the
+//! Wall-clock helpers: milliseconds since the epoch, RFC 3339 times, Twilio's RFC 2822 dates, and the
 //! `YYYY-MM-DD` days its `DateSent>=` filter takes.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,6 +9,23 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default()
+}
+
+/// `ms` as RFC 3339 in UTC, to the millisecond.
+pub fn rfc3339(ms: u64) -> String {
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return String::new();
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 /// Parses Twilio's `date_created` (`Thu, 30 Jul 2015 20:12:31 +0000`) into ms since the epoch.

@@ -21,7 +21,7 @@ mod session;
 pub mod window;
 pub mod zones;
 
-pub use clock::now_ms;
+pub use clock::{now_ms, rfc3339};
 pub use error::InboundError;
 pub(crate) use ids::mask_number;
 pub use ids::{MessageSid, PhoneNumber, MAX_ID_BYTES};
@@ -31,7 +31,7 @@ pub(crate) use job::{Job, JOB_VERSION, REPLY_TIMEOUT_ID_PREFIX};
 pub use lane::Lane;
 pub(crate) use outbound::is_outbound_id;
 pub use outbound::{
-    format_time, is_e164, parse_time, FieldError, NewText, OutboundStatus, TextFields,
+    is_e164, parse_time, FieldError, NewText, OutboundStatus, TextFields,
     MAX_IDEMPOTENCY_KEY_BYTES, MAX_OUTBOUND_MEDIA,
 };
 pub use reply::Reply;

@@ -291,14 +291,6 @@ pub fn is_e164(number: &str) -> bool {
     })
 }
 
-/// `ms` since the epoch as an RFC 3339 time in UTC, to the second (`2026-12-01T09:00:00Z`).
-pub fn format_time(ms: u64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// An RFC 3339 time as ms since the epoch, at most a year after `now`.
 pub fn parse_time(text: &str, now: u64) -> Result<u64, String> {
     let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)

@@ -145,7 +145,7 @@ impl StoredEvent {
         let inbound = job.is_some() && !outbound && !is(REPLY_TIMEOUT_ID_PREFIX);
         let body = Body {
             kind: &self.kind,
-            timestamp: rfc3339(self.at),
+            timestamp: crate::domain::rfc3339(self.at),
             data: Data {
                 topic,
                 number: text(&self.number),
@@ -184,23 +184,6 @@ struct Data<'a> {
     status: Option<String>,
     error_code: Value,
     error: Option<String>,
-}
-
-/// `ms` as RFC 3339 in UTC, to the millisecond.
-fn rfc3339(ms: u64) -> String {
-    let Ok(at) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
-        return String::new();
-    };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    )
 }
 
 /// The values of one event for `emit_fn.lua`, after the stream and the cap: id, type, at,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use redis::AsyncCommands;
 
 use crate::domain::record::{Outcome, Record};
-use crate::domain::{format_time, Lane, OutboundStatus};
+use crate::domain::{rfc3339, Lane, OutboundStatus};
 use crate::store::connection::RedisConn;
 use crate::store::keys::Keys;
 
@@ -19,7 +19,7 @@ pub struct OutboundView {
     pub to: String,
     /// Where it stands.
     pub status: OutboundStatus,
-    /// When it is due (RFC 3339), while it is `scheduled`.
+    /// When it is due (RFC 3339, UTC), while it is `scheduled`.
     pub send_at: Option<String>,
     /// Its lane: `interactive` or `bulk`.
     pub priority: Lane,
@@ -59,7 +59,7 @@ pub(crate) async fn lookup(
         view.send_at = hash
             .get("send_at")
             .and_then(|ms| ms.parse().ok())
-            .map(format_time);
+            .map(rfc3339);
         return Ok(Some(view));
     }
     let raw: Option<String> = conn.get(keys.record(topic, id)).await?;

@@ -270,10 +270,10 @@ impl TopicSettings {
         &self,
     ) -> Result<Option<crate::domain::window::TopicWindow>, (&'static str, String)> {
         use crate::domain::window::{zone_named, TopicWindow};
-        let default_zone = match self.default_timezone.as_deref() {
-            Some(name) => zone_named(name).map_err(|e| ("default_timezone", e))?,
-            None => jiff::tz::TimeZone::UTC,
-        };
+        if let Some(name) = self.default_timezone.as_deref() {
+            zone_named(name).map_err(|e| ("default_timezone", e))?;
+        }
+        let default_zone = self.default_zone();
         let Some(window) = &self.send_window else {
             return Ok(None);
         };

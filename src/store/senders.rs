@@ -94,39 +94,29 @@ mod tests {
 
     #[test]
     fn topics_group_by_messaging_service_or_number() {
-        let text = r#"
-[profiles.dev]
-redis = "redis://127.0.0.1:6379/0"
-dry_run = true
-validate_signatures = false
-[topics.a]
-handler = "echo"
-[topics.a.twilio]
-account_sid = "AC00000000000000000000000000000001"
-auth_token = "a-real-looking-token-0123456789"
-from_number = "+15005550006"
-[topics.b]
-handler = "echo"
-[topics.b.twilio]
-account_sid = "AC00000000000000000000000000000001"
-auth_token = "a-real-looking-token-0123456789"
-from_number = "+15005550006"
-[topics.c]
-handler = "echo"
-[topics.c.twilio]
-account_sid = "AC00000000000000000000000000000001"
-auth_token = "a-real-looking-token-0123456789"
-from_number = "+15005550006"
-messaging_service_sid = "MG00000000000000000000000000000001"
-[topics.d]
-handler = "echo"
-[topics.d.twilio]
-account_sid = "AC00000000000000000000000000000001"
-auth_token = "a-real-looking-token-0123456789"
-from_number = "+15005550007"
-"#;
+        let topic = |name: &str, sender: &str| {
+            format!(
+                "[topics.{name}]\nhandler = \"echo\"\n[topics.{name}.twilio]\n\
+                 account_sid = \"AC00000000000000000000000000000001\"\n\
+                 auth_token = \"a-real-looking-token-0123456789\"\n{sender}\n"
+            )
+        };
+        let text = [
+            "[profiles.dev]\nredis = \"redis://127.0.0.1:6379/0\"\ndry_run = true\n\
+             validate_signatures = false\n"
+                .to_string(),
+            topic("a", "from_number = \"+15005550006\""),
+            topic("b", "from_number = \"+15005550006\""),
+            topic(
+                "c",
+                "from_number = \"+15005550006\"\n\
+                 messaging_service_sid = \"MG00000000000000000000000000000001\"",
+            ),
+            topic("d", "from_number = \"+15005550007\""),
+        ]
+        .concat();
         let settings =
-            crate::settings::load_str(text, std::path::Path::new("s.toml"), "dev", &|_| None)
+            crate::settings::load_str(&text, std::path::Path::new("s.toml"), "dev", &|_| None)
                 .unwrap();
         assert_eq!(
             groups(&settings),

@@ -432,7 +432,7 @@ async fn a_rust_program_queues_through_the_outbox_of_the_running_system() {
             pyrowire::domain::TextFields {
                 to: Some(to.to_string()),
                 body: Some("to everyone".into()),
-                send_at: Some(pyrowire::domain::format_time(
+                send_at: Some(pyrowire::domain::rfc3339(
                     pyrowire::domain::now_ms() + 3_600_000,
                 )),
                 ..Default::default()

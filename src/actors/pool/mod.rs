@@ -185,9 +185,11 @@ impl WorkerPool {
         );
     }
 
-    /// Bulk jobs held (running, ready or parked).
-    fn bulk_held(&self) -> usize {
-        self.held().filter(|job| job.lane.is_bulk()).count()
+    /// How many more bulk jobs this pool may hold (running, ready or parked) under
+    /// [`bulk_cap`].
+    fn bulk_room(&self) -> usize {
+        let held = self.held().filter(|job| job.lane.is_bulk()).count();
+        bulk_cap(self.in_flight.len()).saturating_sub(held)
     }
 
     /// How many jobs of `lane` to read now (0: none).
@@ -204,7 +206,7 @@ impl WorkerPool {
                     self.idle.len()
                 }
             }
-            Lane::Bulk => bulk_cap(self.in_flight.len()).saturating_sub(self.bulk_held()),
+            Lane::Bulk => self.bulk_room(),
         }
     }
 
@@ -264,7 +266,7 @@ impl WorkerPool {
         let state = self.lanes[slot(lane)];
         let count = match lane {
             Lane::Interactive => self.idle.len(),
-            Lane::Bulk => bulk_cap(self.in_flight.len()).saturating_sub(self.bulk_held()),
+            Lane::Bulk => self.bulk_room(),
         };
         if !state.group_ready || state.claiming || self.draining || count == 0 {
             return;

@@ -251,7 +251,7 @@ pub(super) fn closed_window(deps: &WorkerDeps, run: &RunJob) -> Option<u64> {
     let own = run.job.window.as_ref().and_then(|spec| {
         Some(crate::domain::window::TopicWindow {
             window: spec.parse().ok()?,
-            default_zone: deps.topic.settings.default_zone(),
+            default_zone: deps.topic.default_zone.clone(),
         })
     });
     let window = own.as_ref().or(deps.topic.window.as_ref())?;

@@ -5,13 +5,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::authorize;
 use super::error::ApiError;
 use super::messages::{accept, read_request};
 use super::request::parse_broadcast;
+use super::{addressed, unavailable, REDIS_UNAVAILABLE};
 use crate::domain::now_ms;
 use crate::domain::window::{TopicWindow, WindowSpec};
-use crate::errors::Chain;
 use crate::ingress::state::IngressState;
 use crate::outbound::broadcast::{self, is_broadcast_id};
 
@@ -54,13 +53,12 @@ pub(super) async fn show(
     match broadcast::view(&mut conn, &state.keys, &topic, &id).await {
         Ok(Some(view)) => Ok(HttpResponse::Ok().json(view)),
         Ok(None) => Err(ApiError::NoSuchBroadcast),
-        Err(e) => {
-            log::warn!(
-                "Broadcast not read; answered 503. topic={topic} error={}",
-                Chain(&e)
-            );
-            Err(ApiError::Unavailable("redis is unavailable"))
-        }
+        Err(e) => Err(unavailable(
+            "Broadcast not read",
+            &topic,
+            &e,
+            REDIS_UNAVAILABLE,
+        )),
     }
 }
 
@@ -78,15 +76,12 @@ pub(super) async fn cancel(
             Ok(HttpResponse::NoContent().finish())
         }
         Ok(None) => Err(ApiError::NoSuchBroadcast),
-        Err(e) => {
-            log::warn!(
-                "Broadcast not cancelled (or in part); answered 503: send the DELETE again. topic={topic} error={}",
-                Chain(&e)
-            );
-            Err(ApiError::Unavailable(
-                "redis is unavailable; part of the broadcast may be cancelled: send the DELETE again",
-            ))
-        }
+        Err(e) => Err(unavailable(
+            "Broadcast not cancelled (or in part): send the DELETE again",
+            &topic,
+            &e,
+            "redis is unavailable; part of the broadcast may be cancelled: send the DELETE again",
+        )),
     }
 }
 
@@ -100,7 +95,7 @@ fn own_window(
     let window = spec
         .parse()
         .map_err(|problem| ApiError::BadBody(format!("`send_window`: {problem}")))?;
-    let default_zone = state.topic(topic)?.settings.default_zone();
+    let default_zone = state.topic(topic)?.default_zone.clone();
     Ok(TopicWindow {
         window,
         default_zone,
@@ -112,11 +107,11 @@ fn one_broadcast(
     path: web::Path<(String, String)>,
     state: &IngressState,
 ) -> Result<(String, String), ApiError> {
-    authorize(request, state)?;
-    let (topic, id) = path.into_inner();
-    let topic = state.topic(&topic)?.name.clone();
-    if !is_broadcast_id(&id) {
-        return Err(ApiError::NoSuchBroadcast);
-    }
-    Ok((topic, id))
+    addressed(
+        request,
+        path,
+        state,
+        is_broadcast_id,
+        ApiError::NoSuchBroadcast,
+    )
 }

@@ -7,9 +7,9 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::authorize;
 use super::error::ApiError;
 use super::request::parse;
+use super::{addressed, authorize, unavailable, REDIS_UNAVAILABLE};
 use crate::actors::messages::EnqueueOutbound;
 use crate::domain::{is_outbound_id, now_ms, NewText, OutboundStatus};
 use crate::errors::Chain;
@@ -166,11 +166,8 @@ pub(super) async fn show(
         Ok(Some(view)) => Ok(HttpResponse::Ok().json(view)),
         Ok(None) => Err(ApiError::NoSuchText),
         Err(e) => {
-            log::warn!(
-                "Outbound status not read; answered 503. topic={topic} error={}",
-                Chain(&e)
-            );
-            Err(ApiError::Unavailable("redis is unavailable"))
+            let what = "Outbound status not read";
+            Err(unavailable(what, &topic, &e, REDIS_UNAVAILABLE))
         }
     }
 }
@@ -191,29 +188,19 @@ pub(super) async fn cancel(
         Ok(Cancelled::Missing) => Err(ApiError::NoSuchText),
         Ok(Cancelled::TooLate(status)) => Err(ApiError::TooLate(status)),
         Err(e) => {
-            log::warn!(
-                "Outbound text not cancelled; answered 503. topic={topic} error={}",
-                Chain(&e)
-            );
-            Err(ApiError::Unavailable("redis is unavailable"))
+            let what = "Outbound text not cancelled";
+            Err(unavailable(what, &topic, &e, REDIS_UNAVAILABLE))
         }
     }
 }
 
-/// The topic and id of a request about one text, unless it is refused (token, unknown topic, an
-/// id that no text can have).
+/// The topic and id of a request about one text, unless it is refused.
 fn one_text(
     request: &HttpRequest,
     path: web::Path<(String, String)>,
     state: &IngressState,
 ) -> Result<(String, String), ApiError> {
-    authorize(request, state)?;
-    let (topic, id) = path.into_inner();
-    let topic = state.topic(&topic)?.name.clone();
-    if !is_outbound_id(&id) {
-        return Err(ApiError::NoSuchText);
-    }
-    Ok((topic, id))
+    addressed(request, path, state, is_outbound_id, ApiError::NoSuchText)
 }
 
 fn is_json(request: &HttpRequest) -> bool {

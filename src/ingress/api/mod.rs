@@ -56,6 +56,41 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The topic and id of a request about one text or broadcast, unless it is refused (token,
+/// unknown topic, an id that `valid` says no such thing can have: then `missing`).
+fn addressed(
+    request: &HttpRequest,
+    path: web::Path<(String, String)>,
+    state: &IngressState,
+    valid: fn(&str) -> bool,
+    missing: ApiError,
+) -> Result<(String, String), ApiError> {
+    authorize(request, state)?;
+    let (topic, id) = path.into_inner();
+    let topic = state.topic(&topic)?.name.clone();
+    if !valid(&id) {
+        return Err(missing);
+    }
+    Ok((topic, id))
+}
+
+/// The 503 of a request Redis failed, logged with what was not done (`what`) and the cause.
+fn unavailable(
+    what: &str,
+    topic: &str,
+    error: &dyn std::error::Error,
+    answer: &'static str,
+) -> ApiError {
+    log::warn!(
+        "{what}; answered 503. topic={topic} error={}",
+        crate::errors::Chain(error)
+    );
+    ApiError::Unavailable(answer)
+}
+
+/// The answer of a read or cancel that Redis failed.
+const REDIS_UNAVAILABLE: &str = "redis is unavailable";
+
 /// Refuses the request unless the API is on and the request carries its token.
 fn authorize(request: &HttpRequest, state: &IngressState) -> Result<(), ApiError> {
     let token = state.api_token.as_ref().ok_or(ApiError::Off)?;
