@@ -147,6 +147,19 @@ async fn a_broadcast_request_is_checked_like_messages_and_unknown_ids_are_404() 
             .await;
         assert_eq!(status, expected, "{body} -> {answer}");
     }
+    let too_many: Vec<Value> = (0..1001)
+        .map(|n| json!({"to": format!("+1555020{n:04}"), "body": "x"}))
+        .collect();
+    let body = json!({ "messages": too_many });
+    let (status, _) = app
+        .api(
+            "POST",
+            "/api/topics/sample/broadcasts",
+            Some(API_TOKEN),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, 413, "at most 1000 texts per request");
     app.assert_nothing_queued("sample").await;
     let (status, _) = app
         .api(
