@@ -126,8 +126,6 @@ impl Handler<SendSms> for TwilioSender {
                 .and_then(|t| t.settings.max_sends_per_second),
             ledger: self.options.ledger.clone(),
             lane: msg.lane,
-            text_hash: (msg.kind == crate::domain::SendKind::Outbound)
-                .then(|| self.keys.outbound(&msg.topic, &msg.inbound_sid)),
         };
         let mut conn = self.conn.clone();
         let claims = self.claims.clone();

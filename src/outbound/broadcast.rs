@@ -102,14 +102,15 @@ pub(crate) async fn view(
     }))
 }
 
-/// Cancels every text of a broadcast not yet sent; how many it cancelled, or `None` for no such
-/// broadcast. Each chunk is one script call; run again after a failure part-way, it cancels the
+/// Cancels every text of a broadcast not yet sent (a marker written for a send keeps
+/// `mark_ttl_s`, `record_ttl_s`); how many it cancelled, or `None` for no such broadcast. Each chunk is one script call; run again after a failure part-way, it cancels the
 /// rest.
 pub(crate) async fn cancel(
     conn: &mut RedisConn,
     keys: &Keys,
     topic: &str,
     id: &str,
+    mark_ttl_s: u64,
 ) -> redis::RedisResult<Option<u64>> {
     let hash = keys.broadcast(topic, id);
     if !conn.exists::<_, bool>(&hash).await? {
@@ -120,7 +121,10 @@ pub(crate) async fn cancel(
     loop {
         let ids: Vec<String> = conn.lrange(&list, start, start + CHUNK - 1).await?;
         let mut script_keys = vec![keys.scheduled(topic), hash.clone()];
-        let mut args = vec![now_ms().to_string().into_bytes()];
+        let mut args = vec![
+            now_ms().to_string().into_bytes(),
+            mark_ttl_s.to_string().into_bytes(),
+        ];
         for text in &ids {
             script_keys.push(keys.outbound(topic, text));
             script_keys.push(keys.send_mark(topic, text, "outbound"));

@@ -3,35 +3,30 @@
 -- topic's pace, in the order given.
 -- KEYS[1]  the topic's opt-out hash
 -- KEYS[2]  the topic's rate key (see pace_fn.lua)
--- then per send two keys: its marker (Hash: marked_at, then sid, status, num_segments after the
---          send) and its text's hash (`out:{id}`, for a text sent first; the marker again else)
+-- then per send its marker (Hash: marked_at, then sid, status, num_segments after the send;
+--          `cancelled` when its broadcast was cancelled before it got a SID)
 -- ARGV[1]  now, ms since the epoch
 -- ARGV[2]  the markers' TTL, seconds
 -- ARGV[3]  the pace's interval per segment, µs (0: the topic is not paced)
--- then per send: the recipient's number, the send's segments, '1' for a bulk send, '1' for a
---          text sent first (whose hash may say `cancelled`)
+-- then per send: the recipient's number, the send's segments, '1' for a bulk send
 -- Answers per send {opted_out (0/1), wait (µs), field, value, ...}: an empty field list means
 -- the send was fresh and is now marked (and its pace reserved: it goes after `wait`); a
 -- recipient who opted out is never marked. A fresh bulk send takes the pace only when it is
 -- free now (a reply reserved since goes first): otherwise it is not marked and answers
--- {0, wait, 'held', '1'}, to claim again after `wait`. A fresh text whose hash says `cancelled`
--- (its broadcast was cancelled) is not marked either: {0, 0, 'cancelled', '1'}.
+-- {0, wait, 'held', '1'}, to claim again after `wait`. A marker that says `cancelled` is not
+-- fresh: it is answered as it is, and nothing is sent.
 local now, ttl, interval = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local answers = {}
-for n = 1, (#KEYS - 2) / 2 do
-  local i, a = 1 + n * 2, 4 + (n - 1) * 4
+for i = 3, #KEYS do
+  local a = 4 + (i - 3) * 3
   local opted = redis.call('HEXISTS', KEYS[1], ARGV[a])
   local fields = redis.call('HGETALL', KEYS[i])
   local wait = 0
   local busy = 0
-  local cancelled = #fields == 0 and ARGV[a + 3] == '1'
-    and redis.call('HGET', KEYS[i + 1], 'status') == 'cancelled'
   if #fields == 0 and opted == 0 and interval > 0 and ARGV[a + 2] == '1' then
     busy = pace_busy(KEYS[2])
   end
-  if cancelled then
-    fields = {'cancelled', '1'}
-  elseif busy > 0 then
+  if busy > 0 then
     wait = math.floor(busy)
     fields = {'held', '1'}
   elseif #fields == 0 and opted == 0 then

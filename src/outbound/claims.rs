@@ -21,7 +21,7 @@ use crate::store::keys::Keys;
 const CLAIM_LUA: &str = concat!(include_str!("pace_fn.lua"), include_str!("claim_send.lua"));
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM_LUA));
 
-/// Most sends one claim call carries (four to six commands each).
+/// Most sends one claim call carries (four or five commands each).
 const MAX_SENDS: usize = 64;
 
 /// One send to claim.
@@ -36,8 +36,6 @@ pub(crate) struct ClaimRequest {
     pub interval_us: u64,
     /// A bulk send: it takes the pace only when the pace is free now.
     pub bulk: bool,
-    /// The hash of the text sent first (`out:{id}`), whose status may say `cancelled`.
-    pub text: Option<String>,
 }
 
 struct Waiting {
@@ -120,19 +118,10 @@ impl Claims {
         ];
         for Item { value, .. } in batch {
             keys.push(value.request.mark.clone());
-            keys.push(
-                value
-                    .request
-                    .text
-                    .clone()
-                    .unwrap_or_else(|| value.request.mark.clone()),
-            );
             args.push(value.request.to.clone().into_bytes());
             args.push(value.request.segments.max(1).to_string().into_bytes());
             let bulk = value.request.bulk && value.request.segments > 0;
             args.push(if bulk { b"1".to_vec() } else { b"0".to_vec() });
-            let text = value.request.text.is_some();
-            args.push(if text { b"1".to_vec() } else { b"0".to_vec() });
         }
         let mut conn = self.conn.clone();
         conn.run_script(&CLAIM, CLAIM_LUA, &keys, &args).await

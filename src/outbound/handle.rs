@@ -97,7 +97,7 @@ impl Outbox {
     /// such broadcast.
     pub async fn cancel_broadcast(&self, topic: &str, id: &str) -> redis::RedisResult<Option<u64>> {
         let mut conn = self.conn.clone();
-        super::broadcast::cancel(&mut conn, &self.keys, topic, id).await
+        super::broadcast::cancel(&mut conn, &self.keys, topic, id, self.limits.record_ttl_s).await
     }
 
     /// One text's status, if it exists.

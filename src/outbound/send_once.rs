@@ -48,9 +48,6 @@ pub(crate) struct SendContext {
     pub ledger: std::sync::Arc<crate::store::opt_outs::Ledger>,
     /// The job's lane: a bulk send takes the pace only when no other send waits for it.
     pub lane: Lane,
-    /// For a text sent first, its hash (`out:{id}`): a cancelled broadcast marks it
-    /// `cancelled`, and then it is not sent.
-    pub text_hash: Option<String>,
 }
 
 impl SendContext {
@@ -101,7 +98,8 @@ enum Claim {
     Interrupted { marked_at: u64 },
     /// A bulk send while the pace is taken: not marked; claim again after `wait`.
     Held { wait: std::time::Duration },
-    /// A text of a cancelled broadcast: not marked, not sent.
+    /// A text of a cancelled broadcast (its marker says `cancelled`, no send was claimed): not
+    /// sent.
     Cancelled,
 }
 
@@ -149,7 +147,7 @@ pub(crate) async fn send_once(
                 return Ok(sent(cx, &mark, &sms.to, &found, info));
             }
             // Not sent, and cancelled since (its broadcast): it never will be.
-            if cancelled_meanwhile(conn, cx).await {
+            if cancelled_meanwhile(conn, cx, &mark).await {
                 unmark(conn, cx, &mark).await;
                 return Ok(cx.answered(String::new(), Some(CANCELLED.into()), None, info));
             }
@@ -160,7 +158,7 @@ pub(crate) async fn send_once(
         Claim::Fresh { wait } if paced && !wait.is_zero() => {
             actix_rt::time::sleep(wait).await;
             // Cancelled while it waited for its turn: take the mark back, send nothing.
-            if cancelled_meanwhile(conn, cx).await {
+            if cancelled_meanwhile(conn, cx, &mark).await {
                 unmark(conn, cx, &mark).await;
                 return Ok(cx.answered(String::new(), Some(CANCELLED.into()), None, info));
             }
@@ -180,20 +178,23 @@ pub(crate) const EXPIRED: &str = "expired";
 /// The status of a text not sent because its broadcast was cancelled.
 pub(crate) const CANCELLED: &str = "cancelled";
 
-/// Whether a text sent first was cancelled (its broadcast) while its send waited for its turn;
-/// a Redis failure answers no (the send was claimed before the cancel could see it).
-async fn cancelled_meanwhile(conn: &mut RedisConn, cx: &SendContext) -> bool {
-    let Some(hash) = &cx.text_hash else {
+/// Whether a text sent first was cancelled (its broadcast marks its send's marker) while its
+/// send waited for its turn; a Redis failure answers no (the send was claimed before the cancel
+/// could see it). Replies are never cancelled.
+async fn cancelled_meanwhile(conn: &mut RedisConn, cx: &SendContext, mark: &str) -> bool {
+    if cx.kind != SendKind::Outbound {
         return false;
-    };
-    let status: redis::RedisResult<Option<String>> = conn.hget(hash, "status").await;
-    matches!(status, Ok(Some(s)) if s == CANCELLED)
+    }
+    let cancelled: redis::RedisResult<bool> = conn.hexists(mark, CANCELLED).await;
+    matches!(cancelled, Ok(true))
 }
 
-/// Takes back the mark of a send that is not made after all (it expired while it waited): the
-/// job completes without it; should the delete fail, the mark only outlives its job.
+/// Takes back the mark of a send that is not made after all (it expired or was cancelled while
+/// it waited, or Twilio surely did not take it): its `marked_at` goes, so a marker that says
+/// `cancelled` keeps saying so (and one that says nothing else is gone); should it fail, the
+/// mark only outlives its job.
 async fn unmark(conn: &mut RedisConn, cx: &SendContext, mark: &str) {
-    if let Err(e) = conn.del::<_, ()>(mark).await {
+    if let Err(e) = conn.hdel::<_, _, ()>(mark, "marked_at").await {
         log::warn!(
             "Failed to clear the mark of a send that expired before it was made. topic={} error={}",
             cx.topic,
@@ -220,7 +221,6 @@ async fn claim(
         segments: if paced { segments } else { 0 },
         interval_us: cx.max_per_second.map_or(0, interval_us),
         bulk: cx.lane.is_bulk(),
-        text: cx.text_hash.clone(),
     };
     let reply = claims.claim(&cx.topic, request).await?;
     let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
@@ -239,13 +239,13 @@ async fn claim(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    if field("cancelled").is_some() {
-        return Ok(Claim::Cancelled);
-    }
     if field("held").is_some() {
         return Ok(Claim::Held {
             wait: std::time::Duration::from_micros(wait_us),
         });
+    }
+    if field("sid").is_none() && field("marked_at").is_none() && field(CANCELLED).is_some() {
+        return Ok(Claim::Cancelled);
     }
     Ok(match (field("sid"), reply.first()) {
         (Some(sid), _) => Claim::Sent {
@@ -334,8 +334,9 @@ async fn post(
         Err(error) => error,
     };
     if !error.maybe_sent() {
-        // Surely not created: forget the mark so a retry sends without asking Twilio.
-        if let Err(e) = conn.del::<_, ()>(mark).await {
+        // Surely not created: forget the mark so a retry sends without asking Twilio (a
+        // `cancelled` its broadcast wrote meanwhile stays, and the retry sends nothing).
+        if let Err(e) = conn.hdel::<_, _, ()>(mark, "marked_at").await {
             log::warn!("Failed to clear the mark of a send Twilio refused; a retry will ask Twilio's list first. topic={} error={}", cx.topic, Chain(&e));
         }
     }

@@ -336,8 +336,7 @@ async fn claim_sends_in(
     call.key(key("optout")).key(key("rate"));
     call.arg(1_000).arg(60).arg(interval);
     for marker in markers {
-        call.key(key(marker)).key(key(marker));
-        call.arg("+15551234567").arg(2).arg(bulk).arg(0);
+        call.key(key(marker)).arg("+15551234567").arg(2).arg(bulk);
     }
     call.invoke_async(redis).await.unwrap()
 }
@@ -345,12 +344,9 @@ async fn claim_sends_in(
 #[actix_web::test]
 async fn a_claim_for_a_cancelled_text_marks_nothing() {
     let (mut redis, key) = lab().await;
+    // The broadcast's cancel wrote `cancelled` on OB1's marker; OB2 is merely queued.
     let _: () = redis
-        .hset(key("out:OB1"), "status", "cancelled")
-        .await
-        .unwrap();
-    let _: () = redis
-        .hset(key("out:OB2"), "status", "queued")
+        .hset(key("send:OB1:outbound"), "cancelled", "1")
         .await
         .unwrap();
     let script = Script::new(&format!("{PACE_FN}{CLAIM_SEND}"));
@@ -361,14 +357,16 @@ async fn a_claim_for_a_cancelled_text_marks_nothing() {
         .arg(60)
         .arg(0);
     for id in ["OB1", "OB2"] {
-        call.key(key(&format!("send:{id}:outbound")))
-            .key(key(&format!("out:{id}")));
-        call.arg("+15551234567").arg(1).arg(0).arg(1);
+        call.key(key(&format!("send:{id}:outbound")));
+        call.arg("+15551234567").arg(1).arg(0);
     }
     let answers: Vec<Vec<redis::Value>> = call.invoke_async(&mut redis).await.unwrap();
     assert_eq!(strings(&answers[0]), ["0", "0", "cancelled", "1"]);
     assert_eq!(strings(&answers[1]), ["0", "0"], "a queued text is claimed");
-    let marked: bool = redis.exists(key("send:OB1:outbound")).await.unwrap();
+    let marked: bool = redis
+        .hexists(key("send:OB1:outbound"), "marked_at")
+        .await
+        .unwrap();
     assert!(!marked);
 }
 

@@ -70,7 +70,8 @@ pub(super) async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let (topic, id) = one_broadcast(&request, path, &state)?;
     let mut conn = state.redis.clone();
-    match broadcast::cancel(&mut conn, &state.keys, &topic, &id).await {
+    let ttl = state.limits.record_ttl_s;
+    match broadcast::cancel(&mut conn, &state.keys, &topic, &id, ttl).await {
         Ok(Some(cancelled)) => {
             log::info!("Broadcast cancelled. topic={topic} broadcast={id} cancelled={cancelled}");
             Ok(HttpResponse::NoContent().finish())
