@@ -104,8 +104,8 @@ pub(crate) struct WorkerPool {
     in_flight: Vec<Option<RunJob>>,
     ready: VecDeque<RunJob>,
     parked: Vec<Parked>,
-    /// Senders with a job running here, per lane.
-    busy_senders: HashSet<(Lane, String)>,
+    /// Senders with a job running here, per lane (see [`slot`]).
+    busy_senders: [HashSet<String>; 2],
     lanes: [LaneState; 2],
     checking: bool,
     recheck: bool,
@@ -139,7 +139,7 @@ impl WorkerPool {
             in_flight: vec![None; size],
             ready: VecDeque::new(),
             parked: Vec::new(),
-            busy_senders: HashSet::new(),
+            busy_senders: Default::default(),
             lanes: [LaneState::default(); 2],
             checking: false,
             recheck: false,
@@ -154,6 +154,11 @@ impl WorkerPool {
 
     fn stream(&self, lane: Lane) -> String {
         self.keys.lane_queue(&self.deps.topic.name, lane)
+    }
+
+    /// Whether a job of `number` in `lane` runs here now.
+    fn sender_busy(&self, lane: Lane, number: &str) -> bool {
+        self.busy_senders[slot(lane)].contains(number)
     }
 
     fn lane(&mut self, lane: Lane) -> &mut LaneState {
@@ -214,8 +219,11 @@ impl WorkerPool {
     /// under way or jobs are waiting.
     fn fetch(&mut self, lane: Lane, ctx: &mut Context<Self>) {
         let state = self.lanes[slot(lane)];
+        if !state.group_ready || state.reading {
+            return;
+        }
         let count = self.wanted(lane);
-        if !state.group_ready || state.reading || count == 0 {
+        if count == 0 {
             return;
         }
         self.lane(lane).reading = true;
@@ -264,11 +272,14 @@ impl WorkerPool {
     /// Claims jobs of `lane` other consumers (or a crashed earlier run) left idle too long.
     fn claim(&mut self, lane: Lane, ctx: &mut Context<Self>) {
         let state = self.lanes[slot(lane)];
+        if !state.group_ready || state.claiming || self.draining {
+            return;
+        }
         let count = match lane {
             Lane::Interactive => self.idle.len(),
             Lane::Bulk => self.bulk_room(),
         };
-        if !state.group_ready || state.claiming || self.draining || count == 0 {
+        if count == 0 {
             return;
         }
         self.lane(lane).claiming = true;
@@ -410,8 +421,7 @@ impl WorkerPool {
                 job.redelivered = true;
                 self.ready.push_front(job);
             } else {
-                self.busy_senders
-                    .remove(&(job.lane, job.job.message.number.to_string()));
+                self.busy_senders[slot(job.lane)].remove(job.job.message.number.as_str());
             }
         }
         if !self.idle.contains(&worker) {

@@ -20,8 +20,9 @@ impl WorkerPool {
         let mut numbers: Vec<(Lane, String)> = self
             .parked
             .iter()
-            .map(|p| (p.job.lane, p.job.job.message.number.to_string()))
-            .filter(|n| !self.busy_senders.contains(n))
+            .map(|p| (p.job.lane, p.job.job.message.number.as_str()))
+            .filter(|(lane, number)| !self.sender_busy(*lane, number))
+            .map(|(lane, number)| (lane, number.to_string()))
             .collect();
         numbers.sort();
         numbers.dedup();
@@ -44,10 +45,10 @@ impl WorkerPool {
                     act.topic()
                 ),
             }
-            let waiting = act.parked.iter().any(|p| {
-                let sender = (p.job.lane, p.job.job.message.number.to_string());
-                !act.busy_senders.contains(&sender)
-            });
+            let waiting = act
+                .parked
+                .iter()
+                .any(|p| !act.sender_busy(p.job.lane, p.job.job.message.number.as_str()));
             if std::mem::take(&mut act.recheck) {
                 act.check_parked(ctx);
             } else if waiting {
@@ -67,8 +68,8 @@ impl WorkerPool {
             let sender = (parked.job.lane, parked.job.job.message.number.to_string());
             let head = heads.get(&sender).cloned().flatten();
             let turn = head.as_deref().is_none_or(|h| h == parked.job.entry_id);
-            if turn && !self.busy_senders.contains(&sender) {
-                self.busy_senders.insert(sender);
+            if turn && !self.sender_busy(sender.0, &sender.1) {
+                self.busy_senders[super::slot(sender.0)].insert(sender.1);
                 self.ready.push_back(parked.job);
                 continue;
             }
