@@ -3,6 +3,6 @@
 -- when a text repeats an idempotency key with another message or the queue has no room for the
 -- texts due now.
 -- Returns 'ok', or the error reply of plan().
-local _, _, _, refused = plan()
+local _, _, _, refused = plan(true)
 if refused then return refused end
 return 'ok'

@@ -681,6 +681,7 @@ async fn requeue_of_a_dead_letter_that_no_longer_exists_changes_nothing() {
 
 const PLAN_FN: &str = include_str!("../../src/outbound/plan_fn.lua");
 const ENQUEUE_OUTBOUND: &str = include_str!("../../src/outbound/enqueue_outbound.lua");
+const CHECK_OUTBOUND: &str = include_str!("../../src/outbound/check_outbound.lua");
 const DUE: &str = include_str!("../../src/outbound/due.lua");
 const CANCEL: &str = include_str!("../../src/outbound/cancel.lua");
 
@@ -704,12 +705,25 @@ async fn enqueue_outbound(
 async fn enqueue_outbound_in(
     redis: &mut MultiplexedConnection,
     key: &impl Fn(&str) -> String,
-    (max_depth, max_bulk): (u64, u64),
+    bounds: (u64, u64),
     now: u64,
     texts: &[Text<'_>],
     bulk: bool,
 ) -> redis::RedisResult<Vec<String>> {
-    let script = Script::new(&format!("{PLAN_FN}{ENQUEUE_OUTBOUND}"));
+    outbound_script(ENQUEUE_OUTBOUND, redis, key, bounds, now, texts, bulk).await
+}
+
+/// Runs `plan_fn.lua` followed by `tail` (the enqueue or the check) as the outbox does.
+async fn outbound_script<T: redis::FromRedisValue>(
+    tail: &str,
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    (max_depth, max_bulk): (u64, u64),
+    now: u64,
+    texts: &[Text<'_>],
+    bulk: bool,
+) -> redis::RedisResult<T> {
+    let script = Script::new(&format!("{PLAN_FN}{tail}"));
     let mut call = script.prepare_invoke();
     call.key(key("queue"))
         .key(key("optout"))
@@ -854,6 +868,73 @@ async fn enqueue_outbound_queues_schedules_skips_opt_outs_and_repeats_and_takes_
     let written: bool = redis.exists(key("out:OB5")).await.unwrap();
     let remembered: bool = redis.exists(key("idem:k5")).await.unwrap();
     assert!(!written && !remembered);
+}
+
+/// Runs the outbound check as the outbox does before a request of several chunks.
+async fn check_outbound(
+    redis: &mut MultiplexedConnection,
+    key: &impl Fn(&str) -> String,
+    max_depth: u64,
+    now: u64,
+    texts: &[Text<'_>],
+) -> redis::RedisResult<String> {
+    outbound_script(
+        CHECK_OUTBOUND,
+        redis,
+        key,
+        (max_depth, 1000),
+        now,
+        texts,
+        false,
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn the_check_reads_opt_outs_only_to_settle_the_room_and_then_counts_as_the_enqueue_does() {
+    let (mut redis, key) = lab().await;
+    let now = 1_000_000;
+    let texts = [
+        Text("OB1", "+1", 0, ""),
+        Text("OB2", "+2", 0, ""),
+        Text("OB3", "+3", 0, ""),
+    ];
+    // The opt-out key is not a hash: a read of it would fail the script.
+    let _: () = redis.set(key("optout"), "not a hash").await.unwrap();
+    let fits_all = check_outbound(&mut redis, &key, 3, now, &texts).await;
+    assert_eq!(
+        fits_all.unwrap(),
+        "ok",
+        "room for every text: no opt-out read"
+    );
+    let in_doubt = check_outbound(&mut redis, &key, 2, now, &texts).await;
+    assert_eq!(
+        in_doubt.unwrap_err().code(),
+        Some("WRONGTYPE"),
+        "room in doubt: read"
+    );
+
+    // One opted out: it takes no room, in the check as in the enqueue.
+    let _: () = redis.del(key("optout")).await.unwrap();
+    let _: () = redis.hset(key("optout"), "+3", 1).await.unwrap();
+    assert_eq!(
+        check_outbound(&mut redis, &key, 2, now, &texts)
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let queued = enqueue_outbound(&mut redis, &key, 2, now, &texts)
+        .await
+        .unwrap();
+    assert_eq!(queued[5], "opted_out");
+    let more = [Text("OB4", "+4", 0, ""), Text("OB5", "+5", 0, "")];
+    let full = check_outbound(&mut redis, &key, 3, now, &more).await;
+    assert_eq!(full.unwrap_err().code(), Some("QUEUEFULL"));
+    assert_eq!(
+        redis.xlen::<_, u64>(key("queue")).await.unwrap(),
+        2,
+        "the check writes nothing"
+    );
 }
 
 #[actix_web::test]
