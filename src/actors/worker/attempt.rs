@@ -17,7 +17,10 @@ use super::failure::AttemptError;
 use crate::actors::messages::{LoadSession, SendSms, StoreSent};
 use crate::actors::recorder::RecordError;
 use crate::domain::record::SentSms;
-use crate::domain::{now_ms, InboundMessage, Job, Lane, Reply, SendKind, Session, SessionSave};
+use crate::domain::{
+    now_ms, InboundMessage, Job, Lane, MessageSid, PhoneNumber, Reply, SendKind, Session,
+    SessionSave,
+};
 use crate::handlers::{HandlerContext, SendFn};
 use crate::outbound::delivery::SidStore;
 use crate::outbound::send_once::{SendError, CANCELLED, EXPIRED};
@@ -44,7 +47,7 @@ type Stores = Rc<RefCell<Vec<SidStore>>>;
 /// One try: session, accept text (if any), handler, reply. Sends already made are not made
 /// again.
 pub(super) async fn attempt(
-    deps: &WorkerDeps,
+    deps: &Rc<WorkerDeps>,
     job: &Job,
     lane: Lane,
 ) -> Result<Handled, AttemptError> {
@@ -62,7 +65,7 @@ pub(super) async fn attempt(
 
 /// The attempt's steps; each send's SID to store goes to `stores`.
 async fn run(
-    deps: &WorkerDeps,
+    deps: &Rc<WorkerDeps>,
     job: &Job,
     lane: Lane,
     stores: &Stores,
@@ -173,14 +176,21 @@ async fn load_session(
 
 /// The handler's context for one attempt: its extra sends (`sms`, `mms`) go through the sender
 /// like replies do.
-fn handler_context(deps: &WorkerDeps, message: &InboundMessage, stores: &Stores) -> HandlerContext {
+fn handler_context(
+    deps: &Rc<WorkerDeps>,
+    message: &InboundMessage,
+    stores: &Stores,
+) -> HandlerContext {
     let topic = deps.topic.name.clone();
     let properties = deps.topic.properties.clone();
-    let (deps, message, stores) = (deps.clone(), message.clone(), stores.clone());
+    // Shared, not copied: the worker's dependencies, and of the message only whom it answers.
+    let to = Rc::new((message.sid.clone(), message.number.clone()));
+    let (deps, stores) = (Rc::clone(deps), stores.clone());
     let send: SendFn = Rc::new(move |kind: SendKind, reply: Reply| {
-        let (deps, message, stores) = (deps.clone(), message.clone(), stores.clone());
+        let (deps, to, stores) = (deps.clone(), to.clone(), stores.clone());
         async move {
-            send(&deps, kind, &message, &reply, &stores)
+            let (sid, number) = &*to;
+            send_as(&deps, kind, (sid, number), &reply, &stores)
                 .await
                 .map_err(|error| crate::errors::chain(&error))
         }
@@ -224,12 +234,23 @@ async fn send(
     reply: &Reply,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
+    send_as(deps, kind, (&message.sid, &message.number), reply, stores).await
+}
+
+/// A reply to the message `to` names: its MessageSid (which names the send) and its sender.
+async fn send_as(
+    deps: &WorkerDeps,
+    kind: SendKind,
+    to: (&MessageSid, &PhoneNumber),
+    reply: &Reply,
+    stores: &Stores,
+) -> Result<SentSms, AttemptError> {
     let outbound = Outbound {
         text: reply,
         expires_at: None,
         lane: Lane::Interactive,
     };
-    send_until(deps, kind, message, outbound, stores).await
+    send_until(deps, kind, to, outbound, stores).await
 }
 
 /// A text sent first, as its job says.
@@ -247,13 +268,14 @@ async fn send_outbound(
     outbound: Outbound<'_>,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
-    send_until(deps, SendKind::Outbound, message, outbound, stores).await
+    let to = (&message.sid, &message.number);
+    send_until(deps, SendKind::Outbound, to, outbound, stores).await
 }
 
 async fn send_until(
     deps: &WorkerDeps,
     kind: SendKind,
-    message: &InboundMessage,
+    (sid, number): (&MessageSid, &PhoneNumber),
     outbound: Outbound<'_>,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
@@ -265,10 +287,10 @@ async fn send_until(
     let twilio = &deps.topic.settings.twilio;
     let request = SendSms {
         topic: deps.topic.name.clone(),
-        inbound_sid: message.sid.clone(),
+        inbound_sid: sid.clone(),
         kind,
         sms: OutboundSms {
-            to: message.number.to_string(),
+            to: number.to_string(),
             sender: twilio.into(),
             body: reply.text.clone(),
             media_urls: reply.media_urls.clone(),

@@ -6,6 +6,8 @@
 //! A panicking handler stops only this actor: the attempt is recorded, the `WorkerPool`'s
 //! supervisor restarts the actor and the pool hands the job out again.
 
+use std::rc::Rc;
+
 use actix::{
     Actor, ActorContext, ActorFutureExt, Context, Handler, Recipient, ResponseActFuture,
     Supervised, WrapFuture,
@@ -29,7 +31,8 @@ use tries::Tries;
 /// One worker of a topic's pool.
 pub(crate) struct TopicWorker {
     index: usize,
-    deps: WorkerDeps,
+    /// Shared by its jobs' futures: a job takes it with one reference count, not a copy.
+    deps: Rc<WorkerDeps>,
     ready: Recipient<WorkerReady>,
     finished: Recipient<JobFinished>,
 }
@@ -44,7 +47,7 @@ impl TopicWorker {
     ) -> Self {
         TopicWorker {
             index,
-            deps,
+            deps: Rc::new(deps),
             ready,
             finished,
         }
@@ -74,7 +77,7 @@ impl Handler<RunJob> for TopicWorker {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, job: RunJob, _: &mut Self::Context) -> Self::Result {
-        let deps = self.deps.clone();
+        let deps = Rc::clone(&self.deps);
         Box::pin(
             process(deps, job)
                 .into_actor(self)
@@ -89,7 +92,7 @@ impl Handler<RunJob> for TopicWorker {
 }
 
 /// Runs one job to its record, retrying as the topic's retry settings say.
-async fn process(deps: WorkerDeps, run: RunJob) -> End {
+async fn process(deps: Rc<WorkerDeps>, run: RunJob) -> End {
     if let Some(until) = end::closed_window(&deps, &run) {
         return end::hold(&deps, run, until).await;
     }
