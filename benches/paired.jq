@@ -16,7 +16,12 @@ def skipped(what; phase): "  \(what): not run (BENCH_PAIRED_PHASES has no \(phas
    line("ingress server CPU per webhook"; .ingress_cpu_server),
    line("ingress Redis CPU per webhook"; .ingress_cpu_redis)
  else skipped("ingress"; "ingress") end),
-(if ran("burst") then line("end-to-end burst messages/s"; .burst_messages_per_s)
+(if ran("burst") then
+   line("end-to-end burst messages/s"; .burst_messages_per_s),
+   (if (.burst_cpu_server.ratios // [] | length) > 0 then
+      line("end-to-end server CPU per message"; .burst_cpu_server),
+      line("end-to-end Redis CPU per message"; .burst_cpu_redis)
+    else empty end)
  else skipped("end-to-end burst"; "burst") end),
 (if ran("send") | not then skipped("outbound send"; "send")
  elif (.send_texts_per_s.ratios | length) > 0 then

@@ -112,10 +112,18 @@ paired_run() {
 
   if [[ $paired_phases == *" burst "* ]]; then
     paired_start "$bin" "$settings" all "pair-$n-$name-e2e.log" $env
+    s0=$(cpu_ticks "$app_pid") r0=$(cpu_ticks "$redis_pid")
     burst_result=$(e2e "pair-$n-$name-burst" "$full_load" $(((burst + 1) / 2)) 0)
+    s1=$(cpu_ticks "$app_pid") r1=$(cpu_ticks "$redis_pid")
     stop_pid "$app_pid"
     jq -e '.webhooks.non_2xx == 0 and .all_delivered' <<<"$burst_result" >/dev/null ||
       die "$name did not answer or reply to every webhook of the burst; see $logs/pair-$n-$name-e2e.log"
+    # CPU per message, webhook to reply (the server and Redis, from the first webhook until the
+    # last reply reached the sink).
+    burst_result=$(jq --argjson tick "$clock_ticks" --argjson server $((s1 - s0)) \
+      --argjson redis $((r1 - r0)) '. + {cpu_us_per_message: (if .replies > 0
+        then {server: ($server * 1e6 / $tick / .replies), redis: ($redis * 1e6 / $tick / .replies)}
+        else null end)}' <<<"$burst_result")
     rcli FLUSHALL >/dev/null
   fi
 
@@ -138,7 +146,7 @@ paired_run() {
   stop_private_redis "$dir"
   jq -n --argjson i "$ingress" --argjson b "$burst_result" --argjson s "$send" \
     '{ingress_rps: $i.rps, ingress_cpu_us: $i.cpu_us_per_request,
-      burst_messages_per_s: $b.messages_per_s, send: $s}'
+      burst_messages_per_s: $b.messages_per_s, burst_cpu_us: $b.cpu_us_per_message, send: $s}'
 }
 
 # paired -> the rounds and their ratios as JSON. Runs in this shell (its output redirected,
@@ -176,6 +184,8 @@ paired() {
      ingress_cpu_server: summary(.ingress_cpu_us.server),
      ingress_cpu_redis: summary(.ingress_cpu_us.redis),
      burst_messages_per_s: summary(.burst_messages_per_s),
+     burst_cpu_server: summary(.burst_cpu_us.server),
+     burst_cpu_redis: summary(.burst_cpu_us.redis),
      send_texts_per_s: summary(.send.texts_per_s),
      send_cpu_server: summary(.send.cpu_us_per_text.server),
      send_cpu_redis: summary(.send.cpu_us_per_text.redis),
