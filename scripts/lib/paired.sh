@@ -75,6 +75,14 @@ paired_redis() {
   redis_pid=$(cat "$1/redis.pid")
 }
 
+# cpu_per SERVER_TICKS REDIS_TICKS COUNT -> {"server", "redis"}: µs of CPU per item, or null
+# for no items.
+cpu_per() {
+  jq -n --argjson tick "$clock_ticks" --argjson server "$1" --argjson redis "$2" \
+    --argjson n "$3" 'if $n > 0 then {server: ($server * 1e6 / $tick / $n),
+                                    redis: ($redis * 1e6 / $tick / $n)} else null end'
+}
+
 # paired_start BIN SETTINGS ROLE LOG [ENV...]: runs a build in the background, sets app_pid.
 paired_start() {
   local bin=$1 settings=$2 role=$3 log=$4
@@ -120,10 +128,8 @@ paired_run() {
       die "$name did not answer or reply to every webhook of the burst; see $logs/pair-$n-$name-e2e.log"
     # CPU per message, webhook to reply (the server and Redis, from the first webhook until the
     # last reply reached the sink).
-    burst_result=$(jq --argjson tick "$clock_ticks" --argjson server $((s1 - s0)) \
-      --argjson redis $((r1 - r0)) '. + {cpu_us_per_message: (if .replies > 0
-        then {server: ($server * 1e6 / $tick / .replies), redis: ($redis * 1e6 / $tick / .replies)}
-        else null end)}' <<<"$burst_result")
+    burst_result=$(jq --argjson cpu "$(cpu_per $((s1 - s0)) $((r1 - r0)) \
+      "$(jq .replies <<<"$burst_result")")" '. + {cpu_us_per_message: $cpu}' <<<"$burst_result")
     rcli FLUSHALL >/dev/null
   fi
 
@@ -135,13 +141,11 @@ paired_run() {
     stats=$(drain "pair-$n-$name-send" "$(jq .queued <<<"$posted")" "pair-$n-$name-send.log")
     s1=$(cpu_ticks "$app_pid") r1=$(cpu_ticks "$redis_pid")
     stop_pid "$app_pid"
-    send=$(jq -n --argjson p "$posted" --argjson s "$stats" --argjson tick "$clock_ticks" \
-      --argjson server $((s1 - s0)) --argjson redis $((r1 - r0)) '
+    send=$(jq -n --argjson p "$posted" --argjson s "$stats" \
+      --argjson cpu "$(cpu_per $((s1 - s0)) $((r1 - r0)) "$(jq .count <<<"$stats")")" '
       ((($s.last_arrival_us // 0) - $p.first_accepted_us) / 1e6) as $span
       | {sent: $s.count, texts_per_s: (if $span > 0 then $s.count / $span else null end),
-         cpu_us_per_text: (if $s.count > 0 then {server: ($server * 1e6 / $tick / $s.count),
-                                                 redis: ($redis * 1e6 / $tick / $s.count)}
-                           else null end)}')
+         cpu_us_per_text: $cpu}')
   fi
   stop_private_redis "$dir"
   jq -n --argjson i "$ingress" --argjson b "$burst_result" --argjson s "$send" \

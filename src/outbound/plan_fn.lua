@@ -42,6 +42,17 @@ end
 local function plan(checking)
   local now = tonumber(ARGV[3])
   local first, opted, in_batch = {}, {}, {}
+  local due_now, due_bulk = 0, 0
+  -- Counts text i as due now unless it repeats a key, waits for its time or (its opt-out read
+  -- first when `read`) opted out.
+  local function count_due(i, read)
+    if first[i] then return end
+    local _, _, _, _, to, _, send_at, _, _, bulk = text(i)
+    if read then opted[i] = redis.call('HEXISTS', KEYS[2], to) == 1 end
+    if not opted[i] and send_at <= now then
+      if bulk then due_bulk = due_bulk + 1 else due_now = due_now + 1 end
+    end
+  end
   for i = 1, count do
     local _, _, idem, id, _, _, _, key, print = text(i)
     if key ~= '' then
@@ -56,24 +67,12 @@ local function plan(checking)
         in_batch[key] = id .. ' ' .. print
       end
     end
+    count_due(i, not checking)
   end
-  local function due(read_opt_outs)
-    local due_now, due_bulk = 0, 0
-    for i = 1, count do
-      local _, _, _, _, to, _, send_at, _, _, bulk = text(i)
-      if not first[i] then
-        if read_opt_outs then opted[i] = redis.call('HEXISTS', KEYS[2], to) == 1 end
-        if not opted[i] and send_at <= now then
-          if bulk then due_bulk = due_bulk + 1 else due_now = due_now + 1 end
-        end
-      end
-    end
-    return due_now, due_bulk
-  end
-  local due_now, due_bulk = due(not checking)
   local refused = no_room(due_now, due_bulk)
   if refused and checking then
-    due_now, due_bulk = due(true)
+    due_now, due_bulk = 0, 0
+    for i = 1, count do count_due(i, true) end
     refused = no_room(due_now, due_bulk)
   end
   if refused then return nil, nil, nil, refused end

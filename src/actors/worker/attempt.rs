@@ -44,6 +44,13 @@ pub(super) struct Handled {
 /// The SIDs to store of an attempt's sends, the handler's extra sends included.
 type Stores = Rc<RefCell<Vec<SidStore>>>;
 
+/// Whom a send answers: the inbound message's MessageSid (which names the send) and its sender.
+type To<'a> = (&'a MessageSid, &'a PhoneNumber);
+
+fn to(message: &InboundMessage) -> To<'_> {
+    (&message.sid, &message.number)
+}
+
 /// One try: session, accept text (if any), handler, reply. Sends already made are not made
 /// again.
 pub(super) async fn attempt(
@@ -101,7 +108,7 @@ async fn run(
     let mut sent = Vec::new();
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
         let accept = Reply::text(text);
-        sent.push(send(deps, SendKind::Accept, message, &accept, stores).await?);
+        sent.push(send(deps, SendKind::Accept, to(message), &accept, stores).await?);
     }
     let context = handler_context(deps, message, stores).with_session(session);
     let started = std::time::Instant::now();
@@ -124,7 +131,7 @@ async fn run(
     let session = context.session_change().into_save()?;
     if !reply.is_empty() {
         for (kind, part) in reply_parts(&reply) {
-            sent.push(send(deps, kind, message, &part, stores).await?);
+            sent.push(send(deps, kind, to(message), &part, stores).await?);
         }
     }
     Ok(Handled {
@@ -184,13 +191,12 @@ fn handler_context(
     let topic = deps.topic.name.clone();
     let properties = deps.topic.properties.clone();
     // Shared, not copied: the worker's dependencies, and of the message only whom it answers.
-    let to = Rc::new((message.sid.clone(), message.number.clone()));
+    let answers = Rc::new((message.sid.clone(), message.number.clone()));
     let (deps, stores) = (Rc::clone(deps), stores.clone());
     let send: SendFn = Rc::new(move |kind: SendKind, reply: Reply| {
-        let (deps, to, stores) = (deps.clone(), to.clone(), stores.clone());
+        let (deps, answers, stores) = (deps.clone(), answers.clone(), stores.clone());
         async move {
-            let (sid, number) = &*to;
-            send_as(&deps, kind, (sid, number), &reply, &stores)
+            send(&deps, kind, (&answers.0, &answers.1), &reply, &stores)
                 .await
                 .map_err(|error| crate::errors::chain(&error))
         }
@@ -230,18 +236,7 @@ fn reply_parts(reply: &Reply) -> Vec<(SendKind, Reply)> {
 async fn send(
     deps: &WorkerDeps,
     kind: SendKind,
-    message: &InboundMessage,
-    reply: &Reply,
-    stores: &Stores,
-) -> Result<SentSms, AttemptError> {
-    send_as(deps, kind, (&message.sid, &message.number), reply, stores).await
-}
-
-/// A reply to the message `to` names: its MessageSid (which names the send) and its sender.
-async fn send_as(
-    deps: &WorkerDeps,
-    kind: SendKind,
-    to: (&MessageSid, &PhoneNumber),
+    to: To<'_>,
     reply: &Reply,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
@@ -268,14 +263,13 @@ async fn send_outbound(
     outbound: Outbound<'_>,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
-    let to = (&message.sid, &message.number);
-    send_until(deps, SendKind::Outbound, to, outbound, stores).await
+    send_until(deps, SendKind::Outbound, to(message), outbound, stores).await
 }
 
 async fn send_until(
     deps: &WorkerDeps,
     kind: SendKind,
-    (sid, number): (&MessageSid, &PhoneNumber),
+    (sid, number): To<'_>,
     outbound: Outbound<'_>,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
