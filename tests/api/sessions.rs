@@ -186,6 +186,42 @@ async fn five_texts_at_once_are_handled_one_at_a_time_in_order() {
     assert_eq!(replies_to(&app, OTHER), counting(5));
 }
 
+/// Sessions are read in batches (one `MGET` for the reads that meet): texts from many senders
+/// at once each see their own sender's session, never a neighbour's in the batch.
+#[actix_web::test]
+async fn texts_from_many_senders_at_once_each_see_their_own_session() {
+    let (url, seen) = start_counter();
+    let app = spawn_app(&counter_topic(&url, "")).await;
+    let numbers: Vec<String> = (1..=24).map(|i| format!("+1555000{i:04}")).collect();
+    let mut redis = app.redis.clone();
+    for (i, number) in numbers.iter().enumerate() {
+        let key = app.key("sample", &format!("session:{number}"));
+        let session = json!({"count": 100 * (i as u64 + 1)}).to_string();
+        let _: () = redis.set_ex(key, session, 600).await.unwrap();
+    }
+    let forms: Vec<_> = numbers
+        .iter()
+        .map(|number| inbound_from(&new_sid(), "hi", number))
+        .collect();
+    let posts: Vec<_> = forms.iter().map(|form| app.post("sample", form)).collect();
+    for answer in join_all(posts).await {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    app.wait_until_drained("sample", WAIT).await;
+    for (i, number) in numbers.iter().enumerate() {
+        let count = 100 * (i as u64 + 1);
+        assert_eq!(counts_seen(&seen, number), vec![Some(count)], "{number}");
+        assert_eq!(
+            replies_to(&app, number),
+            vec![format!("count {}", count + 1)]
+        );
+        assert_eq!(
+            stored(&app, number).await,
+            Some(json!({"count": count + 1}))
+        );
+    }
+}
+
 #[actix_web::test]
 async fn a_retried_attempt_counts_once_and_a_dead_letter_changes_nothing() {
     let (url, seen) = start_counter();

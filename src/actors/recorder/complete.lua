@@ -34,8 +34,9 @@ for _ = 1, jobs do
   end
   local wait, bulk = ARGV[a + 9], ARGV[a + 12] == 'bulk'
   if wait == 'clear' then
-    redis.call('ZREM', KEYS[7], ARGV[a + 8])
-    redis.call('DEL', KEYS[k + 4])
+    -- A wait's event is set only with its number's entry in the set and deleted with it (here,
+    -- when the wait ends, and by an opt-out), so a number not in the set has none to delete.
+    if redis.call('ZREM', KEYS[7], ARGV[a + 8]) == 1 then redis.call('DEL', KEYS[k + 4]) end
   elseif wait == 'set' and redis.call('HEXISTS', KEYS[6], ARGV[a + 8]) == 0 then
     -- The event outlives the wait by a day, so a process down at its time still finds it.
     local due = tonumber(ARGV[a + 10])
