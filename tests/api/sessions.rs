@@ -186,8 +186,8 @@ async fn five_texts_at_once_are_handled_one_at_a_time_in_order() {
     assert_eq!(replies_to(&app, OTHER), counting(5));
 }
 
-/// Sessions are read in batches (one `MGET` for the reads that meet): texts from many senders
-/// at once each see their own sender's session, never a neighbour's in the batch.
+/// Texts from many senders at once (read while the others' are read) each see their own
+/// sender's session, never another's.
 #[actix_web::test]
 async fn texts_from_many_senders_at_once_each_see_their_own_session() {
     let (url, seen) = start_counter();

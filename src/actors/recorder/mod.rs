@@ -2,8 +2,8 @@
 //! the queue only together with its record (and its sends' Twilio SIDs and the sender's changed
 //! session, or, when it failed for good, its dead letter): see `complete`. It also keeps each
 //! job's durable list of failed attempts, the SIDs of a failed attempt's sends, and reads
-//! sessions for the workers (batched per topic, as completions are). If a write fails the job
-//! stays pending and is retried or claimed again later.
+//! sessions for the workers. If a write fails the job stays pending and is retried or claimed
+//! again later.
 
 mod complete;
 pub(crate) mod error;
@@ -45,7 +45,6 @@ pub(crate) struct Recorder {
     retention: Retention,
     ledger: Ledger,
     completions: Batches<Piece>,
-    sessions: Batches<session::SessionRead>,
 }
 
 impl Recorder {
@@ -58,7 +57,6 @@ impl Recorder {
             retention,
             ledger,
             completions: Batches::new(complete::MAX_JOBS),
-            sessions: Batches::new(session::MAX_READS),
         }
     }
 
