@@ -1,8 +1,10 @@
 //! Re-queueing dead letters, shared by `pyrowire dead` and the dashboard: the job goes back to the
 //! end of its topic's queue (and of its sender's list) with a fresh attempt count, atomically
-//! with its removal from the dead letters. Replies it already sent are not sent again (their
-//! send markers stay). Like a webhook, a re-queue is refused while the queue holds
-//! `max_queue_depth` jobs or more; the dead letter then stays where it is.
+//! with its removal from the dead letters. Replies it already sent are not sent again while
+//! their send markers live (`record_ttl_s` from each send; a dead letter is kept
+//! `dead_letter_ttl_s`, so one re-queued after its markers expired sends again). Like a
+//! webhook, a re-queue is refused while the queue holds `max_queue_depth` jobs or more; the dead
+//! letter then stays where it is.
 
 use std::sync::LazyLock;
 
