@@ -175,6 +175,9 @@ pub(crate) struct SendSms {
     pub sms: OutboundSms,
     /// The job's lane: a bulk send takes the pace only when no other send waits for it.
     pub lane: crate::domain::Lane,
+    /// For a re-queued job whose markers may have expired: a send that finds no marker is looked
+    /// up at Twilio (messages created since this time, ms) before it is made.
+    pub unsure_since: Option<u64>,
 }
 
 /// Write a job's outcome and acknowledge it, atomically.

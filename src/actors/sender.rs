@@ -126,6 +126,7 @@ impl Handler<SendSms> for TwilioSender {
                 .and_then(|t| t.settings.max_sends_per_second),
             ledger: self.options.ledger.clone(),
             lane: msg.lane,
+            unsure_since: msg.unsure_since,
         };
         let mut conn = self.conn.clone();
         let claims = self.claims.clone();

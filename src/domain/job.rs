@@ -10,12 +10,19 @@ use super::reply::Reply;
 /// outbound text (`outbound`). 3: an outbound text may open a session (`session`), and a job may
 /// be a reply-timeout event (`message.event`). 4: an outbound text may expire (`expires_at`).
 /// 5: an outbound text may have its own quiet hours (`window`, its broadcast's `send_window`).
-/// A job is written with the lowest version that holds what it uses (5 with its own window, 4
-/// with an expiry, 3 with a session or as a reply-timeout event, 2 otherwise), so that a build
-/// before it (which would send the text late or outside its hours, or drop the session) leaves
-/// it for a newer one. Workers read every version up to this one and leave a newer job for a
-/// newer build.
-pub(crate) const JOB_VERSION: u32 = 5;
+/// 6: a dead letter re-queued (`requeued_at`), whose sends are looked up at Twilio when their
+/// markers may have expired. A job is written with the lowest version that holds what it uses (6
+/// re-queued, 5 with its own window, 4 with an expiry, 3 with a session or as a reply-timeout
+/// event, 2 otherwise), so that a build before it (which would send a re-queued job's texts
+/// again, send a text late or outside its hours, or drop the session) leaves it for a newer one.
+/// Workers read every version up to this one and leave a newer job for a newer build.
+pub(crate) const JOB_VERSION: u32 = 6;
+
+/// The version of a re-queued dead letter.
+pub(crate) const JOB_VERSION_REQUEUED: u32 = 6;
+
+/// The version of a job with its own quiet hours.
+pub(crate) const JOB_VERSION_WITH_WINDOW: u32 = 5;
 
 /// The version of a job that expires and has no window of its own.
 pub(crate) const JOB_VERSION_WITH_EXPIRY: u32 = 4;
@@ -37,7 +44,7 @@ pub(crate) const JOB_VERSION_WITHOUT_SESSION: u32 = 2;
 /// number, retries, dead letters and records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Job {
-    /// Always [`JOB_VERSION`] when written by this build.
+    /// The lowest version that holds what the job uses (see [`JOB_VERSION`]).
     pub v: u32,
     /// The inbound message (or, for an outbound text, its address).
     pub message: InboundMessage,
@@ -63,6 +70,11 @@ pub(crate) struct Job {
     /// topic's when a worker reaches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<super::window::WindowSpec>,
+    /// When a dead letter was put back on the queue (ms), for a re-queued job: its sends'
+    /// markers may have expired (they live `record_ttl_s` from each send, a dead letter
+    /// `dead_letter_ttl_s`), so a send that finds none is looked up at Twilio first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeued_at: Option<u64>,
 }
 
 impl Job {
@@ -78,6 +90,7 @@ impl Job {
             expires_at: None,
             timezone: None,
             window: None,
+            requeued_at: None,
         }
     }
 
@@ -102,7 +115,27 @@ impl Job {
             expires_at: None,
             timezone: None,
             window: None,
+            requeued_at: None,
         }
+    }
+
+    /// This job put back on the queue at `now` (a dead letter re-queued).
+    pub(crate) fn requeued(&self, now: u64) -> Job {
+        Job {
+            v: self.v.max(JOB_VERSION_REQUEUED),
+            requeued_at: Some(now),
+            ..self.clone()
+        }
+    }
+
+    /// When this job's sends may have lost their markers (a dead letter re-queued at least
+    /// `marker_ttl_s` after the job was received: each marker lives that long from its send, and
+    /// no send is older than the job): the time to look up at Twilio from, or `None` when every
+    /// marker it made still lives.
+    pub(crate) fn markers_unsure_since(&self, now: u64, marker_ttl_s: u64) -> Option<u64> {
+        self.requeued_at?;
+        let received = self.message.received_at;
+        (now >= received.saturating_add(marker_ttl_s.saturating_mul(1000))).then_some(received)
     }
 
     /// The job of an outbound text `id` on `topic`, accepted at `queued_at`.
@@ -114,7 +147,7 @@ impl Job {
     ) -> Job {
         let session = text.session.as_ref().map(|s| s.to_json());
         let v = match (&text.window, text.expires_at, &session) {
-            (Some(_), _, _) => JOB_VERSION,
+            (Some(_), _, _) => JOB_VERSION_WITH_WINDOW,
             (None, Some(_), _) => JOB_VERSION_WITH_EXPIRY,
             (None, None, Some(_)) => JOB_VERSION_WITH_SESSION,
             (None, None, None) => JOB_VERSION_WITHOUT_SESSION,
@@ -128,6 +161,7 @@ impl Job {
             expires_at: text.expires_at,
             timezone: text.timezone.clone(),
             window: text.window.clone(),
+            requeued_at: None,
         }
     }
 }
@@ -136,6 +170,33 @@ impl Job {
 mod tests {
     use super::*;
     use crate::domain::outbound::TextFields;
+
+    #[test]
+    fn a_requeued_job_distrusts_missing_markers_only_once_they_may_have_expired() {
+        let id =
+            crate::domain::MessageSid::parse("id", "SM0123456789abcdef0123456789abcdef").unwrap();
+        let number = crate::domain::PhoneNumber::parse("From", "+15551230000").unwrap();
+        let job = Job::inbound(InboundMessage::addressing("t", id, number, 1_000_000), None);
+        assert_eq!(
+            job.markers_unsure_since(9_000_000, 1),
+            None,
+            "never re-queued"
+        );
+        let again = job.requeued(5_000_000);
+        assert_eq!(again.v, JOB_VERSION_REQUEUED);
+        assert_eq!(again.requeued_at, Some(5_000_000));
+        // Markers live 3600 s from their sends, none before the job was received.
+        assert_eq!(
+            again.markers_unsure_since(1_000_000 + 3_599_999, 3600),
+            None
+        );
+        assert_eq!(
+            again.markers_unsure_since(1_000_000 + 3_600_000, 3600),
+            Some(1_000_000)
+        );
+        let back: Job = serde_json::from_str(&serde_json::to_string(&again).unwrap()).unwrap();
+        assert_eq!(back, again);
+    }
 
     #[test]
     fn an_outbound_job_takes_the_lowest_version_that_holds_it() {
@@ -171,7 +232,7 @@ mod tests {
             days: None,
         });
         let job = Job::outbound("t", id(), &windowed, now);
-        assert_eq!(job.v, JOB_VERSION);
+        assert_eq!(job.v, JOB_VERSION_WITH_WINDOW);
         let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
         assert_eq!(back.window, windowed.window);
     }

@@ -48,6 +48,9 @@ pub(crate) struct SendContext {
     pub ledger: std::sync::Arc<crate::store::opt_outs::Ledger>,
     /// The job's lane: a bulk send takes the pace only when no other send waits for it.
     pub lane: Lane,
+    /// For a re-queued job whose markers may have expired: a fresh claim is not trusted, and the
+    /// send is looked up in Twilio's list from this time (ms) as an interrupted one is.
+    pub unsure_since: Option<u64>,
 }
 
 impl SendContext {
@@ -128,6 +131,11 @@ pub(crate) async fn send_once(
         actix_rt::time::sleep(wait.max(MIN_HOLD)).await;
         paced = !expired();
         claimed = claim(claims, cx, &mark, &sms.to, info.segments, paced).await?;
+    }
+    // No marker, but the job was re-queued after its markers may have expired: the send may
+    // have been made by an earlier run, so Twilio's list decides, as for an interrupted send.
+    if let (Claim::Fresh { .. }, Some(since)) = (&claimed, cx.unsure_since) {
+        claimed = Claim::Interrupted { marked_at: since };
     }
     match claimed {
         Claim::Sent {

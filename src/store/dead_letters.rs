@@ -1,8 +1,9 @@
 //! Re-queueing dead letters, shared by `pyrowire dead` and the dashboard: the job goes back to the
 //! end of its topic's queue (and of its sender's list) with a fresh attempt count, atomically
-//! with its removal from the dead letters. Replies it already sent are not sent again while
-//! their send markers live (`record_ttl_s` from each send; a dead letter is kept
-//! `dead_letter_ttl_s`, so one re-queued after its markers expired sends again). Like a
+//! with its removal from the dead letters, marked as re-queued. Replies it already sent are not
+//! sent again: their send markers say so while they live (`record_ttl_s` from each send), and
+//! once they may have expired (a dead letter is kept `dead_letter_ttl_s`) each send of the
+//! re-queued job is looked up in Twilio's Messages list first, as an interrupted send is. Like a
 //! webhook, a re-queue is refused while the queue holds `max_queue_depth` jobs or more; the dead
 //! letter then stays where it is.
 
@@ -52,7 +53,8 @@ pub(crate) fn requeue(
     letter: &DeadLetter,
     max_depth: u64,
 ) -> redis::ScriptInvocation<'static> {
-    let job = serde_json::to_string(&letter.job).expect("a job that was deserialized serializes");
+    let requeued = letter.job.requeued(crate::domain::clock::now_ms());
+    let job = serde_json::to_string(&requeued).expect("a job that was deserialized serializes");
     let mut invocation = REQUEUE.prepare_invoke();
     invocation
         .key(keys.dead(topic))

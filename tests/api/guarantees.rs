@@ -256,6 +256,84 @@ async fn a_handler_error_is_retried_then_dead_lettered_with_every_reason_and_req
     assert_eq!(record["attempts"].as_array().unwrap().len(), 3);
 }
 
+/// A dead letter is kept longer than its sends' markers (`dead_letter_ttl_s` against
+/// `record_ttl_s`): re-queued after they expired, the job looks its sends up in Twilio's list
+/// instead of making them again.
+#[actix_web::test]
+async fn a_dead_letter_requeued_after_its_markers_expired_does_not_send_again() {
+    let (options, _) = tricky_options(1);
+    let topic = format!(
+        r#"
+[topics.sample]
+handler = "tricky"
+send_on_accept = true
+accept_response = "got it"
+workers = 1
+[topics.sample.retry]
+max_attempts = 1
+{}"#,
+        twilio_table("sample")
+    );
+    let app = spawn_app_with(&topic, "record_ttl_s = 1\n", options).await;
+    let sid = new_sid();
+    app.post("sample", &inbound(&sid, "fail")).await;
+    app.twilio.wait_for_created(1, WAIT).await;
+    let dead_set = app.key("sample", "dead");
+    let mut redis = app.redis.clone();
+    let deadline = Instant::now() + WAIT;
+    while redis
+        .zscore::<_, _, Option<f64>>(&dead_set, &sid)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the job was not dead-lettered");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Its accept text's marker (with Twilio's SID) expires after record_ttl_s.
+    let marker = app.key("sample", &format!("send:{sid}:accept"));
+    let deadline = Instant::now() + WAIT;
+    while redis.exists::<_, bool>(&marker).await.unwrap() {
+        assert!(Instant::now() < deadline, "the marker did not expire");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let requeue = DeadOptions {
+        requeue: vec![sid.clone()],
+        limit: 10,
+        ..Default::default()
+    };
+    let output = dead(&app.settings, "sample", &requeue).unwrap();
+    assert!(output.contains(&format!("re-queued {sid}")), "{output}");
+    // It runs again and fails again (the handler fails on "fail"): dead-lettered once more.
+    let deadline = Instant::now() + WAIT;
+    while redis
+        .zscore::<_, _, Option<f64>>(&dead_set, &sid)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the re-queued job was not dead-lettered again"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let accepts = app
+        .twilio
+        .creates()
+        .iter()
+        .filter(|r| r.field("Body") == Some("got it"))
+        .count();
+    assert_eq!(
+        accepts, 1,
+        "the accept text went out again after the re-queue"
+    );
+    assert!(
+        !app.twilio.lists().is_empty(),
+        "the re-queued job asked Twilio's list"
+    );
+}
+
 #[actix_web::test]
 async fn the_same_message_sid_posted_concurrently_is_queued_and_answered_once() {
     let app = spawn_app(&retry_topic(r#""echo""#, 2, 5)).await;

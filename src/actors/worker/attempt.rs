@@ -44,11 +44,13 @@ pub(super) struct Handled {
 /// The SIDs to store of an attempt's sends, the handler's extra sends included.
 type Stores = Rc<RefCell<Vec<SidStore>>>;
 
-/// Whom a send answers: the inbound message's MessageSid (which names the send) and its sender.
-type To<'a> = (&'a MessageSid, &'a PhoneNumber);
+/// Whom a send answers: the inbound message's MessageSid (which names the send) and its sender;
+/// and, for a re-queued job whose markers may have expired, since when Twilio's list is asked
+/// before a send that finds no marker (see [`Job::markers_unsure_since`]).
+type To<'a> = (&'a MessageSid, &'a PhoneNumber, Option<u64>);
 
-fn to(message: &InboundMessage) -> To<'_> {
-    (&message.sid, &message.number)
+fn to(message: &InboundMessage, unsure_since: Option<u64>) -> To<'_> {
+    (&message.sid, &message.number, unsure_since)
 }
 
 /// One try: session, accept text (if any), handler, reply. Sends already made are not made
@@ -79,6 +81,7 @@ async fn run(
 ) -> Result<Handled, AttemptError> {
     let topic = &deps.topic;
     let message = &job.message;
+    let unsure = job.markers_unsure_since(now_ms(), deps.record_ttl_s);
     if let Some(content) = &job.outbound {
         // A text sent first: no handler; the sender checks the opt-outs once more. The session
         // it opens becomes the recipient's with its completion (none for an opted-out number).
@@ -87,7 +90,7 @@ async fn run(
             expires_at: job.expires_at,
             lane,
         };
-        let sent = send_outbound(deps, message, outbound, stores).await?;
+        let sent = send_outbound(deps, to(message, unsure), outbound, stores).await?;
         // A text that expired unsent, or was cancelled, opens no session.
         let went = !matches!(sent.status.as_deref(), Some(EXPIRED | CANCELLED));
         return Ok(Handled {
@@ -108,9 +111,9 @@ async fn run(
     let mut sent = Vec::new();
     if let Some(text) = job.accept_sms.as_deref().filter(|t| !t.is_empty()) {
         let accept = Reply::text(text);
-        sent.push(send(deps, SendKind::Accept, to(message), &accept, stores).await?);
+        sent.push(send(deps, SendKind::Accept, to(message, unsure), &accept, stores).await?);
     }
-    let context = handler_context(deps, message, stores).with_session(session);
+    let context = handler_context(deps, to(message, unsure), stores).with_session(session);
     let started = std::time::Instant::now();
     let handled = AssertUnwindSafe(topic.handler.handle(message, &context))
         .catch_unwind()
@@ -131,7 +134,7 @@ async fn run(
     let session = context.session_change().into_save()?;
     if !reply.is_empty() {
         for (kind, part) in reply_parts(&reply) {
-            sent.push(send(deps, kind, to(message), &part, stores).await?);
+            sent.push(send(deps, kind, to(message, unsure), &part, stores).await?);
         }
     }
     Ok(Handled {
@@ -183,20 +186,18 @@ async fn load_session(
 
 /// The handler's context for one attempt: its extra sends (`sms`, `mms`) go through the sender
 /// like replies do.
-fn handler_context(
-    deps: &Rc<WorkerDeps>,
-    message: &InboundMessage,
-    stores: &Stores,
-) -> HandlerContext {
+fn handler_context(deps: &Rc<WorkerDeps>, to: To<'_>, stores: &Stores) -> HandlerContext {
     let topic = deps.topic.name.clone();
     let properties = deps.topic.properties.clone();
     // Shared, not copied: the worker's dependencies, and of the message only whom it answers.
-    let answers = Rc::new((message.sid.clone(), message.number.clone()));
+    let (sid, number, unsure_since) = to;
+    let answers = Rc::new((sid.clone(), number.clone()));
     let (deps, stores) = (Rc::clone(deps), stores.clone());
     let send: SendFn = Rc::new(move |kind: SendKind, reply: Reply| {
         let (deps, answers, stores) = (deps.clone(), answers.clone(), stores.clone());
         async move {
-            send(&deps, kind, (&answers.0, &answers.1), &reply, &stores)
+            let to = (&answers.0, &answers.1, unsure_since);
+            send(&deps, kind, to, &reply, &stores)
                 .await
                 .map_err(|error| crate::errors::chain(&error))
         }
@@ -259,17 +260,17 @@ struct Outbound<'a> {
 
 async fn send_outbound(
     deps: &WorkerDeps,
-    message: &InboundMessage,
+    to: To<'_>,
     outbound: Outbound<'_>,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
-    send_until(deps, SendKind::Outbound, to(message), outbound, stores).await
+    send_until(deps, SendKind::Outbound, to, outbound, stores).await
 }
 
 async fn send_until(
     deps: &WorkerDeps,
     kind: SendKind,
-    (sid, number): To<'_>,
+    (sid, number, unsure_since): To<'_>,
     outbound: Outbound<'_>,
     stores: &Stores,
 ) -> Result<SentSms, AttemptError> {
@@ -293,6 +294,7 @@ async fn send_until(
             expires_at,
         },
         lane,
+        unsure_since,
     };
     let sent = match deps.sender.send(request).await {
         Ok(sent) => sent,
