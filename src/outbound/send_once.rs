@@ -123,13 +123,15 @@ pub(crate) async fn send_once(
     let info = sms.segments();
     let expired = || sms.expires_at.is_some_and(|at| now_ms() >= at);
     // An expired text is claimed all the same (it may have gone out before a crash), but takes
-    // no turn under the pace.
-    let mut paced = !expired();
+    // no turn under the pace; nor does a claim whose freshness is not trusted (below): its
+    // lookup paces the send, once, when Twilio has none like it.
+    let takes_turn = || cx.unsure_since.is_none() && !expired();
+    let mut paced = takes_turn();
     let mut claimed = claim(claims, cx, &mark, &sms.to, info.segments, paced).await?;
     // A bulk send waits while other sends (replies first) hold the pace; it stays unmarked.
     while let Claim::Held { wait } = claimed {
         actix_rt::time::sleep(wait.max(MIN_HOLD)).await;
-        paced = !expired();
+        paced = takes_turn();
         claimed = claim(claims, cx, &mark, &sms.to, info.segments, paced).await?;
     }
     // No marker, but the job was re-queued after its markers may have expired: the send may

@@ -14,7 +14,9 @@ use pyrowire::handlers::{Handler, HandlerContext, HandlerError, HandlerRegistry}
 use redis::AsyncCommands;
 
 use crate::common::{new_sid, Scripted};
-use crate::helpers::{inbound, inbound_from, spawn_app, spawn_app_with, twilio_table, SENDER};
+use crate::helpers::{
+    inbound, inbound_from, spawn_app, spawn_app_with, twilio_table, TestApp, SENDER,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -102,6 +104,34 @@ fn tricky_options(target: usize) -> (RunOptions, Arc<Tricky>) {
         ..RunOptions::default()
     };
     (options, tricky)
+}
+
+/// Re-queues dead letter `sid` of `sample` with `pyrowire dead --requeue`, checking it says so;
+/// its output.
+fn requeue(app: &TestApp, sid: &str) -> String {
+    let requeue = DeadOptions {
+        requeue: vec![sid.to_string()],
+        limit: 10,
+        ..Default::default()
+    };
+    let output = dead(&app.settings, "sample", &requeue).unwrap();
+    assert!(output.contains(&format!("re-queued {sid}")), "{output}");
+    output
+}
+
+/// Waits until `sid` is among `sample`'s dead letters; `failure` says what did not happen.
+async fn wait_dead_lettered(app: &TestApp, sid: &str, failure: &str) {
+    let (mut redis, dead_set) = (app.redis.clone(), app.key("sample", "dead"));
+    let deadline = Instant::now() + WAIT;
+    while redis
+        .zscore::<_, _, Option<f64>>(&dead_set, sid)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "{failure}");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[actix_web::test]
@@ -227,13 +257,7 @@ async fn a_handler_error_is_retried_then_dead_lettered_with_every_reason_and_req
         listing.contains(&sid) && listing.contains("asked to fail"),
         "{listing}"
     );
-    let requeue = DeadOptions {
-        requeue: vec![sid.clone()],
-        limit: 10,
-        ..Default::default()
-    };
-    let output = dead(&app.settings, "sample", &requeue).unwrap();
-    assert!(output.contains(&format!("re-queued {sid}")), "{output}");
+    let output = requeue(&app, &sid);
     assert!(output.contains("0 dead letter(s)"), "{output}");
     // It fails again (the handler still fails on "fail"), with a fresh attempt count.
     let mut redis = app.redis.clone();
@@ -278,46 +302,19 @@ max_attempts = 1
     let sid = new_sid();
     app.post("sample", &inbound(&sid, "fail")).await;
     app.twilio.wait_for_created(1, WAIT).await;
-    let dead_set = app.key("sample", "dead");
-    let mut redis = app.redis.clone();
-    let deadline = Instant::now() + WAIT;
-    while redis
-        .zscore::<_, _, Option<f64>>(&dead_set, &sid)
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "the job was not dead-lettered");
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_dead_lettered(&app, &sid, "the job was not dead-lettered").await;
     // Its accept text's marker (with Twilio's SID) expires after record_ttl_s.
     let marker = app.key("sample", &format!("send:{sid}:accept"));
+    let mut redis = app.redis.clone();
     let deadline = Instant::now() + WAIT;
     while redis.exists::<_, bool>(&marker).await.unwrap() {
         assert!(Instant::now() < deadline, "the marker did not expire");
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
-    let requeue = DeadOptions {
-        requeue: vec![sid.clone()],
-        limit: 10,
-        ..Default::default()
-    };
-    let output = dead(&app.settings, "sample", &requeue).unwrap();
-    assert!(output.contains(&format!("re-queued {sid}")), "{output}");
+    requeue(&app, &sid);
     // It runs again and fails again (the handler fails on "fail"): dead-lettered once more.
-    let deadline = Instant::now() + WAIT;
-    while redis
-        .zscore::<_, _, Option<f64>>(&dead_set, &sid)
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the re-queued job was not dead-lettered again"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
+    let again = "the re-queued job was not dead-lettered again";
+    wait_dead_lettered(&app, &sid, again).await;
     let accepts = app
         .twilio
         .creates()
